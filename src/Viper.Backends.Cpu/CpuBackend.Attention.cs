@@ -1,0 +1,95 @@
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    /// <summary>Bound on one block of attention scores (queries × keys, f32).</summary>
+    private const long ScoreBudgetBytes = 32L << 20;
+
+    /// <summary>
+    /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head) with two strided GEMMs reading heads straight out
+    /// of the (B, T, H·D) layout, queries processed in blocks so the score matrix stays bounded.
+    /// </summary>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    {
+        OpChecks.Attention(q, k, v, options);
+        int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1];
+        int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim;
+        int[] keyLengths = KeyLengths(options.KeyLengths, batch, tk);
+        using F32Input qs = Read(q);
+        using F32Input ks = Read(k);
+        using F32Input vs = Read(v);
+        F32Output y = Write(q.Shape, q.DType);
+        int block = (int)Math.Clamp(ScoreBudgetBytes / ((long)Math.Max(tk, 1) * 4), 1, Math.Max(tq, 1));
+        using var scores = new NativeBuffer((long)block * tk * 4);
+        float* s = (float*)scores.Pointer;
+        float* yp = y.Pointer;
+        for (int b = 0; b < batch; b++)
+        {
+            for (int h = 0; h < hq; h++)
+            {
+                int kvh = h / (hq / hkv);
+                float* kh = ks.Pointer + ((long)b * tk * hkv * d) + (kvh * d);
+                float* vh = vs.Pointer + ((long)b * tk * hkv * d) + (kvh * d);
+                for (int q0 = 0; q0 < tq; q0 += block)
+                {
+                    int rows = Math.Min(block, tq - q0);
+                    float* qh = qs.Pointer + ((((long)b * tq) + q0) * hq * d) + (h * d);
+                    OpenBlas.Sgemm(false, true, rows, tk, d, options.EffectiveScale, qh, hq * d, kh, hkv * d, 0f, s, tk);
+                    int visible = keyLengths[b];
+                    bool causal = options.Causal;
+                    int start = q0;
+                    ParallelRows(rows, r =>
+                    {
+                        int limit = causal ? Math.Min(visible, start + (int)r + (tk - tq) + 1) : visible;
+                        MaskedSoftmaxRow(new Span<float>(s + (r * tk), tk), limit);
+                    });
+                    float* yh = yp + ((((long)b * tq) + q0) * hq * d) + (h * d);
+                    OpenBlas.Sgemm(false, false, rows, d, tk, 1f, s, tk, vh, hkv * d, 0f, yh, hq * d);
+                }
+            }
+        }
+
+        return y.Finish();
+    }
+
+    public void KvCacheAppend(Tensor cache, Tensor values, int position)
+    {
+        OpChecks.SameBackend(this, cache, values);
+        OpChecks.KvCacheAppend(cache, values, position);
+        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
+        long chunk = values.Shape[1] * rowBytes;
+        for (int b = 0; b < cache.Shape[0]; b++)
+        {
+            Buffer.MemoryCopy(Ptr(values) + (b * chunk), Ptr(cache) + (((long)b * cache.Shape[1]) + position) * rowBytes, chunk, chunk);
+        }
+    }
+
+    /// <summary>Softmax over the first <paramref name="visible"/> entries; the rest become exact zeros.</summary>
+    private static void MaskedSoftmaxRow(Span<float> row, int visible)
+    {
+        SoftmaxInPlace(row[..visible]);
+        row[visible..].Clear();
+    }
+
+    private int[] KeyLengths(Tensor? lengths, int batch, int tk)
+    {
+        if (lengths is null)
+        {
+            return Enumerable.Repeat(tk, batch).ToArray();
+        }
+
+        OpChecks.SameBackend(this, lengths);
+        int[] values = new ReadOnlySpan<int>(Ptr(lengths), batch).ToArray();
+        foreach (int len in values)
+        {
+            if (len < 1 || len > tk)
+            {
+                throw new ArgumentOutOfRangeException(nameof(lengths), $"attention: key length {len} outside [1, {tk}]");
+            }
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Numerics.Tensors;
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    private static readonly double SqrtHalf = Math.Sqrt(0.5);
+    private static readonly float SqrtTwoOverPi = MathF.Sqrt(2f / MathF.PI);
+
+    public Tensor Activate(Tensor x, Activation activation)
+    {
+        OpChecks.Float("activate", x, "x");
+        Func<float, float> f = activation switch
+        {
+            Activation.Silu => Silu,
+            Activation.Gelu => Gelu,
+            Activation.GeluTanh => GeluTanh,
+            Activation.QuickGelu => v => v / (1f + MathF.Exp(-1.702f * v)),
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation"),
+        };
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        float* xp = xs.Pointer, yp = y.Pointer;
+        ParallelChunks(xs.Count, (start, end) =>
+        {
+            for (long i = start; i < end; i++)
+            {
+                yp[i] = f(xp[i]);
+            }
+        });
+        return y.Finish();
+    }
+
+    public Tensor Geglu(Tensor x)
+    {
+        OpChecks.Float("geglu", x, "x");
+        if (x.Shape.Rank < 1 || x.Shape.Last % 2 != 0)
+        {
+            throw new ArgumentException($"geglu: last axis of {x.Shape} must be even (hidden, gate)");
+        }
+
+        int n = x.Shape.Last / 2;
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape.WithLast(n), x.DType);
+        float* xp = xs.Pointer, yp = y.Pointer;
+        ParallelRows(x.Shape.Rows, row =>
+        {
+            float* hidden = xp + (row * 2 * n);
+            float* o = yp + (row * n);
+            for (int j = 0; j < n; j++)
+            {
+                o[j] = hidden[j] * Gelu(hidden[n + j]);
+            }
+        });
+        return y.Finish();
+    }
+
+    public Tensor Swiglu(Tensor gate, Tensor up)
+    {
+        OpChecks.Float("swiglu", gate, "gate");
+        OpChecks.SameDType("swiglu", gate, up);
+        OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
+        return Elementwise(gate, up, (g, u) => Silu(g) * u);
+    }
+
+    public Tensor Add(Tensor a, Tensor b)
+    {
+        OpChecks.Float("add", a, "a");
+        OpChecks.Broadcast("add", a, b);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Add) : Broadcasting(a, b, (p, q) => p + q);
+    }
+
+    public Tensor Mul(Tensor a, Tensor b)
+    {
+        OpChecks.Float("mul", a, "a");
+        OpChecks.Broadcast("mul", a, b);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Multiply) : Broadcasting(a, b, (p, q) => p * q);
+    }
+
+    public Tensor Scale(Tensor x, float factor)
+    {
+        OpChecks.Float("scale", x, "x");
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        TensorPrimitives.Multiply(xs.Span, factor, y.Span);
+        return y.Finish();
+    }
+
+    public Tensor Softmax(Tensor x)
+    {
+        OpChecks.Float("softmax", x, "x");
+        int c = x.Shape.Last;
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        xs.Span.CopyTo(y.Span);
+        float* yp = y.Pointer;
+        ParallelRows(x.Shape.Rows, row => SoftmaxInPlace(new Span<float>(yp + (row * c), c)));
+        return y.Finish();
+    }
+
+    internal static float Silu(float v) => v / (1f + MathF.Exp(-v));
+
+    internal static float Gelu(float v) => (float)(0.5 * v * (1.0 + SpecialFunctions.Erf(v * SqrtHalf)));
+
+    internal static float GeluTanh(float v) => 0.5f * v * (1f + MathF.Tanh(SqrtTwoOverPi * (v + (0.044715f * v * v * v))));
+
+    /// <summary>Max-subtracted softmax, so large logits do not overflow.</summary>
+    internal static void SoftmaxInPlace(Span<float> row)
+    {
+        if (row.IsEmpty)
+        {
+            return;
+        }
+
+        float max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        float sum = TensorPrimitives.Sum(row);
+        TensorPrimitives.Divide(row, sum, row);
+    }
+
+    private delegate void SpanOp(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
+
+    private Tensor SameShape(Tensor a, Tensor b, SpanOp op)
+    {
+        using F32Input av = Read(a);
+        using F32Input bv = Read(b);
+        F32Output y = Write(a.Shape, a.DType);
+        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
+        ParallelChunks(av.Count, (start, end) =>
+        {
+            int len = (int)(end - start);
+            op(new ReadOnlySpan<float>(ap + start, len), new ReadOnlySpan<float>(bp + start, len), new Span<float>(yp + start, len));
+        });
+        return y.Finish();
+    }
+
+    private Tensor Elementwise(Tensor a, Tensor b, Func<float, float, float> f)
+    {
+        using F32Input av = Read(a);
+        using F32Input bv = Read(b);
+        F32Output y = Write(a.Shape, a.DType);
+        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
+        ParallelChunks(av.Count, (start, end) =>
+        {
+            for (long i = start; i < end; i++)
+            {
+                yp[i] = f(ap[i], bp[i]);
+            }
+        });
+        return y.Finish();
+    }
+
+    /// <summary>General NumPy broadcasting of b onto a: b's element for each output index through strides that are 0 on broadcast axes.</summary>
+    private Tensor Broadcasting(Tensor a, Tensor b, Func<float, float, float> f)
+    {
+        int rank = a.Shape.Rank;
+        int[] dims = a.Shape.ToArray();
+        long[] bStrides = new long[rank];
+        long stride = 1;
+        for (int i = rank - 1, j = b.Shape.Rank - 1; i >= 0; i--, j--)
+        {
+            int bd = j >= 0 ? b.Shape[j] : 1;
+            bStrides[i] = bd == 1 ? 0 : stride;
+            stride *= bd;
+        }
+
+        using F32Input av = Read(a);
+        using F32Input bv = Read(b);
+        F32Output y = Write(a.Shape, a.DType);
+        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
+        ParallelChunks(av.Count, (start, end) =>
+        {
+            for (long i = start; i < end; i++)
+            {
+                long rest = i, bi = 0;
+                for (int axis = rank - 1; axis >= 0; axis--)
+                {
+                    bi += rest % dims[axis] * bStrides[axis];
+                    rest /= dims[axis];
+                }
+
+                yp[i] = f(ap[i], bp[bi]);
+            }
+        });
+        return y.Finish();
+    }
+}

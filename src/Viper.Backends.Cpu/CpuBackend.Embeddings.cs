@@ -1,0 +1,105 @@
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public Tensor Embedding(Tensor table, Tensor ids)
+    {
+        OpChecks.SameBackend(this, table, ids);
+        Shape outShape = OpChecks.Embedding(table, ids);
+        int vocab = table.Shape[0];
+        long rowBytes = (long)table.Shape[1] * table.DType.SizeInBytes();
+        long[] index = ids.ToInts().Select(i => (long)i).ToArray();
+        foreach (long i in index)
+        {
+            if (i < 0 || i >= vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"embedding: id {i} outside a table of {vocab} rows");
+            }
+        }
+
+        Tensor y = Allocate(outShape, table.DType);
+        for (long r = 0; r < index.Length; r++)
+        {
+            Buffer.MemoryCopy(Ptr(table) + (index[r] * rowBytes), Ptr(y) + (r * rowBytes), rowBytes, rowBytes);
+        }
+
+        return y;
+    }
+
+    /// <summary>
+    /// diffusers get_timestep_embedding (embeddings.py), in f32 as diffusers computes it:
+    /// freq_i = exp(−ln(max_period)·i / (half − shift)); [sin, cos] of scale·t·freq, halves swapped when
+    /// flip_sin_to_cos, zero-padded by one column for an odd dim.
+    /// </summary>
+    public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    {
+        OpChecks.SameBackend(this, timesteps);
+        OpChecks.Rank("timestep_embedding", timesteps, "timesteps (N)", 1);
+        if (options.Dim < 2 || (options.Dim / 2) - options.DownscaleFreqShift == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
+        }
+
+        int half = options.Dim / 2;
+        float[] t = timesteps.ToFloats();
+        float[] freq = new float[half];
+        float logPeriod = (float)-Math.Log(options.MaxPeriod);
+        for (int i = 0; i < half; i++)
+        {
+            freq[i] = MathF.Exp(logPeriod * i / (half - options.DownscaleFreqShift));
+        }
+
+        float[] y = new float[t.Length * options.Dim];
+        for (int n = 0; n < t.Length; n++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float arg = options.Scale * (t[n] * freq[i]);
+                int sinAt = options.FlipSinToCos ? half + i : i;
+                int cosAt = options.FlipSinToCos ? i : half + i;
+                y[(n * options.Dim) + sinAt] = MathF.Sin(arg);
+                y[(n * options.Dim) + cosAt] = MathF.Cos(arg);
+            }
+        }
+
+        return this.FromFloats(y, new Shape(t.Length, options.Dim));
+    }
+
+    /// <summary>HF rotary embedding (modeling_mistral.py): inv_freq_i = 1/θ^(2i/D), x·cos + rotate_half(x)·sin.</summary>
+    public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
+    {
+        OpChecks.SameBackend(this, x, positions);
+        OpChecks.Rotary(x, positions, headDim);
+        int half = headDim / 2;
+        int t = x.Shape[1], c = x.Shape[2];
+        int[] pos = positions.ToInts();
+        float[] invFreq = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            invFreq[i] = 1f / MathF.Pow(theta, (2 * i) / (float)headDim);
+        }
+
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        float* xp = xs.Pointer, yp = y.Pointer;
+        ParallelRows(x.Shape.Rows, row =>
+        {
+            float p = pos[row % t];
+            for (int head = 0; head < c / headDim; head++)
+            {
+                float* v = xp + (row * c) + (head * headDim);
+                float* o = yp + (row * c) + (head * headDim);
+                for (int i = 0; i < half; i++)
+                {
+                    float angle = p * invFreq[i];
+                    float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+                    o[i] = (v[i] * cos) - (v[i + half] * sin);
+                    o[i + half] = (v[i + half] * cos) + (v[i] * sin);
+                }
+            }
+        });
+        return y.Finish();
+    }
+}

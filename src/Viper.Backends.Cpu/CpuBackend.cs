@@ -1,0 +1,202 @@
+using System.Numerics.Tensors;
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+/// <summary>
+/// The CPU reference backend: correct first, reasonably fast. GEMMs go to OpenBLAS, vector loops to
+/// TensorPrimitives, row loops to Parallel.For. f16/bf16 tensors are widened to f32, computed, and
+/// rounded once on the way out. Ops are split over partial files per family.
+/// </summary>
+public sealed unsafe partial class CpuBackend : IBackend
+{
+    private readonly ParallelOptions _parallel;
+
+    public CpuBackend(int? threads = null)
+    {
+        Threads = threads ?? Environment.ProcessorCount;
+        if (Threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, "need at least one thread");
+        }
+
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+        OpenBlas.SetThreads(Threads);
+    }
+
+    public string Name => "cpu";
+
+    public int Threads { get; }
+
+    public Tensor Allocate(Shape shape, DType dtype)
+    {
+        var storage = new CpuStorage(this, checked(shape.ElementCount * dtype.SizeInBytes()));
+        return new Tensor(storage, shape, dtype);
+    }
+
+    public Tensor FromHost(ReadOnlySpan<byte> data, Shape shape, DType dtype)
+    {
+        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        if (data.Length != bytes)
+        {
+            throw new ArgumentException($"{data.Length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
+        }
+
+        Tensor t = Allocate(shape, dtype);
+        data.CopyTo(new Span<byte>(Ptr(t), data.Length));
+        return t;
+    }
+
+    public void CopyToHost(Tensor tensor, Span<byte> destination)
+    {
+        OpChecks.SameBackend(this, tensor);
+        if (destination.Length < tensor.SizeInBytes)
+        {
+            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than {tensor}");
+        }
+
+        new ReadOnlySpan<byte>(Ptr(tensor), checked((int)tensor.SizeInBytes)).CopyTo(destination);
+    }
+
+    public void Dispose()
+    {
+    }
+
+    internal static byte* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.ByteOffset;
+
+    internal static Span<float> F32(Tensor t) => new((float*)Ptr(t), checked((int)t.ElementCount));
+
+    /// <summary>The tensor as f32: itself when it is f32, else a widened copy.</summary>
+    private F32Input Read(Tensor t)
+    {
+        OpChecks.SameBackend(this, t);
+        return new F32Input(t);
+    }
+
+    /// <summary>An output of the given dtype computed in f32; <see cref="F32Output.Finish"/> rounds it once.</summary>
+    private F32Output Write(Shape shape, DType dtype) => new(Allocate(shape, dtype));
+
+    private void ParallelRows(long rows, Action<long> body)
+    {
+        if (rows == 1)
+        {
+            body(0);
+            return;
+        }
+
+        Parallel.For(0L, rows, _parallel, body);
+    }
+
+    /// <summary>Runs body over [0, count) in a few contiguous chunks, one per thread.</summary>
+    private void ParallelChunks(long count, Action<long, long> body)
+    {
+        long chunks = Math.Min(Threads * 4L, Math.Max(1, count / 4096));
+        long size = (count + chunks - 1) / chunks;
+        ParallelRows(chunks, c =>
+        {
+            long start = c * size;
+            long end = Math.Min(count, start + size);
+            if (start < end)
+            {
+                body(start, end);
+            }
+        });
+    }
+
+    private readonly struct F32Input : IDisposable
+    {
+        private readonly NativeBuffer? _widened;
+
+        public F32Input(Tensor t)
+        {
+            Count = checked((int)t.ElementCount);
+            if (t.DType == DType.F32)
+            {
+                Pointer = (float*)CpuBackend.Ptr(t);
+                return;
+            }
+
+            if (!t.DType.IsFloat())
+            {
+                throw new ArgumentException($"expected a float tensor, got {t.DType}");
+            }
+
+            _widened = new NativeBuffer(Count * 4L);
+            Pointer = (float*)_widened.Pointer;
+            var source = new ReadOnlySpan<ushort>(CpuBackend.Ptr(t), Count);
+            if (t.DType == DType.F16)
+            {
+                FloatBits.F16ToF32(source, Span);
+            }
+            else
+            {
+                FloatBits.BF16ToF32(source, Span);
+            }
+        }
+
+        public float* Pointer { get; }
+
+        public int Count { get; }
+
+        public Span<float> Span => new(Pointer, Count);
+
+        public void Dispose() => _widened?.Dispose();
+    }
+
+    private sealed class F32Output : IDisposable
+    {
+        private readonly NativeBuffer? _narrowSource;
+
+        public F32Output(Tensor result)
+        {
+            Result = result;
+            Count = checked((int)result.ElementCount);
+            if (result.DType == DType.F32)
+            {
+                Pointer = (float*)CpuBackend.Ptr(result);
+            }
+            else
+            {
+                _narrowSource = new NativeBuffer(Count * 4L);
+                Pointer = (float*)_narrowSource.Pointer;
+            }
+        }
+
+        public Tensor Result { get; }
+
+        public float* Pointer { get; }
+
+        public int Count { get; }
+
+        public Span<float> Span => new(Pointer, Count);
+
+        public Tensor Finish()
+        {
+            var destination = new Span<ushort>(CpuBackend.Ptr(Result), Count);
+            switch (Result.DType)
+            {
+                case DType.F16:
+                    FloatBits.F32ToF16(Span, destination);
+                    break;
+                case DType.BF16:
+                    FloatBits.F32ToBF16(Span, destination);
+                    break;
+            }
+
+            Dispose();
+            return Result;
+        }
+
+        public void Dispose() => _narrowSource?.Dispose();
+    }
+
+    private static void AddBiasRows(float* y, long rows, int n, float* bias)
+    {
+        var b = new ReadOnlySpan<float>(bias, n);
+        for (long r = 0; r < rows; r++)
+        {
+            var row = new Span<float>(y + (r * n), n);
+            TensorPrimitives.Add(row, b, row);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace Viper.Runtime;
+
+/// <summary>
+/// Exact conversions between f32, f16 and bf16 bit patterns, all rounding to nearest, ties to even,
+/// with NaN kept quiet and infinities and subnormals preserved (the rules PyTorch's casts follow).
+/// </summary>
+public static class FloatBits
+{
+    public static ushort F32ToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
+
+    public static float F16ToF32(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
+
+    /// <summary>Round-to-nearest-even f32 → bf16, as c10::BFloat16's round_to_nearest_even.</summary>
+    public static ushort F32ToBF16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value))
+        {
+            return (ushort)((bits >> 16) | 0x0040); // keep sign and payload top bits, force quiet
+        }
+
+        uint lsb = (bits >> 16) & 1;
+        return (ushort)((bits + 0x7FFFu + lsb) >> 16);
+    }
+
+    public static float BF16ToF32(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    public static void F32ToF16(ReadOnlySpan<float> source, Span<ushort> destination) =>
+        TensorPrimitives.ConvertToHalf(source, MemoryMarshal.Cast<ushort, Half>(destination));
+
+    public static void F16ToF32(ReadOnlySpan<ushort> source, Span<float> destination) =>
+        TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
+
+    public static void F32ToBF16(ReadOnlySpan<float> source, Span<ushort> destination)
+    {
+        CheckLengths(source.Length, destination.Length);
+        for (int i = 0; i < source.Length; i++)
+        {
+            destination[i] = F32ToBF16(source[i]);
+        }
+    }
+
+    public static void BF16ToF32(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        CheckLengths(source.Length, destination.Length);
+        for (int i = 0; i < source.Length; i++)
+        {
+            destination[i] = BF16ToF32(source[i]);
+        }
+    }
+
+    private static void CheckLengths(int source, int destination)
+    {
+        if (destination < source)
+        {
+            throw new ArgumentException($"destination holds {destination} elements, source {source}");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+
+namespace Viper.Runtime;
+
+/// <summary>Moving host arrays in and out of any backend, converting through f32 for float dtypes.</summary>
+public static class HostTensors
+{
+    public static Tensor FromFloats(this IBackend backend, ReadOnlySpan<float> values, Shape shape, DType dtype = DType.F32)
+    {
+        if (values.Length != shape.ElementCount)
+        {
+            throw new ArgumentException($"{values.Length} values for shape {shape}");
+        }
+
+        return backend.FromHost(EncodeFloats(values, dtype), shape, dtype);
+    }
+
+    public static Tensor FromInts(this IBackend backend, ReadOnlySpan<int> values, Shape shape)
+    {
+        if (values.Length != shape.ElementCount)
+        {
+            throw new ArgumentException($"{values.Length} values for shape {shape}");
+        }
+
+        return backend.FromHost(MemoryMarshal.AsBytes(values), shape, DType.I32);
+    }
+
+    public static byte[] ToBytes(this Tensor tensor)
+    {
+        byte[] bytes = new byte[tensor.SizeInBytes];
+        tensor.Backend.CopyToHost(tensor, bytes);
+        return bytes;
+    }
+
+    /// <summary>The tensor's values widened to f32 (float and integer dtypes).</summary>
+    public static float[] ToFloats(this Tensor tensor) => DecodeFloats(tensor.ToBytes(), tensor.DType);
+
+    public static int[] ToInts(this Tensor tensor)
+    {
+        byte[] bytes = tensor.ToBytes();
+        return tensor.DType switch
+        {
+            DType.I32 => MemoryMarshal.Cast<byte, int>(bytes).ToArray(),
+            DType.I64 => Array.ConvertAll(MemoryMarshal.Cast<byte, long>(bytes).ToArray(), v => checked((int)v)),
+            _ => throw new ArgumentException($"ToInts needs an integer tensor, got {tensor.DType}"),
+        };
+    }
+
+    public static byte[] EncodeFloats(ReadOnlySpan<float> values, DType dtype)
+    {
+        byte[] bytes = new byte[values.Length * dtype.SizeInBytes()];
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.AsBytes(values).CopyTo(bytes);
+                break;
+            case DType.F16:
+                FloatBits.F32ToF16(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
+                break;
+            case DType.BF16:
+                FloatBits.F32ToBF16(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
+                break;
+            default:
+                throw new ArgumentException($"cannot encode floats as {dtype}");
+        }
+
+        return bytes;
+    }
+
+    public static float[] DecodeFloats(ReadOnlySpan<byte> bytes, DType dtype)
+    {
+        float[] values = new float[bytes.Length / dtype.SizeInBytes()];
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(values);
+                break;
+            case DType.F16:
+                FloatBits.F16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), values);
+                break;
+            case DType.BF16:
+                FloatBits.BF16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), values);
+                break;
+            case DType.I32:
+                ReadOnlySpan<int> ints = MemoryMarshal.Cast<byte, int>(bytes);
+                for (int i = 0; i < values.Length; i++) values[i] = ints[i];
+                break;
+            case DType.I64:
+                ReadOnlySpan<long> longs = MemoryMarshal.Cast<byte, long>(bytes);
+                for (int i = 0; i < values.Length; i++) values[i] = longs[i];
+                break;
+            case DType.U8:
+            case DType.Bool:
+                for (int i = 0; i < values.Length; i++) values[i] = bytes[i];
+                break;
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,93 @@
+namespace Viper.Runtime;
+
+/// <summary>
+/// The ops models program against. Every op validates shapes and dtypes and returns a new tensor
+/// on the same backend; f16/bf16 inputs are computed with f32 accumulation and rounded once.
+/// Convolutional activations are NHWC; transformer activations are (B, T, C).
+/// </summary>
+public interface IBackend : IDisposable
+{
+    string Name { get; }
+
+    Tensor Allocate(Shape shape, DType dtype);
+
+    Tensor FromHost(ReadOnlySpan<byte> data, Shape shape, DType dtype);
+
+    void CopyToHost(Tensor tensor, Span<byte> destination);
+
+    /// <summary>x (…, K) · weightᵀ + bias, weight (N, K) as stored by nn.Linear; returns (…, N).</summary>
+    Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
+
+    /// <summary>Batched alpha·a·b: a (B, M, K), b (B, K, N) or, when <paramref name="transposeB"/>, (B, N, K).</summary>
+    Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f);
+
+    /// <summary>x (N, H, W, Cin), weight (Cout, KH, KW, Cin), bias (Cout) → (N, Ho, Wo, Cout).</summary>
+    Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options);
+
+    /// <summary>Group norm over the channel-last layout (N, …, C) with f32 statistics, optionally followed by SiLU.</summary>
+    Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false);
+
+    /// <summary>Layer norm over the last axis; gamma/beta optional (elementwise_affine=False).</summary>
+    Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps);
+
+    /// <summary>RMS norm over the last axis as in HF Llama/Mistral: x·rsqrt(mean(x²)+eps)·gamma, statistics in f32.</summary>
+    Tensor RmsNorm(Tensor x, Tensor gamma, float eps);
+
+    /// <summary>q (B, Tq, Hq·D), k and v (B, Tk, Hkv·D) → (B, Tq, Hq·D).</summary>
+    Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options);
+
+    /// <summary>Writes values (B, Tn, C) into cache (B, Tmax, C) at sequence position <paramref name="position"/>.</summary>
+    void KvCacheAppend(Tensor cache, Tensor values, int position);
+
+    /// <summary>Softmax over the last axis.</summary>
+    Tensor Softmax(Tensor x);
+
+    Tensor Activate(Tensor x, Activation activation);
+
+    /// <summary>diffusers GEGLU after its projection: x (…, 2N) split into (h, gate) → h·gelu(gate), (…, N).</summary>
+    Tensor Geglu(Tensor x);
+
+    /// <summary>silu(gate)·up, as in Mistral's MLP.</summary>
+    Tensor Swiglu(Tensor gate, Tensor up);
+
+    /// <summary>a + b with NumPy broadcasting of b onto a's shape.</summary>
+    Tensor Add(Tensor a, Tensor b);
+
+    /// <summary>a · b with NumPy broadcasting of b onto a's shape.</summary>
+    Tensor Mul(Tensor a, Tensor b);
+
+    Tensor Scale(Tensor x, float factor);
+
+    Tensor Concat(IReadOnlyList<Tensor> parts, int axis);
+
+    Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes);
+
+    /// <summary>Explicit permutation copy (there are no strided views).</summary>
+    Tensor Permute(Tensor x, params int[] order);
+
+    /// <summary>NHWC nearest-neighbour 2× upsample.</summary>
+    Tensor UpsampleNearest2x(Tensor x);
+
+    /// <summary>Rows of table (V, C) gathered by integer ids (…) → (…, C). Out-of-range ids throw.</summary>
+    Tensor Embedding(Tensor table, Tensor ids);
+
+    /// <summary>Sinusoidal embedding of timesteps (N) → (N, Dim), diffusers' get_timestep_embedding.</summary>
+    Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options);
+
+    /// <summary>
+    /// Rotary position embedding on x (B, T, H·D) in the HF rotate_half convention:
+    /// x·cos + rotate_half(x)·sin with angles position·θ^(−2i/D), positions I32 (T).
+    /// </summary>
+    Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta);
+
+    Tensor Cast(Tensor x, DType dtype);
+
+    /// <summary>Index of the largest value along the last axis (first on ties) → I32 (…).</summary>
+    Tensor Argmax(Tensor x);
+
+    /// <summary>Mean over the last axis → (…).</summary>
+    Tensor Mean(Tensor x);
+
+    /// <summary>x / max(‖x‖₂, eps) over the last axis (torch.nn.functional.normalize).</summary>
+    Tensor L2Normalize(Tensor x, float eps = 1e-12f);
+}

@@ -1,0 +1,311 @@
+namespace Viper.Runtime;
+
+/// <summary>
+/// Shape and dtype validation shared by every backend, so each op rejects bad arguments with the
+/// same message whichever backend runs it. Each method returns the op's output shape.
+/// </summary>
+public static class OpChecks
+{
+    public static void SameBackend(IBackend backend, params Tensor?[] tensors)
+    {
+        foreach (Tensor? t in tensors)
+        {
+            if (t is not null && !ReferenceEquals(t.Backend, backend))
+            {
+                throw new ArgumentException($"{t} belongs to backend '{t.Backend.Name}', not '{backend.Name}'");
+            }
+        }
+    }
+
+    public static void Float(string op, Tensor t, string name)
+    {
+        if (!t.DType.IsFloat())
+        {
+            throw new ArgumentException($"{op}: {name} must be f32, f16 or bf16, got {t.DType}");
+        }
+    }
+
+    public static void Rank(string op, Tensor t, string name, int rank)
+    {
+        if (t.Shape.Rank != rank)
+        {
+            throw new ArgumentException($"{op}: {name} must have rank {rank}, got {t.Shape}");
+        }
+    }
+
+    public static void ShapeIs(string op, Tensor t, string name, Shape expected)
+    {
+        if (!t.Shape.Equals(expected))
+        {
+            throw new ArgumentException($"{op}: {name} must have shape {expected}, got {t.Shape}");
+        }
+    }
+
+    public static void SameDType(string op, Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+        {
+            throw new ArgumentException($"{op}: dtypes differ ({a.DType} vs {b.DType})");
+        }
+    }
+
+    public static Shape Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        Float("linear", x, "x");
+        Rank("linear", weight, "weight", 2);
+        SameDType("linear", x, weight);
+        if (x.Shape.Rank < 1 || x.Shape.Last != weight.Shape[1])
+        {
+            throw new ArgumentException($"linear: x {x.Shape} does not match weight {weight.Shape} (N, K)");
+        }
+
+        if (bias is not null)
+        {
+            ShapeIs("linear", bias, "bias", new Shape(weight.Shape[0]));
+            SameDType("linear", x, bias);
+        }
+
+        return x.Shape.WithLast(weight.Shape[0]);
+    }
+
+    public static Shape MatMul(Tensor a, Tensor b, bool transposeB)
+    {
+        Float("matmul", a, "a");
+        SameDType("matmul", a, b);
+        Rank("matmul", a, "a", 3);
+        Rank("matmul", b, "b", 3);
+        int k = transposeB ? b.Shape[2] : b.Shape[1];
+        int n = transposeB ? b.Shape[1] : b.Shape[2];
+        if (a.Shape[0] != b.Shape[0] || a.Shape[2] != k)
+        {
+            throw new ArgumentException($"matmul: a {a.Shape} and b {b.Shape} (transposeB={transposeB}) do not chain");
+        }
+
+        return new Shape(a.Shape[0], a.Shape[1], n);
+    }
+
+    public static Shape Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions o)
+    {
+        Float("conv2d", x, "x");
+        SameDType("conv2d", x, weight);
+        Rank("conv2d", x, "x (N, H, W, C)", 4);
+        Rank("conv2d", weight, "weight (Cout, KH, KW, Cin)", 4);
+        if (weight.Shape[3] != x.Shape[3])
+        {
+            throw new ArgumentException($"conv2d: weight {weight.Shape} expects {weight.Shape[3]} input channels, x {x.Shape} has {x.Shape[3]}");
+        }
+
+        if (o.Stride < 1 || o.Padding.Top < 0 || o.Padding.Bottom < 0 || o.Padding.Left < 0 || o.Padding.Right < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(o), $"conv2d: invalid stride/padding {o}");
+        }
+
+        if (bias is not null)
+        {
+            ShapeIs("conv2d", bias, "bias", new Shape(weight.Shape[0]));
+            SameDType("conv2d", x, bias);
+        }
+
+        int ho = o.OutputSize(x.Shape[1], weight.Shape[1], o.Padding.Top, o.Padding.Bottom);
+        int wo = o.OutputSize(x.Shape[2], weight.Shape[2], o.Padding.Left, o.Padding.Right);
+        if (ho <= 0 || wo <= 0)
+        {
+            throw new ArgumentException($"conv2d: input {x.Shape} too small for kernel {weight.Shape} with {o}");
+        }
+
+        return new Shape(x.Shape[0], ho, wo, weight.Shape[0]);
+    }
+
+    public static void GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta)
+    {
+        Float("group_norm", x, "x");
+        if (x.Shape.Rank < 2)
+        {
+            throw new ArgumentException($"group_norm: x must be (N, …, C), got {x.Shape}");
+        }
+
+        int c = x.Shape.Last;
+        if (groups <= 0 || c % groups != 0)
+        {
+            throw new ArgumentException($"group_norm: {c} channels are not divisible into {groups} groups");
+        }
+
+        ShapeIs("group_norm", gamma, "gamma", new Shape(c));
+        ShapeIs("group_norm", beta, "beta", new Shape(c));
+        SameDType("group_norm", x, gamma);
+        SameDType("group_norm", x, beta);
+    }
+
+    public static void LastAxisAffine(string op, Tensor x, Tensor? gamma, Tensor? beta)
+    {
+        Float(op, x, "x");
+        if (x.Shape.Rank < 1)
+        {
+            throw new ArgumentException($"{op}: x must have rank ≥ 1");
+        }
+
+        foreach ((Tensor? t, string name) in new[] { (gamma, "gamma"), (beta, "beta") })
+        {
+            if (t is not null)
+            {
+                ShapeIs(op, t, name, new Shape(x.Shape.Last));
+                SameDType(op, x, t);
+            }
+        }
+    }
+
+    public static void Attention(Tensor q, Tensor k, Tensor v, AttentionOptions o)
+    {
+        Float("attention", q, "q");
+        SameDType("attention", q, k);
+        SameDType("attention", q, v);
+        Rank("attention", q, "q (B, Tq, Hq·D)", 3);
+        Rank("attention", k, "k (B, Tk, Hkv·D)", 3);
+        if (o.QueryHeads <= 0 || o.KeyValueHeads <= 0 || o.HeadDim <= 0 || o.QueryHeads % o.KeyValueHeads != 0)
+        {
+            throw new ArgumentException($"attention: {o.QueryHeads} query heads cannot share {o.KeyValueHeads} KV heads");
+        }
+
+        ShapeIs("attention", q, "q", new Shape(q.Shape[0], q.Shape[1], o.QueryHeads * o.HeadDim));
+        ShapeIs("attention", k, "k", new Shape(q.Shape[0], k.Shape[1], o.KeyValueHeads * o.HeadDim));
+        ShapeIs("attention", v, "v", k.Shape);
+        if (o.Causal && q.Shape[1] > k.Shape[1])
+        {
+            throw new ArgumentException($"attention: causal with more queries ({q.Shape[1]}) than keys ({k.Shape[1]})");
+        }
+
+        if (o.KeyLengths is { } lengths)
+        {
+            if (lengths.DType != DType.I32)
+            {
+                throw new ArgumentException($"attention: key lengths must be I32, got {lengths.DType}");
+            }
+
+            ShapeIs("attention", lengths, "key lengths", new Shape(q.Shape[0]));
+        }
+    }
+
+    public static void KvCacheAppend(Tensor cache, Tensor values, int position)
+    {
+        SameDType("kv_cache_append", cache, values);
+        Rank("kv_cache_append", cache, "cache (B, Tmax, C)", 3);
+        Rank("kv_cache_append", values, "values (B, Tn, C)", 3);
+        if (cache.Shape[0] != values.Shape[0] || cache.Shape[2] != values.Shape[2])
+        {
+            throw new ArgumentException($"kv_cache_append: values {values.Shape} do not match cache {cache.Shape}");
+        }
+
+        if (position < 0 || position + values.Shape[1] > cache.Shape[1])
+        {
+            throw new ArgumentOutOfRangeException(nameof(position),
+                $"kv_cache_append: writing {values.Shape[1]} positions at {position} overflows a cache of {cache.Shape[1]}");
+        }
+    }
+
+    /// <summary>Validates that b broadcasts onto a (NumPy rules, b's rank ≤ a's rank).</summary>
+    public static void Broadcast(string op, Tensor a, Tensor b)
+    {
+        SameDType(op, a, b);
+        int offset = a.Shape.Rank - b.Shape.Rank;
+        bool ok = offset >= 0;
+        for (int i = 0; ok && i < b.Shape.Rank; i++)
+        {
+            ok = b.Shape[i] == 1 || b.Shape[i] == a.Shape[i + offset];
+        }
+
+        if (!ok)
+        {
+            throw new ArgumentException($"{op}: {b.Shape} does not broadcast onto {a.Shape}");
+        }
+    }
+
+    public static Shape Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        if (parts.Count == 0)
+        {
+            throw new ArgumentException("concat: no tensors");
+        }
+
+        Tensor first = parts[0];
+        int ax = first.Shape.NormalizeAxis(axis);
+        int total = 0;
+        foreach (Tensor p in parts)
+        {
+            SameDType("concat", first, p);
+            if (p.Shape.Rank != first.Shape.Rank)
+            {
+                throw new ArgumentException($"concat: ranks differ ({first.Shape} vs {p.Shape})");
+            }
+
+            for (int i = 0; i < p.Shape.Rank; i++)
+            {
+                if (i != ax && p.Shape[i] != first.Shape[i])
+                {
+                    throw new ArgumentException($"concat: {p.Shape} does not match {first.Shape} off axis {ax}");
+                }
+            }
+
+            total += p.Shape[ax];
+        }
+
+        return first.Shape.With(ax, total);
+    }
+
+    public static void Split(Tensor x, int axis, IReadOnlyList<int> sizes)
+    {
+        int ax = x.Shape.NormalizeAxis(axis);
+        long sum = 0;
+        foreach (int s in sizes)
+        {
+            if (s < 0)
+            {
+                throw new ArgumentException($"split: negative size {s}");
+            }
+
+            sum += s;
+        }
+
+        if (sum != x.Shape[ax])
+        {
+            throw new ArgumentException($"split: sizes [{string.Join(", ", sizes)}] do not sum to axis {ax} of {x.Shape}");
+        }
+    }
+
+    public static Shape Permute(Tensor x, int[] order)
+    {
+        if (order.Length != x.Shape.Rank || order.Distinct().Count() != order.Length || order.Any(o => o < 0 || o >= order.Length))
+        {
+            throw new ArgumentException($"permute: [{string.Join(", ", order)}] is not a permutation of the axes of {x.Shape}");
+        }
+
+        return new Shape(order.Select(o => x.Shape[o]).ToArray());
+    }
+
+    public static Shape Embedding(Tensor table, Tensor ids)
+    {
+        Rank("embedding", table, "table (V, C)", 2);
+        if (!ids.DType.IsInteger())
+        {
+            throw new ArgumentException($"embedding: ids must be I32 or I64, got {ids.DType}");
+        }
+
+        return new Shape([.. ids.Shape.Dims, table.Shape[1]]);
+    }
+
+    public static void Rotary(Tensor x, Tensor positions, int headDim)
+    {
+        Float("rotary", x, "x");
+        Rank("rotary", x, "x (B, T, H·D)", 3);
+        if (headDim <= 0 || headDim % 2 != 0 || x.Shape[2] % headDim != 0)
+        {
+            throw new ArgumentException($"rotary: head dim {headDim} must be even and divide {x.Shape[2]}");
+        }
+
+        if (positions.DType != DType.I32)
+        {
+            throw new ArgumentException($"rotary: positions must be I32, got {positions.DType}");
+        }
+
+        ShapeIs("rotary", positions, "positions", new Shape(x.Shape[1]));
+    }
+}
