@@ -1,0 +1,65 @@
+using Viper.Backends.Cpu;
+using Viper.Engine.Tests.Support;
+using Viper.Runtime;
+
+namespace Viper.Engine.Tests.Ops;
+
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::attention (float64 softmax(QKᵀ/√d + mask)V) and ::kv_cache_append.</summary>
+public class AttentionTests
+{
+    [Theory]
+    [MemberData(nameof(TestBackends.With),
+        "attention_cross_f32, attention_causal_f32, attention_keypad_f32, attention_gqa_causal_f32, " +
+        "attention_decode_gqa_f32, attention_chunk_prefill_f32, attention_f16, attention_bf16",
+        MemberType = typeof(TestBackends))]
+    public void Attention(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "attention", (b, f) =>
+        {
+            var options = new AttentionOptions(f.Param("query_heads").GetInt32(), f.Param("kv_heads").GetInt32(), f.Param("head_dim").GetInt32())
+            {
+                Causal = f.Param("causal").GetBoolean(),
+                KeyLengths = f.LoadOptional(b, "key_lengths"),
+            };
+            return b.Attention(f.Load(b, "q"), f.Load(b, "k"), f.Load(b, "v"), options);
+        });
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "kv_cache_append_f32", MemberType = typeof(TestBackends))]
+    public void KvCacheAppend(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "kv_cache_append", (b, f) =>
+        {
+            Tensor cache = f.Load(b, "cache");
+            b.KvCacheAppend(cache, f.Load(b, "values"), f.Param("position").GetInt32());
+            return cache;
+        }, atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void LongSequenceMatchesScalarReference(string backend)
+    {
+        // Longer than one score block would be for small budgets, with GQA, causal and padded keys together.
+        using IBackend b = TestBackends.Create(backend);
+        var rng = new Random(3);
+        const int batch = 2, tq = 150, tk = 170, hq = 4, hkv = 2, d = 24;
+        float[] q = GemmTests.Random(rng, batch * tq * hq * d), k = GemmTests.Random(rng, batch * tk * hkv * d), v = GemmTests.Random(rng, batch * tk * hkv * d);
+        int[] lengths = [170, 161];
+        var options = new AttentionOptions(hq, hkv, d) { Causal = true, KeyLengths = b.FromInts(lengths, new Shape(batch)) };
+        float[] got = b.Attention(b.FromFloats(q, new Shape(batch, tq, hq * d)), b.FromFloats(k, new Shape(batch, tk, hkv * d)),
+            b.FromFloats(v, new Shape(batch, tk, hkv * d)), options).ToFloats();
+        float[] expected = ScalarReference.Attention(q, k, v, batch, tq, tk, hq, hkv, d, true, lengths, options.EffectiveScale);
+        Tolerance.CloseF32(expected, got, "attention vs scalar reference");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void RejectsBadArguments(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        Tensor q = b.Allocate(new Shape(1, 4, 3 * 8), DType.F32);
+        Assert.Contains("cannot share", Assert.Throws<ArgumentException>(() => b.Attention(q, q, q, new AttentionOptions(3, 2, 8))).Message);
+        var zeroLength = new AttentionOptions(3, 3, 8) { KeyLengths = b.FromInts([0], new Shape(1)) };
+        Assert.Contains("key length 0", Assert.Throws<ArgumentOutOfRangeException>(() => b.Attention(q, q, q, zeroLength)).Message);
+        Tensor cache = b.Allocate(new Shape(1, 5, 24), DType.F32);
+        Assert.Contains("overflows", Assert.Throws<ArgumentOutOfRangeException>(() => b.KvCacheAppend(cache, q, 2)).Message);
+    }
+}

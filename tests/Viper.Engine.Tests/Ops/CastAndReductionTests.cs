@@ -1,0 +1,53 @@
+using Viper.Engine.Tests.Support;
+using Viper.Runtime;
+
+namespace Viper.Engine.Tests.Ops;
+
+/// <summary>
+/// Fixtures: tools/refs/make_op_fixtures.py::casts (bit-exact against PyTorch) and ::reductions.
+/// NaN payloads are not compared: PyTorch's own bf16 NaN differs between its vectorised (0xFFFF) and
+/// scalar (0x7FC0) paths, so "is NaN" is the contract there.
+/// </summary>
+public class CastAndReductionTests
+{
+    [Theory]
+    [MemberData(nameof(TestBackends.With),
+        "cast_f32_f16, cast_f32_bf16, cast_f16_f32, cast_bf16_f32, cast_f16_bf16, cast_bf16_f16, cast_f32_i32, cast_i64_f32",
+        MemberType = typeof(TestBackends))]
+    public void CastIsBitExact(string backend, string fixture)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using var f = new OpFixture(fixture, "casts");
+        using Tensor y = b.Cast(f.Load(b, "x"), f.DTypeOf("expected"));
+        Assert.Equal(f.DTypeOf("expected"), y.DType);
+        int size = y.DType.SizeInBytes();
+        byte[] expected = f.Raw("expected"), actual = y.ToBytes();
+        float[] expectedValues = f.Floats("expected"), actualValues = y.ToFloats();
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expectedValues.Length; i++)
+        {
+            bool bothNaN = float.IsNaN(expectedValues[i]) && float.IsNaN(actualValues[i]);
+            Assert.True(bothNaN || expected.AsSpan(i * size, size).SequenceEqual(actual.AsSpan(i * size, size)),
+                $"{fixture}: element {i} is {actualValues[i]}, expected {expectedValues[i]}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void Argmax(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using var f = new OpFixture("argmax_f32", "reductions");
+        Assert.Equal(f.Raw("expected"), b.Argmax(f.Load(b, "x")).ToBytes());
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "mean_f32", MemberType = typeof(TestBackends))]
+    public void Mean(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "reductions", (b, f) => b.Mean(f.Load(b, "x")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "l2_normalize_f32", MemberType = typeof(TestBackends))]
+    public void L2Normalize(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "reductions", (b, f) => b.L2Normalize(f.Load(b, "x")));
+}

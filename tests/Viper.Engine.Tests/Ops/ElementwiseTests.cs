@@ -1,0 +1,62 @@
+using Viper.Engine.Tests.Support;
+using Viper.Runtime;
+
+namespace Viper.Engine.Tests.Ops;
+
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::softmax, ::activations, ::arithmetic.</summary>
+public class ElementwiseTests
+{
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "softmax_f32, softmax_f16, softmax_bf16", MemberType = typeof(TestBackends))]
+    public void Softmax(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "softmax", (b, f) => b.Softmax(f.Load(b, "x")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "act_silu_f32, act_gelu_f32, act_gelu_tanh_f32, act_quick_gelu_f32, act_gelu_f16, act_gelu_bf16", MemberType = typeof(TestBackends))]
+    public void Activation(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "activations", (b, f) =>
+        {
+            Activation act = f.Param("activation").GetString() switch
+            {
+                "silu" => Runtime.Activation.Silu,
+                "gelu" => Runtime.Activation.Gelu,
+                "gelu_tanh" => Runtime.Activation.GeluTanh,
+                _ => Runtime.Activation.QuickGelu,
+            };
+            return b.Activate(f.Load(b, "x"), act);
+        });
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "geglu_f32", MemberType = typeof(TestBackends))]
+    public void Geglu(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "activations", (b, f) => b.Geglu(f.Load(b, "x")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "swiglu_f32", MemberType = typeof(TestBackends))]
+    public void Swiglu(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "activations", (b, f) => b.Swiglu(f.Load(b, "gate"), f.Load(b, "up")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "add_same_f32, add_bias_f32, add_mid_f32, add_time_f32", MemberType = typeof(TestBackends))]
+    public void Add(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Add(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "mul_same_f32, mul_bias_f32, mul_mid_f32, mul_time_f32", MemberType = typeof(TestBackends))]
+    public void Mul(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Mul(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "scale_f32", MemberType = typeof(TestBackends))]
+    public void Scale(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Scale(f.Load(b, "x"), f.Param("factor").GetSingle()), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void AddRejectsShapesThatDoNotBroadcast(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        var e = Assert.Throws<ArgumentException>(() => b.Add(b.Allocate(new Shape(2, 3), DType.F32), b.Allocate(new Shape(4), DType.F32)));
+        Assert.Contains("does not broadcast", e.Message);
+    }
+}

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/ops/*.safetensors: inputs and PyTorch's outputs for every backend op.
+
+Run with Debian's python3-torch (1.13, CPU):  /usr/bin/python3 tools/refs/make_op_fixtures.py
+Each fixture's __metadata__ names the function here that made it ("generator") and the op's
+parameters ("params", JSON). Layout conventions match the engine: convolutional activations NHWC,
+conv weights (Cout, KH, KW, Cin), transformer activations (B, T, H*D).
+
+Float16/bfloat16 fixtures hold inputs rounded to that dtype, the f32 reference computed from those
+rounded inputs in float64 ("expected"), and a naive same-precision result ("naive": the op run by
+PyTorch in that dtype where its CPU kernels support it, else computed in f32 and rounded once, as
+metadata "naive" says). Tests require our error to be at most 2x the naive error.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "ops")
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+          torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8", torch.bool: "BOOL"}
+LOW = {"f16": torch.float16, "bf16": torch.bfloat16}
+
+
+def tensor_bytes(t):
+    t = t.contiguous()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        return t.view(torch.int16).numpy().tobytes()
+    return t.numpy().tobytes()
+
+
+def save(name, generator, tensors, **params):
+    """Minimal safetensors writer (the format: 8-byte LE header length, JSON header, data)."""
+    header, blobs, offset = {}, [], 0
+    meta = {"generator": f"tools/refs/make_op_fixtures.py::{generator}", "params": json.dumps(params),
+            "torch": torch.__version__}
+    header["__metadata__"] = meta
+    for key, t in tensors.items():
+        data = tensor_bytes(t)
+        header[key] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * ((8 - len(raw) % 8) % 8)
+    with open(os.path.join(OUT, name + ".safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+
+
+def rnd(gen, *shape, scale=1.0):
+    return torch.randn(*shape, generator=gen) * scale
+
+
+def low_precision(name, generator, fn, inputs, dtype, **params):
+    """Saves a low-precision fixture: rounded inputs, f64 reference, naive same-dtype result."""
+    low = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in inputs.items()}
+    expected = fn(**{k: (v.double() if v.is_floating_point() else v) for k, v in low.items()}).float()
+    try:
+        naive = fn(**low)
+        how = "pytorch " + str(dtype)
+        if naive.dtype != dtype:
+            raise RuntimeError("op upcast")
+    except RuntimeError:
+        naive = fn(**{k: (v.float() if v.is_floating_point() else v) for k, v in low.items()}).to(dtype)
+        how = "f32 compute, rounded once"
+    tensors = dict(low)
+    tensors["expected"] = expected
+    tensors["naive"] = naive.to(dtype)
+    save(name, generator, tensors, dtype=DTYPES[dtype], naive=how, **params)
+
+
+# ---- GEMM ------------------------------------------------------------------------------------
+
+def linear(gen):
+    x, w, b = rnd(gen, 2, 13, 40), rnd(gen, 72, 40, scale=0.2), rnd(gen, 72)
+    save("linear_f32", "linear", {"x": x, "weight": w, "bias": b, "expected": F.linear(x, w, b)})
+    x2, w2 = rnd(gen, 77, 96), rnd(gen, 33, 96, scale=0.1)
+    save("linear_nobias_f32", "linear", {"x": x2, "weight": w2, "expected": F.linear(x2, w2)})
+    for tag, dt in LOW.items():
+        low_precision(f"linear_{tag}", "linear", lambda x, weight, bias: F.linear(x, weight, bias),
+                      {"x": x, "weight": w, "bias": b}, dt)
+
+
+def matmul(gen):
+    a, b = rnd(gen, 3, 17, 33), rnd(gen, 3, 33, 9)
+    save("matmul_f32", "matmul", {"a": a, "b": b, "expected": 0.5 * torch.bmm(a, b)}, alpha=0.5, transpose_b=False)
+    bt = rnd(gen, 3, 9, 33)
+    save("matmul_tb_f32", "matmul", {"a": a, "b": bt, "expected": torch.bmm(a, bt.transpose(1, 2))}, alpha=1.0, transpose_b=True)
+
+
+# ---- convolution -----------------------------------------------------------------------------
+
+def conv_nhwc(x, w, b, stride, pad):
+    """x NHWC, w (Cout, KH, KW, Cin), pad (top, bottom, left, right) → NHWC."""
+    xn = F.pad(x.permute(0, 3, 1, 2), (pad[2], pad[3], pad[0], pad[1]))
+    y = F.conv2d(xn, w.permute(0, 3, 1, 2), b, stride=stride)
+    return y.permute(0, 2, 3, 1).contiguous()
+
+
+def conv2d(gen):
+    cases = [("conv3x3_s1_f32", (2, 9, 11, 12), (20, 3, 3, 12), 1, (1, 1, 1, 1)),
+             ("conv3x3_s2_vae_f32", (1, 10, 13, 8), (8, 3, 3, 8), 2, (0, 1, 0, 1)),
+             ("conv3x3_s2_f32", (2, 9, 9, 8), (16, 3, 3, 8), 2, (1, 1, 1, 1)),
+             ("conv1x1_f32", (2, 5, 7, 16), (24, 1, 1, 16), 1, (0, 0, 0, 0))]
+    for name, xs, ws, stride, pad in cases:
+        x, w, b = rnd(gen, *xs), rnd(gen, *ws, scale=0.2), rnd(gen, ws[0])
+        save(name, "conv2d", {"x": x, "weight": w, "bias": b, "expected": conv_nhwc(x, w, b, stride, pad)},
+             stride=stride, padding=list(pad))
+    x, w, b = rnd(gen, 1, 8, 8, 32), rnd(gen, 32, 3, 3, 32, scale=0.1), rnd(gen, 32)
+    for tag, dt in LOW.items():
+        low_precision(f"conv3x3_s1_{tag}", "conv2d",
+                      lambda x, weight, bias: conv_nhwc(x, weight, bias, 1, (1, 1, 1, 1)),
+                      {"x": x, "weight": w, "bias": b}, dt, stride=1, padding=[1, 1, 1, 1])
+
+
+# ---- norms -----------------------------------------------------------------------------------
+
+def group_norm_nhwc(x, gamma, beta, groups, eps, silu):
+    y = F.group_norm(x.permute(0, 3, 1, 2), groups, gamma, beta, eps).permute(0, 2, 3, 1).contiguous()
+    return F.silu(y) if silu else y
+
+
+def group_norm(gen):
+    x, g, b = rnd(gen, 2, 6, 5, 32, scale=2.0) + 0.5, rnd(gen, 32), rnd(gen, 32)
+    for silu in (False, True):
+        save(f"group_norm{'_silu' if silu else ''}_f32", "group_norm",
+             {"x": x, "gamma": g, "beta": b, "expected": group_norm_nhwc(x, g, b, 8, 1e-5, silu)},
+             groups=8, eps=1e-5, silu=silu)
+    xt = rnd(gen, 2, 19, 64)  # (B, T, C) as the UNet transformer's GroupNorm input, eps 1e-6
+    gt, bt = rnd(gen, 64), rnd(gen, 64)
+    save("group_norm_btc_f32", "group_norm",
+         {"x": xt, "gamma": gt, "beta": bt,
+          "expected": F.group_norm(xt.transpose(1, 2), 32, gt, bt, 1e-6).transpose(1, 2).contiguous()},
+         groups=32, eps=1e-6, silu=False)
+    for tag, dt in LOW.items():
+        low_precision(f"group_norm_silu_{tag}", "group_norm",
+                      lambda x, gamma, beta: group_norm_nhwc(x, gamma, beta, 8, 1e-5, True),
+                      {"x": x, "gamma": g, "beta": b}, dt, groups=8, eps=1e-5, silu=True)
+
+
+def layer_norm(gen):
+    x, g, b = rnd(gen, 2, 7, 48) * 3 + 1, rnd(gen, 48), rnd(gen, 48)
+    save("layer_norm_f32", "layer_norm", {"x": x, "gamma": g, "beta": b,
+                                          "expected": F.layer_norm(x, (48,), g, b, 1e-5)}, eps=1e-5)
+    save("layer_norm_noaffine_f32", "layer_norm", {"x": x, "expected": F.layer_norm(x, (48,), None, None, 1e-6)}, eps=1e-6)
+    for tag, dt in LOW.items():
+        low_precision(f"layer_norm_{tag}", "layer_norm",
+                      lambda x, gamma, beta: F.layer_norm(x, (48,), gamma, beta, 1e-5),
+                      {"x": x, "gamma": g, "beta": b}, dt, eps=1e-5)
+
+
+def rms_norm_ref(x, gamma, eps):
+    """transformers' MistralRMSNorm: x * rsqrt(mean(x^2) + eps) * weight, statistics in f32+."""
+    xf = x.float() if x.dtype != torch.float64 else x
+    y = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
+    return gamma * y.to(x.dtype)
+
+
+def rms_norm(gen):
+    x, g = rnd(gen, 2, 5, 64) * 2, rnd(gen, 64) * 0.3 + 1
+    save("rms_norm_f32", "rms_norm", {"x": x, "gamma": g, "expected": rms_norm_ref(x, g, 1e-5)}, eps=1e-5)
+    for tag, dt in LOW.items():
+        low_precision(f"rms_norm_{tag}", "rms_norm", lambda x, gamma: rms_norm_ref(x, gamma, 1e-5),
+                      {"x": x, "gamma": g}, dt, eps=1e-5)
+
+
+# ---- attention -------------------------------------------------------------------------------
+
+def attention_ref(q, k, v, hq, hkv, d, causal=False, key_lengths=None, scale=None):
+    """softmax(scale q k^T + mask) v with (B, T, H*D) layout; causal aligned to the end of the keys."""
+    bsz, tq, tk = q.shape[0], q.shape[1], k.shape[1]
+    qh = q.view(bsz, tq, hq, d).transpose(1, 2)
+    kh = k.view(bsz, tk, hkv, d).transpose(1, 2).repeat_interleave(hq // hkv, dim=1)
+    vh = v.view(bsz, tk, hkv, d).transpose(1, 2).repeat_interleave(hq // hkv, dim=1)
+    s = (qh @ kh.transpose(-1, -2)) * (scale if scale is not None else 1.0 / math.sqrt(d))
+    mask = torch.zeros(bsz, 1, tq, tk, dtype=torch.bool)
+    if causal:
+        mask |= torch.ones(tq, tk, dtype=torch.bool).triu(1 + tk - tq)
+    if key_lengths is not None:
+        mask |= (torch.arange(tk)[None, :] >= key_lengths[:, None])[:, None, None, :]
+    s = s.masked_fill(mask, float("-inf"))
+    return (s.softmax(-1) @ vh).transpose(1, 2).reshape(bsz, tq, hq * d)
+
+
+def attention(gen):
+    cases = [("attention_cross_f32", 2, 19, 23, 3, 3, 40, False, None),
+             ("attention_causal_f32", 1, 17, 17, 4, 4, 16, True, None),
+             ("attention_keypad_f32", 2, 12, 14, 2, 2, 24, False, [14, 9]),
+             ("attention_gqa_causal_f32", 2, 11, 11, 8, 2, 32, True, None),
+             ("attention_decode_gqa_f32", 1, 1, 29, 4, 1, 64, True, None),
+             ("attention_chunk_prefill_f32", 1, 5, 21, 2, 1, 8, True, [18])]
+    for name, bsz, tq, tk, hq, hkv, d, causal, lengths in cases:
+        q, k, v = rnd(gen, bsz, tq, hq * d), rnd(gen, bsz, tk, hkv * d), rnd(gen, bsz, tk, hkv * d)
+        kl = None if lengths is None else torch.tensor(lengths, dtype=torch.int32)
+        tensors = {"q": q, "k": k, "v": v,
+                   "expected": attention_ref(q.double(), k.double(), v.double(), hq, hkv, d, causal, kl).float()}
+        if kl is not None:
+            tensors["key_lengths"] = kl
+        save(name, "attention", tensors, query_heads=hq, kv_heads=hkv, head_dim=d, causal=causal)
+    q, k, v = rnd(gen, 2, 33, 2 * 40), rnd(gen, 2, 33, 2 * 40), rnd(gen, 2, 33, 2 * 40)
+    for tag, dt in LOW.items():
+        low_precision(f"attention_{tag}", "attention", lambda q, k, v: attention_ref(q, k, v, 2, 2, 40),
+                      {"q": q, "k": k, "v": v}, dt, query_heads=2, kv_heads=2, head_dim=40, causal=False)
+
+
+def kv_cache_append(gen):
+    cache, values = rnd(gen, 2, 10, 12), rnd(gen, 2, 3, 12)
+    after = cache.clone()
+    after[:, 4:7] = values
+    save("kv_cache_append_f32", "kv_cache_append", {"cache": cache, "values": values, "expected": after}, position=4)
+
+
+# ---- elementwise -----------------------------------------------------------------------------
+
+def softmax(gen):
+    x = rnd(gen, 4, 37) * 10
+    x[1, 3] = 80.0  # exp(80) overflows without max subtraction
+    save("softmax_f32", "softmax", {"x": x, "expected": F.softmax(x, -1)})
+    for tag, dt in LOW.items():
+        low_precision(f"softmax_{tag}", "softmax", lambda x: F.softmax(x, -1), {"x": x}, dt)
+
+
+def activations(gen):
+    x = torch.linspace(-9, 9, 1001) + rnd(gen, 1001) * 0.01
+    refs = {"silu": F.silu(x), "gelu": F.gelu(x), "gelu_tanh": F.gelu(x, approximate="tanh"),
+            "quick_gelu": x * torch.sigmoid(1.702 * x)}
+    for act, y in refs.items():
+        save(f"act_{act}_f32", "activations", {"x": x, "expected": y}, activation=act)
+    h = rnd(gen, 3, 5, 48)
+    hidden, gate = h.chunk(2, dim=-1)
+    save("geglu_f32", "activations", {"x": h, "expected": hidden * F.gelu(gate)})
+    g, u = rnd(gen, 3, 40), rnd(gen, 3, 40)
+    save("swiglu_f32", "activations", {"gate": g, "up": u, "expected": F.silu(g) * u})
+    for tag, dt in LOW.items():
+        low_precision(f"act_gelu_{tag}", "activations", lambda x: F.gelu(x), {"x": x}, dt, activation="gelu")
+
+
+def arithmetic(gen):
+    a = rnd(gen, 2, 3, 4, 5)
+    for name, bshape in [("same", (2, 3, 4, 5)), ("bias", (5,)), ("mid", (3, 1, 5)), ("time", (2, 1, 1, 5))]:
+        b = rnd(gen, *bshape)
+        save(f"add_{name}_f32", "arithmetic", {"a": a, "b": b, "expected": a + b})
+        save(f"mul_{name}_f32", "arithmetic", {"a": a, "b": b, "expected": a * b})
+    save("scale_f32", "arithmetic", {"x": a, "expected": a * 0.18215}, factor=0.18215)
+
+
+# ---- layout ----------------------------------------------------------------------------------
+
+def layout(gen):
+    a, b, c = rnd(gen, 2, 3, 4, 5), rnd(gen, 2, 3, 4, 7), rnd(gen, 2, 3, 4, 1)
+    save("concat_channels_f32", "layout", {"p0": a, "p1": b, "p2": c, "expected": torch.cat([a, b, c], -1)}, axis=-1)
+    d = rnd(gen, 2, 5, 4, 5)
+    save("concat_axis1_f32", "layout", {"p0": a, "p1": d, "expected": torch.cat([a, d], 1)}, axis=1)
+    x = rnd(gen, 3, 4, 12)
+    parts = torch.split(x, [5, 4, 3], dim=-1)
+    save("split_channels_f32", "layout", {"x": x, **{f"expected{i}": p.contiguous() for i, p in enumerate(parts)}},
+         axis=-1, sizes=[5, 4, 3])
+    save("permute_f32", "layout", {"x": a, "expected": a.permute(0, 2, 1, 3).contiguous()}, order=[0, 2, 1, 3])
+    u = rnd(gen, 2, 3, 4, 5)
+    up = F.interpolate(u.permute(0, 3, 1, 2), scale_factor=2.0, mode="nearest").permute(0, 2, 3, 1).contiguous()
+    save("upsample_nearest2x_f32", "layout", {"x": u, "expected": up})
+
+
+# ---- embeddings ------------------------------------------------------------------------------
+
+def get_timestep_embedding(timesteps, embedding_dim, flip_sin_to_cos=False, downscale_freq_shift=1, scale=1,
+                           max_period=10000):
+    """diffusers v0.29.2 embeddings.get_timestep_embedding, verbatim in behaviour."""
+    half_dim = embedding_dim // 2
+    exponent = -math.log(max_period) * torch.arange(start=0, end=half_dim, dtype=torch.float32)
+    exponent = exponent / (half_dim - downscale_freq_shift)
+    emb = torch.exp(exponent)
+    emb = timesteps[:, None].float() * emb[None, :]
+    emb = scale * emb
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+    if flip_sin_to_cos:
+        emb = torch.cat([emb[:, half_dim:], emb[:, :half_dim]], dim=-1)
+    if embedding_dim % 2 == 1:
+        emb = F.pad(emb, (0, 1, 0, 0))
+    return emb
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def embeddings(gen):
+    table = rnd(gen, 50, 16)
+    ids = torch.randint(0, 50, (2, 7), generator=gen)
+    save("embedding_i64_f32", "embeddings", {"table": table, "ids": ids, "expected": F.embedding(ids, table)})
+    save("embedding_i32_f32", "embeddings", {"table": table, "ids": ids.int(), "expected": F.embedding(ids, table)})
+    t = torch.tensor([0.0, 1.0, 261.0, 500.5, 999.0])
+    for name, dim, flip, shift in [("sd", 320, True, 0.0), ("default", 256, False, 1.0), ("odd", 7, True, 0.0)]:
+        save(f"timestep_embedding_{name}_f32", "embeddings",
+             {"timesteps": t, "expected": get_timestep_embedding(t, dim, flip, shift)},
+             dim=dim, flip_sin_to_cos=flip, downscale_freq_shift=shift)
+    heads, d, theta = 2, 16, 10000.0
+    x = rnd(gen, 2, 9, heads * d)
+    pos = torch.arange(3, 12, dtype=torch.int32)
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+    freqs = pos.float()[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    xh = x.view(2, 9, heads, d)
+    y = xh * emb.cos()[None, :, None, :] + rotate_half(xh) * emb.sin()[None, :, None, :]
+    save("rotary_f32", "embeddings", {"x": x, "positions": pos, "expected": y.reshape(2, 9, heads * d)},
+         head_dim=d, theta=theta)
+
+
+# ---- casts and reductions --------------------------------------------------------------------
+
+def casts(gen):
+    special = torch.tensor([0.0, -0.0, 1.0, -1.0, 65504.0, 65520.0, 1e5, -1e5, 6e-8, 3e-8, 2.9e-8, 6.1e-5,
+                            1.00048828125, 1.0009765625 + 2 ** -11, 1.001953125 + 2 ** -11, 3.14159265,
+                            float("inf"), float("-inf"), float("nan"), 1.00390625, 1.01171875, 3.4e38, 1e-40])
+    x = torch.cat([special, rnd(gen, 200) * 100])
+    save("cast_f32_f16", "casts", {"x": x, "expected": x.half()})
+    save("cast_f32_bf16", "casts", {"x": x, "expected": x.bfloat16()})
+    h, bf = x.half(), x.bfloat16()
+    save("cast_f16_f32", "casts", {"x": h, "expected": h.float()})
+    save("cast_bf16_f32", "casts", {"x": bf, "expected": bf.float()})
+    save("cast_f16_bf16", "casts", {"x": h, "expected": h.bfloat16()})
+    save("cast_bf16_f16", "casts", {"x": bf, "expected": bf.half()})
+    fi = torch.tensor([0.0, 0.5, -0.5, 1.9, -1.9, 2.5, -2.5, 1e6, -1e6, 123456.7])
+    save("cast_f32_i32", "casts", {"x": fi, "expected": fi.int()})
+    ii = torch.tensor([0, 1, -7, 2 ** 24 + 1, -(2 ** 40) - 3], dtype=torch.int64)
+    save("cast_i64_f32", "casts", {"x": ii, "expected": ii.float()})
+
+
+def reductions(gen):
+    x = rnd(gen, 5, 33)
+    save("argmax_f32", "reductions", {"x": x, "expected": x.argmax(-1).int()})
+    save("mean_f32", "reductions", {"x": x, "expected": x.mean(-1)})
+    y = rnd(gen, 3, 4, 768)
+    y[0, 0] = 0.0  # the eps branch: a zero row stays zero
+    save("l2_normalize_f32", "reductions", {"x": y, "expected": F.normalize(y, dim=-1)})
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    gen = torch.Generator().manual_seed(20261122)
+    for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
+                 activations, arithmetic, layout, embeddings, casts, reductions):
+        make(gen)
+    print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
