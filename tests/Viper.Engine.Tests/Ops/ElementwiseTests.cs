@@ -18,10 +18,10 @@ public class ElementwiseTests
         {
             Activation act = f.Param("activation").GetString() switch
             {
-                "silu" => Runtime.Activation.Silu,
-                "gelu" => Runtime.Activation.Gelu,
-                "gelu_tanh" => Runtime.Activation.GeluTanh,
-                _ => Runtime.Activation.QuickGelu,
+                "silu" => global::Viper.Runtime.Activation.Silu,
+                "gelu" => global::Viper.Runtime.Activation.Gelu,
+                "gelu_tanh" => global::Viper.Runtime.Activation.GeluTanh,
+                _ => global::Viper.Runtime.Activation.QuickGelu,
             };
             return b.Activate(f.Load(b, "x"), act);
         });
