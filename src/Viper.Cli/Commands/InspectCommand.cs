@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Spectre.Console;
+using Viper.Weights;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>`viper inspect PATH`: lists a checkpoint's tensors, optionally checks or writes its manifest.</summary>
+internal static class InspectCommand
+{
+    public static Command Create()
+    {
+        var path = new Argument<string>("path") { Description = "A .safetensors file, a *.safetensors.index.json, or a component folder" };
+        var manifest = new Option<FileInfo?>("--manifest") { Description = "Check the checkpoint against this weights manifest (JSON)" };
+        var writeManifest = new Option<string?>("--write-manifest") { Description = "Print a manifest for this checkpoint under the given checkpoint name" };
+        var limit = new Option<int>("--limit") { Description = "Rows of the tensor table to show (0 = all)", DefaultValueFactory = _ => 40 };
+        var command = new Command("inspect", "Show the tensors of a safetensors checkpoint and validate it") { path, manifest, writeManifest, limit };
+        command.SetAction(result => Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
+        return command;
+    }
+
+    private static int Run(string path, FileInfo? manifestFile, string? writeManifest, int limit)
+    {
+        try
+        {
+            using WeightStore store = WeightStore.Open(path);
+            if (writeManifest is not null)
+            {
+                Console.WriteLine(WeightsManifest.Describe(writeManifest, store).ToJson());
+                return 0;
+            }
+
+            Show(store, limit);
+            if (manifestFile is null)
+            {
+                return 0;
+            }
+
+            ManifestReport report = WeightsManifest.Load(manifestFile.FullName).Check(store);
+            AnsiConsole.MarkupLine(report.IsValid ? "[green]{0}[/]" : "[red]{0}[/]", Markup.Escape(report.ToString()));
+            return report.IsValid ? 0 : 1;
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or WeightsException or FileNotFoundException)
+        {
+            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
+            return 2;
+        }
+    }
+
+    private static void Show(WeightStore store, int limit)
+    {
+        var entries = store.Entries.OrderBy(e => e.Name, StringComparer.Ordinal).ToList();
+        var table = new Table().AddColumns("tensor", "dtype", "shape", "bytes");
+        foreach (TensorEntry e in limit > 0 ? entries.Take(limit) : entries)
+        {
+            table.AddRow(Markup.Escape(e.Name), e.DType.ToString(), Markup.Escape(e.Shape.ToString()), $"{e.ByteLength:N0}");
+        }
+
+        AnsiConsole.Write(table);
+        if (limit > 0 && entries.Count > limit)
+        {
+            AnsiConsole.MarkupLine("… {0} more (--limit 0 shows all)", entries.Count - limit);
+        }
+
+        long bytes = entries.Sum(e => e.ByteLength);
+        long parameters = entries.Sum(e => e.Shape.ElementCount);
+        AnsiConsole.MarkupLine("{0} tensors, {1:N0} parameters, {2:N1} MiB in {3}", entries.Count, parameters, bytes / 1048576.0,
+            Markup.Escape(string.Join(", ", store.Files.Select(Path.GetFileName))));
+        var byDType = entries.GroupBy(e => e.DType).Select(g => $"{g.Key}: {g.Count()}");
+        AnsiConsole.MarkupLine("dtypes: {0}", string.Join(", ", byDType));
+    }
+}

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Viper.Cli.Commands;
+
+var root = new RootCommand("Viper.Engine: personalized text-to-image inference (ViPer) on CUDA, with a CPU reference backend.");
+root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(SelfCheckCommand.Create());
+return await root.Parse(args).InvokeAsync();
