@@ -1,0 +1,22 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Exporters.Json;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+namespace Viper.Benchmarks;
+
+/// <summary>
+/// In-process (no generated project to restore), few iterations: these ops take 1–500 ms each on two cores,
+/// so 3 warm-ups and 10 measured iterations give a stable median. JSON export feeds benchmarks/report.py.
+/// </summary>
+public sealed class BenchmarkConfig : ManualConfig
+{
+    public BenchmarkConfig()
+    {
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+            .WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
+        AddColumn(StatisticColumn.Median);
+        AddExporter(JsonExporter.Full);
+    }
+}
