@@ -2,6 +2,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Exporters.Json;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace Viper.Benchmarks;
@@ -18,5 +19,6 @@ public sealed class BenchmarkConfig : ManualConfig
             .WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
         AddColumn(StatisticColumn.Median);
         AddExporter(JsonExporter.Full);
+        WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(80)); // full case names for report.py
     }
 }

@@ -61,21 +61,21 @@ public sealed unsafe partial class CpuBackend
         OpChecks.Float("swiglu", gate, "gate");
         OpChecks.SameDType("swiglu", gate, up);
         OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
-        return Elementwise(gate, up, (g, u) => Silu(g) * u);
+        return Binary(gate, up, (g, u) => Silu(g) * u);
     }
 
     public Tensor Add(Tensor a, Tensor b)
     {
         OpChecks.Float("add", a, "a");
         OpChecks.Broadcast("add", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Add) : Broadcasting(a, b, (p, q) => p + q);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Add) : Binary(a, b, (p, q) => p + q);
     }
 
     public Tensor Mul(Tensor a, Tensor b)
     {
         OpChecks.Float("mul", a, "a");
         OpChecks.Broadcast("mul", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Multiply) : Broadcasting(a, b, (p, q) => p * q);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Multiply) : Binary(a, b, (p, q) => p * q);
     }
 
     public Tensor Scale(Tensor x, float factor)
@@ -136,8 +136,14 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    private Tensor Elementwise(Tensor a, Tensor b, Func<float, float, float> f)
+    /// <summary>
+    /// y = f(a, b) with NumPy broadcasting of b onto a: b's element for each output index through strides
+    /// that are 0 on broadcast axes (or the same index when the shapes agree).
+    /// </summary>
+    private Tensor Binary(Tensor a, Tensor b, Func<float, float, float> f)
     {
+        int[] dims = a.Shape.ToArray();
+        long[]? bStrides = a.Shape.Equals(b.Shape) ? null : BroadcastStrides(a.Shape, b.Shape);
         using F32Input av = Read(a);
         using F32Input bv = Read(b);
         F32Output y = Write(a.Shape, a.DType);
@@ -146,44 +152,36 @@ public sealed unsafe partial class CpuBackend
         {
             for (long i = start; i < end; i++)
             {
-                yp[i] = f(ap[i], bp[i]);
+                yp[i] = f(ap[i], bp[bStrides is null ? i : StridedIndex(i, dims, bStrides)]);
             }
         });
         return y.Finish();
     }
 
-    /// <summary>General NumPy broadcasting of b onto a: b's element for each output index through strides that are 0 on broadcast axes.</summary>
-    private Tensor Broadcasting(Tensor a, Tensor b, Func<float, float, float> f)
+    private static long[] BroadcastStrides(Shape a, Shape b)
     {
-        int rank = a.Shape.Rank;
-        int[] dims = a.Shape.ToArray();
-        long[] bStrides = new long[rank];
+        long[] strides = new long[a.Rank];
         long stride = 1;
-        for (int i = rank - 1, j = b.Shape.Rank - 1; i >= 0; i--, j--)
+        for (int i = a.Rank - 1, j = b.Rank - 1; i >= 0; i--, j--)
         {
-            int bd = j >= 0 ? b.Shape[j] : 1;
-            bStrides[i] = bd == 1 ? 0 : stride;
+            int bd = j >= 0 ? b[j] : 1;
+            strides[i] = bd == 1 ? 0 : stride;
             stride *= bd;
         }
 
-        using F32Input av = Read(a);
-        using F32Input bv = Read(b);
-        F32Output y = Write(a.Shape, a.DType);
-        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
-        ParallelChunks(av.Count, (start, end) =>
-        {
-            for (long i = start; i < end; i++)
-            {
-                long rest = i, bi = 0;
-                for (int axis = rank - 1; axis >= 0; axis--)
-                {
-                    bi += rest % dims[axis] * bStrides[axis];
-                    rest /= dims[axis];
-                }
+        return strides;
+    }
 
-                yp[i] = f(ap[i], bp[bi]);
-            }
-        });
-        return y.Finish();
+    /// <summary>The source offset of row-major output index <paramref name="index"/> over <paramref name="dims"/>, read through per-axis strides.</summary>
+    private static long StridedIndex(long index, int[] dims, long[] strides)
+    {
+        long offset = 0;
+        for (int axis = dims.Length - 1; axis >= 0; axis--)
+        {
+            offset += index % dims[axis] * strides[axis];
+            index /= dims[axis];
+        }
+
+        return offset;
     }
 }

@@ -85,13 +85,7 @@ public sealed unsafe partial class CpuBackend
         {
             for (long i = start; i < end; i++)
             {
-                long rest = i, from = 0;
-                for (int axis = rank - 1; axis >= 0; axis--)
-                {
-                    from += rest % outDims[axis] * gatherStrides[axis];
-                    rest /= outDims[axis];
-                }
-
+                long from = StridedIndex(i, outDims, gatherStrides);
                 Buffer.MemoryCopy(src + (from * size), dst + (i * size), size, size);
             }
         });
