@@ -103,6 +103,35 @@ public sealed class WeightStore : IDisposable
         return backend.FromFloats(HostTensors.DecodeFloats(bytes, stored), expected, dtype.Value);
     }
 
+    /// <summary>
+    /// Loads a PyTorch conv weight stored (Cout, Cin, KH, KW) re-laid as (Cout, KH, KW, Cin), the layout the
+    /// backends' NHWC convolution reads, so activations never need a permute.
+    /// </summary>
+    public Tensor LoadConvWeight(IBackend backend, string name, int cout, int cin, int kh, int kw, DType? dtype = null)
+    {
+        ReadOnlySpan<byte> oihw = Require(name, new Shape(cout, cin, kh, kw), out DType stored);
+        int size = stored.SizeInBytes();
+        byte[] ohwi = new byte[oihw.Length];
+        for (int o = 0; o < cout; o++)
+        {
+            for (int i = 0; i < cin; i++)
+            {
+                for (int p = 0; p < kh * kw; p++)
+                {
+                    oihw.Slice((((o * cin) + i) * kh * kw + p) * size, size).CopyTo(ohwi.AsSpan((((o * kh * kw) + p) * cin + i) * size));
+                }
+            }
+        }
+
+        var shape = new Shape(cout, kh, kw, cin);
+        if (dtype is null || dtype == stored)
+        {
+            return backend.FromHost(ohwi, shape, stored);
+        }
+
+        return backend.FromFloats(HostTensors.DecodeFloats(ohwi, stored), shape, dtype.Value);
+    }
+
     /// <summary>Stored tensors no caller has asked for yet.</summary>
     public IReadOnlyList<string> Unused() => _tensors.Keys.Where(n => !_used.Contains(n)).Order(StringComparer.Ordinal).ToList();
 

@@ -57,6 +57,28 @@ public sealed class WeightStoreTests : IDisposable
     }
 
     [Fact]
+    public void ConvWeightsAreReLaidFromOihwToOhwi()
+    {
+        const int cout = 3, cin = 2, kh = 2, kw = 3;
+        float[] oihw = Enumerable.Range(0, cout * cin * kh * kw).Select(i => (float)i).ToArray();
+        using WeightStore store = WriteStore("conv.safetensors", Tensor("conv.weight", oihw, cout, cin, kh, kw));
+        using var cpu = new CpuBackend(1);
+        using Tensor ohwi = store.LoadConvWeight(cpu, "conv.weight", cout, cin, kh, kw);
+        Assert.Equal(new Shape(cout, kh, kw, cin), ohwi.Shape);
+        float[] got = ohwi.ToFloats();
+        for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++)
+        for (int y = 0; y < kh; y++)
+        for (int x = 0; x < kw; x++)
+        {
+            Assert.Equal(oihw[(((o * cin) + i) * kh + y) * kw + x], got[(((o * kh) + y) * kw + x) * cin + i]);
+        }
+
+        Assert.Contains("'conv.weight' has shape [3, 2, 2, 3], expected [3, 3, 2, 2]",
+            Assert.Throws<WeightsException>(() => store.LoadConvWeight(cpu, "conv.weight", cout, kh, cin, kw)).Message);
+    }
+
+    [Fact]
     public void ShardedCheckpointResolvesAcrossFiles()
     {
         SafeTensorsWriter.Write(Path.Combine(_dir, "model-00001-of-00002.safetensors"), [Tensor("a", [1f])]);
