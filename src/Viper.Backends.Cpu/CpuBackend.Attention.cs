@@ -22,7 +22,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input vs = Read(v);
         F32Output y = Write(q.Shape, q.DType);
         int block = (int)Math.Clamp(ScoreBudgetBytes / ((long)Math.Max(tk, 1) * 4), 1, Math.Max(tq, 1));
-        using var scores = new NativeBuffer((long)block * tk * 4);
+        using BufferPool.Rental scores = Scratch((long)block * tk * 4);
         float* s = (float*)scores.Pointer;
         float* yp = y.Pointer;
         for (int b = 0; b < batch; b++)

@@ -25,14 +25,15 @@ public sealed unsafe partial class CpuBackend
         F32Output y = Write(outShape, x.DType);
         bool pointwise = kh == 1 && kw == 1 && options.Stride == 1 && options.Padding == default;
         int rowsPerChunk = (int)Math.Clamp(Im2ColBudgetBytes / ((long)wo * patch * 4), 1, ho);
-        using NativeBuffer? cols = pointwise ? null : new NativeBuffer((long)rowsPerChunk * wo * patch * 4);
+        using BufferPool.Rental? cols = pointwise ? null : Scratch((long)rowsPerChunk * wo * patch * 4);
+        float beta = BroadcastBias(y.Pointer, outShape.Rows, cout, bias is null ? null : bs.Pointer);
         for (int n = 0; n < batch; n++)
         {
             float* image = xs.Pointer + ((long)n * h * w * cin);
             float* output = y.Pointer + ((long)n * ho * wo * cout);
             if (pointwise)
             {
-                OpenBlas.Sgemm(false, true, h * w, cout, cin, 1f, image, cin, ws.Pointer, cin, 0f, output, cout);
+                OpenBlas.Sgemm(false, true, h * w, cout, cin, 1f, image, cin, ws.Pointer, cin, beta, output, cout);
                 continue;
             }
 
@@ -42,16 +43,9 @@ public sealed unsafe partial class CpuBackend
                 float* c = (float*)cols!.Pointer;
                 ParallelRows(rows * wo, pos => Im2ColRow(image, h, w, cin, kh, kw, options,
                     r0 + (int)(pos / wo), (int)(pos % wo), c + (pos * patch)));
-                OpenBlas.Sgemm(false, true, rows * wo, cout, patch, 1f, c, patch, ws.Pointer, patch, 0f,
+                OpenBlas.Sgemm(false, true, rows * wo, cout, patch, 1f, c, patch, ws.Pointer, patch, beta,
                     output + ((long)r0 * wo * cout), cout);
             }
-        }
-
-        if (bias is not null)
-        {
-            float* yp = y.Pointer;
-            float* bp = bs.Pointer;
-            ParallelChunks(outShape.Rows, (start, end) => AddBiasRows(yp + (start * cout), end - start, cout, bp));
         }
 
         return y.Finish();

@@ -19,7 +19,7 @@ public sealed unsafe partial class CpuBackend
             }
         }
 
-        Tensor y = Allocate(outShape, table.DType);
+        Tensor y = Allocate(outShape, table.DType, zeroed: false);
         for (long r = 0; r < index.Length; r++)
         {
             Buffer.MemoryCopy(Ptr(table) + (index[r] * rowBytes), Ptr(y) + (r * rowBytes), rowBytes, rowBytes);

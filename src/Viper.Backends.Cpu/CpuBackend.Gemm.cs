@@ -14,14 +14,8 @@ public sealed unsafe partial class CpuBackend
         using F32Input ws = Read(weight);
         using F32Input bs = bias is null ? default : Read(bias);
         F32Output y = Write(outShape, x.DType);
-        OpenBlas.Sgemm(false, true, m, n, k, 1f, xs.Pointer, k, ws.Pointer, k, 0f, y.Pointer, n);
-        if (bias is not null)
-        {
-            float* yp = y.Pointer;
-            float* bp = bs.Pointer;
-            ParallelChunks(m, (start, end) => AddBiasRows(yp + (start * n), end - start, n, bp));
-        }
-
+        float beta = BroadcastBias(y.Pointer, m, n, bias is null ? null : bs.Pointer);
+        OpenBlas.Sgemm(false, true, m, n, k, 1f, xs.Pointer, k, ws.Pointer, k, beta, y.Pointer, n);
         return y.Finish();
     }
 

@@ -13,7 +13,7 @@ public sealed unsafe partial class CpuBackend
         long outer = outShape.Product(0, ax);
         long innerBytes = outShape.Product(ax + 1, outShape.Rank) * parts[0].DType.SizeInBytes();
         long outRow = outShape[ax] * innerBytes;
-        Tensor y = Allocate(outShape, parts[0].DType);
+        Tensor y = Allocate(outShape, parts[0].DType, zeroed: false);
         long offset = 0;
         foreach (Tensor p in parts)
         {
@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuBackend
         for (int i = 0; i < sizes.Count; i++)
         {
             long chunk = sizes[i] * innerBytes;
-            Tensor part = Allocate(x.Shape.With(ax, sizes[i]), x.DType);
+            Tensor part = Allocate(x.Shape.With(ax, sizes[i]), x.DType, zeroed: false);
             byte* src = Ptr(x) + offset;
             byte* dst = Ptr(part);
             ParallelChunks(outer, (start, end) =>
@@ -79,7 +79,7 @@ public sealed unsafe partial class CpuBackend
 
         int[] outDims = outShape.ToArray();
         long[] gatherStrides = order.Select(o => inStrides[o]).ToArray();
-        Tensor y = Allocate(outShape, x.DType);
+        Tensor y = Allocate(outShape, x.DType, zeroed: false);
         byte* src = Ptr(x), dst = Ptr(y);
         ParallelChunks(outShape.ElementCount, (start, end) =>
         {
@@ -98,7 +98,7 @@ public sealed unsafe partial class CpuBackend
         OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
         int n = x.Shape[0], h = x.Shape[1], w = x.Shape[2];
         long pixel = (long)x.Shape[3] * x.DType.SizeInBytes();
-        Tensor y = Allocate(new Shape(n, h * 2, w * 2, x.Shape[3]), x.DType);
+        Tensor y = Allocate(new Shape(n, h * 2, w * 2, x.Shape[3]), x.DType, zeroed: false);
         byte* src = Ptr(x), dst = Ptr(y);
         ParallelRows((long)n * h * 2, row =>
         {

@@ -74,7 +74,7 @@ public sealed unsafe partial class CpuBackend
         }
 
         double[] values = ReadAsDouble(x);
-        Tensor result = Allocate(x.Shape, dtype);
+        Tensor result = Allocate(x.Shape, dtype, zeroed: false);
         byte* p = Ptr(result);
         int n = values.Length;
         switch (dtype)

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -11,8 +10,11 @@ namespace Viper.Backends.Cpu;
 public sealed unsafe partial class CpuBackend : IBackend
 {
     private readonly ParallelOptions _parallel;
+    private readonly BufferPool _pool;
 
-    public CpuBackend(int? threads = null)
+    /// <param name="threads">Cores to use (default: all).</param>
+    /// <param name="cacheBytes">Freed tensor memory kept for reuse (default 1 GiB).</param>
+    public CpuBackend(int? threads = null, long cacheBytes = 1L << 30)
     {
         Threads = threads ?? Environment.ProcessorCount;
         if (Threads < 1)
@@ -21,6 +23,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         }
 
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+        _pool = new BufferPool(cacheBytes);
         OpenBlas.SetThreads(Threads);
     }
 
@@ -28,11 +31,11 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     public int Threads { get; }
 
-    public Tensor Allocate(Shape shape, DType dtype)
-    {
-        var storage = new CpuStorage(this, checked(shape.ElementCount * dtype.SizeInBytes()));
-        return new Tensor(storage, shape, dtype);
-    }
+    /// <summary>Bytes of freed tensor memory held for reuse.</summary>
+    public long CachedBytes => _pool.CachedBytes;
+
+    /// <summary>A zero-filled tensor.</summary>
+    public Tensor Allocate(Shape shape, DType dtype) => Allocate(shape, dtype, zeroed: true);
 
     public Tensor FromHost(ReadOnlySpan<byte> data, Shape shape, DType dtype)
     {
@@ -42,7 +45,7 @@ public sealed unsafe partial class CpuBackend : IBackend
             throw new ArgumentException($"{data.Length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
         }
 
-        Tensor t = Allocate(shape, dtype);
+        Tensor t = Allocate(shape, dtype, zeroed: false);
         data.CopyTo(new Span<byte>(Ptr(t), data.Length));
         return t;
     }
@@ -58,9 +61,18 @@ public sealed unsafe partial class CpuBackend : IBackend
         new ReadOnlySpan<byte>(Ptr(tensor), checked((int)tensor.SizeInBytes)).CopyTo(destination);
     }
 
-    public void Dispose()
+    /// <summary>Frees the cached memory; tensors still alive keep theirs until disposed.</summary>
+    public void Dispose() => _pool.Dispose();
+
+    /// <summary>Op outputs skip the zero fill: every op writes each element of its output.</summary>
+    private Tensor Allocate(Shape shape, DType dtype, bool zeroed)
     {
+        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        return new Tensor(new CpuStorage(this, _pool.Rent(bytes, zeroed), bytes), shape, dtype);
     }
+
+    /// <summary>Scratch memory for an op, returned to the pool when disposed.</summary>
+    private BufferPool.Rental Scratch(long bytes) => _pool.Rent(bytes, zeroed: false);
 
     internal static byte* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.ByteOffset;
 
@@ -70,11 +82,11 @@ public sealed unsafe partial class CpuBackend : IBackend
     private F32Input Read(Tensor t)
     {
         OpChecks.SameBackend(this, t);
-        return new F32Input(t);
+        return new F32Input(t, _pool);
     }
 
     /// <summary>An output of the given dtype computed in f32; <see cref="F32Output.Finish"/> rounds it once.</summary>
-    private F32Output Write(Shape shape, DType dtype) => new(Allocate(shape, dtype));
+    private F32Output Write(Shape shape, DType dtype) => new(Allocate(shape, dtype, zeroed: false), _pool);
 
     private void ParallelRows(long rows, Action<long> body)
     {
@@ -105,9 +117,9 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     private readonly struct F32Input : IDisposable
     {
-        private readonly NativeBuffer? _widened;
+        private readonly BufferPool.Rental? _widened;
 
-        public F32Input(Tensor t)
+        public F32Input(Tensor t, BufferPool pool)
         {
             Count = checked((int)t.ElementCount);
             if (t.DType == DType.F32)
@@ -121,7 +133,7 @@ public sealed unsafe partial class CpuBackend : IBackend
                 throw new ArgumentException($"expected a float tensor, got {t.DType}");
             }
 
-            _widened = new NativeBuffer(Count * 4L);
+            _widened = pool.Rent(Count * 4L, zeroed: false);
             Pointer = (float*)_widened.Pointer;
             var source = new ReadOnlySpan<ushort>(CpuBackend.Ptr(t), Count);
             if (t.DType == DType.F16)
@@ -145,9 +157,9 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     private sealed class F32Output : IDisposable
     {
-        private readonly NativeBuffer? _narrowSource;
+        private readonly BufferPool.Rental? _narrowSource;
 
-        public F32Output(Tensor result)
+        public F32Output(Tensor result, BufferPool pool)
         {
             Result = result;
             Count = checked((int)result.ElementCount);
@@ -157,7 +169,7 @@ public sealed unsafe partial class CpuBackend : IBackend
             }
             else
             {
-                _narrowSource = new NativeBuffer(Count * 4L);
+                _narrowSource = pool.Rent(Count * 4L, zeroed: false);
                 Pointer = (float*)_narrowSource.Pointer;
             }
         }
@@ -190,13 +202,25 @@ public sealed unsafe partial class CpuBackend : IBackend
         public void Dispose() => _narrowSource?.Dispose();
     }
 
-    private static void AddBiasRows(float* y, long rows, int n, float* bias)
+    /// <summary>
+    /// Writes the bias into every row of a GEMM output, so the GEMM adds onto it (beta = 1) instead of a
+    /// second pass adding it afterwards; returns the beta to use (0 when there is no bias).
+    /// </summary>
+    private float BroadcastBias(float* y, long rows, int n, float* bias)
     {
-        var b = new ReadOnlySpan<float>(bias, n);
-        for (long r = 0; r < rows; r++)
+        if (bias is null)
         {
-            var row = new Span<float>(y + (r * n), n);
-            TensorPrimitives.Add(row, b, row);
+            return 0f;
         }
+
+        ParallelChunks(rows, (start, end) =>
+        {
+            var b = new ReadOnlySpan<float>(bias, n);
+            for (long r = start; r < end; r++)
+            {
+                b.CopyTo(new Span<float>(y + (r * n), n));
+            }
+        });
+        return 1f;
     }
 }

@@ -75,7 +75,7 @@ public sealed class WeightStoreTests : IDisposable
         }
 
         Assert.Contains("'conv.weight' has shape [3, 2, 2, 3], expected [3, 3, 2, 2]",
-            Assert.Throws<WeightsException>(() => store.LoadConvWeight(cpu, "conv.weight", cout, kh, cin, kw)).Message);
+            Assert.Throws<WeightsException>(() => store.LoadConvWeight(cpu, "conv.weight", cout, kw, cin, kh)).Message);
     }
 
     [Fact]
