@@ -76,8 +76,6 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     internal static byte* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.ByteOffset;
 
-    internal static Span<float> F32(Tensor t) => new((float*)Ptr(t), checked((int)t.ElementCount));
-
     /// <summary>The tensor as f32: itself when it is f32, else a widened copy.</summary>
     private F32Input Read(Tensor t)
     {
@@ -99,7 +97,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         Parallel.For(0L, rows, _parallel, body);
     }
 
-    /// <summary>Runs body over [0, count) in a few contiguous chunks, one per thread.</summary>
+    /// <summary>Runs body over [0, count) in contiguous chunks of at least 4096 items, up to four per thread.</summary>
     private void ParallelChunks(long count, Action<long, long> body)
     {
         long chunks = Math.Min(Threads * 4L, Math.Max(1, count / 4096));
