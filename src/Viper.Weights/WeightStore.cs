@@ -41,6 +41,10 @@ public sealed class WeightStore : IDisposable
 
     public IReadOnlyList<string> Files => _files.Select(f => f.Path).ToList();
 
+    /// <summary>Each file's "__metadata__" entries, by file path.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Metadata =>
+        _files.ToDictionary(f => f.Path, f => f.Metadata);
+
     /// <summary>Opens a .safetensors file, a *.safetensors.index.json, or a folder holding exactly one of them.</summary>
     public static WeightStore Open(string path)
     {

@@ -67,5 +67,13 @@ internal static class InspectCommand
             Markup.Escape(string.Join(", ", store.Files.Select(Path.GetFileName))));
         var byDType = entries.GroupBy(e => e.DType).Select(g => $"{g.Key}: {g.Count()}");
         AnsiConsole.MarkupLine("dtypes: {0}", string.Join(", ", byDType));
+        foreach ((string file, IReadOnlyDictionary<string, string> metadata) in store.Metadata.Where(m => m.Value.Count > 0))
+        {
+            AnsiConsole.MarkupLine("metadata of {0}:", Markup.Escape(Path.GetFileName(file)));
+            foreach ((string key, string value) in metadata)
+            {
+                AnsiConsole.MarkupLine("  {0} = {1}", Markup.Escape(key), Markup.Escape(value));
+            }
+        }
     }
 }
