@@ -1,0 +1,346 @@
+// The emulated CUDA device's C API (loaded by Viper.Cuda's EmulatedDevice): memory with guard zones,
+// kernels looked up by name and launched through cuLaunchKernel-style argument arrays, blocks spread over
+// host threads, stream capture into graphs that replay, and a reference GEMM behind the cuBLASLt interface.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fibers.hpp"
+
+namespace emu {
+namespace {
+
+struct Entry {
+    Thunk thunk;
+    std::vector<std::size_t> param_sizes;
+};
+
+std::unordered_map<std::string, Entry>& registry() {
+    static std::unordered_map<std::string, Entry> r;
+    return r;
+}
+
+thread_local std::string last_error;
+
+int fail(std::string message) {
+    last_error = std::move(message);
+    return 1;
+}
+
+// ---- memory -----------------------------------------------------------------------------------------
+
+constexpr std::size_t kGuard = 4096;
+constexpr unsigned char kGuardByte = 0xA5;
+
+struct Allocation {
+    unsigned char* base;
+    std::size_t size;
+};
+
+std::mutex memory_mutex;
+std::map<uintptr_t, Allocation> allocations;  // keyed by the user pointer
+
+// Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen.
+std::string check_guards_locked() {
+    for (const auto& [user, a] : allocations) {
+        const unsigned char* before = a.base;
+        const unsigned char* after = a.base + kGuard + a.size;
+        for (std::size_t i = 0; i < kGuard; ++i) {
+            if (before[i] != kGuardByte || after[i] != kGuardByte) {
+                bool under = before[i] != kGuardByte;
+                std::size_t at = under ? kGuard - i : i;
+                return "out-of-bounds write " + std::to_string(at) + " bytes " + (under ? "before" : "after the end of") +
+                       " a " + std::to_string(a.size) + "-byte allocation at 0x" + [&] {
+                           char buf[32];
+                           std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(user));
+                           return std::string(buf);
+                       }();
+            }
+        }
+    }
+    return {};
+}
+
+bool in_allocation_locked(uintptr_t p, std::size_t bytes) {
+    auto it = allocations.upper_bound(p);
+    if (it == allocations.begin()) return false;
+    --it;
+    return p >= it->first && p + bytes <= it->first + it->second.size;
+}
+
+// ---- workers ----------------------------------------------------------------------------------------
+
+struct Launch {
+    Thunk thunk;
+    void** args;
+    dim3 grid, block;
+    std::size_t shared;
+    std::atomic<std::size_t> next{0};
+    std::size_t blocks;
+    std::mutex error_mutex;
+    std::string error;
+};
+
+// Host threads that run blocks; each keeps its own BlockRunner (fiber stacks, shared memory).
+class Pool {
+public:
+    Pool() {
+        unsigned n = std::max(1u, std::thread::hardware_concurrency());
+        for (unsigned i = 1; i < n; ++i) workers_.emplace_back([this] { work(); });
+    }
+    ~Pool() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : workers_) t.join();
+    }
+
+    std::string run(Launch& launch) {
+        {
+            std::lock_guard lock(mutex_);
+            launch_ = &launch;
+            busy_ = workers_.size();
+            ++generation_;
+        }
+        wake_.notify_all();
+        drain(launch);
+        std::unique_lock lock(mutex_);
+        done_.wait(lock, [this] { return busy_ == 0; });
+        launch_ = nullptr;
+        return launch.error;
+    }
+
+private:
+    static BlockRunner& runner() {
+        static thread_local BlockRunner r;
+        return r;
+    }
+
+    static void drain(Launch& l) {
+        for (;;) {
+            std::size_t b = l.next.fetch_add(1);
+            if (b >= l.blocks) return;
+            {
+                std::lock_guard lock(l.error_mutex);
+                if (!l.error.empty()) return;
+            }
+            dim3 idx{unsigned(b % l.grid.x), unsigned(b / l.grid.x % l.grid.y), unsigned(b / (std::size_t(l.grid.x) * l.grid.y))};
+            std::string e = runner().run(l.thunk, l.args, l.grid, l.block, idx, l.shared);
+            if (!e.empty()) {
+                std::lock_guard lock(l.error_mutex);
+                if (l.error.empty()) {
+                    l.error = e + " (block " + std::to_string(idx.x) + "," + std::to_string(idx.y) + "," + std::to_string(idx.z) + ")";
+                }
+            }
+        }
+    }
+
+    void work() {
+        std::size_t seen = 0;
+        for (;;) {
+            Launch* l;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+                l = launch_;
+            }
+            drain(*l);
+            {
+                std::lock_guard lock(mutex_);
+                --busy_;
+            }
+            done_.notify_one();
+        }
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_, done_;
+    Launch* launch_ = nullptr;
+    std::size_t busy_ = 0;
+    std::size_t generation_ = 0;
+    bool stop_ = false;
+};
+
+Pool& pool() {
+    static Pool p;
+    return p;
+}
+
+std::mutex launch_mutex;  // one launch at a time: the device runs a single stream
+
+int launch_now(const Entry& e, const char* name, dim3 grid, dim3 block, std::size_t shared, void** args) {
+    std::size_t threads = std::size_t(block.x) * block.y * block.z;
+    if (threads == 0 || threads > 1024) return fail(std::string(name) + ": block of " + std::to_string(threads) + " threads (1..1024)");
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) return fail(std::string(name) + ": invalid grid");
+    if (shared > 227 * 1024) return fail(std::string(name) + ": " + std::to_string(shared) + " bytes of dynamic shared memory (max 227 KiB)");
+    Launch l;
+    l.thunk = e.thunk;
+    l.args = args;
+    l.grid = grid;
+    l.block = block;
+    l.shared = shared;
+    l.blocks = std::size_t(grid.x) * grid.y * grid.z;
+    std::lock_guard launch_lock(launch_mutex);
+    std::string error = pool().run(l);
+    if (!error.empty()) return fail(std::string(name) + ": " + error);
+    std::lock_guard lock(memory_mutex);
+    std::string guards = check_guards_locked();
+    if (!guards.empty()) return fail(std::string(name) + ": " + guards);
+    return 0;
+}
+
+// ---- graphs -----------------------------------------------------------------------------------------
+
+struct Node {
+    std::function<int()> run;
+};
+
+struct Graph {
+    std::vector<Node> nodes;
+};
+
+std::mutex capture_mutex;
+Graph* capturing = nullptr;
+
+}  // namespace
+
+Registrar::Registrar(const char* name, Thunk thunk, const std::size_t* sizes, std::size_t count) {
+    registry()[name] = Entry{thunk, std::vector<std::size_t>(sizes, sizes + count)};
+}
+
+}  // namespace emu
+
+using namespace emu;
+
+extern "C" {
+
+const char* viper_emu_last_error() { return last_error.c_str(); }
+
+int viper_emu_kernel_exists(const char* name) { return registry().count(name) != 0; }
+
+int viper_emu_malloc(void** out, std::size_t bytes) {
+    auto* base = static_cast<unsigned char*>(std::aligned_alloc(256, (kGuard * 2 + bytes + 255) / 256 * 256));
+    if (base == nullptr) return fail("out of memory allocating " + std::to_string(bytes) + " bytes on the emulated device");
+    std::memset(base, kGuardByte, kGuard);
+    std::memset(base + kGuard + bytes, kGuardByte, kGuard);
+    std::lock_guard lock(memory_mutex);
+    *out = base + kGuard;
+    allocations[reinterpret_cast<uintptr_t>(*out)] = Allocation{base, bytes};
+    return 0;
+}
+
+int viper_emu_free(void* p) {
+    std::lock_guard lock(memory_mutex);
+    auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
+    if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
+    std::string guards = check_guards_locked();
+    std::free(it->second.base);
+    allocations.erase(it);
+    return guards.empty() ? 0 : fail(guards);
+}
+
+int viper_emu_check_guards() {
+    std::lock_guard lock(memory_mutex);
+    std::string guards = check_guards_locked();
+    return guards.empty() ? 0 : fail(guards);
+}
+
+static int record_or_run(std::function<int()> op) {
+    std::lock_guard lock(capture_mutex);
+    if (capturing != nullptr) {
+        capturing->nodes.push_back(Node{std::move(op)});
+        return 0;
+    }
+    return op();
+}
+
+// kind: 0 host→device, 1 device→host, 2 device→device.
+int viper_emu_memcpy(void* dst, const void* src, std::size_t bytes, int kind) {
+    {
+        std::lock_guard lock(memory_mutex);
+        bool ok = (kind == 1 || in_allocation_locked(reinterpret_cast<uintptr_t>(dst), bytes)) &&
+                  (kind == 0 || in_allocation_locked(reinterpret_cast<uintptr_t>(src), bytes));
+        if (!ok) return fail("memcpy of " + std::to_string(bytes) + " bytes outside an emulated device allocation");
+    }
+    if (kind != 2) {
+        std::lock_guard lock(capture_mutex);
+        if (capturing != nullptr) return fail("host copies cannot be captured into a graph");
+    }
+    return record_or_run([=] {
+        std::memcpy(dst, src, bytes);
+        return 0;
+    });
+}
+
+int viper_emu_memset(void* dst, unsigned char value, std::size_t bytes) {
+    {
+        std::lock_guard lock(memory_mutex);
+        if (!in_allocation_locked(reinterpret_cast<uintptr_t>(dst), bytes)) return fail("memset outside an emulated device allocation");
+    }
+    return record_or_run([=] {
+        std::memset(dst, value, bytes);
+        return 0;
+    });
+}
+
+int viper_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                     std::size_t shared, void** args) {
+    auto it = registry().find(name);
+    if (it == registry().end()) return fail(std::string("no kernel named '") + name + "' in the emulated device");
+    const Entry& e = it->second;
+    // Capture copies the parameter values (sizes known from the kernel's signature), as cuLaunchKernel does.
+    std::vector<std::vector<unsigned char>> values;
+    for (std::size_t i = 0; i < e.param_sizes.size(); ++i) {
+        auto* p = static_cast<unsigned char*>(args[i]);
+        values.emplace_back(p, p + e.param_sizes[i]);
+    }
+    std::string kernel = name;
+    dim3 grid{gx, gy, gz}, block{bx, by, bz};
+    return record_or_run([=]() mutable {
+        std::vector<void*> ptrs;
+        for (auto& v : values) ptrs.push_back(v.data());
+        return launch_now(e, kernel.c_str(), grid, block, shared, ptrs.data());
+    });
+}
+
+int viper_emu_capture_begin() {
+    std::lock_guard lock(capture_mutex);
+    if (capturing != nullptr) return fail("a capture is already in progress");
+    capturing = new Graph();
+    return 0;
+}
+
+int viper_emu_capture_end(void** graph) {
+    std::lock_guard lock(capture_mutex);
+    if (capturing == nullptr) return fail("no capture in progress");
+    *graph = capturing;
+    capturing = nullptr;
+    return 0;
+}
+
+int viper_emu_graph_launch(void* graph) {
+    for (Node& n : static_cast<Graph*>(graph)->nodes) {
+        if (n.run() != 0) return 1;
+    }
+    return 0;
+}
+
+int viper_emu_graph_nodes(void* graph) { return int(static_cast<Graph*>(graph)->nodes.size()); }
+
+void viper_emu_graph_destroy(void* graph) { delete static_cast<Graph*>(graph); }
+
+}  // extern "C"
