@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The project's test command: installs what is missing, builds everything (warnings are errors in src/),
-# runs every test, and ends with one "N passed, N failed, N skipped" line. CI runs exactly this (.ci/run).
+# The project's test command: installs what is missing, compiles every kernel to PTX for sm_80/sm_90
+# (clang-19), builds the emulated CUDA device from source (g++), builds the solution (warnings are errors
+# in src/), runs every test, and ends with one "N passed, N failed, N skipped" line. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./tools/setup.sh
+./tools/ptx/check.sh
+./tools/emu/build.sh
 dotnet build Viper.Engine.sln -c Release -nologo -v quiet
 
 results=$(mktemp -d)

@@ -28,9 +28,11 @@ void* dynamic_shared() { return this_runner().dynamic_shared(); }
 
 [[noreturn]] void trap(const char* message) { this_runner().fail(message); }
 
+// Not inlined into kernels (separate translation unit), so the return address identifies the call site.
 void sync_block() {
     BlockRunner& r = this_runner();
     r.current().status = FiberStatus::BlockWait;
+    r.current().barrier_site = __builtin_return_address(0);
     r.yield_to_scheduler();
 }
 
@@ -145,6 +147,15 @@ bool BlockRunner::release_waiters() {
         all_at_barrier &= s == FiberStatus::BlockWait || s == FiberStatus::Done;
     }
     if (!all_at_barrier) return false;
+    const void* site = nullptr;
+    for (std::size_t i = 0; i < count_; ++i) {
+        if (fibers_[i].status != FiberStatus::BlockWait) continue;
+        if (site != nullptr && fibers_[i].barrier_site != site) {
+            error_ = "threads of the block wait at different __syncthreads calls (barrier in divergent code)";
+            return false;
+        }
+        site = fibers_[i].barrier_site;
+    }
     for (std::size_t i = 0; i < count_; ++i) {
         if (fibers_[i].status == FiberStatus::BlockWait) {
             fibers_[i].status = FiberStatus::Runnable;
@@ -183,7 +194,7 @@ std::string BlockRunner::run(Thunk kernel, void** args, dim3 grid, dim3 block, d
         if (!error_.empty()) break;
         for (std::size_t i = 0; i < count_; ++i) live |= fibers_[i].status != FiberStatus::Done;
         if (!live) break;
-        if (!release_waiters() && error_.empty()) error_ = "deadlock: the block's threads wait at different barriers (__syncthreads in divergent code?)";
+        if (!release_waiters() && error_.empty()) error_ = "deadlock: no waiting thread can proceed";
         if (!error_.empty()) break;
     }
     tls_runner = outer;

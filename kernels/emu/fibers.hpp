@@ -17,6 +17,7 @@ struct Fiber {
     void* sp = nullptr;
     FiberStatus status = FiberStatus::Runnable;
     unsigned warp_mask = 0;
+    const void* barrier_site = nullptr;  // which __syncthreads the fiber waits at
     unsigned lane = 0;
     unsigned warp = 0;
     uint64_t published = 0;

@@ -1,0 +1,20 @@
+using Viper.Runtime;
+
+namespace Viper.Cuda.Device;
+
+public enum GemmEpilogue
+{
+    None = 0,
+    Bias = 1,
+    BiasGeluTanh = 2,
+}
+
+/// <summary>
+/// C = alpha·op(A)·op(B) + beta·C (+ bias, GELU) for <see cref="Batch"/> row-major matrices at the given strides,
+/// A and B in <see cref="InputType"/>, C and bias in <see cref="OutputType"/>, f32 accumulation.
+/// </summary>
+public readonly record struct GemmDescriptor(
+    bool TransposeA, bool TransposeB, int M, int N, int K, float Alpha,
+    DeviceBuffer A, int Lda, long StrideA, DeviceBuffer B, int Ldb, long StrideB,
+    float Beta, DeviceBuffer C, int Ldc, long StrideC, int Batch,
+    DType InputType, DType OutputType, DeviceBuffer? Bias = null, GemmEpilogue Epilogue = GemmEpilogue.None);

@@ -1,0 +1,33 @@
+namespace Viper.Cuda.Device;
+
+/// <summary>
+/// What the CUDA backend needs from a GPU: memory, copies, kernel launches by entry name with cuLaunchKernel's
+/// argument packing, a GEMM, and stream capture into replayable graphs. Implemented by the real driver and by
+/// the emulated device that runs the same kernels/*.cu on the host, so one test body covers both.
+/// </summary>
+public interface IGpuDevice : IDisposable
+{
+    string Name { get; }
+
+    DeviceBuffer Allocate(long bytes);
+
+    void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source);
+
+    void CopyToHost(DeviceBuffer source, Span<byte> destination);
+
+    void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes);
+
+    void Fill(DeviceBuffer destination, byte value);
+
+    bool HasKernel(string entry);
+
+    void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
+
+    /// <summary>Row-major, strided-batch GEMM with f32 accumulation (cuBLASLt on the driver).</summary>
+    void Gemm(in GemmDescriptor gemm);
+
+    /// <summary>Records what <paramref name="record"/> enqueues into a graph instead of running it.</summary>
+    DeviceGraph Capture(Action record);
+
+    void Synchronize();
+}

@@ -1,0 +1,136 @@
+using Viper.Cuda.Device;
+using Viper.Runtime;
+using static Viper.Cuda.Emulation.EmulatorNative;
+
+namespace Viper.Cuda.Emulation;
+
+/// <summary>
+/// The CUDA device emulated on the host: the same kernels/*.cu compiled by g++, each CUDA thread a fiber,
+/// device memory fenced by guard zones so an out-of-bounds write fails the launch that made it.
+/// Work runs synchronously, so <see cref="Synchronize"/> has nothing to wait for.
+/// </summary>
+public sealed class EmulatedDevice : IGpuDevice
+{
+    public string Name => "emulated CUDA device";
+
+    public static bool IsAvailable => LibraryPath is not null;
+
+    /// <summary>The emulator library in use (VIPER_EMU_LIBRARY, or the one tools/emu/build.sh built).</summary>
+    public static string? LibraryPath => EmulatorNative.LibraryPath;
+
+    public DeviceBuffer Allocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        Check(viper_emu_malloc(out IntPtr p, (nuint)bytes));
+        return new DeviceBuffer(this, p, bytes, FreeChecked);
+    }
+
+    public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
+    {
+        CheckFits(destination, source.Length);
+        fixed (byte* s = source)
+        {
+            Check(viper_emu_memcpy(destination.Address, (IntPtr)s, (nuint)source.Length, 0));
+        }
+    }
+
+    public unsafe void CopyToHost(DeviceBuffer source, Span<byte> destination)
+    {
+        CheckFits(source, destination.Length);
+        fixed (byte* d = destination)
+        {
+            Check(viper_emu_memcpy((IntPtr)d, source.Address, (nuint)destination.Length, 1));
+        }
+    }
+
+    public void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes)
+    {
+        CheckFits(destination, bytes);
+        CheckFits(source, bytes);
+        Check(viper_emu_memcpy(destination.Address, source.Address, (nuint)bytes, 2));
+    }
+
+    public void Fill(DeviceBuffer destination, byte value) =>
+        Check(viper_emu_memset(destination.Address, value, (nuint)destination.SizeInBytes));
+
+    public bool HasKernel(string entry) => viper_emu_kernel_exists(entry) != 0;
+
+    public void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) =>
+        args.WithPointers(p => Check(viper_emu_launch(entry, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (nuint)sharedBytes, p)));
+
+    public void Gemm(in GemmDescriptor g) => Check(viper_emu_gemm(
+        g.TransposeA ? 1 : 0, g.TransposeB ? 1 : 0, g.M, g.N, g.K, g.Alpha, g.A.Address, g.Lda, g.StrideA,
+        g.B.Address, g.Ldb, g.StrideB, g.Beta, g.C.Address, g.Ldc, g.StrideC, g.Batch,
+        DTypeCode(g.InputType), DTypeCode(g.OutputType), g.Bias?.Address ?? IntPtr.Zero, (int)g.Epilogue));
+
+    public DeviceGraph Capture(Action record)
+    {
+        Check(viper_emu_capture_begin());
+        try
+        {
+            record();
+        }
+        catch
+        {
+            viper_emu_capture_end(out IntPtr abandoned);
+            viper_emu_graph_destroy(abandoned);
+            throw;
+        }
+
+        Check(viper_emu_capture_end(out IntPtr graph));
+        return new EmulatedGraph(graph);
+    }
+
+    public void Synchronize()
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private static int DTypeCode(DType t) => t switch
+    {
+        DType.F32 => 0,
+        DType.F16 => 1,
+        DType.BF16 => 2,
+        _ => throw new ArgumentException($"GEMM takes f32, f16 or bf16, not {t}"),
+    };
+
+    private static void CheckFits(DeviceBuffer buffer, long bytes)
+    {
+        if (bytes < 0 || bytes > buffer.SizeInBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes do not fit a {buffer.SizeInBytes}-byte device buffer");
+        }
+    }
+
+    // A guard zone found broken when memory is freed (a write no launch check saw) is reported, not swallowed.
+    private static void FreeChecked(IntPtr p)
+    {
+        if (viper_emu_free(p) != 0)
+        {
+            Console.Error.WriteLine($"emulated device: {System.Runtime.InteropServices.Marshal.PtrToStringUTF8(viper_emu_last_error())}");
+        }
+    }
+
+    private sealed class EmulatedGraph(IntPtr handle) : DeviceGraph
+    {
+        private IntPtr _handle = handle;
+
+        public override int NodeCount => viper_emu_graph_nodes(Live());
+
+        public override void Replay() => Check(viper_emu_graph_launch(Live()));
+
+        protected override void Dispose(bool disposing)
+        {
+            if (_handle != IntPtr.Zero)
+            {
+                viper_emu_graph_destroy(_handle);
+                _handle = IntPtr.Zero;
+            }
+        }
+
+        private IntPtr Live() => _handle != IntPtr.Zero ? _handle : throw new ObjectDisposedException(nameof(DeviceGraph));
+    }
+}

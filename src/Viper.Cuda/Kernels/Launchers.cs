@@ -1,0 +1,23 @@
+using Viper.Cuda.Device;
+
+namespace Viper.Cuda.Kernels;
+
+/// <summary>Launch-configuration math, one method per kernel family, and nowhere else.</summary>
+public static class Launchers
+{
+    /// <summary>Threads per block for the grid-stride elementwise kernels (elementwise.cu, guidance.cu).</summary>
+    public const uint ElementwiseBlock = 256;
+
+    /// <summary>Enough blocks to cover n once, capped so a grid-stride loop keeps every SM busy without a huge grid.</summary>
+    public const uint ElementwiseMaxBlocks = 4096;
+
+    /// <summary>Threads per block of reduce.cu: a multiple of 32, as block_sum requires.</summary>
+    public const uint ReduceBlock = 256;
+
+    public static (Dim3 Grid, Dim3 Block) Elementwise(long n) =>
+        (new Dim3((uint)Math.Clamp((n + ElementwiseBlock - 1) / ElementwiseBlock, 1, ElementwiseMaxBlocks)), new Dim3(ElementwiseBlock));
+
+    /// <summary>One block per row; short rows get a smaller block (still whole warps).</summary>
+    public static (Dim3 Grid, Dim3 Block) RowReduce(long rows, int cols) =>
+        (new Dim3(checked((uint)rows)), new Dim3((uint)Math.Clamp((cols + 31) / 32 * 32, 32, (int)ReduceBlock)));
+}
