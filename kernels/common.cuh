@@ -138,4 +138,60 @@ VIPER_INLINE float block_sum(float v, float* scratch) {
     return v;
 }
 
+// ---- dynamic shared memory ------------------------------------------------------------------------
+
+#if VIPER_DEVICE_BUILD
+#define VIPER_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) unsigned char viper_dynamic_smem_[]; \
+    type* name = reinterpret_cast<type*>(viper_dynamic_smem_)
+#else
+#define VIPER_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::emu::dynamic_shared())
+#endif
+
+// ---- tensor cores: mma.sync, ldmatrix, cp.async ------------------------------------------------------
+// Fragment layouts are PTX's (ISA "Matrix fragments for mma.m16n8k16"): with g = lane / 4 and t = lane % 4,
+//   A (16×16, row-major): a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
+//   B (16×8, column-major): b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g]
+//   C, D (16×8, f32): c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
+// Each u32 packs two 16-bit values, the lower index in the low half. The emulated device implements the
+// same layouts on the host (emu/tensor_cores.cpp), so a kernel that gets them wrong fails its tests here.
+
+#if VIPER_DEVICE_BUILD
+VIPER_INLINE void mma_m16n8k16_f16(float d[4], const u32 a[4], const u32 b[2], const float c[4]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+VIPER_INLINE void mma_m16n8k16_bf16(float d[4], const u32 a[4], const u32 b[2], const float c[4]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+VIPER_INLINE u32 shared_address(const void* p) {
+    u32 address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
+    return address;
+}
+// Four 8×8 b16 matrices; lanes 8j..8j+7 give the row addresses of matrix j, every lane gets r[j] = its
+// two elements of matrix j (row lane/4, columns 2·(lane%4) and +1).
+VIPER_INLINE void ldmatrix_x4(u32 r[4], const void* shared_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(shared_row)));
+}
+VIPER_INLINE void cp_async_16(void* shared_dst, const void* global_src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(shared_address(shared_dst)), "l"(global_src));
+}
+VIPER_INLINE void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int Pending>
+VIPER_INLINE void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(Pending)); }
+#else
+void mma_m16n8k16_f16(float d[4], const u32 a[4], const u32 b[2], const float c[4]);
+void mma_m16n8k16_bf16(float d[4], const u32 a[4], const u32 b[2], const float c[4]);
+void ldmatrix_x4(u32 r[4], const void* shared_row);
+inline void cp_async_16(void* shared_dst, const void* global_src) { std::memcpy(shared_dst, global_src, 16); }
+inline void cp_async_commit() {}
+template <int Pending>
+inline void cp_async_wait() {}  // the host copy above completed at once
+#endif
+
 }  // namespace viper

@@ -29,6 +29,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, unsigned src_lane);
 // Every lane in `mask` publishes `predicate`; returns the ballot of the lanes in `mask`.
 unsigned warp_ballot(unsigned mask, bool predicate);
 void* dynamic_shared();
+// Every lane in `mask` contributes `bytes` from `mine`; `all` receives 32 such slots, by lane.
+void warp_gather(unsigned mask, const void* mine, std::size_t bytes, void* all);
 [[noreturn]] void trap(const char* message);
 
 using Thunk = void (*)(void**);
@@ -87,6 +89,7 @@ inline unsigned lane_id() {
 #define __restrict__ __restrict
 #define __shared__ static thread_local
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 
 #define threadIdx (::emu::current().thread_idx)
 #define blockIdx (::emu::current().block_idx)

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
 #include <stdexcept>
 
 extern "C" void viper_emu_switch(void** save_sp, void* load_sp);
@@ -51,6 +52,17 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, unsigned src_lane) {
     uint64_t result = r.published(r.current().warp, src_lane % 32, value);
     wait_warp(r, mask);  // every lane has read before any publishes again
     return result;
+}
+
+void warp_gather(unsigned mask, const void* mine, std::size_t bytes, void* all) {
+    BlockRunner& r = this_runner();
+    r.current().published = reinterpret_cast<uint64_t>(mine);  // valid while this lane waits below
+    wait_warp(r, mask);
+    for (unsigned lane = 0; lane < 32; ++lane) {
+        uint64_t p = (mask >> lane & 1u) != 0 ? r.published(r.current().warp, lane, 0) : 0;
+        if (p != 0) std::memcpy(static_cast<unsigned char*>(all) + lane * bytes, reinterpret_cast<const void*>(p), bytes);
+    }
+    wait_warp(r, mask);
 }
 
 unsigned warp_ballot(unsigned mask, bool predicate) {

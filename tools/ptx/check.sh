@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# PTX check: compiles every kernels/*.cu with Debian's clang-19 for sm_80 and sm_90 (device side only,
-# no CUDA toolkit), failing on any error or warning. Run by tools/test.sh.
+# PTX check: compiles every kernels/*.cu (and the test kernels in tests/kernels) with Debian's clang-19 for
+# sm_80 and sm_90 (device side only, no CUDA toolkit), failing on any error or warning. Run by tools/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 clang=${CLANG:-clang-19}
@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 status=0
 count=0
 for arch in sm_80 sm_90; do
-  for cu in kernels/*.cu; do
+  for cu in kernels/*.cu tests/kernels/*.cu; do
     name=$(basename "$cu" .cu)
     # PTX ISA 7.8 (CUDA 11.8) covers sm_90 and the *_sync warp intrinsics.
     if ! "$clang" -x cuda --cuda-device-only -nocudainc -nocudalib --cuda-gpu-arch="$arch" -Xclang -target-feature -Xclang +ptx78 \
@@ -23,5 +23,5 @@ for arch in sm_80 sm_90; do
     count=$((count + 1))
   done
 done
-echo "ptx-check: $count of $(( $(ls kernels/*.cu | wc -l) * 2 )) compilations to PTX passed (sm_80, sm_90)"
+echo "ptx-check: $count of $(( $(ls kernels/*.cu tests/kernels/*.cu | wc -l) * 2 )) compilations to PTX passed (sm_80, sm_90)"
 exit $status

@@ -25,7 +25,7 @@ public class EmulatedDeviceTests
     [Fact]
     public void PlantedOutOfBoundsWriteFailsTheLaunch()
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         using DeviceBuffer y = device.Allocate(100 * sizeof(float));
         var e = Assert.Throws<GpuException>(() =>
             device.Launch("planted_oob_write", new Dim3(1), new Dim3(128), 0, new KernelArgs().Add(y).Add(100L)));
@@ -36,7 +36,7 @@ public class EmulatedDeviceTests
     [Fact]
     public void DeliberatelyWrongKernelFailsTheComparison()
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         var shape = new Shape(300);
         float[] a = KernelOpTests.Random(new Random(1), shape), b = KernelOpTests.Random(new Random(2), shape);
         using DeviceTensor da = DeviceTensor.FromFloats(device, a, shape, DType.F32), db = DeviceTensor.FromFloats(device, b, shape, DType.F32);
@@ -52,7 +52,7 @@ public class EmulatedDeviceTests
     [InlineData(1024)]
     public void WarpsAndBlocksSynchroniseAsOnTheHardware(int threads)
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         using DeviceBuffer output = device.Allocate(threads * 4 * sizeof(int));
         device.Launch("warp_probe", new Dim3(3), new Dim3((uint)threads), 0, new KernelArgs().Add(output));
         int[] values = new int[threads * 4];
@@ -72,7 +72,7 @@ public class EmulatedDeviceTests
     [InlineData("planted_divergent_shuffle", "divergent")]
     public void DivergentSynchronisationIsReportedNotHung(string kernel, string problem)
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         using DeviceBuffer output = device.Allocate(64 * sizeof(int));
         var e = Assert.Throws<GpuException>(() => device.Launch(kernel, new Dim3(1), new Dim3(64), 0, new KernelArgs().Add(output)));
         Assert.Contains(problem, e.Message);
@@ -82,7 +82,7 @@ public class EmulatedDeviceTests
     [Fact]
     public void BadLaunchesAreRejectedWithTheKernelsName()
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         using DeviceBuffer y = device.Allocate(16);
         Assert.Contains("no kernel named 'nope'", Assert.Throws<GpuException>(() => device.Launch("nope", new Dim3(1), new Dim3(1), 0, new KernelArgs())).Message);
         Assert.Contains("block of 2048 threads", Assert.Throws<GpuException>(() =>
@@ -93,7 +93,7 @@ public class EmulatedDeviceTests
     [Fact]
     public void CapturedGraphReplaysOnTheCurrentContentsOfItsBuffers()
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         var ops = new GpuOps(device);
         var shape = new Shape(1000);
         using DeviceTensor a = DeviceTensor.FromFloats(device, Enumerable.Repeat(1f, 1000).ToArray(), shape, DType.F32);
@@ -116,7 +116,7 @@ public class EmulatedDeviceTests
     [InlineData(false, true, DType.BF16)]
     public void ReferenceGemmMatchesTheCpuBackend(bool transposeA, bool transposeB, DType dtype)
     {
-        using IGpuDevice device = Device();
+        using IGpuDevice device = DeviceWithTestKernels();
         using var cpu = new Viper.Backends.Cpu.CpuBackend(1);
         const int batch = 2, m = 13, n = 11, k = 37;
         var rng = new Random(4);
@@ -145,7 +145,7 @@ public class EmulatedDeviceTests
         return t;
     }
 
-    private static EmulatedDevice Device()
+    internal static EmulatedDevice DeviceWithTestKernels()
     {
         Assert.True(TestKernels.Value);
         return new EmulatedDevice();
