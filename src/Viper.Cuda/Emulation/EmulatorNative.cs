@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Viper.Cuda.Device;
@@ -14,7 +13,7 @@ internal static unsafe partial class EmulatorNative
 {
     private const string Library = "viper_emu";
 
-    static EmulatorNative() => NativeLibrary.SetDllImportResolver(typeof(EmulatorNative).Assembly, Resolve);
+    static EmulatorNative() => Driver.NativeLibraries.Register();
 
     public static string? LibraryPath => Environment.GetEnvironmentVariable("VIPER_EMU_LIBRARY") ?? FindBuilt();
 
@@ -68,24 +67,6 @@ internal static unsafe partial class EmulatorNative
 
     [LibraryImport(Library)]
     public static partial void viper_emu_graph_destroy(IntPtr graph);
-
-    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath)
-    {
-        if (name != Library)
-        {
-            return IntPtr.Zero;
-        }
-
-        string? path = LibraryPath;
-        if (path is null || !NativeLibrary.TryLoad(path, out IntPtr handle))
-        {
-            throw new DllNotFoundException(
-                $"the emulated CUDA device library ({path ?? "artifacts/emu/libviper_emu.so"}) is not built; run tools/emu/build.sh " +
-                "(g++ is all it needs) or set VIPER_EMU_LIBRARY");
-        }
-
-        return handle;
-    }
 
     private static string? FindBuilt()
     {

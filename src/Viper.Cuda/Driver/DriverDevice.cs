@@ -1,0 +1,255 @@
+using System.Text;
+using Viper.Cuda.Device;
+using Viper.Cuda.Kernels;
+using static Viper.Cuda.Driver.CudaDriver;
+
+namespace Viper.Cuda.Driver;
+
+/// <summary>
+/// A real NVIDIA GPU through the driver API: the primary context, one non-blocking stream, kernel families
+/// compiled by NVRTC for the device's SM on first use (cached on disk), GEMMs on cuBLASLt.
+/// </summary>
+public sealed unsafe class DriverDevice : IGpuDevice
+{
+    private readonly int _device;
+    private readonly PrimaryContextHandle _context;
+    private readonly StreamHandle _stream;
+    private readonly NvrtcCompiler _compiler;
+    private readonly Dictionary<string, ModuleHandle> _modules = [];
+    private readonly Dictionary<string, IntPtr> _functions = [];
+    private readonly Lazy<CublasLtGemm> _gemm;
+
+    public DriverDevice(int ordinal = 0, KernelCache? cache = null)
+    {
+        Check(cuInit(0));
+        Check(cuDeviceGetCount(out int count));
+        if (ordinal < 0 || ordinal >= count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ordinal), $"GPU {ordinal} requested, {count} present");
+        }
+
+        Check(cuDeviceGet(out _device, ordinal));
+        Check(cuDevicePrimaryCtxRetain(out IntPtr context, _device));
+        _context = new PrimaryContextHandle(context, _device);
+        Check(cuCtxSetCurrent(context));
+        Check(cuStreamCreate(out IntPtr stream, StreamNonBlocking));
+        _stream = new StreamHandle(stream);
+        Check(cuDeviceGetAttribute(out int major, AttributeComputeCapabilityMajor, _device));
+        Check(cuDeviceGetAttribute(out int minor, AttributeComputeCapabilityMinor, _device));
+        Check(cuDeviceGetAttribute(out int sms, AttributeMultiprocessorCount, _device));
+        Check(cuDeviceTotalMem(out nuint memory, _device));
+        ComputeCapability = (major, minor);
+        MultiprocessorCount = sms;
+        TotalMemoryBytes = (long)memory;
+        byte* name = stackalloc byte[256];
+        Check(cuDeviceGetName(name, 256, _device));
+        Name = Encoding.UTF8.GetString(name, new ReadOnlySpan<byte>(name, 256).IndexOf((byte)0));
+        _compiler = new NvrtcCompiler($"sm_{major}{minor}", cache ?? KernelCache.Default());
+        _gemm = new Lazy<CublasLtGemm>(() => new CublasLtGemm(this, _stream.Value));
+    }
+
+    public string Name { get; }
+
+    public (int Major, int Minor) ComputeCapability { get; }
+
+    public int MultiprocessorCount { get; }
+
+    public long TotalMemoryBytes { get; }
+
+    /// <summary>Null when a GPU can be used here, else why not (no driver, no device).</summary>
+    public static string? WhyUnavailable()
+    {
+        if (NativeLibraries.WhyUnavailable(NativeLibraries.Cuda) is { } missing)
+        {
+            return missing;
+        }
+
+        int init = cuInit(0);
+        if (init != Success)
+        {
+            return $"cuInit failed: {Describe(init)}";
+        }
+
+        return cuDeviceGetCount(out int count) == Success && count > 0 ? null : "the CUDA driver sees no GPU";
+    }
+
+    public DeviceBuffer Allocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        int result = cuMemAlloc(out IntPtr p, (nuint)Math.Max(bytes, 1));
+        if (result == OutOfMemory)
+        {
+            throw new GpuOutOfMemoryException("cuMemAlloc", bytes);
+        }
+
+        Check(result, "cuMemAlloc");
+        return new DeviceBuffer(this, p, bytes, pointer => cuMemFree(pointer));
+    }
+
+    public void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
+    {
+        Fits(destination, source.Length);
+        fixed (byte* s = source)
+        {
+            Check(cuMemcpyHtoDAsync(destination.Address, s, (nuint)source.Length, _stream.Value));
+            Check(cuStreamSynchronize(_stream.Value)); // the span is only pinned for this call
+        }
+    }
+
+    public void CopyToHost(DeviceBuffer source, Span<byte> destination)
+    {
+        Fits(source, destination.Length);
+        fixed (byte* d = destination)
+        {
+            Check(cuMemcpyDtoHAsync(d, source.Address, (nuint)destination.Length, _stream.Value));
+            Check(cuStreamSynchronize(_stream.Value));
+        }
+    }
+
+    public void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes)
+    {
+        Fits(destination, bytes);
+        Fits(source, bytes);
+        Check(cuMemcpyDtoDAsync(destination.Address, source.Address, (nuint)bytes, _stream.Value));
+    }
+
+    public void Fill(DeviceBuffer destination, byte value) =>
+        Check(cuMemsetD8Async(destination.Address, value, (nuint)destination.SizeInBytes, _stream.Value));
+
+    public bool HasKernel(string entry) => KernelTable.Families.Any(f => f.Entries.Contains(entry));
+
+    public void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args)
+    {
+        IntPtr function = Function(entry);
+        if (sharedBytes > 48 * 1024)
+        {
+            Check(cuFuncSetAttribute(function, FunctionAttributeMaxDynamicSharedSizeBytes, sharedBytes));
+        }
+
+        args.WithPointers(p => Check(cuLaunchKernel(function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes,
+            _stream.Value, p, IntPtr.Zero), $"cuLaunchKernel({entry})"));
+    }
+
+    /// <summary>Resident blocks per SM for a kernel at a block size and dynamic shared memory (cuOccupancy…).</summary>
+    public int MaxActiveBlocksPerMultiprocessor(string entry, int blockSize, int sharedBytes)
+    {
+        Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Function(entry), blockSize, (nuint)sharedBytes));
+        return blocks;
+    }
+
+    public void Gemm(in GemmDescriptor gemm) => _gemm.Value.Run(gemm);
+
+    public DeviceGraph Capture(Action record)
+    {
+        Check(cuStreamBeginCapture(_stream.Value, StreamCaptureModeThreadLocal));
+        try
+        {
+            record();
+        }
+        catch
+        {
+            if (cuStreamEndCapture(_stream.Value, out IntPtr abandoned) == Success)
+            {
+                cuGraphDestroy(abandoned);
+            }
+
+            throw;
+        }
+
+        Check(cuStreamEndCapture(_stream.Value, out IntPtr graph));
+        var graphHandle = new GraphHandle(graph);
+        Check(cuGraphInstantiateWithFlags(out IntPtr exec, graph, 0));
+        return new DriverGraph(graphHandle, new GraphExecHandle(exec), _stream);
+    }
+
+    /// <summary>Milliseconds the device spent on what <paramref name="work"/> enqueues, between two stream events.</summary>
+    public float Time(Action work)
+    {
+        Check(cuEventCreate(out IntPtr start, 0));
+        using var startHandle = new EventHandle(start);
+        Check(cuEventCreate(out IntPtr end, 0));
+        using var endHandle = new EventHandle(end);
+        Check(cuEventRecord(start, _stream.Value));
+        work();
+        Check(cuEventRecord(end, _stream.Value));
+        Check(cuEventSynchronize(end));
+        Check(cuEventElapsedTime(out float ms, start, end));
+        return ms;
+    }
+
+    public void Synchronize() => Check(cuStreamSynchronize(_stream.Value));
+
+    public void Dispose()
+    {
+        if (_gemm.IsValueCreated)
+        {
+            _gemm.Value.Dispose();
+        }
+
+        foreach (ModuleHandle m in _modules.Values)
+        {
+            m.Dispose();
+        }
+
+        _stream.Dispose();
+        _context.Dispose();
+    }
+
+    private IntPtr Function(string entry)
+    {
+        if (_functions.TryGetValue(entry, out IntPtr f))
+        {
+            return f;
+        }
+
+        KernelFamily family = KernelTable.Families.FirstOrDefault(x => x.Entries.Contains(entry))
+            ?? throw new ArgumentException($"no kernel entry '{entry}' in the kernel table");
+        if (!_modules.TryGetValue(family.Source, out ModuleHandle? module))
+        {
+            byte[] cubin = _compiler.Compile(family);
+            fixed (byte* image = cubin)
+            {
+                Check(cuModuleLoadData(out IntPtr m, image));
+                module = new ModuleHandle(m);
+            }
+
+            _modules[family.Source] = module;
+        }
+
+        Check(cuModuleGetFunction(out f, module.Value, entry), $"cuModuleGetFunction({entry})");
+        _functions[entry] = f;
+        return f;
+    }
+
+    private static void Fits(DeviceBuffer buffer, long bytes)
+    {
+        if (bytes < 0 || bytes > buffer.SizeInBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes do not fit a {buffer.SizeInBytes}-byte device buffer");
+        }
+    }
+
+    private sealed class DriverGraph(GraphHandle graph, GraphExecHandle exec, StreamHandle stream) : DeviceGraph
+    {
+        public override int NodeCount
+        {
+            get
+            {
+                nuint count = 0;
+                Check(cuGraphGetNodes(graph.Value, IntPtr.Zero, ref count));
+                return (int)count;
+            }
+        }
+
+        public override void Replay() => Check(cuGraphLaunch(exec.Value, stream.Value));
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                exec.Dispose();
+                graph.Dispose();
+            }
+        }
+    }
+}
