@@ -111,6 +111,25 @@ template <> VIPER_INLINE float from_float<float>(float f) { return f; }
 template <> VIPER_INLINE f16 from_float<f16>(float f) { return to_f16(f); }
 template <> VIPER_INLINE bf16 from_float<bf16>(float f) { return to_bf16(f); }
 
+// ---- vector loads: 16 bytes per access (8 × f16/bf16, 4 × f32) ------------------------------------
+
+struct __align__(16) Pack16 {
+    u32 word[4];
+};
+
+// p must be 16-byte aligned; the compiler emits one ld.global.v4 / st.global.v4.
+template <typename T>
+VIPER_INLINE Pack16 load16(const T* p) { return *reinterpret_cast<const Pack16*>(p); }
+
+template <typename T>
+VIPER_INLINE void store16(T* p, Pack16 v) { *reinterpret_cast<Pack16*>(p) = v; }
+
+// Element i (0..7) of a pack of 16-bit values, and its inverse.
+VIPER_INLINE u16 pack16_half(const Pack16& v, int i) { return u16(i & 1 ? v.word[i / 2] >> 16 : v.word[i / 2] & 0xFFFFu); }
+VIPER_INLINE void pack16_set_half(Pack16& v, int i, u16 h) {
+    v.word[i / 2] = i & 1 ? (v.word[i / 2] & 0xFFFFu) | (u32(h) << 16) : (v.word[i / 2] & 0xFFFF0000u) | h;
+}
+
 // ---- reductions ------------------------------------------------------------------------------------
 
 constexpr unsigned kFullMask = 0xffffffffu;

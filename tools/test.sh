@@ -22,7 +22,7 @@ for trx in "$results"/*.trx; do
   get() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
   passed=$((passed + $(get passed)))
   failed=$((failed + $(get failed)))
-  skipped=$((skipped + $(get notExecuted)))
+  skipped=$((skipped + $(get total) - $(get passed) - $(get failed)))
 done
 rm -rf "$results"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -1,6 +1,7 @@
-// Test kernel for common.cuh's tensor-core wrappers: one warp computes D = A·B + C for one m16n8k16 tile.
+// Test kernels for common.cuh: the tensor-core wrappers (one warp computes D = A·B + C for one m16n8k16 tile.
 // A (16×16) is staged into shared memory with cp.async and read with ldmatrix; B arrives as Bᵀ (8×16, i.e.
-// column-major B) and C, D are row-major 16×8 f32. Every fragment follows the layouts in common.cuh.
+// column-major B) and C, D are row-major 16×8 f32; fragments as laid out in common.cuh), dynamic shared
+// memory and 16-byte vector loads.
 #include "common.cuh"
 
 template <typename T>
@@ -45,3 +46,16 @@ extern "C" __global__ void dynamic_shared_probe(int* out) {
     out[blockIdx.x * blockDim.x + threadIdx.x] = values[blockDim.x - 1 - threadIdx.x];
 }
 VIPER_ENTRY(dynamic_shared_probe)
+
+// Vector loads: doubles n halves (n a multiple of 8) reading and writing 16 bytes per access.
+extern "C" __global__ void vector_double_f16(const viper::f16* x, viper::f16* y, i64 n) {
+    for (i64 i = (i64(blockIdx.x) * blockDim.x + threadIdx.x) * 8; i < n; i += i64(gridDim.x) * blockDim.x * 8) {
+        viper::Pack16 v = viper::load16(x + i);
+        for (int j = 0; j < 8; ++j) {
+            float f = viper::to_float(viper::f16{viper::pack16_half(v, j)});
+            viper::pack16_set_half(v, j, viper::to_f16(2.f * f).bits);
+        }
+        viper::store16(y + i, v);
+    }
+}
+VIPER_ENTRY(vector_double_f16)
