@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -49,21 +50,21 @@ struct Allocation {
 std::mutex memory_mutex;
 std::map<uintptr_t, Allocation> allocations;  // keyed by the user pointer
 
-// Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen.
+// Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen. A broken
+// guard is reported once, by the launch that broke it (launches are serialised), and then repaired.
 std::string check_guards_locked() {
-    for (const auto& [user, a] : allocations) {
-        const unsigned char* before = a.base;
-        const unsigned char* after = a.base + kGuard + a.size;
-        for (std::size_t i = 0; i < kGuard; ++i) {
-            if (before[i] != kGuardByte || after[i] != kGuardByte) {
-                bool under = before[i] != kGuardByte;
-                std::size_t at = under ? kGuard - i : i;
-                return "out-of-bounds write " + std::to_string(at) + " bytes " + (under ? "before" : "after the end of") +
-                       " a " + std::to_string(a.size) + "-byte allocation at 0x" + [&] {
-                           char buf[32];
-                           std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(user));
-                           return std::string(buf);
-                       }();
+    for (auto& [user, a] : allocations) {
+        unsigned char* zones[2] = {a.base, a.base + kGuard + a.size};
+        for (int z = 0; z < 2; ++z) {
+            for (std::size_t i = 0; i < kGuard; ++i) {
+                if (zones[z][i] == kGuardByte) continue;
+                std::size_t at = z == 0 ? kGuard - i : i;
+                char where[160];
+                std::snprintf(where, sizeof where, "out-of-bounds write %zu bytes %s a %zu-byte allocation at 0x%llx", at,
+                              z == 0 ? "before" : "after the end of", a.size, static_cast<unsigned long long>(user));
+                std::memset(zones[0], kGuardByte, kGuard);
+                std::memset(zones[1], kGuardByte, kGuard);
+                return where;
             }
         }
     }
@@ -213,8 +214,9 @@ struct Graph {
     std::vector<Node> nodes;
 };
 
-std::mutex capture_mutex;
-Graph* capturing = nullptr;
+// Capture is per host thread (like CU_STREAM_CAPTURE_MODE_THREAD_LOCAL): work another thread enqueues
+// meanwhile runs as usual instead of joining this thread's graph.
+thread_local Graph* capturing = nullptr;
 
 }  // namespace
 
@@ -260,7 +262,6 @@ int viper_emu_check_guards() {
 }
 
 static int record_or_run(std::function<int()> op) {
-    std::lock_guard lock(capture_mutex);
     if (capturing != nullptr) {
         capturing->nodes.push_back(Node{std::move(op)});
         return 0;
@@ -276,10 +277,7 @@ int viper_emu_memcpy(void* dst, const void* src, std::size_t bytes, int kind) {
                   (kind == 0 || in_allocation_locked(reinterpret_cast<uintptr_t>(src), bytes));
         if (!ok) return fail("memcpy of " + std::to_string(bytes) + " bytes outside an emulated device allocation");
     }
-    if (kind != 2) {
-        std::lock_guard lock(capture_mutex);
-        if (capturing != nullptr) return fail("host copies cannot be captured into a graph");
-    }
+    if (kind != 2 && capturing != nullptr) return fail("host copies cannot be captured into a graph");
     return record_or_run([=] {
         std::memcpy(dst, src, bytes);
         return 0;
@@ -318,14 +316,12 @@ int viper_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, un
 }
 
 int viper_emu_capture_begin() {
-    std::lock_guard lock(capture_mutex);
     if (capturing != nullptr) return fail("a capture is already in progress");
     capturing = new Graph();
     return 0;
 }
 
 int viper_emu_capture_end(void** graph) {
-    std::lock_guard lock(capture_mutex);
     if (capturing == nullptr) return fail("no capture in progress");
     *graph = capturing;
     capturing = nullptr;

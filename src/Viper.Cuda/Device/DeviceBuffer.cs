@@ -32,6 +32,15 @@ public sealed class DeviceBuffer : SafeHandle
         }
     }
 
+    /// <summary>Throws unless a transfer of <paramref name="bytes"/> fits this buffer.</summary>
+    public void RequireFits(long bytes)
+    {
+        if (bytes < 0 || bytes > SizeInBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes do not fit a {SizeInBytes}-byte device buffer");
+        }
+    }
+
     protected override bool ReleaseHandle()
     {
         _free(handle);

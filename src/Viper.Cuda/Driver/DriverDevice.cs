@@ -88,7 +88,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
     {
-        Fits(destination, source.Length);
+        destination.RequireFits(source.Length);
         fixed (byte* s = source)
         {
             Check(cuMemcpyHtoDAsync(destination.Address, s, (nuint)source.Length, _stream.Value));
@@ -98,7 +98,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public void CopyToHost(DeviceBuffer source, Span<byte> destination)
     {
-        Fits(source, destination.Length);
+        source.RequireFits(destination.Length);
         fixed (byte* d = destination)
         {
             Check(cuMemcpyDtoHAsync(d, source.Address, (nuint)destination.Length, _stream.Value));
@@ -108,8 +108,8 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes)
     {
-        Fits(destination, bytes);
-        Fits(source, bytes);
+        destination.RequireFits(bytes);
+        source.RequireFits(bytes);
         Check(cuMemcpyDtoDAsync(destination.Address, source.Address, (nuint)bytes, _stream.Value));
     }
 
@@ -219,14 +219,6 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Check(cuModuleGetFunction(out f, module.Value, entry), $"cuModuleGetFunction({entry})");
         _functions[entry] = f;
         return f;
-    }
-
-    private static void Fits(DeviceBuffer buffer, long bytes)
-    {
-        if (bytes < 0 || bytes > buffer.SizeInBytes)
-        {
-            throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes do not fit a {buffer.SizeInBytes}-byte device buffer");
-        }
     }
 
     private sealed class DriverGraph(GraphHandle graph, GraphExecHandle exec, StreamHandle stream) : DeviceGraph

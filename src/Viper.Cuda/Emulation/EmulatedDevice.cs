@@ -27,7 +27,7 @@ public sealed class EmulatedDevice : IGpuDevice
 
     public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
     {
-        CheckFits(destination, source.Length);
+        destination.RequireFits(source.Length);
         fixed (byte* s = source)
         {
             Check(viper_emu_memcpy(destination.Address, (IntPtr)s, (nuint)source.Length, 0));
@@ -36,7 +36,7 @@ public sealed class EmulatedDevice : IGpuDevice
 
     public unsafe void CopyToHost(DeviceBuffer source, Span<byte> destination)
     {
-        CheckFits(source, destination.Length);
+        source.RequireFits(destination.Length);
         fixed (byte* d = destination)
         {
             Check(viper_emu_memcpy((IntPtr)d, source.Address, (nuint)destination.Length, 1));
@@ -45,8 +45,8 @@ public sealed class EmulatedDevice : IGpuDevice
 
     public void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes)
     {
-        CheckFits(destination, bytes);
-        CheckFits(source, bytes);
+        destination.RequireFits(bytes);
+        source.RequireFits(bytes);
         Check(viper_emu_memcpy(destination.Address, source.Address, (nuint)bytes, 2));
     }
 
@@ -96,14 +96,6 @@ public sealed class EmulatedDevice : IGpuDevice
         DType.BF16 => 2,
         _ => throw new ArgumentException($"GEMM takes f32, f16 or bf16, not {t}"),
     };
-
-    private static void CheckFits(DeviceBuffer buffer, long bytes)
-    {
-        if (bytes < 0 || bytes > buffer.SizeInBytes)
-        {
-            throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes do not fit a {buffer.SizeInBytes}-byte device buffer");
-        }
-    }
 
     // A guard zone found broken when memory is freed (a write no launch check saw) is reported, not swallowed.
     private static void FreeChecked(IntPtr p)
