@@ -130,6 +130,26 @@ VIPER_INLINE void pack16_set_half(Pack16& v, int i, u16 h) {
     v.word[i / 2] = i & 1 ? (v.word[i / 2] & 0xFFFFu) | (u32(h) << 16) : (v.word[i / 2] & 0xFFFF0000u) | h;
 }
 
+// ---- strided indexing (permute, broadcasting) ---------------------------------------------------------
+
+constexpr int kMaxRank = 8;
+
+struct Strides {
+    int rank;
+    i64 dims[kMaxRank];     // output dimensions
+    i64 strides[kMaxRank];  // source element stride per output axis (0 on broadcast axes)
+};
+
+// The source offset of row-major output index i.
+VIPER_INLINE i64 source_index(i64 i, const Strides& s) {
+    i64 from = 0;
+    for (int axis = s.rank - 1; axis >= 0; --axis) {
+        from += i % s.dims[axis] * s.strides[axis];
+        i /= s.dims[axis];
+    }
+    return from;
+}
+
 // ---- reductions ------------------------------------------------------------------------------------
 
 constexpr unsigned kFullMask = 0xffffffffu;

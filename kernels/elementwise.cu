@@ -21,6 +21,15 @@ VIPER_INLINE void scale(const T* __restrict__ x, float factor, T* __restrict__ y
         y[i] = from_float<T>(to_float(x[i]) * factor);
 }
 
+// y = a ⊕ b with b broadcast onto a's shape through `b_strides` (NumPy rules; 0 stride on broadcast axes).
+template <typename T, bool Mul>
+VIPER_INLINE void binary_broadcast(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, Strides b_strides, i64 n) {
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        float p = to_float(a[i]), q = to_float(b[source_index(i, b_strides)]);
+        y[i] = from_float<T>(Mul ? p * q : p + q);
+    }
+}
+
 template <typename S, typename D>
 VIPER_INLINE void cast(const S* __restrict__ x, D* __restrict__ y, i64 n) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
@@ -39,6 +48,20 @@ VIPER_BINARY(add, bf16, viper::bf16)
 VIPER_BINARY(mul, f32, float)
 VIPER_BINARY(mul, f16, viper::f16)
 VIPER_BINARY(mul, bf16, viper::bf16)
+
+#define VIPER_BROADCAST(suffix, T)                                                                             \
+    extern "C" __global__ void add_broadcast_##suffix(const T* a, const T* b, T* y, viper::Strides s, i64 n) {  \
+        viper::binary_broadcast<T, false>(a, b, y, s, n);                                                      \
+    }                                                                                                          \
+    VIPER_ENTRY(add_broadcast_##suffix)                                                                        \
+    extern "C" __global__ void mul_broadcast_##suffix(const T* a, const T* b, T* y, viper::Strides s, i64 n) {  \
+        viper::binary_broadcast<T, true>(a, b, y, s, n);                                                       \
+    }                                                                                                          \
+    VIPER_ENTRY(mul_broadcast_##suffix)
+
+VIPER_BROADCAST(f32, float)
+VIPER_BROADCAST(f16, viper::f16)
+VIPER_BROADCAST(bf16, viper::bf16)
 
 #define VIPER_SCALE(suffix, T)                                                                                  \
     extern "C" __global__ void scale_##suffix(const T* x, float factor, T* y, i64 n) { viper::scale<T>(x, factor, y, n); } \

@@ -153,6 +153,8 @@ inline unsigned atomicMax(unsigned* address, unsigned value) {
     return old;
 }
 
+inline float rsqrtf(float x) { return 1.f / sqrtf(x); }
+
 [[noreturn]] inline void __trap() { ::emu::trap("__trap() called"); }
 
 // Registers an extern "C" kernel under its own name, with its parameter sizes (for graph capture).

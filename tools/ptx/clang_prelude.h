@@ -30,6 +30,21 @@ __device__ inline float __shfl_sync(unsigned mask, float v, int src, int width =
 }
 __device__ inline unsigned __ballot_sync(unsigned mask, int predicate) { return __nvvm_vote_ballot_sync(mask, predicate); }
 
+// Math functions come from libdevice under NVRTC; here they stay external calls to the same __nv_* symbols,
+// which is valid PTX (resolved when libdevice is linked) and keeps the code path NVRTC compiles.
+#define VIPER_LIBDEVICE_1(name) extern "C" __device__ float __nv_##name(float); \
+    __device__ inline float name(float x) { return __nv_##name(x); }
+VIPER_LIBDEVICE_1(expf)
+VIPER_LIBDEVICE_1(erff)
+VIPER_LIBDEVICE_1(tanhf)
+VIPER_LIBDEVICE_1(rsqrtf)
+VIPER_LIBDEVICE_1(sqrtf)
+VIPER_LIBDEVICE_1(sinf)
+VIPER_LIBDEVICE_1(cosf)
+VIPER_LIBDEVICE_1(logf)
+extern "C" __device__ float __nv_powf(float, float);
+__device__ inline float powf(float x, float y) { return __nv_powf(x, y); }
+
 __device__ inline float __int_as_float(int x) { return __builtin_bit_cast(float, x); }
 __device__ inline int __float_as_int(float x) { return __builtin_bit_cast(int, x); }
 __device__ inline float fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }

@@ -13,9 +13,12 @@ public static class KernelTable
 {
     private static readonly DType[] FloatTypes = [DType.F32, DType.F16, DType.BF16];
 
+    /// <summary>Data-movement kernels work on elements of these sizes, whatever the dtype.</summary>
+    private static readonly int[] ElementBits = [8, 16, 32, 64];
+
     public static readonly KernelFamily Elementwise = new("elementwise.cu",
     [
-        .. Each("add"), .. Each("mul"), .. Each("scale"),
+        .. Each("add"), .. Each("mul"), .. Each("scale"), .. Each("add_broadcast"), .. Each("mul_broadcast"),
         .. Casts().Select(c => Entry("cast", c.From, c.To)),
     ]);
 
@@ -23,7 +26,26 @@ public static class KernelTable
 
     public static readonly KernelFamily Guidance = new("guidance.cu", [.. Each("guidance_step")]);
 
-    public static IReadOnlyList<KernelFamily> Families { get; } = [Elementwise, Reduce, Guidance];
+    public static readonly KernelFamily Norms = new("norms.cu", [.. Each("group_norm_stats"), .. Each("group_norm_apply"), .. Each("row_norm")]);
+
+    public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu")]);
+
+    public static readonly KernelFamily Rows = new("softmax.cu", [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize")]);
+
+    public static readonly KernelFamily Layout = new("layout.cu",
+    [
+        "copy_rows",
+        .. ElementBits.SelectMany(b => new[] { $"gather_b{b}", $"upsample_nearest2x_b{b}", $"embedding_i32_b{b}", $"embedding_i64_b{b}" }),
+    ]);
+
+    public static readonly KernelFamily Embeddings = new("embeddings.cu", ["timestep_embedding", .. Each("rotary")]);
+
+    public static readonly KernelFamily Attention = new("attention.cu", [.. Each("attention_rows")]);
+
+    public static readonly KernelFamily Im2Col = new("im2col.cu", [.. Each("im2col")]);
+
+    public static IReadOnlyList<KernelFamily> Families { get; } =
+        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, Im2Col];
 
     public static IEnumerable<(DType From, DType To)> Casts() =>
         from a in FloatTypes from b in FloatTypes where a != b select (a, b);
@@ -39,6 +61,9 @@ public static class KernelTable
     public static string Entry(string op, DType dtype) => $"{op}_{Suffix(dtype)}";
 
     public static string Entry(string op, DType from, DType to) => $"{op}_{Suffix(from)}_{Suffix(to)}";
+
+    /// <summary>A data-movement entry for the element size of <paramref name="dtype"/>: gather_b16 for f16.</summary>
+    public static string ByElementSize(string op, DType dtype) => $"{op}_b{dtype.SizeInBytes() * 8}";
 
     private static IEnumerable<string> Each(string op) => FloatTypes.Select(t => Entry(op, t));
 }

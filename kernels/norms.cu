@@ -1,0 +1,92 @@
+// Normalisations with f32 statistics: group norm over channel-last (N, S, C) activations with optional fused
+// SiLU, layer norm and RMS norm over the last axis. One block per (sample, group) or per row.
+#include "common.cuh"
+
+namespace viper {
+
+// Pass 1: mean and rstd of each (n, g) over S spatial positions × C/G channels; biased variance, two-pass
+// over the data (mean first) so large offsets do not cancel.
+template <typename T>
+VIPER_INLINE void group_norm_stats(const T* __restrict__ x, float* __restrict__ stats, i64 spatial, int channels, int groups, float eps) {
+    __shared__ float scratch[32];
+    int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = channels / groups;
+    const T* base = x + i64(n) * spatial * channels + i64(g) * cg;
+    i64 count = spatial * cg;
+    float sum = 0.f;
+    for (i64 i = threadIdx.x; i < count; i += blockDim.x) sum += to_float(base[(i / cg) * channels + i % cg]);
+    float mean = block_sum(sum, scratch) / float(count);
+    float sq = 0.f;
+    for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
+        float d = to_float(base[(i / cg) * channels + i % cg]) - mean;
+        sq += d * d;
+    }
+    float var = block_sum(sq, scratch) / float(count);
+    if (threadIdx.x == 0) {
+        stats[2 * blockIdx.x] = mean;
+        stats[2 * blockIdx.x + 1] = rsqrtf(var + eps);
+    }
+}
+
+// Pass 2: y = (x − mean)·rstd·γ + β, then SiLU when asked; one thread per element.
+template <typename T>
+VIPER_INLINE void group_norm_apply(const T* __restrict__ x, const float* __restrict__ stats, const T* __restrict__ gamma,
+                                   const T* __restrict__ beta, T* __restrict__ y, i64 spatial, int channels, int groups, int silu, i64 n) {
+    int cg = channels / groups;
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        int c = int(i % channels);
+        i64 sample = i / (spatial * channels);
+        i64 s = 2 * (sample * groups + c / cg);
+        float v = (to_float(x[i]) - stats[s]) * stats[s + 1] * to_float(gamma[c]) + to_float(beta[c]);
+        if (silu) v = v / (1.f + expf(-v));
+        y[i] = from_float<T>(v);
+    }
+}
+
+// Layer norm (mode 0: γ, β optional) or RMS norm (mode 1: x·rsqrt(mean(x²)+eps)·γ) of one row per block.
+template <typename T>
+VIPER_INLINE void row_norm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta, T* __restrict__ y,
+                           int cols, float eps, int rms) {
+    __shared__ float scratch[32];
+    const T* row = x + i64(blockIdx.x) * cols;
+    T* out = y + i64(blockIdx.x) * cols;
+    float mean = 0.f;
+    if (!rms) {
+        float sum = 0.f;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += to_float(row[c]);
+        mean = block_sum(sum, scratch) / float(cols);
+    }
+    float sq = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float d = to_float(row[c]) - mean;
+        sq += d * d;
+    }
+    float rstd = rsqrtf(block_sum(sq, scratch) / float(cols) + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = (to_float(row[c]) - mean) * rstd;
+        if (gamma != nullptr) v *= to_float(gamma[c]);
+        if (beta != nullptr) v += to_float(beta[c]);
+        out[c] = from_float<T>(v);
+    }
+}
+
+}  // namespace viper
+
+#define VIPER_NORMS(suffix, T)                                                                                              \
+    extern "C" __global__ void group_norm_stats_##suffix(const T* x, float* stats, i64 spatial, int channels, int groups,   \
+                                                         float eps) {                                                       \
+        viper::group_norm_stats<T>(x, stats, spatial, channels, groups, eps);                                               \
+    }                                                                                                                       \
+    VIPER_ENTRY(group_norm_stats_##suffix)                                                                                  \
+    extern "C" __global__ void group_norm_apply_##suffix(const T* x, const float* stats, const T* gamma, const T* beta, T* y, \
+                                                         i64 spatial, int channels, int groups, int silu, i64 n) {           \
+        viper::group_norm_apply<T>(x, stats, gamma, beta, y, spatial, channels, groups, silu, n);                           \
+    }                                                                                                                       \
+    VIPER_ENTRY(group_norm_apply_##suffix)                                                                                  \
+    extern "C" __global__ void row_norm_##suffix(const T* x, const T* gamma, const T* beta, T* y, int cols, float eps, int rms) { \
+        viper::row_norm<T>(x, gamma, beta, y, cols, eps, rms);                                                              \
+    }                                                                                                                       \
+    VIPER_ENTRY(row_norm_##suffix)
+
+VIPER_NORMS(f32, float)
+VIPER_NORMS(f16, viper::f16)
+VIPER_NORMS(bf16, viper::bf16)

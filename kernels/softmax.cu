@@ -1,0 +1,75 @@
+// Row-wise softmax, argmax and L2 normalisation: one block per row, f32 reductions (common.cuh).
+#include "common.cuh"
+
+namespace viper {
+
+VIPER_INLINE float block_max(float v, float* scratch) {
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    v = warp_max(v);
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : -3.402823466e38f;
+    v = warp_max(v);
+    __syncthreads();
+    return v;
+}
+
+template <typename T>
+VIPER_INLINE void softmax_rows(const T* __restrict__ x, T* __restrict__ y, int cols) {
+    __shared__ float scratch[32];
+    const T* row = x + i64(blockIdx.x) * cols;
+    T* out = y + i64(blockIdx.x) * cols;
+    float m = -3.402823466e38f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, to_float(row[c]));
+    m = block_max(m, scratch);
+    float sum = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(to_float(row[c]) - m);
+    float inv = 1.f / block_sum(sum, scratch);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(expf(to_float(row[c]) - m) * inv);
+}
+
+// Index of the first largest value of each row (one warp per row keeps the tie rule simple: smallest index wins).
+template <typename T>
+VIPER_INLINE void argmax_rows(const T* __restrict__ x, int* __restrict__ y, int cols) {
+    const T* row = x + i64(blockIdx.x) * cols;
+    float best = -3.402823466e38f;
+    int at = cols;
+    for (int c = threadIdx.x; c < cols; c += 32) {
+        float v = to_float(row[c]);
+        if (v > best) best = v, at = c;
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        float other = __shfl_xor_sync(kFullMask, best, offset);
+        int other_at = __shfl_xor_sync(kFullMask, at, offset);
+        if (other > best || (other == best && other_at < at)) best = other, at = other_at;
+    }
+    if (threadIdx.x == 0) y[blockIdx.x] = at == cols ? 0 : at;
+}
+
+// x / max(‖x‖₂, eps) per row, as torch.nn.functional.normalize.
+template <typename T>
+VIPER_INLINE void l2_normalize_rows(const T* __restrict__ x, T* __restrict__ y, int cols, float eps) {
+    __shared__ float scratch[32];
+    const T* row = x + i64(blockIdx.x) * cols;
+    T* out = y + i64(blockIdx.x) * cols;
+    float sq = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sq += to_float(row[c]) * to_float(row[c]);
+    float inv = 1.f / fmaxf(sqrtf(block_sum(sq, scratch)), eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(to_float(row[c]) * inv);
+}
+
+}  // namespace viper
+
+#define VIPER_ROWS(suffix, T)                                                                                         \
+    extern "C" __global__ void softmax_##suffix(const T* x, T* y, int cols) { viper::softmax_rows<T>(x, y, cols); }    \
+    VIPER_ENTRY(softmax_##suffix)                                                                                     \
+    extern "C" __global__ void argmax_##suffix(const T* x, int* y, int cols) { viper::argmax_rows<T>(x, y, cols); }    \
+    VIPER_ENTRY(argmax_##suffix)                                                                                      \
+    extern "C" __global__ void l2_normalize_##suffix(const T* x, T* y, int cols, float eps) {                         \
+        viper::l2_normalize_rows<T>(x, y, cols, eps);                                                                 \
+    }                                                                                                                 \
+    VIPER_ENTRY(l2_normalize_##suffix)
+
+VIPER_ROWS(f32, float)
+VIPER_ROWS(f16, viper::f16)
+VIPER_ROWS(bf16, viper::bf16)
