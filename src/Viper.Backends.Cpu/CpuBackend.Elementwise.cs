@@ -143,7 +143,7 @@ public sealed unsafe partial class CpuBackend
     private Tensor Binary(Tensor a, Tensor b, Func<float, float, float> f)
     {
         int[] dims = a.Shape.ToArray();
-        long[]? bStrides = a.Shape.Equals(b.Shape) ? null : BroadcastStrides(a.Shape, b.Shape);
+        long[]? bStrides = a.Shape.Equals(b.Shape) ? null : StridedIndexing.BroadcastStrides(a.Shape, b.Shape);
         using F32Input av = Read(a);
         using F32Input bv = Read(b);
         F32Output y = Write(a.Shape, a.DType);
@@ -156,20 +156,6 @@ public sealed unsafe partial class CpuBackend
             }
         });
         return y.Finish();
-    }
-
-    private static long[] BroadcastStrides(Shape a, Shape b)
-    {
-        long[] strides = new long[a.Rank];
-        long stride = 1;
-        for (int i = a.Rank - 1, j = b.Rank - 1; i >= 0; i--, j--)
-        {
-            int bd = j >= 0 ? b[j] : 1;
-            strides[i] = bd == 1 ? 0 : stride;
-            stride *= bd;
-        }
-
-        return strides;
     }
 
     /// <summary>The source offset of row-major output index <paramref name="index"/> over <paramref name="dims"/>, read through per-axis strides.</summary>

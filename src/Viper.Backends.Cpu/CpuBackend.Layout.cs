@@ -67,18 +67,9 @@ public sealed unsafe partial class CpuBackend
     {
         OpChecks.SameBackend(this, x);
         Shape outShape = OpChecks.Permute(x, order);
-        int rank = order.Length;
         int size = x.DType.SizeInBytes();
-        long[] inStrides = new long[rank];
-        long stride = 1;
-        for (int i = rank - 1; i >= 0; i--)
-        {
-            inStrides[i] = stride;
-            stride *= x.Shape[i];
-        }
-
         int[] outDims = outShape.ToArray();
-        long[] gatherStrides = order.Select(o => inStrides[o]).ToArray();
+        long[] gatherStrides = StridedIndexing.PermuteStrides(x.Shape, order);
         Tensor y = Allocate(outShape, x.DType, zeroed: false);
         byte* src = Ptr(x), dst = Ptr(y);
         ParallelChunks(outShape.ElementCount, (start, end) =>

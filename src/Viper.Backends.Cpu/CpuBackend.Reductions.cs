@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -73,40 +72,6 @@ public sealed unsafe partial class CpuBackend
             return y.Finish();
         }
 
-        double[] values = ReadAsDouble(x);
-        Tensor result = Allocate(x.Shape, dtype, zeroed: false);
-        byte* p = Ptr(result);
-        int n = values.Length;
-        switch (dtype)
-        {
-            case DType.F32 or DType.F16 or DType.BF16:
-                byte[] encoded = HostTensors.EncodeFloats(values.Select(v => (float)v).ToArray(), dtype);
-                encoded.CopyTo(new Span<byte>(p, encoded.Length));
-                break;
-            case DType.I32:
-                for (int i = 0; i < n; i++) ((int*)p)[i] = double.IsNaN(values[i]) ? 0 : (int)Math.Truncate(values[i]);
-                break;
-            case DType.I64:
-                for (int i = 0; i < n; i++) ((long*)p)[i] = double.IsNaN(values[i]) ? 0 : (long)Math.Truncate(values[i]);
-                break;
-            case DType.U8:
-                for (int i = 0; i < n; i++) p[i] = double.IsNaN(values[i]) ? (byte)0 : unchecked((byte)(long)Math.Truncate(values[i]));
-                break;
-            case DType.Bool:
-                for (int i = 0; i < n; i++) p[i] = values[i] != 0 ? (byte)1 : (byte)0;
-                break;
-        }
-
-        return result;
-    }
-
-    private static double[] ReadAsDouble(Tensor x)
-    {
-        byte[] bytes = x.ToBytes();
-        return x.DType switch
-        {
-            DType.I64 => MemoryMarshal.Cast<byte, long>(bytes).ToArray().Select(v => (double)v).ToArray(),
-            _ => HostTensors.DecodeFloats(bytes, x.DType).Select(v => (double)v).ToArray(),
-        };
+        return FromHost(HostCasts.Convert(x.ToBytes(), x.DType, dtype), x.Shape, dtype);
     }
 }

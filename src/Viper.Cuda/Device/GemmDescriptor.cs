@@ -11,10 +11,11 @@ public enum GemmEpilogue
 
 /// <summary>
 /// C = alpha·op(A)·op(B) + beta·C (+ bias, GELU) for <see cref="Batch"/> row-major matrices at the given strides,
-/// A and B in <see cref="InputType"/>, C and bias in <see cref="OutputType"/>, f32 accumulation.
+/// A and B in <see cref="InputType"/>, C and bias in <see cref="OutputType"/>, f32 accumulation. Operands are
+/// device addresses, so views inside a larger buffer work as they are.
 /// </summary>
 public readonly record struct GemmDescriptor(
     bool TransposeA, bool TransposeB, int M, int N, int K, float Alpha,
-    DeviceBuffer A, int Lda, long StrideA, DeviceBuffer B, int Ldb, long StrideB,
-    float Beta, DeviceBuffer C, int Ldc, long StrideC, int Batch,
-    DType InputType, DType OutputType, DeviceBuffer? Bias = null, GemmEpilogue Epilogue = GemmEpilogue.None);
+    IntPtr A, int Lda, long StrideA, IntPtr B, int Ldb, long StrideB,
+    float Beta, IntPtr C, int Ldc, long StrideC, int Batch,
+    DType InputType, DType OutputType, IntPtr Bias = default, GemmEpilogue Epilogue = GemmEpilogue.None);

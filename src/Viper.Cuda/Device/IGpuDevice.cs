@@ -11,9 +11,11 @@ public interface IGpuDevice : IDisposable
 
     DeviceBuffer Allocate(long bytes);
 
-    void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source);
+    /// <summary>Copies host bytes into the buffer starting <paramref name="offset"/> bytes in.</summary>
+    void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0);
 
-    void CopyToHost(DeviceBuffer source, Span<byte> destination);
+    /// <summary>Copies bytes starting <paramref name="offset"/> bytes into the buffer to the host.</summary>
+    void CopyToHost(DeviceBuffer source, Span<byte> destination, long offset = 0);
 
     void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes);
 

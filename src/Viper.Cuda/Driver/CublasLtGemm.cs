@@ -44,7 +44,7 @@ internal sealed unsafe class CublasLtGemm : IDisposable
             CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescEpilogue, &epilogue, sizeof(int)));
             if (g.Epilogue != GemmEpilogue.None)
             {
-                IntPtr bias = g.Bias?.Address ?? throw new ArgumentException("a bias epilogue needs a bias buffer");
+                IntPtr bias = g.Bias != IntPtr.Zero ? g.Bias : throw new ArgumentException("a bias epilogue needs a bias address");
                 int biasType = DataType(g.OutputType);
                 CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescBiasPointer, &bias, (nuint)sizeof(IntPtr)));
                 CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescBiasDataType, &biasType, sizeof(int)));
@@ -56,8 +56,8 @@ internal sealed unsafe class CublasLtGemm : IDisposable
             IntPtr c = Layout(pending, g.OutputType, g.N, g.M, g.Ldc, g.StrideC, g.Batch);
             CublasLt.HeuristicResult algo = Heuristic(pending, desc, a, b, c);
             float alpha = g.Alpha, beta = g.Beta;
-            CublasLt.Check(CublasLt.cublasLtMatmul(_handle.Value, desc, &alpha, g.B.Address, a, g.A.Address, b, &beta, g.C.Address, c,
-                g.C.Address, c, algo.Algo, _workspace.Address, (nuint)WorkspaceBytes, _stream));
+            CublasLt.Check(CublasLt.cublasLtMatmul(_handle.Value, desc, &alpha, g.B, a, g.A, b, &beta, g.C, c,
+                g.C, c, algo.Algo, _workspace.Address, (nuint)WorkspaceBytes, _stream));
         }
         finally
         {

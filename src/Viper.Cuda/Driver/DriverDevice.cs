@@ -86,22 +86,22 @@ public sealed unsafe class DriverDevice : IGpuDevice
         return new DeviceBuffer(this, p, bytes, pointer => cuMemFree(pointer));
     }
 
-    public void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
+    public void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0)
     {
-        destination.RequireFits(source.Length);
+        destination.RequireFits(offset + source.Length);
         fixed (byte* s = source)
         {
-            Check(cuMemcpyHtoDAsync(destination.Address, s, (nuint)source.Length, _stream.Value));
+            Check(cuMemcpyHtoDAsync(destination.Address + (nint)offset, s, (nuint)source.Length, _stream.Value));
             Check(cuStreamSynchronize(_stream.Value)); // the span is only pinned for this call
         }
     }
 
-    public void CopyToHost(DeviceBuffer source, Span<byte> destination)
+    public void CopyToHost(DeviceBuffer source, Span<byte> destination, long offset = 0)
     {
-        source.RequireFits(destination.Length);
+        source.RequireFits(offset + destination.Length);
         fixed (byte* d = destination)
         {
-            Check(cuMemcpyDtoHAsync(d, source.Address, (nuint)destination.Length, _stream.Value));
+            Check(cuMemcpyDtoHAsync(d, source.Address + (nint)offset, (nuint)destination.Length, _stream.Value));
             Check(cuStreamSynchronize(_stream.Value));
         }
     }

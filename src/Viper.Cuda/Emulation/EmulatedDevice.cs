@@ -25,21 +25,21 @@ public sealed class EmulatedDevice : IGpuDevice
         return new DeviceBuffer(this, p, bytes, FreeChecked);
     }
 
-    public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source)
+    public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0)
     {
-        destination.RequireFits(source.Length);
+        destination.RequireFits(offset + source.Length);
         fixed (byte* s = source)
         {
-            Check(viper_emu_memcpy(destination.Address, (IntPtr)s, (nuint)source.Length, 0));
+            Check(viper_emu_memcpy(destination.Address + (nint)offset, (IntPtr)s, (nuint)source.Length, 0));
         }
     }
 
-    public unsafe void CopyToHost(DeviceBuffer source, Span<byte> destination)
+    public unsafe void CopyToHost(DeviceBuffer source, Span<byte> destination, long offset = 0)
     {
-        source.RequireFits(destination.Length);
+        source.RequireFits(offset + destination.Length);
         fixed (byte* d = destination)
         {
-            Check(viper_emu_memcpy((IntPtr)d, source.Address, (nuint)destination.Length, 1));
+            Check(viper_emu_memcpy((IntPtr)d, source.Address + (nint)offset, (nuint)destination.Length, 1));
         }
     }
 
@@ -59,9 +59,9 @@ public sealed class EmulatedDevice : IGpuDevice
         args.WithPointers(p => Check(viper_emu_launch(entry, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (nuint)sharedBytes, p)));
 
     public void Gemm(in GemmDescriptor g) => Check(viper_emu_gemm(
-        g.TransposeA ? 1 : 0, g.TransposeB ? 1 : 0, g.M, g.N, g.K, g.Alpha, g.A.Address, g.Lda, g.StrideA,
-        g.B.Address, g.Ldb, g.StrideB, g.Beta, g.C.Address, g.Ldc, g.StrideC, g.Batch,
-        DTypeCode(g.InputType), DTypeCode(g.OutputType), g.Bias?.Address ?? IntPtr.Zero, (int)g.Epilogue));
+        g.TransposeA ? 1 : 0, g.TransposeB ? 1 : 0, g.M, g.N, g.K, g.Alpha, g.A, g.Lda, g.StrideA,
+        g.B, g.Ldb, g.StrideB, g.Beta, g.C, g.Ldc, g.StrideC, g.Batch,
+        DTypeCode(g.InputType), DTypeCode(g.OutputType), g.Bias, (int)g.Epilogue));
 
     public DeviceGraph Capture(Action record)
     {

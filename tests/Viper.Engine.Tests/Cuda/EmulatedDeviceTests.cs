@@ -125,8 +125,8 @@ public class EmulatedDeviceTests
         using DeviceTensor da = DeviceTensor.FromFloats(device, aStored, new Shape(aStored.Length), dtype);
         using DeviceTensor db = DeviceTensor.FromFloats(device, bStored, new Shape(bStored.Length), dtype);
         using DeviceTensor dc = DeviceTensor.Allocate(device, new Shape(batch * m * n), DType.F32);
-        device.Gemm(new GemmDescriptor(transposeA, transposeB, m, n, k, 1f, da.Buffer, transposeA ? m : k, m * k,
-            db.Buffer, transposeB ? k : n, k * n, 0f, dc.Buffer, n, m * n, batch, dtype, DType.F32));
+        device.Gemm(new GemmDescriptor(transposeA, transposeB, m, n, k, 1f, da.Buffer.Address, transposeA ? m : k, m * k,
+            db.Buffer.Address, transposeB ? k : n, k * n, 0f, dc.Buffer.Address, n, m * n, batch, dtype, DType.F32));
         float[] aRounded = cpu.FromFloats(a, new Shape(batch, m, k), dtype).ToFloats(), bRounded = cpu.FromFloats(b, new Shape(batch, k, n), dtype).ToFloats();
         float[] expected = cpu.MatMul(cpu.FromFloats(aRounded, new Shape(batch, m, k)), cpu.FromFloats(bRounded, new Shape(batch, k, n))).ToFloats();
         Tolerance.CloseF32(expected, dc.ToFloats(), $"gemm {dtype}");

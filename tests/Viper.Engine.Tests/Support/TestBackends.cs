@@ -1,4 +1,6 @@
 using Viper.Backends.Cpu;
+using Viper.Cuda.Backend;
+using Viper.Cuda.Emulation;
 using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Support;
@@ -9,7 +11,20 @@ namespace Viper.Engine.Tests.Support;
 /// </summary>
 public static class TestBackends
 {
-    public static TheoryData<string> Names => new() { "cpu" };
+    /// <summary>The CPU reference backend and the CUDA backend on the emulated device (and on the GPU when present).</summary>
+    public static TheoryData<string> Names
+    {
+        get
+        {
+            var names = new TheoryData<string> { "cpu", "cuda-emulated" };
+            if (TestDevices.DriverUnavailable is null)
+            {
+                names.Add("cuda-driver");
+            }
+
+            return names;
+        }
+    }
 
     /// <summary>Every backend crossed with each of the comma-separated fixture names.</summary>
     public static TheoryData<string, string> With(string fixtures)
@@ -29,6 +44,8 @@ public static class TestBackends
     public static IBackend Create(string name) => name switch
     {
         "cpu" => new CpuBackend(),
+        "cuda-emulated" => new CudaBackend(TestDevices.Create("emulated")),
+        "cuda-driver" => new CudaBackend(TestDevices.Create("driver")),
         _ => throw new ArgumentException($"unknown backend '{name}'"),
     };
 }

@@ -1,0 +1,54 @@
+using Viper.Cuda.Device;
+using Viper.Cuda.Kernels;
+using Viper.Runtime;
+
+namespace Viper.Cuda.Backend;
+
+public sealed partial class CudaBackend
+{
+    private const int AttentionBlock = 128;
+    private const int MaxAttentionHeadDim = 256;
+
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    {
+        OpChecks.Attention(q, k, v, options);
+        if (options.HeadDim > MaxAttentionHeadDim)
+        {
+            throw new ArgumentException($"attention: head dim {options.HeadDim} exceeds the kernel's {MaxAttentionHeadDim}");
+        }
+
+        int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1];
+        if (options.KeyLengths is { } lengths)
+        {
+            // Validated on the host like the CPU backend does: a bad length is an error, not garbage.
+            foreach (int len in lengths.ToInts())
+            {
+                if (len < 1 || len > tk)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(options), $"attention: key length {len} outside [1, {tk}]");
+                }
+            }
+        }
+
+        Tensor y = AllocateUninitialized(q.Shape, q.DType);
+        if (batch * tq > 0)
+        {
+            Device.Launch(KernelTable.Entry("attention_rows", q.DType), new Dim3((uint)tq, (uint)options.QueryHeads, (uint)batch),
+                new Dim3(AttentionBlock), 0, new KernelArgs()
+                    .Add(Address(q)).Add(Address(k)).Add(Address(v)).Add(Address(y)).Add(AddressOrNull(options.KeyLengths))
+                    .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
+                    .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale));
+        }
+
+        return y;
+    }
+
+    public void KvCacheAppend(Tensor cache, Tensor values, int position)
+    {
+        OpChecks.SameBackend(this, cache, values);
+        OpChecks.KvCacheAppend(cache, values, position);
+        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
+        CopyRows(Address(values), values.Shape[1] * rowBytes, Address(cache) + (nint)(position * rowBytes), cache.Shape[1] * rowBytes,
+            cache.Shape[0], values.Shape[1] * rowBytes);
+    }
+}

@@ -1,0 +1,36 @@
+using Viper.Cuda.Device;
+using Viper.Cuda.Kernels;
+using Viper.Runtime;
+
+namespace Viper.Cuda.Backend;
+
+public sealed partial class CudaBackend
+{
+    public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    {
+        OpChecks.SameBackend(this, timesteps);
+        OpChecks.Rank("timestep_embedding", timesteps, "timesteps (N)", 1);
+        if (options.Dim < 2 || (options.Dim / 2) - options.DownscaleFreqShift == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
+        }
+
+        using Tensor? converted = timesteps.DType == DType.F32 ? null : Cast(timesteps, DType.F32);
+        Tensor t = converted ?? timesteps;
+        Tensor y = AllocateUninitialized(new Shape(t.Shape[0], options.Dim), DType.F32);
+        LaunchElementwise("timestep_embedding", y.ElementCount, new KernelArgs()
+            .Add(Address(t)).Add(Address(y)).Add(options.Dim).Add(options.FlipSinToCos ? 1 : 0).Add(options.DownscaleFreqShift)
+            .Add(options.Scale).Add((float)Math.Log(options.MaxPeriod)).Add(y.ElementCount));
+        return y;
+    }
+
+    public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
+    {
+        OpChecks.SameBackend(this, x, positions);
+        OpChecks.Rotary(x, positions, headDim);
+        Tensor y = AllocateUninitialized(x.Shape, x.DType);
+        LaunchElementwise(KernelTable.Entry("rotary", x.DType), y.ElementCount, new KernelArgs()
+            .Add(Address(x)).Add(Address(positions)).Add(Address(y)).Add(x.Shape[1]).Add(x.Shape[2]).Add(headDim).Add(theta).Add(y.ElementCount));
+        return y;
+    }
+}

@@ -1,0 +1,30 @@
+using Viper.Cuda.Device;
+using Viper.Runtime;
+
+namespace Viper.Cuda.Backend;
+
+public sealed partial class CudaBackend
+{
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        Shape outShape = OpChecks.Linear(x, weight, bias);
+        Tensor y = AllocateUninitialized(outShape, x.DType);
+        Gemm(x, weight, bias, y, checked((int)x.Shape.Rows), weight.Shape[0], weight.Shape[1]);
+        return y;
+    }
+
+    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f)
+    {
+        Shape outShape = OpChecks.MatMul(a, b, transposeB);
+        int batch = a.Shape[0], m = a.Shape[1], k = a.Shape[2], n = outShape[2];
+        Tensor y = AllocateUninitialized(outShape, a.DType);
+        Device.Gemm(new GemmDescriptor(false, transposeB, m, n, k, alpha,
+            Address(a), k, (long)m * k, Address(b), transposeB ? k : n, (long)k * n, 0f, Address(y), n, (long)m * n, batch, a.DType, a.DType));
+        return y;
+    }
+
+    /// <summary>y (M, N) = x (M, K) · w (N, K)ᵀ + bias, the bias applied by the GEMM's epilogue.</summary>
+    private void Gemm(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k) =>
+        Device.Gemm(new GemmDescriptor(false, true, m, n, k, 1f, Address(x), k, 0, Address(w), k, 0, 0f, Address(y), n, 0, 1, x.DType, x.DType,
+            AddressOrNull(bias), bias is null ? GemmEpilogue.None : GemmEpilogue.Bias));
+}

@@ -1,0 +1,89 @@
+using Viper.Cuda.Device;
+using Viper.Cuda.Kernels;
+using Viper.Runtime;
+
+namespace Viper.Cuda.Backend;
+
+public sealed partial class CudaBackend
+{
+    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        OpChecks.SameBackend(this, [.. parts]);
+        Shape outShape = OpChecks.Concat(parts, axis);
+        int ax = outShape.NormalizeAxis(axis);
+        long outer = outShape.Product(0, ax);
+        long innerBytes = outShape.Product(ax + 1, outShape.Rank) * parts[0].DType.SizeInBytes();
+        Tensor y = AllocateUninitialized(outShape, parts[0].DType);
+        long offset = 0;
+        foreach (Tensor p in parts)
+        {
+            long chunk = p.Shape[ax] * innerBytes;
+            CopyRows(Address(p), chunk, Address(y) + (nint)offset, outShape[ax] * innerBytes, outer, chunk);
+            offset += chunk;
+        }
+
+        return y;
+    }
+
+    public Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes)
+    {
+        OpChecks.SameBackend(this, x);
+        OpChecks.Split(x, axis, sizes);
+        int ax = x.Shape.NormalizeAxis(axis);
+        long outer = x.Shape.Product(0, ax);
+        long innerBytes = x.Shape.Product(ax + 1, x.Shape.Rank) * x.DType.SizeInBytes();
+        var result = new Tensor[sizes.Count];
+        long offset = 0;
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            long chunk = sizes[i] * innerBytes;
+            result[i] = AllocateUninitialized(x.Shape.With(ax, sizes[i]), x.DType);
+            CopyRows(Address(x) + (nint)offset, x.Shape[ax] * innerBytes, Address(result[i]), chunk, outer, chunk);
+            offset += chunk;
+        }
+
+        return result;
+    }
+
+    public Tensor Permute(Tensor x, params int[] order)
+    {
+        OpChecks.SameBackend(this, x);
+        Shape outShape = OpChecks.Permute(x, order);
+        Tensor y = AllocateUninitialized(outShape, x.DType);
+        var strides = KernelStrides.From(outShape, StridedIndexing.PermuteStrides(x.Shape, order));
+        LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount,
+            new KernelArgs().Add(Address(x)).Add(Address(y)).Add(strides).Add(y.ElementCount));
+        return y;
+    }
+
+    public Tensor UpsampleNearest2x(Tensor x)
+    {
+        OpChecks.SameBackend(this, x);
+        OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
+        Tensor y = AllocateUninitialized(new Shape(x.Shape[0], x.Shape[1] * 2, x.Shape[2] * 2, x.Shape[3]), x.DType);
+        LaunchElementwise(KernelTable.ByElementSize("upsample_nearest2x", x.DType), y.ElementCount, new KernelArgs()
+            .Add(Address(x)).Add(Address(y)).Add((long)x.Shape[1]).Add((long)x.Shape[2]).Add((long)x.Shape[3]).Add(y.ElementCount));
+        return y;
+    }
+
+    public Tensor Embedding(Tensor table, Tensor ids)
+    {
+        OpChecks.SameBackend(this, table, ids);
+        Shape outShape = OpChecks.Embedding(table, ids);
+        int vocab = table.Shape[0];
+        // Ids are read back (they are few) so an out-of-range id is an error naming it, as on the CPU backend.
+        foreach (int id in ids.ToInts())
+        {
+            if (id < 0 || id >= vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"embedding: id {id} outside a table of {vocab} rows");
+            }
+        }
+
+        Tensor y = AllocateUninitialized(outShape, table.DType);
+        string entry = KernelTable.ByElementSize(ids.DType == DType.I64 ? "embedding_i64" : "embedding_i32", table.DType);
+        LaunchElementwise(entry, y.ElementCount,
+            new KernelArgs().Add(Address(table)).Add(Address(ids)).Add(Address(y)).Add((long)table.Shape[1]).Add(y.ElementCount));
+        return y;
+    }
+}

@@ -1,0 +1,48 @@
+using Viper.Cuda.Device;
+using Viper.Cuda.Kernels;
+using Viper.Runtime;
+
+namespace Viper.Cuda.Backend;
+
+public sealed partial class CudaBackend
+{
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false)
+    {
+        OpChecks.GroupNorm(x, groups, gamma, beta);
+        int batch = x.Shape[0], channels = x.Shape.Last;
+        long spatial = x.Shape.Product(1, x.Shape.Rank - 1);
+        Tensor y = AllocateUninitialized(x.Shape, x.DType);
+        using Tensor stats = AllocateUninitialized(new Shape(batch * groups, 2), DType.F32);
+        (_, Dim3 block) = Launchers.RowReduce(1, (int)Math.Min(spatial * (channels / groups), int.MaxValue));
+        if (batch * groups > 0)
+        {
+            Device.Launch(KernelTable.Entry("group_norm_stats", x.DType), new Dim3((uint)(batch * groups)), block, 0,
+                new KernelArgs().Add(Address(x)).Add(Address(stats)).Add(spatial).Add(channels).Add(groups).Add(eps));
+        }
+
+        LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
+            .Add(Address(x)).Add(Address(stats)).Add(Address(gamma)).Add(Address(beta)).Add(Address(y))
+            .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
+        return y;
+    }
+
+    public Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps)
+    {
+        OpChecks.LastAxisAffine("layer_norm", x, gamma, beta);
+        return RowNorm(x, gamma, beta, eps, rms: false);
+    }
+
+    public Tensor RmsNorm(Tensor x, Tensor gamma, float eps)
+    {
+        OpChecks.LastAxisAffine("rms_norm", x, gamma, null);
+        return RowNorm(x, gamma, null, eps, rms: true);
+    }
+
+    private Tensor RowNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps, bool rms)
+    {
+        Tensor y = AllocateUninitialized(x.Shape, x.DType);
+        LaunchRows(KernelTable.Entry("row_norm", x.DType), x.Shape.Rows, x.Shape.Last, new KernelArgs()
+            .Add(Address(x)).Add(AddressOrNull(gamma)).Add(AddressOrNull(beta)).Add(Address(y)).Add(x.Shape.Last).Add(eps).Add(rms ? 1 : 0));
+        return y;
+    }
+}
