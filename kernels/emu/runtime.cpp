@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -50,6 +51,13 @@ struct Allocation {
 std::mutex memory_mutex;
 std::map<uintptr_t, Allocation> allocations;  // keyed by the user pointer
 
+// Freed memory is poisoned with 0xFF bytes (NaN in f32, f16 and bf16) and held back for a while before it is
+// really released, so a kernel that still reads it (a graph replaying into a freed scratch buffer, say)
+// produces NaNs that a test sees, instead of reading stale but plausible values.
+constexpr std::size_t kQuarantineBytes = 256u << 20;
+std::deque<Allocation> quarantine;
+std::size_t quarantined = 0;
+
 // Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen. A broken
 // guard is reported once, by the launch that broke it (launches are serialised), and then repaired.
 std::string check_guards_locked() {
@@ -66,6 +74,20 @@ std::string check_guards_locked() {
                 std::memset(zones[1], kGuardByte, kGuard);
                 return where;
             }
+        }
+    }
+    return {};
+}
+
+// A pointer-sized kernel argument that points into freed (quarantined) memory: a use after free.
+std::string freed_argument_locked(const std::vector<std::size_t>& sizes, void** args) {
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        if (sizes[i] != sizeof(void*)) continue;
+        uintptr_t v;
+        std::memcpy(&v, args[i], sizeof v);
+        for (const Allocation& q : quarantine) {
+            auto user = reinterpret_cast<uintptr_t>(q.base + kGuard);
+            if (v >= user && v < user + q.size) return "argument " + std::to_string(i) + " points into freed device memory";
         }
     }
     return {};
@@ -195,6 +217,11 @@ int launch_now(const Entry& e, const char* name, dim3 grid, dim3 block, std::siz
     l.block = block;
     l.shared = shared;
     l.blocks = std::size_t(grid.x) * grid.y * grid.z;
+    {
+        std::lock_guard lock(memory_mutex);
+        std::string freed = freed_argument_locked(e.param_sizes, args);
+        if (!freed.empty()) return fail(std::string(name) + ": " + freed);
+    }
     std::lock_guard launch_lock(launch_mutex);
     std::string error = pool().run(l);
     if (!error.empty()) return fail(std::string(name) + ": " + error);
@@ -250,8 +277,16 @@ int viper_emu_free(void* p) {
     auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
     if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
     std::string guards = check_guards_locked();
-    std::free(it->second.base);
+    Allocation a = it->second;
     allocations.erase(it);
+    std::memset(a.base + kGuard, 0xFF, a.size);
+    quarantine.push_back(a);
+    quarantined += a.size;
+    while (quarantined > kQuarantineBytes) {
+        quarantined -= quarantine.front().size;
+        std::free(quarantine.front().base);
+        quarantine.pop_front();
+    }
     return guards.empty() ? 0 : fail(guards);
 }
 

@@ -22,12 +22,13 @@ public sealed partial class CudaBackend
             return y;
         }
 
-        using Tensor cols = AllocateUninitialized(new Shape(rows, patch), x.DType);
+        Tensor cols = AllocateUninitialized(new Shape(rows, patch), x.DType);
         var shape = new KernelConvShape(x.Shape[1], x.Shape[2], cin, kh, kw, options.Stride, options.Padding.Top, options.Padding.Left,
             outShape[1], outShape[2]);
         LaunchElementwise(KernelTable.Entry("im2col", x.DType), cols.ElementCount,
             new KernelArgs().Add(Address(x)).Add(Address(cols)).Add(shape).Add(cols.ElementCount));
         Gemm(cols, weight.Reshape(cout, patch), bias, y, rows, cout, patch);
+        ReleaseScratch(cols);
         return y;
     }
 }

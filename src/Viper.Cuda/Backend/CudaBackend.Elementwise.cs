@@ -88,10 +88,9 @@ public sealed partial class CudaBackend
             return sums;
         }
 
-        using (sums)
-        {
-            return Cast(sums, x.DType);
-        }
+        Tensor mean = Cast(sums, x.DType);
+        ReleaseScratch(sums);
+        return mean;
     }
 
     /// <summary>

@@ -15,12 +15,13 @@ public sealed partial class CudaBackend
             throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
         }
 
-        using Tensor? converted = timesteps.DType == DType.F32 ? null : Cast(timesteps, DType.F32);
+        Tensor? converted = timesteps.DType == DType.F32 ? null : Cast(timesteps, DType.F32);
         Tensor t = converted ?? timesteps;
         Tensor y = AllocateUninitialized(new Shape(t.Shape[0], options.Dim), DType.F32);
         LaunchElementwise("timestep_embedding", y.ElementCount, new KernelArgs()
             .Add(Address(t)).Add(Address(y)).Add(options.Dim).Add(options.FlipSinToCos ? 1 : 0).Add(options.DownscaleFreqShift)
             .Add(options.Scale).Add((float)Math.Log(options.MaxPeriod)).Add(y.ElementCount));
+        ReleaseScratch(converted);
         return y;
     }
 

@@ -12,7 +12,7 @@ public sealed partial class CudaBackend
         int batch = x.Shape[0], channels = x.Shape.Last;
         long spatial = x.Shape.Product(1, x.Shape.Rank - 1);
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
-        using Tensor stats = AllocateUninitialized(new Shape(batch * groups, 2), DType.F32);
+        Tensor stats = AllocateUninitialized(new Shape(batch * groups, 2), DType.F32);
         (_, Dim3 block) = Launchers.RowReduce(1, (int)Math.Min(spatial * (channels / groups), int.MaxValue));
         if (batch * groups > 0)
         {
@@ -23,6 +23,7 @@ public sealed partial class CudaBackend
         LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
             .Add(Address(x)).Add(Address(stats)).Add(Address(gamma)).Add(Address(beta)).Add(Address(y))
             .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
+        ReleaseScratch(stats);
         return y;
     }
 

@@ -11,6 +11,8 @@ namespace Viper.Cuda.Backend;
 /// </summary>
 public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend
 {
+    private List<Tensor>? _captureScratch;
+
     public IGpuDevice Device { get; } = device;
 
     public string Name => $"cuda ({Device.Name})";
@@ -46,11 +48,72 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         Device.CopyToHost(Buffer(tensor), destination[..checked((int)tensor.SizeInBytes)], tensor.ByteOffset);
     }
 
+    /// <summary>Overwrites an existing tensor (a graph's input, say) with host bytes of its size and dtype.</summary>
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<byte> data)
+    {
+        OpChecks.SameBackend(this, destination);
+        if (data.Length != destination.SizeInBytes)
+        {
+            throw new ArgumentException($"{data.Length} bytes given for {destination} of {destination.SizeInBytes} bytes");
+        }
+
+        Device.CopyToDevice(Buffer(destination), data, destination.ByteOffset);
+    }
+
+    /// <summary>
+    /// Records the ops <paramref name="step"/> runs (one denoising step, say) into a graph instead of running them.
+    /// Tensors allocated inside are allocated once, at capture, and every replay reads the current contents of its
+    /// inputs and rewrites those same outputs.
+    /// </summary>
+    public DeviceGraph Capture(Action step)
+    {
+        if (_captureScratch is not null)
+        {
+            throw new InvalidOperationException("a capture is already in progress on this backend");
+        }
+
+        _captureScratch = [];
+        try
+        {
+            return new GraphWithScratch(Device.Capture(step), _captureScratch);
+        }
+        catch
+        {
+            _captureScratch.ForEach(t => t.Dispose());
+            throw;
+        }
+        finally
+        {
+            _captureScratch = null;
+        }
+    }
+
     public void Dispose()
     {
         if (ownsDevice)
         {
             Device.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Gives back an op's temporary tensor: freed at once, or, while capturing, kept with the graph, whose
+    /// replays still read and write it.
+    /// </summary>
+    private void ReleaseScratch(Tensor? scratch)
+    {
+        if (scratch is null)
+        {
+            return;
+        }
+
+        if (_captureScratch is not null)
+        {
+            _captureScratch.Add(scratch);
+        }
+        else
+        {
+            scratch.Dispose();
         }
     }
 
@@ -94,4 +157,21 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     private void CopyRows(IntPtr source, long sourcePitch, IntPtr destination, long destinationPitch, long rows, long bytes) =>
         LaunchElementwise("copy_rows", rows * bytes,
             new KernelArgs().Add(source).Add(sourcePitch).Add(destination).Add(destinationPitch).Add(rows).Add(bytes));
+
+    /// <summary>A captured graph that owns the temporaries its ops allocated during capture.</summary>
+    private sealed class GraphWithScratch(DeviceGraph graph, List<Tensor> scratch) : DeviceGraph
+    {
+        public override int NodeCount => graph.NodeCount;
+
+        public override void Replay() => graph.Replay();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                graph.Dispose();
+                scratch.ForEach(t => t.Dispose());
+            }
+        }
+    }
 }

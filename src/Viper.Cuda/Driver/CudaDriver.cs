@@ -16,7 +16,7 @@ internal static unsafe partial class CudaDriver
     public const int AttributeMaxSharedMemoryPerBlockOptin = 97;
     public const int FunctionAttributeMaxDynamicSharedSizeBytes = 8;
     public const int StreamNonBlocking = 1;
-    public const int StreamCaptureModeThreadLocal = 1;
+    public const int StreamCaptureModeRelaxed = 2;
 
     static CudaDriver() => NativeLibraries.Register();
 

@@ -141,7 +141,8 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public DeviceGraph Capture(Action record)
     {
-        Check(cuStreamBeginCapture(_stream.Value, StreamCaptureModeThreadLocal));
+        // Relaxed: ops captured by the backend allocate their outputs (cuMemAlloc) while the stream is capturing.
+        Check(cuStreamBeginCapture(_stream.Value, StreamCaptureModeRelaxed));
         try
         {
             record();
