@@ -11,7 +11,7 @@ namespace Viper.Cuda.Backend;
 /// </summary>
 public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend
 {
-    private List<Tensor>? _captureScratch;
+    private List<Tensor>? _captured;
 
     public IGpuDevice Device { get; } = device;
 
@@ -62,29 +62,30 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 
     /// <summary>
     /// Records the ops <paramref name="step"/> runs (one denoising step, say) into a graph instead of running them.
-    /// Tensors allocated inside are allocated once, at capture, and every replay reads the current contents of its
-    /// inputs and rewrites those same outputs.
+    /// Every tensor allocated inside — outputs, intermediates, op temporaries — is allocated once, at capture, and
+    /// belongs to the graph: replays read the current contents of the inputs and rewrite those same tensors, and
+    /// disposing the graph frees them (so they are not freed while the graph still uses them).
     /// </summary>
     public DeviceGraph Capture(Action step)
     {
-        if (_captureScratch is not null)
+        if (_captured is not null)
         {
             throw new InvalidOperationException("a capture is already in progress on this backend");
         }
 
-        _captureScratch = [];
+        _captured = [];
         try
         {
-            return new GraphWithScratch(Device.Capture(step), _captureScratch);
+            return new GraphWithTensors(Device.Capture(step), _captured);
         }
         catch
         {
-            _captureScratch.ForEach(t => t.Dispose());
+            _captured.ForEach(t => t.Dispose());
             throw;
         }
         finally
         {
-            _captureScratch = null;
+            _captured = null;
         }
     }
 
@@ -96,29 +97,21 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         }
     }
 
-    /// <summary>
-    /// Gives back an op's temporary tensor: freed at once, or, while capturing, kept with the graph, whose
-    /// replays still read and write it.
-    /// </summary>
+    /// <summary>Gives back an op's temporary tensor: freed at once, unless a capture owns it (its graph replays still use it).</summary>
     private void ReleaseScratch(Tensor? scratch)
     {
-        if (scratch is null)
+        if (_captured is null)
         {
-            return;
-        }
-
-        if (_captureScratch is not null)
-        {
-            _captureScratch.Add(scratch);
-        }
-        else
-        {
-            scratch.Dispose();
+            scratch?.Dispose();
         }
     }
 
-    private Tensor AllocateUninitialized(Shape shape, DType dtype) =>
-        new(new CudaStorage(this, Device.Allocate(checked(shape.ElementCount * dtype.SizeInBytes()))), shape, dtype);
+    private Tensor AllocateUninitialized(Shape shape, DType dtype)
+    {
+        var t = new Tensor(new CudaStorage(this, Device.Allocate(checked(shape.ElementCount * dtype.SizeInBytes()))), shape, dtype);
+        _captured?.Add(t);
+        return t;
+    }
 
     private static DeviceBuffer Buffer(Tensor t) => ((CudaStorage)t.Storage).Buffer;
 
@@ -158,8 +151,8 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         LaunchElementwise("copy_rows", rows * bytes,
             new KernelArgs().Add(source).Add(sourcePitch).Add(destination).Add(destinationPitch).Add(rows).Add(bytes));
 
-    /// <summary>A captured graph that owns the temporaries its ops allocated during capture.</summary>
-    private sealed class GraphWithScratch(DeviceGraph graph, List<Tensor> scratch) : DeviceGraph
+    /// <summary>A captured graph that owns the tensors its ops allocated during capture.</summary>
+    private sealed class GraphWithTensors(DeviceGraph graph, List<Tensor> tensors) : DeviceGraph
     {
         public override int NodeCount => graph.NodeCount;
 
@@ -170,7 +163,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
             if (disposing)
             {
                 graph.Dispose();
-                scratch.ForEach(t => t.Dispose());
+                tensors.ForEach(t => t.Dispose());
             }
         }
     }
