@@ -1,4 +1,5 @@
-// Row-wise softmax, argmax and L2 normalisation: one block per row, f32 reductions (common.cuh).
+// Row-wise softmax, argmax and L2 normalisation (one block per row, f32 reductions), and the repetition
+// penalty over logits.
 #include "common.cuh"
 
 namespace viper {
@@ -58,6 +59,17 @@ VIPER_INLINE void l2_normalize_rows(const T* __restrict__ x, T* __restrict__ y, 
     for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(to_float(row[c]) * inv);
 }
 
+// y already holds a copy of the logits; each id's original score is penalised (a repeated id writes the same value).
+template <typename T, typename I>
+VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __restrict__ ids, T* __restrict__ y, int vocab, int length,
+                                     float penalty, i64 n) {
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        i64 at = i / length * vocab + i64(ids[i]);
+        float score = to_float(logits[at]);
+        y[at] = from_float<T>(score < 0.f ? score * penalty : score / penalty);
+    }
+}
+
 }  // namespace viper
 
 #define VIPER_ROWS(suffix, T)                                                                                         \
@@ -68,7 +80,17 @@ VIPER_INLINE void l2_normalize_rows(const T* __restrict__ x, T* __restrict__ y, 
     extern "C" __global__ void l2_normalize_##suffix(const T* x, T* y, int cols, float eps) {                         \
         viper::l2_normalize_rows<T>(x, y, cols, eps);                                                                 \
     }                                                                                                                 \
-    VIPER_ENTRY(l2_normalize_##suffix)
+    VIPER_ENTRY(l2_normalize_##suffix)                                                                               \
+    extern "C" __global__ void repetition_penalty_i32_##suffix(const T* logits, const int* ids, T* y, int vocab, int length, \
+                                                              float penalty, i64 n) {                                 \
+        viper::repetition_penalty<T, int>(logits, ids, y, vocab, length, penalty, n);                                 \
+    }                                                                                                                 \
+    VIPER_ENTRY(repetition_penalty_i32_##suffix)                                                                      \
+    extern "C" __global__ void repetition_penalty_i64_##suffix(const T* logits, const i64* ids, T* y, int vocab, int length, \
+                                                              float penalty, i64 n) {                                 \
+        viper::repetition_penalty<T, i64>(logits, ids, y, vocab, length, penalty, n);                                 \
+    }                                                                                                                 \
+    VIPER_ENTRY(repetition_penalty_i64_##suffix)
 
 VIPER_ROWS(f32, float)
 VIPER_ROWS(f16, viper::f16)

@@ -16,6 +16,24 @@ public sealed unsafe partial class CpuBackend
         return this.FromInts(result, new Shape(x.Shape.ToArray()[..^1]));
     }
 
+    public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
+    {
+        OpChecks.SameBackend(this, logits, ids);
+        OpChecks.RepetitionPenalty(logits, ids, penalty);
+        float[] scores = logits.ToFloats();
+        float[] result = (float[])scores.Clone();
+        int[] tokens = ids.ToInts();
+        int vocab = logits.Shape[1], length = ids.Shape[1];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            int at = (i / length * vocab) + tokens[i];
+            float score = scores[at]; // the original score: a repeated id is penalised once
+            result[at] = score < 0 ? score * penalty : score / penalty;
+        }
+
+        return this.FromFloats(result, logits.Shape, logits.DType);
+    }
+
     public Tensor Mean(Tensor x)
     {
         OpChecks.Float("mean", x, "x");

@@ -85,6 +85,12 @@ public interface IBackend : IDisposable
     /// <summary>Index of the largest value along the last axis (first on ties) → I32 (…).</summary>
     Tensor Argmax(Tensor x);
 
+    /// <summary>
+    /// Logits (B, V) with every token in ids (B, L) penalised once, as transformers' RepetitionPenaltyLogitsProcessor:
+    /// a score below zero is multiplied by the penalty, any other divided by it.
+    /// </summary>
+    Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty);
+
     /// <summary>Mean over the last axis → (…).</summary>
     Tensor Mean(Tensor x);
 

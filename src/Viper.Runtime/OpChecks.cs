@@ -308,4 +308,30 @@ public static class OpChecks
 
         ShapeIs("rotary", positions, "positions", new Shape(x.Shape[1]));
     }
+
+    /// <summary>Checks shapes, the penalty, and (reading the ids, which are few) that every id is in the vocabulary.</summary>
+    public static void RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
+    {
+        Float("repetition_penalty", logits, "logits");
+        Rank("repetition_penalty", logits, "logits (B, V)", 2);
+        Rank("repetition_penalty", ids, "ids (B, L)", 2);
+        if (!ids.DType.IsInteger() || ids.Shape[0] != logits.Shape[0])
+        {
+            throw new ArgumentException($"repetition_penalty: ids must be integer (B, L) for logits {logits.Shape}, got {ids.Shape} {ids.DType}");
+        }
+
+        if (!(penalty > 0) || !float.IsFinite(penalty))
+        {
+            throw new ArgumentOutOfRangeException(nameof(penalty), penalty, "repetition_penalty: the penalty must be a positive finite number");
+        }
+
+        int vocab = logits.Shape[1];
+        foreach (int id in ids.ToInts())
+        {
+            if (id < 0 || id >= vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"repetition_penalty: id {id} outside a vocabulary of {vocab}");
+            }
+        }
+    }
 }

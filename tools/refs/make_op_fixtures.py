@@ -342,11 +342,22 @@ def reductions(gen):
     save("l2_normalize_f32", "reductions", {"x": y, "expected": F.normalize(y, dim=-1)})
 
 
+def logits(gen):
+    """transformers' RepetitionPenaltyLogitsProcessor: gather, scale (× penalty if < 0 else ÷), scatter."""
+    scores = rnd(gen, 2, 50) * 3
+    ids = torch.tensor([[3, 7, 7, 49, 0], [11, 11, 2, 30, 30]], dtype=torch.int64)
+    penalty = 1.3
+    picked = torch.gather(scores, 1, ids)
+    picked = torch.where(picked < 0, picked * penalty, picked / penalty)
+    expected = scores.clone().scatter_(1, ids, picked)
+    save("repetition_penalty_f32", "logits", {"logits": scores, "ids": ids, "expected": expected}, penalty=penalty)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
-                 activations, arithmetic, layout, embeddings, casts, reductions):
+                 activations, arithmetic, layout, embeddings, casts, reductions, logits):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -77,6 +77,18 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
+    {
+        OpChecks.SameBackend(this, logits, ids);
+        OpChecks.RepetitionPenalty(logits, ids, penalty);
+        Tensor y = AllocateUninitialized(logits.Shape, logits.DType);
+        CopyRows(Address(logits), 0, Address(y), 0, 1, logits.SizeInBytes);
+        string entry = KernelTable.Entry(ids.DType == DType.I64 ? "repetition_penalty_i64" : "repetition_penalty_i32", logits.DType);
+        LaunchElementwise(entry, ids.ElementCount, new KernelArgs()
+            .Add(Address(logits)).Add(Address(ids)).Add(Address(y)).Add(logits.Shape[1]).Add(ids.Shape[1]).Add(penalty).Add(ids.ElementCount));
+        return y;
+    }
+
     public Tensor Mean(Tensor x)
     {
         OpChecks.Float("mean", x, "x");

@@ -30,7 +30,8 @@ public static class KernelTable
 
     public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu")]);
 
-    public static readonly KernelFamily Rows = new("softmax.cu", [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize")]);
+    public static readonly KernelFamily Rows = new("softmax.cu",
+        [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
 
     public static readonly KernelFamily Layout = new("layout.cu",
     [

@@ -4,7 +4,7 @@ using Viper.Runtime;
 namespace Viper.Engine.Tests.Ops;
 
 /// <summary>
-/// Fixtures: tools/refs/make_op_fixtures.py::casts (bit-exact against PyTorch) and ::reductions.
+/// Fixtures: tools/refs/make_op_fixtures.py::casts (bit-exact against PyTorch), ::reductions and ::logits.
 /// NaN payloads are not compared: PyTorch's own bf16 NaN differs between its vectorised (0xFFFF) and
 /// scalar (0x7FC0) paths, so "is NaN" is the contract there.
 /// </summary>
@@ -50,4 +50,20 @@ public class CastAndReductionTests
     [MemberData(nameof(TestBackends.With), "l2_normalize_f32", MemberType = typeof(TestBackends))]
     public void L2Normalize(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "reductions", (b, f) => b.L2Normalize(f.Load(b, "x")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "repetition_penalty_f32", MemberType = typeof(TestBackends))]
+    public void RepetitionPenalty(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "logits", (b, f) => b.RepetitionPenalty(f.Load(b, "logits"), f.Load(b, "ids"), f.Param("penalty").GetSingle()),
+            atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void RepetitionPenaltyRejectsBadIdsAndPenalties(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        Tensor logits = b.Allocate(new Shape(1, 10), DType.F32);
+        Assert.Contains("id 10 outside", Assert.Throws<ArgumentOutOfRangeException>(() => b.RepetitionPenalty(logits, b.FromInts([1, 10], new Shape(1, 2)), 1.2f)).Message);
+        Assert.Contains("positive finite", Assert.Throws<ArgumentOutOfRangeException>(() => b.RepetitionPenalty(logits, b.FromInts([1], new Shape(1, 1)), 0f)).Message);
+    }
 }
