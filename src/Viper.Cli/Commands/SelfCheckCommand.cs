@@ -2,6 +2,9 @@ using System.CommandLine;
 using Spectre.Console;
 using Viper.Backends.Cpu;
 using Viper.Cli.Diagnostics;
+using Viper.Cuda.Backend;
+using Viper.Cuda.Driver;
+using Viper.Cuda.Emulation;
 using Viper.Runtime;
 
 namespace Viper.Cli.Commands;
@@ -11,17 +14,46 @@ internal static class SelfCheckCommand
 {
     public static Command Create()
     {
-        var backendOption = new Option<string>("--backend") { Description = "Backend to check", DefaultValueFactory = _ => "cpu" };
-        backendOption.AcceptOnlyFromAmong("cpu");
+        var backendOption = new Option<string>("--backend")
+        {
+            Description = "Backend to check: cpu, cuda (the GPU), or cuda-emulated (kernels on the emulated device; build it with tools/emu/build.sh)",
+            DefaultValueFactory = _ => "cpu",
+        };
+        backendOption.AcceptOnlyFromAmong("cpu", "cuda", "cuda-emulated");
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var command = new Command("self-check", "Run each op once against its scalar reference or invariant") { backendOption, threads };
-        command.SetAction((result, cancellationToken) => Task.FromResult(Run(result.GetValue(threads), cancellationToken)));
+        command.SetAction((result, cancellationToken) => Task.FromResult(Run(result.GetValue(backendOption)!, result.GetValue(threads), cancellationToken)));
         return command;
     }
 
-    private static int Run(int? threads, CancellationToken cancellationToken)
+    private static int Run(string backendName, int? threads, CancellationToken cancellationToken)
     {
-        using IBackend backend = new CpuBackend(threads);
+        IBackend backend;
+        try
+        {
+            backend = backendName switch
+            {
+                "cuda" => new CudaBackend(new DriverDevice()),
+                "cuda-emulated" => EmulatedDevice.IsAvailable
+                    ? new CudaBackend(new EmulatedDevice())
+                    : throw new DllNotFoundException("the emulated CUDA device is not built: run tools/emu/build.sh"),
+                _ => new CpuBackend(threads),
+            };
+        }
+        catch (Exception e) when (e is DllNotFoundException or CudaException)
+        {
+            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
+            return 2;
+        }
+
+        using (backend)
+        {
+            return Check(backend, cancellationToken);
+        }
+    }
+
+    private static int Check(IBackend backend, CancellationToken cancellationToken)
+    {
         IReadOnlyList<SelfCheckResult> results = [];
         AnsiConsole.Progress().Start(ctx =>
         {
