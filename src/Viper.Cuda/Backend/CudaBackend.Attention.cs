@@ -31,13 +31,25 @@ public sealed partial class CudaBackend
         }
 
         Tensor y = AllocateUninitialized(q.Shape, q.DType);
-        if (batch * tq > 0)
+        if (batch * tq == 0)
+        {
+            return y;
+        }
+
+        var args = new KernelArgs()
+            .Add(Address(q)).Add(Address(k)).Add(Address(v)).Add(Address(y)).Add(AddressOrNull(options.KeyLengths))
+            .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
+            .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale);
+        if (q.DType != DType.F32 && options.HeadDim % 8 == 0)
+        {
+            // Tensor cores: f16/bf16 with head dims in whole 8-column n-tiles (every model's: 40, 64, 72, 80, 96, 128, 160).
+            (Dim3 grid, Dim3 block, int shared) = Launchers.FlashAttention(batch, tq, options.QueryHeads, options.HeadDim);
+            Device.Launch(KernelTable.Entry("flash_attention", q.DType), grid, block, shared, args);
+        }
+        else
         {
             Device.Launch(KernelTable.Entry("attention_rows", q.DType), new Dim3((uint)tq, (uint)options.QueryHeads, (uint)batch),
-                new Dim3(AttentionBlock), 0, new KernelArgs()
-                    .Add(Address(q)).Add(Address(k)).Add(Address(v)).Add(Address(y)).Add(AddressOrNull(options.KeyLengths))
-                    .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
-                    .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale));
+                new Dim3(AttentionBlock), 0, args);
         }
 
         return y;

@@ -43,10 +43,12 @@ public static class KernelTable
 
     public static readonly KernelFamily Attention = new("attention.cu", [.. Each("attention_rows")]);
 
+    public static readonly KernelFamily FlashAttention = new("flash_attention.cu", ["flash_attention_f16", "flash_attention_bf16"]);
+
     public static readonly KernelFamily Im2Col = new("im2col.cu", [.. Each("im2col")]);
 
     public static IReadOnlyList<KernelFamily> Families { get; } =
-        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, Im2Col];
+        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, FlashAttention, Im2Col];
 
     public static IEnumerable<(DType From, DType To)> Casts() =>
         from a in FloatTypes from b in FloatTypes where a != b select (a, b);

@@ -20,4 +20,13 @@ public static class Launchers
     /// <summary>One block per row; short rows get a smaller block (still whole warps).</summary>
     public static (Dim3 Grid, Dim3 Block) RowReduce(long rows, int cols) =>
         (new Dim3(checked((uint)rows)), new Dim3((uint)Math.Clamp((cols + 31) / 32 * 32, 32, (int)ReduceBlock)));
+
+    /// <summary>flash_attention.cu: 4 warps per block, 64 query rows per block, 64-key tiles of Q, K and V in shared memory.</summary>
+    public const int FlashRows = 64;
+
+    public static (Dim3 Grid, Dim3 Block, int SharedBytes) FlashAttention(int batch, int queries, int heads, int headDim)
+    {
+        int paddedDim = (headDim + 15) / 16 * 16;
+        return (new Dim3((uint)((queries + FlashRows - 1) / FlashRows), (uint)heads, (uint)batch), new Dim3(128), 3 * FlashRows * paddedDim * 2);
+    }
 }
