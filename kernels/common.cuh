@@ -130,6 +130,15 @@ VIPER_INLINE void pack16_set_half(Pack16& v, int i, u16 h) {
     v.word[i / 2] = i & 1 ? (v.word[i / 2] & 0xFFFFu) | (u32(h) << 16) : (v.word[i / 2] & 0xFFFF0000u) | h;
 }
 
+// ---- convolution geometry (im2col.cu, conv.cu) --------------------------------------------------------
+
+struct ConvShape {
+    int h, w, cin, kh, kw, stride, pad_top, pad_left, ho, wo;
+};
+
+// Two 16-bit values in one register, the first in the low half (the mma fragment convention).
+VIPER_INLINE u32 pack2(u16 lo, u16 hi) { return u32(lo) | (u32(hi) << 16); }
+
 // ---- strided indexing (permute, broadcasting) ---------------------------------------------------------
 
 constexpr int kMaxRank = 8;
@@ -232,5 +241,13 @@ inline void cp_async_commit() {}
 template <int Pending>
 inline void cp_async_wait() {}  // the host copy above completed at once
 #endif
+
+// The m16n8k16 mma for the storage type: f16 or bf16 operands, f32 accumulators.
+template <typename T>
+VIPER_INLINE void mma16816(float d[4], const u32 a[4], const u32 b[2], const float c[4]);
+template <>
+VIPER_INLINE void mma16816<f16>(float d[4], const u32 a[4], const u32 b[2], const float c[4]) { mma_m16n8k16_f16(d, a, b, c); }
+template <>
+VIPER_INLINE void mma16816<bf16>(float d[4], const u32 a[4], const u32 b[2], const float c[4]) { mma_m16n8k16_bf16(d, a, b, c); }
 
 }  // namespace viper

@@ -12,15 +12,6 @@ constexpr int kFlashRows = 64;     // query rows per block (16 per warp)
 constexpr int kFlashKeys = 64;     // keys per shared-memory tile
 constexpr int kFlashMaxDimTiles = 32;  // head dim ≤ 256 = 32 n-tiles of 8
 
-VIPER_INLINE u32 pack2(u16 lo, u16 hi) { return u32(lo) | (u32(hi) << 16); }
-
-template <typename T>
-VIPER_INLINE void mma16816(float d[4], const u32 a[4], const u32 b[2], const float c[4]);
-template <>
-VIPER_INLINE void mma16816<f16>(float d[4], const u32 a[4], const u32 b[2], const float c[4]) { mma_m16n8k16_f16(d, a, b, c); }
-template <>
-VIPER_INLINE void mma16816<bf16>(float d[4], const u32 a[4], const u32 b[2], const float c[4]) { mma_m16n8k16_bf16(d, a, b, c); }
-
 template <typename T>
 VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ y,
                                   const int* __restrict__ key_lengths, int tq, int tk, int hq, int hkv, int d, int causal, float scale) {

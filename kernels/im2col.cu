@@ -5,10 +5,6 @@
 
 namespace viper {
 
-struct ConvShape {
-    int h, w, cin, kh, kw, stride, pad_top, pad_left, ho, wo;
-};
-
 template <typename T>
 VIPER_INLINE void im2col(const T* __restrict__ x, T* __restrict__ cols, ConvShape s, i64 n) {
     i64 patch = i64(s.kh) * s.kw * s.cin;

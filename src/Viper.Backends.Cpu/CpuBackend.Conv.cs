@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -12,9 +13,9 @@ public sealed unsafe partial class CpuBackend
     /// (rows·Wo, KH·KW·Cin) against the weight (Cout, KH·KW·Cin), both row-major. A 1×1 stride-1
     /// unpadded convolution skips im2col and is a plain GEMM.
     /// </summary>
-    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options)
+    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null)
     {
-        Shape outShape = OpChecks.Conv2d(x, weight, bias, options);
+        Shape outShape = OpChecks.Conv2d(x, weight, bias, options, residual);
         int batch = x.Shape[0], h = x.Shape[1], w = x.Shape[2], cin = x.Shape[3];
         int cout = weight.Shape[0], kh = weight.Shape[1], kw = weight.Shape[2];
         int ho = outShape[1], wo = outShape[2];
@@ -22,6 +23,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         using F32Input ws = Read(weight);
         using F32Input bs = bias is null ? default : Read(bias);
+        using F32Input rs = residual is null ? default : Read(residual);
         F32Output y = Write(outShape, x.DType);
         bool pointwise = kh == 1 && kw == 1 && options.Stride == 1 && options.Padding == default;
         int rowsPerChunk = (int)Math.Clamp(Im2ColBudgetBytes / ((long)wo * patch * 4), 1, ho);
@@ -46,6 +48,11 @@ public sealed unsafe partial class CpuBackend
                 OpenBlas.Sgemm(false, true, rows * wo, cout, patch, 1f, c, patch, ws.Pointer, patch, beta,
                     output + ((long)r0 * wo * cout), cout);
             }
+        }
+
+        if (residual is not null)
+        {
+            TensorPrimitives.Add(y.Span, rs.Span, y.Span);
         }
 
         return y.Finish();

@@ -21,8 +21,11 @@ public interface IBackend : IDisposable
     /// <summary>Batched alpha·a·b: a (B, M, K), b (B, K, N) or, when <paramref name="transposeB"/>, (B, N, K).</summary>
     Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f);
 
-    /// <summary>x (N, H, W, Cin), weight (Cout, KH, KW, Cin), bias (Cout) → (N, Ho, Wo, Cout).</summary>
-    Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options);
+    /// <summary>
+    /// x (N, H, W, Cin), weight (Cout, KH, KW, Cin), bias (Cout) → (N, Ho, Wo, Cout), plus <paramref name="residual"/>
+    /// (same shape as the output) when given — the ResNet skip added in the same pass.
+    /// </summary>
+    Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null);
 
     /// <summary>Group norm over the channel-last layout (N, …, C) with f32 statistics, optionally followed by SiLU.</summary>
     Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false);

@@ -84,7 +84,7 @@ public static class OpChecks
         return new Shape(a.Shape[0], a.Shape[1], n);
     }
 
-    public static Shape Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions o)
+    public static Shape Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions o, Tensor? residual)
     {
         Float("conv2d", x, "x");
         SameDType("conv2d", x, weight);
@@ -113,7 +113,14 @@ public static class OpChecks
             throw new ArgumentException($"conv2d: input {x.Shape} too small for kernel {weight.Shape} with {o}");
         }
 
-        return new Shape(x.Shape[0], ho, wo, weight.Shape[0]);
+        var output = new Shape(x.Shape[0], ho, wo, weight.Shape[0]);
+        if (residual is not null)
+        {
+            ShapeIs("conv2d", residual, "residual", output);
+            SameDType("conv2d", x, residual);
+        }
+
+        return output;
     }
 
     public static void GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta)

@@ -47,8 +47,10 @@ public static class KernelTable
 
     public static readonly KernelFamily Im2Col = new("im2col.cu", [.. Each("im2col")]);
 
+    public static readonly KernelFamily Conv = new("conv.cu", ["conv2d_implicit_gemm_f16", "conv2d_implicit_gemm_bf16"]);
+
     public static IReadOnlyList<KernelFamily> Families { get; } =
-        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, FlashAttention, Im2Col];
+        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, FlashAttention, Im2Col, Conv];
 
     public static IEnumerable<(DType From, DType To)> Casts() =>
         from a in FloatTypes from b in FloatTypes where a != b select (a, b);

@@ -29,4 +29,8 @@ public static class Launchers
         int paddedDim = (headDim + 15) / 16 * 16;
         return (new Dim3((uint)((queries + FlashRows - 1) / FlashRows), (uint)heads, (uint)batch), new Dim3(128), 3 * FlashRows * paddedDim * 2);
     }
+
+    /// <summary>conv.cu: 4 warps per block, each block a 64 (output pixels) × 64 (output channels) tile.</summary>
+    public static (Dim3 Grid, Dim3 Block) ImplicitGemmConv(long outputPixels, int outputChannels) =>
+        (new Dim3(checked((uint)((outputPixels + 63) / 64)), (uint)((outputChannels + 63) / 64)), new Dim3(128));
 }
