@@ -17,14 +17,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def work(shapes):
     """FLOPs per case, counted as 2·MACs, the same for both columns."""
     flops = {}
-    for g in shapes["gemm"]:
+    for g in shapes["cpu_gemm"]:
         flops[g["name"]] = 2.0 * g["m"] * g["n"] * g["k"]
-    for c in shapes["conv"]:
+    for c in shapes["cpu_conv"]:
         top, bottom, left, right = c["padding"]
         ho = (c["h"] + top + bottom - c["kernel"]) // c["stride"] + 1
         wo = (c["w"] + left + right - c["kernel"]) // c["stride"] + 1
         flops[c["name"]] = 2.0 * ho * wo * c["cout"] * c["cin"] * c["kernel"] ** 2
-    for a in shapes["attention"]:
+    for a in shapes["cpu_attention"]:
         flops[a["name"]] = 4.0 * a["batch"] * a["heads"] * a["tq"] * a["tk"] * a["head_dim"]
     return flops
 

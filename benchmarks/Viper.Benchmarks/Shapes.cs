@@ -17,12 +17,20 @@ public static class Shapes
 
     public static IReadOnlyList<Attention> Attentions => Loaded.Attention;
 
+    public static IReadOnlyList<Attention> GpuAttentions => Loaded.GpuAttention;
+
+    public static IReadOnlyList<GroupNorm> GpuGroupNorms => Loaded.GpuGroupNorm;
+
+    public static IReadOnlyList<Conv> GpuConvs => Loaded.GpuConv;
+
+    public static IReadOnlyList<Guidance> GpuGuidance => Loaded.GpuGuidance;
+
     public sealed record Gemm(string Name, int M, int N, int K)
     {
         public override string ToString() => Name;
     }
 
-    public sealed record Conv(string Name, int H, int W, int Cin, int Cout, int Kernel, int Stride, int[] Padding)
+    public sealed record Conv(string Name, int H, int W, int Cin, int Cout, int Kernel, int Stride, int[] Padding, int Batch = 1)
     {
         public override string ToString() => Name;
     }
@@ -32,7 +40,24 @@ public static class Shapes
         public override string ToString() => Name;
     }
 
-    private sealed record Catalogue(Gemm[] Gemm, Conv[] Conv, Attention[] Attention);
+    public sealed record GroupNorm(string Name, int Batch, int H, int W, int Channels, int Groups)
+    {
+        public override string ToString() => Name;
+    }
+
+    public sealed record Guidance(string Name, int Elements)
+    {
+        public override string ToString() => Name;
+    }
+
+    private sealed record Catalogue(
+        [property: JsonPropertyName("cpu_gemm")] Gemm[] Gemm,
+        [property: JsonPropertyName("cpu_conv")] Conv[] Conv,
+        [property: JsonPropertyName("cpu_attention")] Attention[] Attention,
+        [property: JsonPropertyName("gpu_attention")] Attention[] GpuAttention,
+        [property: JsonPropertyName("gpu_group_norm")] GroupNorm[] GpuGroupNorm,
+        [property: JsonPropertyName("gpu_conv")] Conv[] GpuConv,
+        [property: JsonPropertyName("gpu_guidance")] Guidance[] GpuGuidance);
 
     private static Catalogue Load()
     {

@@ -74,7 +74,7 @@ def main():
         shapes = json.load(f)
     results = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cases": {}}
     with torch.no_grad():
-        for family, make in (("gemm", gemm), ("conv", conv), ("attention", attention)):
+        for family, make in (("cpu_gemm", gemm), ("cpu_conv", conv), ("cpu_attention", attention)):
             for case in shapes[family]:
                 results["cases"][case["name"]] = median_ms(make(case))
                 print(f"{case['name']}: {results['cases'][case['name']]:.3f} ms", flush=True)

@@ -17,8 +17,8 @@ internal static class NativeLibraries
     private static readonly Dictionary<string, (string[] Candidates, string Hint)> Known = new()
     {
         [Cuda] = (["libcuda.so.1"], "the NVIDIA driver (libcuda.so.1) is not installed or this machine has no GPU"),
-        [Nvrtc] = (["libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"], "NVRTC ships with the CUDA toolkit or the nvidia-cuda-nvrtc pip/conda package; put libnvrtc.so.12 on the library path"),
-        [CublasLt] = (["libcublasLt.so.12", "libcublasLt.so.11", "libcublasLt.so"], "cuBLASLt ships with the CUDA toolkit or the nvidia-cublas package; put libcublasLt.so.12 on the library path"),
+        [Nvrtc] = (["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"], "NVRTC ships with the CUDA toolkit or the nvidia-cuda-nvrtc pip/conda package; put libnvrtc.so.12 on the library path"),
+        [CublasLt] = (["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so.11", "libcublasLt.so"], "cuBLASLt ships with the CUDA toolkit or the nvidia-cublas package; put libcublasLt.so.12 on the library path"),
     };
 
     private static int _registered;
