@@ -60,10 +60,7 @@ public sealed unsafe partial class CpuBackend
         OpChecks.KvCacheAppend(cache, values, position);
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
         long chunk = values.Shape[1] * rowBytes;
-        for (int b = 0; b < cache.Shape[0]; b++)
-        {
-            Buffer.MemoryCopy(Ptr(values) + (b * chunk), Ptr(cache) + (((long)b * cache.Shape[1]) + position) * rowBytes, chunk, chunk);
-        }
+        CopyRows(Ptr(values), chunk, Ptr(cache) + (position * rowBytes), cache.Shape[1] * rowBytes, cache.Shape[0], chunk);
     }
 
     /// <summary>Softmax over the first <paramref name="visible"/> entries; the rest become exact zeros.</summary>

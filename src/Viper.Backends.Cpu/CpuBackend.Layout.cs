@@ -10,24 +10,11 @@ public sealed unsafe partial class CpuBackend
         OpChecks.SameBackend(this, [.. parts]);
         Shape outShape = OpChecks.Concat(parts, axis);
         int ax = outShape.NormalizeAxis(axis);
-        long outer = outShape.Product(0, ax);
-        long innerBytes = outShape.Product(ax + 1, outShape.Rank) * parts[0].DType.SizeInBytes();
-        long outRow = outShape[ax] * innerBytes;
+        AxisSlabs slabs = AxisSlabs.For(outShape, ax, parts.Select(p => p.Shape[ax]).ToList(), parts[0].DType);
         Tensor y = Allocate(outShape, parts[0].DType, zeroed: false);
-        long offset = 0;
-        foreach (Tensor p in parts)
+        for (int i = 0; i < parts.Count; i++)
         {
-            long chunk = p.Shape[ax] * innerBytes;
-            byte* src = Ptr(p);
-            byte* dst = Ptr(y) + offset;
-            ParallelChunks(outer, (start, end) =>
-            {
-                for (long o = start; o < end; o++)
-                {
-                    Buffer.MemoryCopy(src + (o * chunk), dst + (o * outRow), chunk, chunk);
-                }
-            });
-            offset += chunk;
+            CopyRows(Ptr(parts[i]), slabs.Bytes[i], Ptr(y) + slabs.Offsets[i], slabs.RowBytes, slabs.Outer, slabs.Bytes[i]);
         }
 
         return y;
@@ -37,27 +24,12 @@ public sealed unsafe partial class CpuBackend
     {
         OpChecks.SameBackend(this, x);
         OpChecks.Split(x, axis, sizes);
-        int ax = x.Shape.NormalizeAxis(axis);
-        long outer = x.Shape.Product(0, ax);
-        long innerBytes = x.Shape.Product(ax + 1, x.Shape.Rank) * x.DType.SizeInBytes();
-        long inRow = x.Shape[ax] * innerBytes;
+        AxisSlabs slabs = AxisSlabs.For(x.Shape, axis, sizes, x.DType);
         var result = new Tensor[sizes.Count];
-        long offset = 0;
         for (int i = 0; i < sizes.Count; i++)
         {
-            long chunk = sizes[i] * innerBytes;
-            Tensor part = Allocate(x.Shape.With(ax, sizes[i]), x.DType, zeroed: false);
-            byte* src = Ptr(x) + offset;
-            byte* dst = Ptr(part);
-            ParallelChunks(outer, (start, end) =>
-            {
-                for (long o = start; o < end; o++)
-                {
-                    Buffer.MemoryCopy(src + (o * inRow), dst + (o * chunk), chunk, chunk);
-                }
-            });
-            result[i] = part;
-            offset += chunk;
+            result[i] = Allocate(x.Shape.With(x.Shape.NormalizeAxis(axis), sizes[i]), x.DType, zeroed: false);
+            CopyRows(Ptr(x) + slabs.Offsets[i], slabs.RowBytes, Ptr(result[i]), slabs.Bytes[i], slabs.Outer, slabs.Bytes[i]);
         }
 
         return result;
@@ -104,4 +76,14 @@ public sealed unsafe partial class CpuBackend
         });
         return y;
     }
+
+    /// <summary>Copies <paramref name="rows"/> runs of <paramref name="bytes"/> between pitched layouts.</summary>
+    private void CopyRows(byte* source, long sourcePitch, byte* destination, long destinationPitch, long rows, long bytes) =>
+        ParallelChunks(rows, (start, end) =>
+        {
+            for (long r = start; r < end; r++)
+            {
+                Buffer.MemoryCopy(source + (r * sourcePitch), destination + (r * destinationPitch), bytes, bytes);
+            }
+        });
 }

@@ -11,15 +11,11 @@ public sealed partial class CudaBackend
         OpChecks.SameBackend(this, [.. parts]);
         Shape outShape = OpChecks.Concat(parts, axis);
         int ax = outShape.NormalizeAxis(axis);
-        long outer = outShape.Product(0, ax);
-        long innerBytes = outShape.Product(ax + 1, outShape.Rank) * parts[0].DType.SizeInBytes();
+        AxisSlabs slabs = AxisSlabs.For(outShape, ax, parts.Select(p => p.Shape[ax]).ToList(), parts[0].DType);
         Tensor y = AllocateUninitialized(outShape, parts[0].DType);
-        long offset = 0;
-        foreach (Tensor p in parts)
+        for (int i = 0; i < parts.Count; i++)
         {
-            long chunk = p.Shape[ax] * innerBytes;
-            CopyRows(Address(p), chunk, Address(y) + (nint)offset, outShape[ax] * innerBytes, outer, chunk);
-            offset += chunk;
+            CopyRows(Address(parts[i]), slabs.Bytes[i], Address(y) + (nint)slabs.Offsets[i], slabs.RowBytes, slabs.Outer, slabs.Bytes[i]);
         }
 
         return y;
@@ -29,17 +25,12 @@ public sealed partial class CudaBackend
     {
         OpChecks.SameBackend(this, x);
         OpChecks.Split(x, axis, sizes);
-        int ax = x.Shape.NormalizeAxis(axis);
-        long outer = x.Shape.Product(0, ax);
-        long innerBytes = x.Shape.Product(ax + 1, x.Shape.Rank) * x.DType.SizeInBytes();
+        AxisSlabs slabs = AxisSlabs.For(x.Shape, axis, sizes, x.DType);
         var result = new Tensor[sizes.Count];
-        long offset = 0;
         for (int i = 0; i < sizes.Count; i++)
         {
-            long chunk = sizes[i] * innerBytes;
-            result[i] = AllocateUninitialized(x.Shape.With(ax, sizes[i]), x.DType);
-            CopyRows(Address(x) + (nint)offset, x.Shape[ax] * innerBytes, Address(result[i]), chunk, outer, chunk);
-            offset += chunk;
+            result[i] = AllocateUninitialized(x.Shape.With(x.Shape.NormalizeAxis(axis), sizes[i]), x.DType);
+            CopyRows(Address(x) + (nint)slabs.Offsets[i], slabs.RowBytes, Address(result[i]), slabs.Bytes[i], slabs.Outer, slabs.Bytes[i]);
         }
 
         return result;
