@@ -121,12 +121,10 @@ public class GpuGuidanceBenchmarks : GpuBenchmarkBase
 
     protected override Action Prepare()
     {
-        var ops = new Viper.Cuda.Ops.GpuOps(Backend.Device);
-        var shape = new Shape(Case.Elements);
-        var eps = Enumerable.Range(0, 4).Select(_ => Viper.Cuda.Ops.DeviceTensor.Allocate(Backend.Device, shape, DType.F16)).ToArray();
-        var x = Viper.Cuda.Ops.DeviceTensor.Allocate(Backend.Device, shape, DType.F32);
+        Tensor[] eps = Enumerable.Range(0, 4).Select(_ => Random(DType.F16, Case.Elements)).ToArray();
+        Tensor x = Random(DType.F32, Case.Elements);
         var step = new GuidanceStep(5f, 0.85f, 0.85f, SchedulerUpdate.Euler(1.0, 0.9));
-        return () => ops.GuidanceStep(eps[0], eps[1], eps[2], eps[3], x, null, step);
+        return () => Backend.GuidanceStep(eps[0], eps[1], eps[2], eps[3], x, null, step);
     }
 }
 

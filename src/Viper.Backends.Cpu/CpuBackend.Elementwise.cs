@@ -87,6 +87,25 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
+    public void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
+        Runtime.Guidance.GuidanceStep step)
+    {
+        OpChecks.SameBackend(this, epsUncond, epsCond, epsLiked, epsDisliked, latents, noise);
+        OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
+        using F32Input u = Read(epsUncond), c = Read(epsCond), liked = Read(epsLiked), disliked = Read(epsDisliked);
+        using F32Input z = noise is null ? default : Read(noise);
+        float* up = u.Pointer, cp = c.Pointer, lp = liked.Pointer, dp = disliked.Pointer, zp = z.Pointer, xp = (float*)Ptr(latents);
+        bool withNoise = noise is not null;
+        ParallelChunks(u.Count, (start, end) =>
+        {
+            for (long i = start; i < end; i++)
+            {
+                float eps = step.Combine(up[i], cp[i], lp[i], dp[i]);
+                xp[i] = step.Apply(xp[i], eps, withNoise ? zp[i] : null);
+            }
+        });
+    }
+
     public Tensor Softmax(Tensor x)
     {
         OpChecks.Float("softmax", x, "x");

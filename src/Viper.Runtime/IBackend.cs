@@ -85,6 +85,14 @@ public interface IBackend : IDisposable
 
     Tensor Cast(Tensor x, DType dtype);
 
+    /// <summary>
+    /// The fused ViPer guidance step over the four UNet outputs (same shape and dtype) and f32 latents, updated in
+    /// place: eps = eps_u + w·(eps_c + β₊·eps_vp+ − eps_u − β₋·eps_vp−), then x ← a·x + b·eps (+ c·noise when given).
+    /// Every backend follows <see cref="Guidance.GuidanceStep.Combine"/>'s order of f32 operations exactly.
+    /// </summary>
+    void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
+        Guidance.GuidanceStep step);
+
     /// <summary>Index of the largest value along the last axis (first on ties) → I32 (…).</summary>
     Tensor Argmax(Tensor x);
 

@@ -341,4 +341,26 @@ public static class OpChecks
             }
         }
     }
+
+    public static void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
+        Guidance.GuidanceStep step)
+    {
+        step.Validate();
+        Float("guidance_step", epsUncond, "eps_u");
+        foreach ((Tensor t, string name) in new[] { (epsCond, "eps_c"), (epsLiked, "eps_vp+"), (epsDisliked, "eps_vp−") })
+        {
+            if (!t.Shape.Equals(epsUncond.Shape) || t.DType != epsUncond.DType)
+            {
+                throw new ArgumentException($"guidance_step: {name} is {t.Shape} {t.DType}, expected {epsUncond.Shape} {epsUncond.DType}");
+            }
+        }
+
+        foreach ((Tensor? t, string name) in new[] { (latents, "latents"), (noise, "noise") })
+        {
+            if (t is not null && (!t.Shape.Equals(epsUncond.Shape) || t.DType != DType.F32))
+            {
+                throw new ArgumentException($"guidance_step: {name} must be f32 {epsUncond.Shape}, got {t.Shape} {t.DType}");
+            }
+        }
+    }
 }

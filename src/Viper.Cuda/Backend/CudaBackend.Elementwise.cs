@@ -59,6 +59,15 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    public void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
+        Runtime.Guidance.GuidanceStep step)
+    {
+        OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
+        LaunchElementwise(KernelTable.Entry("guidance_step", epsUncond.DType), latents.ElementCount, new KernelArgs()
+            .Add(Address(epsUncond)).Add(Address(epsCond)).Add(Address(epsLiked)).Add(Address(epsDisliked)).Add(AddressOrNull(noise))
+            .Add(Address(latents)).Add(new KernelGuidanceStep(step)).Add(latents.ElementCount));
+    }
+
     public Tensor Softmax(Tensor x) => PerRow("softmax", x, x.DType);
 
     public Tensor L2Normalize(Tensor x, float eps = 1e-12f) => PerRow("l2_normalize", x, x.DType, eps);

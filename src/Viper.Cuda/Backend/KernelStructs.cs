@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Viper.Runtime;
+using Viper.Runtime.Guidance;
 
 namespace Viper.Cuda.Backend;
 
@@ -41,3 +42,13 @@ internal struct KernelStrides
 /// <summary>im2col.cu's ConvShape: ten ints in declaration order.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal readonly record struct KernelConvShape(int H, int W, int Cin, int KH, int KW, int Stride, int PadTop, int PadLeft, int Ho, int Wo);
+
+/// <summary>guidance.cu's GuidanceStep: six floats in declaration order (w, β₊, β₋, a, b, c).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal readonly record struct KernelGuidanceStep(float W, float BetaPositive, float BetaNegative, float A, float B, float C)
+{
+    public KernelGuidanceStep(GuidanceStep s)
+        : this(s.W, s.BetaPositive, s.BetaNegative, s.Update.A, s.Update.B, s.Update.C)
+    {
+    }
+}

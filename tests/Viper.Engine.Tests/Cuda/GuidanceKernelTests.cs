@@ -1,24 +1,25 @@
-using Viper.Cuda.Device;
-using Viper.Cuda.Ops;
 using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 using Viper.Runtime.Guidance;
 
 namespace Viper.Engine.Tests.Cuda;
 
-/// <summary>kernels/guidance.cu: the fused ViPer guidance + scheduler update, against its scalar reference.</summary>
+/// <summary>
+/// The fused ViPer guidance step (kernels/guidance.cu on the CUDA backend, a scalar loop on the CPU backend)
+/// against its scalar reference, bit for bit, on every backend.
+/// </summary>
 public class GuidanceKernelTests
 {
     public static TheoryData<string, DType, string> Cases()
     {
         var data = new TheoryData<string, DType, string>();
-        foreach (string device in TestDevices.Names)
+        foreach (string backend in TestBackends.Names)
         {
             foreach (DType t in new[] { DType.F32, DType.F16, DType.BF16 })
             {
                 foreach (string scheduler in new[] { "euler", "ddim", "ddpm" })
                 {
-                    data.Add(device, t, scheduler);
+                    data.Add(backend, t, scheduler);
                 }
             }
         }
@@ -28,9 +29,9 @@ public class GuidanceKernelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void FusedStepMatchesTheScalarReferenceBitForBit(string deviceName, DType dtype, string scheduler)
+    public void FusedStepMatchesTheScalarReferenceBitForBit(string backendName, DType dtype, string scheduler)
     {
-        using IGpuDevice device = TestDevices.Create(deviceName);
+        using IBackend backend = TestBackends.Create(backendName);
         var (update, withNoise) = scheduler switch
         {
             "euler" => (SchedulerUpdate.Euler(14.6146, 11.2), false),
@@ -38,7 +39,7 @@ public class GuidanceKernelTests
             _ => (SchedulerUpdate.Ddpm(0.0047, 0.0112, lastStep: false), true),
         };
         var step = new GuidanceStep(5f, 0.85f, 0.6f, update);
-        Run(device, dtype, step, withNoise, out float[] latents, out float[][] eps, out float[]? noise, out float[] got);
+        Run(backend, dtype, step, withNoise, out float[] latents, out float[][] eps, out float[]? noise, out float[] got);
         for (int i = 0; i < got.Length; i++)
         {
             float expected = step.Apply(latents[i], step.Combine(eps[0][i], eps[1][i], eps[2][i], eps[3][i]), noise?[i]);
@@ -47,12 +48,12 @@ public class GuidanceKernelTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
-    public void BetaZeroIsExactlyClassifierFreeGuidance(string deviceName)
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void BetaZeroIsExactlyClassifierFreeGuidance(string backendName)
     {
-        using IGpuDevice device = TestDevices.Create(deviceName);
+        using IBackend backend = TestBackends.Create(backendName);
         var update = SchedulerUpdate.Euler(3.2, 2.9);
-        Run(device, DType.F32, GuidanceStep.ClassifierFree(7.5f, update), false, out float[] latents, out float[][] eps, out _, out float[] got);
+        Run(backend, DType.F32, GuidanceStep.ClassifierFree(7.5f, update), false, out float[] latents, out float[][] eps, out _, out float[] got);
         for (int i = 0; i < got.Length; i++)
         {
             float cfg = eps[0][i] + (7.5f * (eps[1][i] - eps[0][i])); // diffusers: uncond + w·(text − uncond)
@@ -62,13 +63,13 @@ public class GuidanceKernelTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
-    public void PaperFormIsEquationThree(string deviceName)
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void PaperFormIsEquationThree(string backendName)
     {
-        using IGpuDevice device = TestDevices.Create(deviceName);
+        using IBackend backend = TestBackends.Create(backendName);
         const float w = 5f, beta = 0.85f;
         var update = new SchedulerUpdate(0f, 1f, 0f); // x ← eps: read the combined prediction back directly
-        Run(device, DType.F32, GuidanceStep.Paper(w, beta, update), false, out _, out float[][] eps, out _, out float[] got);
+        Run(backend, DType.F32, GuidanceStep.Paper(w, beta, update), false, out _, out float[][] eps, out _, out float[] got);
         float[] expected = Enumerable.Range(0, got.Length)
             .Select(i => (float)(((1 - w) * (double)eps[0][i]) + (w * (eps[1][i] + (beta * ((double)eps[2][i] - eps[3][i]))))))
             .ToArray();
@@ -76,18 +77,17 @@ public class GuidanceKernelTests
     }
 
     [Theory]
-    [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
-    public void RejectsNonFiniteParametersAndMismatchedTensors(string deviceName)
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void RejectsNonFiniteParametersAndMismatchedTensors(string backendName)
     {
-        using IGpuDevice device = TestDevices.Create(deviceName);
-        var ops = new GpuOps(device);
-        using DeviceTensor e = DeviceTensor.Allocate(device, new Shape(8), DType.F16), other = DeviceTensor.Allocate(device, new Shape(9), DType.F16);
-        using DeviceTensor x = DeviceTensor.Allocate(device, new Shape(8), DType.F32), x16 = DeviceTensor.Allocate(device, new Shape(8), DType.F16);
+        using IBackend b = TestBackends.Create(backendName);
+        Tensor e = b.Allocate(new Shape(8), DType.F16), other = b.Allocate(new Shape(9), DType.F16);
+        Tensor x = b.Allocate(new Shape(8), DType.F32), x16 = b.Allocate(new Shape(8), DType.F16);
         var ok = new GuidanceStep(5f, 0.85f, 0.85f, SchedulerUpdate.Euler(1, 0.5));
         Assert.Contains("β₊ must be finite", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            ops.GuidanceStep(e, e, e, e, x, null, ok with { BetaPositive = float.NaN })).Message);
-        Assert.Contains("eps_vp+ is [9] F16", Assert.Throws<ArgumentException>(() => ops.GuidanceStep(e, e, other, e, x, null, ok)).Message);
-        Assert.Contains("latents must be f32", Assert.Throws<ArgumentException>(() => ops.GuidanceStep(e, e, e, e, x16, null, ok)).Message);
+            b.GuidanceStep(e, e, e, e, x, null, ok with { BetaPositive = float.NaN })).Message);
+        Assert.Contains("eps_vp+ is [9] F16", Assert.Throws<ArgumentException>(() => b.GuidanceStep(e, e, other, e, x, null, ok)).Message);
+        Assert.Contains("latents must be f32", Assert.Throws<ArgumentException>(() => b.GuidanceStep(e, e, e, e, x16, null, ok)).Message);
     }
 
     [Fact]
@@ -107,30 +107,18 @@ public class GuidanceKernelTests
         Assert.Equal(x + ((11.2 - 14.6) * eps), (euler.A * x) + (euler.B * eps), 4);
     }
 
-    private static void Run(IGpuDevice device, DType dtype, GuidanceStep step, bool withNoise,
+    private static void Run(IBackend backend, DType dtype, GuidanceStep step, bool withNoise,
         out float[] latents, out float[][] eps, out float[]? noise, out float[] result)
     {
         var shape = new Shape(2, 4, 17, 19); // (B, C, H, W) latents with odd spatial tails
         var rng = new Random(21);
-        var ops = new GpuOps(device);
-        var stored = new float[4][];
-        var tensors = new DeviceTensor[4];
-        for (int i = 0; i < 4; i++)
-        {
-            tensors[i] = DeviceTensor.FromFloats(device, KernelOpTests.Random(rng, shape), shape, dtype);
-            stored[i] = tensors[i].ToFloats();
-        }
-
+        var tensors = Enumerable.Range(0, 4).Select(_ => backend.FromFloats(KernelOpTests.Random(rng, shape), shape, dtype)).ToArray();
+        eps = tensors.Select(t => t.ToFloats()).ToArray(); // as the dtype stores them
         latents = KernelOpTests.Random(rng, shape);
         noise = withNoise ? KernelOpTests.Random(rng, shape) : null;
-        using DeviceTensor x = DeviceTensor.FromFloats(device, latents, shape, DType.F32);
-        using DeviceTensor? z = noise is null ? null : DeviceTensor.FromFloats(device, noise, shape, DType.F32);
-        ops.GuidanceStep(tensors[0], tensors[1], tensors[2], tensors[3], x, z, step);
+        Tensor x = backend.FromFloats(latents, shape);
+        Tensor? z = noise is null ? null : backend.FromFloats(noise, shape);
+        backend.GuidanceStep(tensors[0], tensors[1], tensors[2], tensors[3], x, z, step);
         result = x.ToFloats();
-        eps = stored;
-        foreach (DeviceTensor t in tensors)
-        {
-            t.Dispose();
-        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Viper.Cuda.Device;
-using Viper.Cuda.Ops;
 using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 

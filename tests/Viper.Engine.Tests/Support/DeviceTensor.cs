@@ -1,9 +1,9 @@
 using Viper.Cuda.Device;
 using Viper.Runtime;
 
-namespace Viper.Cuda.Ops;
+namespace Viper.Engine.Tests.Support;
 
-/// <summary>A dense row-major tensor in device memory.</summary>
+/// <summary>A dense row-major tensor in raw device memory, for tests that launch kernels directly.</summary>
 public sealed class DeviceTensor : IDisposable
 {
     public DeviceTensor(DeviceBuffer buffer, Shape shape, DType dtype)
