@@ -37,7 +37,7 @@ public sealed partial class CudaBackend
         }
 
         var args = new KernelArgs()
-            .Add(Address(q)).Add(Address(k)).Add(Address(v)).Add(Address(y)).Add(AddressOrNull(options.KeyLengths))
+            .Add(Address(q), q).Add(Address(k), k).Add(Address(v), v).Add(Address(y), y).Add(AddressOrNull(options.KeyLengths), options.KeyLengths)
             .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
             .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale);
         if (q.DType != DType.F32 && options.HeadDim % 8 == 0)
@@ -60,7 +60,6 @@ public sealed partial class CudaBackend
         OpChecks.SameBackend(this, cache, values);
         OpChecks.KvCacheAppend(cache, values, position);
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
-        CopyRows(Address(values), values.Shape[1] * rowBytes, Address(cache) + (nint)(position * rowBytes), cache.Shape[1] * rowBytes,
-            cache.Shape[0], values.Shape[1] * rowBytes);
+        CopyRows(values, 0, values.Shape[1] * rowBytes, cache, position * rowBytes, cache.Shape[1] * rowBytes, cache.Shape[0], values.Shape[1] * rowBytes);
     }
 }

@@ -20,11 +20,18 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(outShape, a.DType);
         Device.Gemm(new GemmDescriptor(false, transposeB, m, n, k, alpha,
             Address(a), k, (long)m * k, Address(b), transposeB ? k : n, (long)k * n, 0f, Address(y), n, (long)m * n, batch, a.DType, a.DType));
+        GC.KeepAlive(a); // the descriptor holds raw addresses: keep the operands from being finalized before the GEMM is issued
+        GC.KeepAlive(b);
         return y;
     }
 
     /// <summary>y (M, N) = x (M, K) · w (N, K)ᵀ + bias, the bias applied by the GEMM's epilogue.</summary>
-    private void Gemm(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k) =>
+    private void Gemm(Tensor x, Tensor w, Tensor? bias, Tensor y, int m, int n, int k)
+    {
         Device.Gemm(new GemmDescriptor(false, true, m, n, k, 1f, Address(x), k, 0, Address(w), k, 0, 0f, Address(y), n, 0, 1, x.DType, x.DType,
             AddressOrNull(bias), bias is null ? GemmEpilogue.None : GemmEpilogue.Bias));
+        GC.KeepAlive(x); // raw addresses in the descriptor: keep the operands alive until the GEMM is issued
+        GC.KeepAlive(w);
+        GC.KeepAlive(bias);
+    }
 }

@@ -15,7 +15,7 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(outShape, parts[0].DType);
         for (int i = 0; i < parts.Count; i++)
         {
-            CopyRows(Address(parts[i]), slabs.Bytes[i], Address(y) + (nint)slabs.Offsets[i], slabs.RowBytes, slabs.Outer, slabs.Bytes[i]);
+            CopyRows(parts[i], 0, slabs.Bytes[i], y, slabs.Offsets[i], slabs.RowBytes, slabs.Outer, slabs.Bytes[i]);
         }
 
         return y;
@@ -30,7 +30,7 @@ public sealed partial class CudaBackend
         for (int i = 0; i < sizes.Count; i++)
         {
             result[i] = AllocateUninitialized(x.Shape.With(x.Shape.NormalizeAxis(axis), sizes[i]), x.DType);
-            CopyRows(Address(x) + (nint)slabs.Offsets[i], slabs.RowBytes, Address(result[i]), slabs.Bytes[i], slabs.Outer, slabs.Bytes[i]);
+            CopyRows(x, slabs.Offsets[i], slabs.RowBytes, result[i], 0, slabs.Bytes[i], slabs.Outer, slabs.Bytes[i]);
         }
 
         return result;
@@ -43,7 +43,7 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(outShape, x.DType);
         var strides = KernelStrides.From(outShape, StridedIndexing.PermuteStrides(x.Shape, order));
         LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount,
-            new KernelArgs().Add(Address(x)).Add(Address(y)).Add(strides).Add(y.ElementCount));
+            new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add(strides).Add(y.ElementCount));
         return y;
     }
 
@@ -53,7 +53,7 @@ public sealed partial class CudaBackend
         OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
         Tensor y = AllocateUninitialized(new Shape(x.Shape[0], x.Shape[1] * 2, x.Shape[2] * 2, x.Shape[3]), x.DType);
         LaunchElementwise(KernelTable.ByElementSize("upsample_nearest2x", x.DType), y.ElementCount, new KernelArgs()
-            .Add(Address(x)).Add(Address(y)).Add((long)x.Shape[1]).Add((long)x.Shape[2]).Add((long)x.Shape[3]).Add(y.ElementCount));
+            .Add(Address(x), x).Add(Address(y), y).Add((long)x.Shape[1]).Add((long)x.Shape[2]).Add((long)x.Shape[3]).Add(y.ElementCount));
         return y;
     }
 
@@ -74,7 +74,7 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(outShape, table.DType);
         string entry = KernelTable.ByElementSize(ids.DType == DType.I64 ? "embedding_i64" : "embedding_i32", table.DType);
         LaunchElementwise(entry, y.ElementCount,
-            new KernelArgs().Add(Address(table)).Add(Address(ids)).Add(Address(y)).Add((long)table.Shape[1]).Add(y.ElementCount));
+            new KernelArgs().Add(Address(table), table).Add(Address(ids), ids).Add(Address(y), y).Add((long)table.Shape[1]).Add(y.ElementCount));
         return y;
     }
 }

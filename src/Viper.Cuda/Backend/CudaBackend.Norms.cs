@@ -17,11 +17,11 @@ public sealed partial class CudaBackend
         if (batch * groups > 0)
         {
             Device.Launch(KernelTable.Entry("group_norm_stats", x.DType), new Dim3((uint)(batch * groups)), block, 0,
-                new KernelArgs().Add(Address(x)).Add(Address(stats)).Add(spatial).Add(channels).Add(groups).Add(eps));
+                new KernelArgs().Add(Address(x), x).Add(Address(stats), stats).Add(spatial).Add(channels).Add(groups).Add(eps));
         }
 
         LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
-            .Add(Address(x)).Add(Address(stats)).Add(Address(gamma)).Add(Address(beta)).Add(Address(y))
+            .Add(Address(x), x).Add(Address(stats), stats).Add(Address(gamma), gamma).Add(Address(beta), beta).Add(Address(y), y)
             .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
         ReleaseScratch(stats);
         return y;
@@ -43,7 +43,7 @@ public sealed partial class CudaBackend
     {
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchRows(KernelTable.Entry("row_norm", x.DType), x.Shape.Rows, x.Shape.Last, new KernelArgs()
-            .Add(Address(x)).Add(AddressOrNull(gamma)).Add(AddressOrNull(beta)).Add(Address(y)).Add(x.Shape.Last).Add(eps).Add(rms ? 1 : 0));
+            .Add(Address(x), x).Add(AddressOrNull(gamma), gamma).Add(AddressOrNull(beta), beta).Add(Address(y), y).Add(x.Shape.Last).Add(eps).Add(rms ? 1 : 0));
         return y;
     }
 }

@@ -146,10 +146,15 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         Device.Launch(entry, grid, block, 0, args);
     }
 
-    /// <summary>Copies <paramref name="rows"/> runs of <paramref name="bytes"/> between pitched layouts (concat, split, KV cache).</summary>
-    private void CopyRows(IntPtr source, long sourcePitch, IntPtr destination, long destinationPitch, long rows, long bytes) =>
-        LaunchElementwise("copy_rows", rows * bytes,
-            new KernelArgs().Add(source).Add(sourcePitch).Add(destination).Add(destinationPitch).Add(rows).Add(bytes));
+    /// <summary>
+    /// Copies <paramref name="rows"/> runs of <paramref name="bytes"/> between pitched layouts (concat, split, KV cache),
+    /// starting the given byte offsets into each tensor.
+    /// </summary>
+    private void CopyRows(Tensor source, long sourceOffset, long sourcePitch, Tensor destination, long destinationOffset, long destinationPitch,
+        long rows, long bytes) =>
+        LaunchElementwise("copy_rows", rows * bytes, new KernelArgs()
+            .Add(Address(source) + (nint)sourceOffset, source).Add(sourcePitch)
+            .Add(Address(destination) + (nint)destinationOffset, destination).Add(destinationPitch).Add(rows).Add(bytes));
 
     /// <summary>A captured graph that owns the tensors its ops allocated during capture.</summary>
     private sealed class GraphWithTensors(DeviceGraph graph, List<Tensor> tensors) : DeviceGraph

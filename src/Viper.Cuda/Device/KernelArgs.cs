@@ -10,10 +10,25 @@ namespace Viper.Cuda.Device;
 public sealed class KernelArgs
 {
     private readonly List<byte[]> _values = [];
+    private readonly List<object> _owners = [];
 
     public int Count => _values.Count;
 
-    public KernelArgs Add(DeviceBuffer buffer) => Add(buffer.Address);
+    public KernelArgs Add(DeviceBuffer buffer) => Add(buffer.Address, buffer);
+
+    /// <summary>
+    /// A device address inside memory that <paramref name="owner"/> keeps alive: held until the launch returns, so the
+    /// garbage collector cannot finalize (and free) an operand the caller no longer references while a kernel reads it.
+    /// </summary>
+    public KernelArgs Add(IntPtr address, object? owner)
+    {
+        if (owner is not null)
+        {
+            _owners.Add(owner);
+        }
+
+        return Add(address);
+    }
 
     /// <summary>A null device pointer, for optional tensor parameters.</summary>
     public KernelArgs AddNull() => Add(IntPtr.Zero);
@@ -41,6 +56,7 @@ public sealed class KernelArgs
             }
 
             launch((IntPtr)pointers);
+            GC.KeepAlive(_owners);
         }
         finally
         {
