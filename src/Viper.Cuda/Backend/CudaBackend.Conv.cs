@@ -22,7 +22,7 @@ public sealed partial class CudaBackend
             Tensor output = AllocateUninitialized(outShape, x.DType);
             (Dim3 grid, Dim3 block) = Launchers.ImplicitGemmConv(outShape.Rows, cout);
             Device.Launch(KernelTable.Entry("conv2d_implicit_gemm", x.DType), grid, block, 0, new KernelArgs()
-                .Add(Address(x), x).Add(Address(weight), weight).Add(AddressOrNull(bias), bias).Add(AddressOrNull(residual), residual).Add(Address(output), output)
+                .Add(this, x).Add(this, weight).Add(this, bias).Add(this, residual).Add(this, output)
                 .Add(shape).Add(cout).Add(x.Shape[0]));
             return output;
         }
@@ -50,7 +50,7 @@ public sealed partial class CudaBackend
 
         Tensor cols = AllocateUninitialized(new Shape(rows, patch), x.DType);
         LaunchElementwise(KernelTable.Entry("im2col", x.DType), cols.ElementCount,
-            new KernelArgs().Add(Address(x), x).Add(Address(cols), cols).Add(shape).Add(cols.ElementCount));
+            new KernelArgs().Add(this, x).Add(this, cols).Add(shape).Add(cols.ElementCount));
         Gemm(cols, weight.Reshape(cout, patch), bias, y, rows, cout, patch);
         ReleaseScratch(cols);
         return y;

@@ -17,7 +17,7 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         // activations.cu numbers them in IBackend's order: silu, gelu, gelu_tanh, quick_gelu.
         LaunchElementwise(KernelTable.Entry("activate", x.DType), x.ElementCount,
-            new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add((int)activation).Add(x.ElementCount));
+            new KernelArgs().Add(this, x).Add(this, y).Add((int)activation).Add(x.ElementCount));
         return y;
     }
 
@@ -31,7 +31,7 @@ public sealed partial class CudaBackend
 
         Tensor y = AllocateUninitialized(x.Shape.WithLast(x.Shape.Last / 2), x.DType);
         LaunchElementwise(KernelTable.Entry("geglu", x.DType), y.ElementCount,
-            new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add(x.Shape.Last / 2).Add(y.ElementCount));
+            new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last / 2).Add(y.ElementCount));
         return y;
     }
 
@@ -42,7 +42,7 @@ public sealed partial class CudaBackend
         OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
         Tensor y = AllocateUninitialized(gate.Shape, gate.DType);
         LaunchElementwise(KernelTable.Entry("swiglu", gate.DType), y.ElementCount,
-            new KernelArgs().Add(Address(gate), gate).Add(Address(up), up).Add(Address(y), y).Add(y.ElementCount));
+            new KernelArgs().Add(this, gate).Add(this, up).Add(this, y).Add(y.ElementCount));
         return y;
     }
 
@@ -55,7 +55,7 @@ public sealed partial class CudaBackend
         OpChecks.Float("scale", x, "x");
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchElementwise(KernelTable.Entry("scale", x.DType), x.ElementCount,
-            new KernelArgs().Add(Address(x), x).Add(factor).Add(Address(y), y).Add(x.ElementCount));
+            new KernelArgs().Add(this, x).Add(factor).Add(this, y).Add(x.ElementCount));
         return y;
     }
 
@@ -64,8 +64,8 @@ public sealed partial class CudaBackend
     {
         OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
         LaunchElementwise(KernelTable.Entry("guidance_step", epsUncond.DType), latents.ElementCount, new KernelArgs()
-            .Add(Address(epsUncond), epsUncond).Add(Address(epsCond), epsCond).Add(Address(epsLiked), epsLiked).Add(Address(epsDisliked), epsDisliked).Add(AddressOrNull(noise), noise)
-            .Add(Address(latents), latents).Add(new KernelGuidanceStep(step)).Add(latents.ElementCount));
+            .Add(this, epsUncond).Add(this, epsCond).Add(this, epsLiked).Add(this, epsDisliked).Add(this, noise)
+            .Add(this, latents).Add(new KernelGuidanceStep(step)).Add(latents.ElementCount));
     }
 
     public Tensor Softmax(Tensor x) => PerRow("softmax", x, x.DType);
@@ -80,7 +80,7 @@ public sealed partial class CudaBackend
         {
             // One warp per row (softmax.cu's argmax_rows reduces within a warp only).
             Device.Launch(KernelTable.Entry("argmax", x.DType), new Dim3(checked((uint)x.Shape.Rows)), new Dim3(32), 0,
-                new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add(x.Shape.Last));
+                new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last));
         }
 
         return y;
@@ -94,7 +94,7 @@ public sealed partial class CudaBackend
         CopyRows(logits, 0, 0, y, 0, 0, 1, logits.SizeInBytes);
         string entry = KernelTable.Entry(ids.DType == DType.I64 ? "repetition_penalty_i64" : "repetition_penalty_i32", logits.DType);
         LaunchElementwise(entry, ids.ElementCount, new KernelArgs()
-            .Add(Address(logits), logits).Add(Address(ids), ids).Add(Address(y), y).Add(logits.Shape[1]).Add(ids.Shape[1]).Add(penalty).Add(ids.ElementCount));
+            .Add(this, logits).Add(this, ids).Add(this, y).Add(logits.Shape[1]).Add(ids.Shape[1]).Add(penalty).Add(ids.ElementCount));
         return y;
     }
 
@@ -103,7 +103,7 @@ public sealed partial class CudaBackend
         OpChecks.Float("mean", x, "x");
         Tensor sums = AllocateUninitialized(new Shape(x.Shape.ToArray()[..^1]), DType.F32);
         LaunchRows(KernelTable.Entry("sum_rows", x.DType), x.Shape.Rows, x.Shape.Last,
-            new KernelArgs().Add(Address(x), x).Add(Address(sums), sums).Add(x.Shape.Last).Add(1f / Math.Max(x.Shape.Last, 1)));
+            new KernelArgs().Add(this, x).Add(this, sums).Add(x.Shape.Last).Add(1f / Math.Max(x.Shape.Last, 1)));
         if (x.DType == DType.F32)
         {
             return sums;
@@ -135,7 +135,7 @@ public sealed partial class CudaBackend
 
         Tensor y = AllocateUninitialized(x.Shape, dtype);
         LaunchElementwise(KernelTable.Entry("cast", x.DType, dtype), x.ElementCount,
-            new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add(x.ElementCount));
+            new KernelArgs().Add(this, x).Add(this, y).Add(x.ElementCount));
         return y;
     }
 
@@ -147,13 +147,13 @@ public sealed partial class CudaBackend
         if (a.Shape.Equals(b.Shape))
         {
             LaunchElementwise(KernelTable.Entry(op, a.DType), a.ElementCount,
-                new KernelArgs().Add(Address(a), a).Add(Address(b), b).Add(Address(y), y).Add(a.ElementCount));
+                new KernelArgs().Add(this, a).Add(this, b).Add(this, y).Add(a.ElementCount));
             return y;
         }
 
         var strides = KernelStrides.From(a.Shape, StridedIndexing.BroadcastStrides(a.Shape, b.Shape));
         LaunchElementwise(KernelTable.Entry($"{op}_broadcast", a.DType), a.ElementCount,
-            new KernelArgs().Add(Address(a), a).Add(Address(b), b).Add(Address(y), y).Add(strides).Add(a.ElementCount));
+            new KernelArgs().Add(this, a).Add(this, b).Add(this, y).Add(strides).Add(a.ElementCount));
         return y;
     }
 
@@ -161,7 +161,7 @@ public sealed partial class CudaBackend
     {
         OpChecks.Float(op, x, "x");
         Tensor y = AllocateUninitialized(x.Shape, outType);
-        var args = new KernelArgs().Add(Address(x), x).Add(Address(y), y).Add(x.Shape.Last);
+        var args = new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last);
         if (eps is { } e)
         {
             args.Add(e);

@@ -19,7 +19,7 @@ public sealed partial class CudaBackend
         Tensor t = converted ?? timesteps;
         Tensor y = AllocateUninitialized(new Shape(t.Shape[0], options.Dim), DType.F32);
         LaunchElementwise("timestep_embedding", y.ElementCount, new KernelArgs()
-            .Add(Address(t), t).Add(Address(y), y).Add(options.Dim).Add(options.FlipSinToCos ? 1 : 0).Add(options.DownscaleFreqShift)
+            .Add(this, t).Add(this, y).Add(options.Dim).Add(options.FlipSinToCos ? 1 : 0).Add(options.DownscaleFreqShift)
             .Add(options.Scale).Add((float)Math.Log(options.MaxPeriod)).Add(y.ElementCount));
         ReleaseScratch(converted);
         return y;
@@ -31,7 +31,7 @@ public sealed partial class CudaBackend
         OpChecks.Rotary(x, positions, headDim);
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchElementwise(KernelTable.Entry("rotary", x.DType), y.ElementCount, new KernelArgs()
-            .Add(Address(x), x).Add(Address(positions), positions).Add(Address(y), y).Add(x.Shape[1]).Add(x.Shape[2]).Add(headDim).Add(theta).Add(y.ElementCount));
+            .Add(this, x).Add(this, positions).Add(this, y).Add(x.Shape[1]).Add(x.Shape[2]).Add(headDim).Add(theta).Add(y.ElementCount));
         return y;
     }
 }

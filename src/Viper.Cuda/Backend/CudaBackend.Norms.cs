@@ -17,11 +17,11 @@ public sealed partial class CudaBackend
         if (batch * groups > 0)
         {
             Device.Launch(KernelTable.Entry("group_norm_stats", x.DType), new Dim3((uint)(batch * groups)), block, 0,
-                new KernelArgs().Add(Address(x), x).Add(Address(stats), stats).Add(spatial).Add(channels).Add(groups).Add(eps));
+                new KernelArgs().Add(this, x).Add(this, stats).Add(spatial).Add(channels).Add(groups).Add(eps));
         }
 
         LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
-            .Add(Address(x), x).Add(Address(stats), stats).Add(Address(gamma), gamma).Add(Address(beta), beta).Add(Address(y), y)
+            .Add(this, x).Add(this, stats).Add(this, gamma).Add(this, beta).Add(this, y)
             .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
         ReleaseScratch(stats);
         return y;
@@ -43,7 +43,7 @@ public sealed partial class CudaBackend
     {
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchRows(KernelTable.Entry("row_norm", x.DType), x.Shape.Rows, x.Shape.Last, new KernelArgs()
-            .Add(Address(x), x).Add(AddressOrNull(gamma), gamma).Add(AddressOrNull(beta), beta).Add(Address(y), y).Add(x.Shape.Last).Add(eps).Add(rms ? 1 : 0));
+            .Add(this, x).Add(this, gamma).Add(this, beta).Add(this, y).Add(x.Shape.Last).Add(eps).Add(rms ? 1 : 0));
         return y;
     }
 }

@@ -122,7 +122,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         return Buffer(t).Address + (nint)t.ByteOffset;
     }
 
-    private IntPtr AddressOrNull(Tensor? t) => t is null ? IntPtr.Zero : Address(t);
+    internal IntPtr AddressOrNull(Tensor? t) => t is null ? IntPtr.Zero : Address(t);
 
     private void LaunchElementwise(string entry, long n, KernelArgs args)
     {
