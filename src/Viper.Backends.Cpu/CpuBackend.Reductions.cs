@@ -13,7 +13,7 @@ public sealed unsafe partial class CpuBackend
         int[] result = new int[x.Shape.Rows];
         float* xp = xs.Pointer;
         ParallelRows(result.Length, row => result[row] = TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(xp + (row * c), c)));
-        return this.FromInts(result, new Shape(x.Shape.ToArray()[..^1]));
+        return this.FromInts(result, x.Shape.WithoutLast());
     }
 
     public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
@@ -39,7 +39,7 @@ public sealed unsafe partial class CpuBackend
         OpChecks.Float("mean", x, "x");
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
-        F32Output y = Write(new Shape(x.Shape.ToArray()[..^1]), x.DType);
+        F32Output y = Write(x.Shape.WithoutLast(), x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelRows(x.Shape.Rows, row =>
         {

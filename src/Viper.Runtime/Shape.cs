@@ -71,6 +71,9 @@ public sealed class Shape : IEquatable<Shape>
         return new Shape(d);
     }
 
+    /// <summary>The shape of a reduction over the last axis: every dimension but the last.</summary>
+    public Shape WithoutLast() => new(_dims[..^1]);
+
     public Shape With(int axis, int value)
     {
         int[] d = ToArray();

@@ -75,7 +75,7 @@ public sealed partial class CudaBackend
     public Tensor Argmax(Tensor x)
     {
         OpChecks.Float("argmax", x, "x");
-        Tensor y = AllocateUninitialized(new Shape(x.Shape.ToArray()[..^1]), DType.I32);
+        Tensor y = AllocateUninitialized(x.Shape.WithoutLast(), DType.I32);
         if (x.Shape.Rows > 0)
         {
             // One warp per row (softmax.cu's argmax_rows reduces within a warp only).
@@ -101,7 +101,7 @@ public sealed partial class CudaBackend
     public Tensor Mean(Tensor x)
     {
         OpChecks.Float("mean", x, "x");
-        Tensor sums = AllocateUninitialized(new Shape(x.Shape.ToArray()[..^1]), DType.F32);
+        Tensor sums = AllocateUninitialized(x.Shape.WithoutLast(), DType.F32);
         LaunchRows(KernelTable.Entry("sum_rows", x.DType), x.Shape.Rows, x.Shape.Last,
             new KernelArgs().Add(this, x).Add(this, sums).Add(x.Shape.Last).Add(1f / Math.Max(x.Shape.Last, 1)));
         if (x.DType == DType.F32)
