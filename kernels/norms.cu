@@ -1,23 +1,36 @@
-// Normalisations with f32 statistics: group norm over channel-last (N, S, C) activations with optional fused
-// SiLU, layer norm and RMS norm over the last axis. One block per (sample, group) or per row.
+// Normalisations with f32 statistics: group norm over channel-last (N, S, C) activations with an optional fused
+// input add (the time embedding) and SiLU; layer norm and RMS norm over the last axis. One block per (sample,
+// group) or per row.
 #include "common.cuh"
 
 namespace viper {
 
+// The value a group norm sees at flat index i of (N, S, C): x, or x + add rounded to T as the unfused add would
+// store it. add_mode 0: none, 1: add has x's shape, 2: add is (N, C), broadcast over the S positions.
+template <typename T>
+VIPER_INLINE float group_norm_input(const T* __restrict__ x, const T* __restrict__ add, int add_mode, i64 i, i64 spatial,
+                                    int channels) {
+    if (add_mode == 0) return to_float(x[i]);
+    i64 a = add_mode == 1 ? i : (i / (spatial * channels)) * channels + i % channels;
+    return to_float(from_float<T>(to_float(x[i]) + to_float(add[a])));
+}
+
 // Pass 1: mean and rstd of each (n, g) over S spatial positions × C/G channels; biased variance, two-pass
 // over the data (mean first) so large offsets do not cancel.
 template <typename T>
-VIPER_INLINE void group_norm_stats(const T* __restrict__ x, float* __restrict__ stats, i64 spatial, int channels, int groups, float eps) {
+VIPER_INLINE void group_norm_stats(const T* __restrict__ x, const T* __restrict__ add, int add_mode, float* __restrict__ stats,
+                                   i64 spatial, int channels, int groups, float eps) {
     __shared__ float scratch[32];
     int n = blockIdx.x / groups, g = blockIdx.x % groups, cg = channels / groups;
-    const T* base = x + i64(n) * spatial * channels + i64(g) * cg;
+    i64 base = i64(n) * spatial * channels + i64(g) * cg;
     i64 count = spatial * cg;
     float sum = 0.f;
-    for (i64 i = threadIdx.x; i < count; i += blockDim.x) sum += to_float(base[(i / cg) * channels + i % cg]);
+    for (i64 i = threadIdx.x; i < count; i += blockDim.x)
+        sum += group_norm_input(x, add, add_mode, base + (i / cg) * channels + i % cg, spatial, channels);
     float mean = block_sum(sum, scratch) / float(count);
     float sq = 0.f;
     for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
-        float d = to_float(base[(i / cg) * channels + i % cg]) - mean;
+        float d = group_norm_input(x, add, add_mode, base + (i / cg) * channels + i % cg, spatial, channels) - mean;
         sq += d * d;
     }
     float var = block_sum(sq, scratch) / float(count);
@@ -29,14 +42,16 @@ VIPER_INLINE void group_norm_stats(const T* __restrict__ x, float* __restrict__ 
 
 // Pass 2: y = (x − mean)·rstd·γ + β, then SiLU when asked; one thread per element.
 template <typename T>
-VIPER_INLINE void group_norm_apply(const T* __restrict__ x, const float* __restrict__ stats, const T* __restrict__ gamma,
+VIPER_INLINE void group_norm_apply(const T* __restrict__ x, const T* __restrict__ add, int add_mode,
+                                   const float* __restrict__ stats, const T* __restrict__ gamma,
                                    const T* __restrict__ beta, T* __restrict__ y, i64 spatial, int channels, int groups, int silu, i64 n) {
     int cg = channels / groups;
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
         int c = int(i % channels);
         i64 sample = i / (spatial * channels);
         i64 s = 2 * (sample * groups + c / cg);
-        float v = (to_float(x[i]) - stats[s]) * stats[s + 1] * to_float(gamma[c]) + to_float(beta[c]);
+        float v = group_norm_input(x, add, add_mode, i, spatial, channels);
+        v = (v - stats[s]) * stats[s + 1] * to_float(gamma[c]) + to_float(beta[c]);
         if (silu) v = v / (1.f + expf(-v));
         y[i] = from_float<T>(v);
     }
@@ -72,14 +87,15 @@ VIPER_INLINE void row_norm(const T* __restrict__ x, const T* __restrict__ gamma,
 }  // namespace viper
 
 #define VIPER_NORMS(suffix, T)                                                                                              \
-    extern "C" __global__ void group_norm_stats_##suffix(const T* x, float* stats, i64 spatial, int channels, int groups,   \
-                                                         float eps) {                                                       \
-        viper::group_norm_stats<T>(x, stats, spatial, channels, groups, eps);                                               \
+    extern "C" __global__ void group_norm_stats_##suffix(const T* x, const T* add, int add_mode, float* stats, i64 spatial, \
+                                                         int channels, int groups, float eps) {                             \
+        viper::group_norm_stats<T>(x, add, add_mode, stats, spatial, channels, groups, eps);                                \
     }                                                                                                                       \
     VIPER_ENTRY(group_norm_stats_##suffix)                                                                                  \
-    extern "C" __global__ void group_norm_apply_##suffix(const T* x, const float* stats, const T* gamma, const T* beta, T* y, \
-                                                         i64 spatial, int channels, int groups, int silu, i64 n) {           \
-        viper::group_norm_apply<T>(x, stats, gamma, beta, y, spatial, channels, groups, silu, n);                           \
+    extern "C" __global__ void group_norm_apply_##suffix(const T* x, const T* add, int add_mode, const float* stats,          \
+                                                         const T* gamma, const T* beta, T* y, i64 spatial, int channels,     \
+                                                         int groups, int silu, i64 n) {                                     \
+        viper::group_norm_apply<T>(x, add, add_mode, stats, gamma, beta, y, spatial, channels, groups, silu, n);            \
     }                                                                                                                       \
     VIPER_ENTRY(group_norm_apply_##suffix)                                                                                  \
     extern "C" __global__ void row_norm_##suffix(const T* x, const T* gamma, const T* beta, T* y, int cols, float eps, int rms) { \

@@ -92,7 +92,8 @@ public class GpuGroupNormBenchmarks : GpuBenchmarkBase
     {
         Tensor x = Random(DType.F16, Case.Batch, Case.H, Case.W, Case.Channels);
         Tensor gamma = Random(DType.F16, Case.Channels), beta = Random(DType.F16, Case.Channels);
-        return () => Backend.GroupNorm(x, Case.Groups, gamma, beta, 1e-5f, silu: true);
+        Tensor? temb = Case.Temb ? Random(DType.F16, Case.Batch, Case.Channels) : null;
+        return () => Backend.GroupNorm(x, Case.Groups, gamma, beta, 1e-5f, silu: true, add: temb);
     }
 }
 

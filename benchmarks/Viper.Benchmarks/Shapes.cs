@@ -40,7 +40,7 @@ public static class Shapes
         public override string ToString() => Name;
     }
 
-    public sealed record GroupNorm(string Name, int Batch, int H, int W, int Channels, int Groups)
+    public sealed record GroupNorm(string Name, int Batch, int H, int W, int Channels, int Groups, bool Temb)
     {
         public override string ToString() => Name;
     }

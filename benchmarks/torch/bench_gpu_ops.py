@@ -50,6 +50,9 @@ def group_norm(c):
     x = torch.randn(c["batch"], c["channels"], c["h"], c["w"], device="cuda", dtype=torch.float16).to(memory_format=torch.channels_last)
     g = torch.randn(c["channels"], device="cuda", dtype=torch.float16)
     b = torch.randn_like(g)
+    if c["temb"]:  # diffusers ResnetBlock2D: norm2(hidden_states + temb[:, :, None, None])
+        t = torch.randn(c["batch"], c["channels"], 1, 1, device="cuda", dtype=torch.float16)
+        return lambda: F.silu(F.group_norm(x + t, c["groups"], g, b, 1e-5))
     return lambda: F.silu(F.group_norm(x, c["groups"], g, b, 1e-5))
 
 

@@ -6,11 +6,22 @@ public sealed unsafe partial class CpuBackend
 {
     /// <summary>
     /// Group norm on (N, …, C): statistics per (sample, group) over every spatial position and the
-    /// group's C/G channels, accumulated in f64, biased variance, as torch.nn.GroupNorm.
+    /// group's C/G channels, accumulated in f64, biased variance, as torch.nn.GroupNorm. The reference form of the
+    /// fused add: the broadcast add, then the norm of its (rounded) result.
     /// </summary>
-    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false)
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false, Tensor? add = null)
     {
-        OpChecks.GroupNorm(x, groups, gamma, beta);
+        bool perChannel = OpChecks.GroupNorm(x, groups, gamma, beta, add);
+        if (add is not null)
+        {
+            int[] dims = new int[x.Shape.Rank];
+            Array.Fill(dims, 1);
+            dims[0] = x.Shape[0];
+            dims[^1] = x.Shape.Last;
+            using Tensor sum = Add(x, perChannel ? add.Reshape(dims) : add);
+            return GroupNorm(sum, groups, gamma, beta, eps, silu);
+        }
+
         int batch = x.Shape[0];
         int c = x.Shape.Last;
         long spatial = x.Shape.Product(1, x.Shape.Rank - 1);

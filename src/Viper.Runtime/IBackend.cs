@@ -27,8 +27,12 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null);
 
-    /// <summary>Group norm over the channel-last layout (N, …, C) with f32 statistics, optionally followed by SiLU.</summary>
-    Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false);
+    /// <summary>
+    /// Group norm over the channel-last layout (N, …, C) with f32 statistics, optionally followed by SiLU. When
+    /// <paramref name="add"/> is given — x's shape, or (N, C) broadcast over positions — x + add (rounded to x's dtype,
+    /// as the unfused add would be) is what gets normalised: diffusers ResnetBlock2D's norm2(h + temb) in one op.
+    /// </summary>
+    Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false, Tensor? add = null);
 
     /// <summary>Layer norm over the last axis; gamma/beta optional (elementwise_affine=False).</summary>
     Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps);

@@ -123,7 +123,8 @@ public static class OpChecks
         return output;
     }
 
-    public static void GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta)
+    /// <summary>Validates a group norm; returns whether <paramref name="add"/> is per (sample, channel) rather than full.</summary>
+    public static bool GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, Tensor? add)
     {
         Float("group_norm", x, "x");
         if (x.Shape.Rank < 2)
@@ -141,6 +142,24 @@ public static class OpChecks
         ShapeIs("group_norm", beta, "beta", new Shape(c));
         SameDType("group_norm", x, gamma);
         SameDType("group_norm", x, beta);
+        if (add is null)
+        {
+            return false;
+        }
+
+        SameDType("group_norm", x, add);
+        var perChannel = new Shape(x.Shape[0], c);
+        if (x.Shape.Rank > 2 && add.Shape.Equals(perChannel))
+        {
+            return true;
+        }
+
+        if (!add.Shape.Equals(x.Shape))
+        {
+            throw new ArgumentException($"group_norm: add must be {x.Shape} or {perChannel}, got {add.Shape}");
+        }
+
+        return false;
     }
 
     public static void LastAxisAffine(string op, Tensor x, Tensor? gamma, Tensor? beta)

@@ -353,11 +353,27 @@ def logits(gen):
     save("repetition_penalty_f32", "logits", {"logits": scores, "ids": ids, "expected": expected}, penalty=penalty)
 
 
+def group_norm_add(gen):
+    """GroupNorm of x + add: diffusers ResnetBlock2D's norm2(hidden_states + temb[:, :, None, None]) and a full-shape add."""
+    x, g, b = rnd(gen, 2, 5, 3, 32, scale=2.0), rnd(gen, 32), rnd(gen, 32)
+    temb, full = rnd(gen, 2, 32, scale=3.0), rnd(gen, 2, 5, 3, 32)
+    save("group_norm_temb_silu_f32", "group_norm_add",
+         {"x": x, "add": temb, "gamma": g, "beta": b,
+          "expected": group_norm_nhwc(x + temb[:, None, None, :], g, b, 8, 1e-5, True)}, groups=8, eps=1e-5, silu=True)
+    save("group_norm_full_add_f32", "group_norm_add",
+         {"x": x, "add": full, "gamma": g, "beta": b, "expected": group_norm_nhwc(x + full, g, b, 8, 1e-5, False)},
+         groups=8, eps=1e-5, silu=False)
+    for tag, dt in LOW.items():
+        low_precision(f"group_norm_temb_silu_{tag}", "group_norm_add",
+                      lambda x, add, gamma, beta: group_norm_nhwc(x + add[:, None, None, :], gamma, beta, 8, 1e-5, True),
+                      {"x": x, "add": temb, "gamma": g, "beta": b}, dt, groups=8, eps=1e-5, silu=True)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
-                 activations, arithmetic, layout, embeddings, casts, reductions, logits):
+                 activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

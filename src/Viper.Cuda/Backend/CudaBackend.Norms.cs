@@ -6,9 +6,10 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false)
+    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false, Tensor? add = null)
     {
-        OpChecks.GroupNorm(x, groups, gamma, beta);
+        bool perChannel = OpChecks.GroupNorm(x, groups, gamma, beta, add);
+        int addMode = add is null ? 0 : perChannel ? 2 : 1;
         int batch = x.Shape[0], channels = x.Shape.Last;
         long spatial = x.Shape.Product(1, x.Shape.Rank - 1);
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
@@ -17,11 +18,11 @@ public sealed partial class CudaBackend
         if (batch * groups > 0)
         {
             Device.Launch(KernelTable.Entry("group_norm_stats", x.DType), new Dim3((uint)(batch * groups)), block, 0,
-                new KernelArgs().Add(this, x).Add(this, stats).Add(spatial).Add(channels).Add(groups).Add(eps));
+                new KernelArgs().Add(this, x).Add(this, add).Add(addMode).Add(this, stats).Add(spatial).Add(channels).Add(groups).Add(eps));
         }
 
         LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
-            .Add(this, x).Add(this, stats).Add(this, gamma).Add(this, beta).Add(this, y)
+            .Add(this, x).Add(this, add).Add(addMode).Add(this, stats).Add(this, gamma).Add(this, beta).Add(this, y)
             .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
         ReleaseScratch(stats);
         return y;
