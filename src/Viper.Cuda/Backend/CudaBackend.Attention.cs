@@ -6,7 +6,6 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    private const int AttentionBlock = 128;
     private const int MaxAttentionHeadDim = 256;
 
     public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
@@ -24,6 +23,13 @@ public sealed partial class CudaBackend
             return y;
         }
 
+        (int splits, int chunk) = Launchers.SplitKv(batch, tq, options.QueryHeads, tk);
+        if (splits > 1)
+        {
+            SplitKvAttention(q, k, v, y, options, splits, chunk);
+            return y;
+        }
+
         var args = new KernelArgs()
             .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths)
             .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
@@ -37,10 +43,28 @@ public sealed partial class CudaBackend
         else
         {
             Device.Launch(KernelTable.Entry("attention_rows", q.DType), new Dim3((uint)tq, (uint)options.QueryHeads, (uint)batch),
-                new Dim3(AttentionBlock), 0, args);
+                new Dim3(Launchers.AttentionRowsBlock), 0, args);
         }
 
         return y;
+    }
+
+    /// <summary>Decode against a long cache: a partial softmax state per key chunk, then one merge per row.</summary>
+    private void SplitKvAttention(Tensor q, Tensor k, Tensor v, Tensor y, AttentionOptions options, int splits, int chunk)
+    {
+        int batch = q.Shape[0], tq = q.Shape[1], heads = options.QueryHeads, d = options.HeadDim;
+        Tensor partialO = AllocateUninitialized(new Shape(batch, tq, heads, splits, d), DType.F32);
+        Tensor partialMl = AllocateUninitialized(new Shape(batch, tq, heads, splits, 2), DType.F32);
+        var block = new Dim3(Launchers.AttentionRowsBlock);
+        Device.Launch(KernelTable.Entry("attention_split_partial", q.DType), new Dim3((uint)(tq * splits), (uint)heads, (uint)batch), block, 0,
+            new KernelArgs()
+                .Add(this, q).Add(this, k).Add(this, v).Add(this, options.KeyLengths).Add(this, partialO).Add(this, partialMl)
+                .Add(tq).Add(k.Shape[1]).Add(heads).Add(options.KeyValueHeads).Add(d)
+                .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale).Add(splits).Add(chunk));
+        Device.Launch(KernelTable.Entry("attention_split_combine", q.DType), new Dim3((uint)tq, (uint)heads, (uint)batch), block, 0,
+            new KernelArgs().Add(this, partialO).Add(this, partialMl).Add(this, y).Add(tq).Add(heads).Add(d).Add(splits));
+        ReleaseScratch(partialO);
+        ReleaseScratch(partialMl);
     }
 
     public void KvCacheAppend(Tensor cache, Tensor values, int position)

@@ -41,7 +41,8 @@ public static class KernelTable
 
     public static readonly KernelFamily Embeddings = new("embeddings.cu", ["timestep_embedding", .. Each("rotary")]);
 
-    public static readonly KernelFamily Attention = new("attention.cu", [.. Each("attention_rows")]);
+    public static readonly KernelFamily Attention = new("attention.cu",
+        [.. Each("attention_rows"), .. Each("attention_split_partial"), .. Each("attention_split_combine")]);
 
     public static readonly KernelFamily FlashAttention = new("flash_attention.cu", ["flash_attention_f16", "flash_attention_bf16"]);
 

@@ -30,6 +30,33 @@ public static class Launchers
         return (new Dim3((uint)((queries + FlashRows - 1) / FlashRows), (uint)heads, (uint)batch), new Dim3(128), 3 * FlashRows * paddedDim * 2);
     }
 
+    /// <summary>attention.cu: threads per block of the row kernels, one key per thread per tile.</summary>
+    public const int AttentionRowsBlock = 128;
+
+    /// <summary>Split-KV applies to at most this many query rows (decode, a few speculative tokens).</summary>
+    public const int SplitKvMaxQueries = 8;
+
+    /// <summary>Blocks a split-KV launch aims for: two per SM on a 132-SM H100.</summary>
+    public const int SplitKvTargetBlocks = 264;
+
+    /// <summary>
+    /// attention.cu split-KV decode: how many key chunks each (row, head, batch) is cut into, and the chunk length
+    /// (whole tiles, at least two per split). One split means the plain row kernel.
+    /// </summary>
+    public static (int Splits, int Chunk) SplitKv(int batch, int queries, int heads, int keys)
+    {
+        int rows = batch * queries * heads;
+        if (queries > SplitKvMaxQueries || rows == 0)
+        {
+            return (1, keys);
+        }
+
+        int wanted = Math.Clamp(Math.Min(keys / (2 * AttentionRowsBlock), SplitKvTargetBlocks / rows), 1, 64);
+        int chunk = (keys + wanted - 1) / wanted;
+        chunk = (chunk + AttentionRowsBlock - 1) / AttentionRowsBlock * AttentionRowsBlock;
+        return ((keys + chunk - 1) / chunk, chunk);
+    }
+
     /// <summary>conv.cu: 4 warps per block, each block a 64 (output pixels) × 64 (output channels) tile.</summary>
     public static (Dim3 Grid, Dim3 Block) ImplicitGemmConv(long outputPixels, int outputChannels) =>
         (new Dim3(checked((uint)((outputPixels + 63) / 64)), (uint)((outputChannels + 63) / 64)), new Dim3(128));

@@ -1,4 +1,5 @@
 using Viper.Backends.Cpu;
+using Viper.Cuda.Kernels;
 using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 
@@ -41,6 +42,30 @@ public class FlashAttentionTests
         Check(gpu, dtype, batch: 1, tq: 65, tk: 77, hq: 2, hkv: 2, headDim, causal: false, lengths: null); // cross-attention
     }
 
+    /// <summary>Split-KV decode (attention.cu's partial + combine passes): a few query rows against a long cache.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void SplitKvDecodeWithinTwiceTheNaiveError(string backend, DType dtype, int headDim)
+    {
+        using IBackend gpu = TestBackends.Create(backend);
+        Assert.True(Launchers.SplitKv(2, 3, 4, 1100).Splits > 1);
+        Check(gpu, dtype, batch: 2, tq: 3, tk: 1100, hq: 4, hkv: 2, headDim, causal: true, lengths: [1100, 530]);
+        Check(gpu, DType.F32, batch: 1, tq: 1, tk: 700, hq: 2, hkv: 1, headDim, causal: false, lengths: null);
+    }
+
+    [Fact]
+    public void SplitKvChunksCoverEveryKeyInWholeTiles()
+    {
+        foreach ((int batch, int queries, int heads, int keys) in new[] { (1, 1, 32, 4096), (2, 3, 4, 1100), (1, 1, 1, 257), (4, 8, 32, 16384) })
+        {
+            (int splits, int chunk) = Launchers.SplitKv(batch, queries, heads, keys);
+            Assert.True(splits >= 1 && chunk % Launchers.AttentionRowsBlock == 0, $"{splits} × {chunk}");
+            Assert.True(splits * chunk >= keys && (splits - 1) * chunk < keys, $"{splits} × {chunk} for {keys} keys");
+        }
+
+        Assert.Equal(1, Launchers.SplitKv(1, Launchers.SplitKvMaxQueries + 1, 8, 4096).Splits);
+    }
+
     private static void Check(IBackend gpu, DType dtype, int batch, int tq, int tk, int hq, int hkv, int headDim, bool causal, int[]? lengths)
     {
         using var cpu = new CpuBackend(1);
@@ -59,7 +84,7 @@ public class FlashAttentionTests
         float[] flash = gpu.Attention(gpu.FromFloats(q, new Shape(batch, tq, hq * headDim), dtype), gpu.FromFloats(k, new Shape(batch, tk, hkv * headDim), dtype),
             gpu.FromFloats(v, new Shape(batch, tk, hkv * headDim), dtype), options).ToFloats();
         double naiveError = Tolerance.MaxAbsError(reference, naive), flashError = Tolerance.MaxAbsError(reference, flash);
-        double ulp = reference.Max(x => Math.Abs((double)x)) * (dtype == DType.BF16 ? 1.0 / 256 : 1.0 / 2048);
+        double ulp = reference.Max(x => Math.Abs((double)x)) * (dtype switch { DType.BF16 => 1.0 / 256, DType.F16 => 1.0 / 2048, _ => 1e-6 });
         Assert.True(flashError <= (2 * naiveError) + ulp,
             $"D={headDim} {dtype} Tq={tq} Tk={tk}: error {flashError:g3} vs naive {naiveError:g3}");
     }
