@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Merges one run's BenchmarkDotNet JSON reports and PyTorch timings into the CPU table of RESULTS.md.
+"""Merges one run's BenchmarkDotNet JSON reports and PyTorch timings into a table of RESULTS.md.
 
-Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (called by benchmarks/run-cpu.sh)
-The table replaces what stands between the <!-- cpu-ops:begin --> and <!-- cpu-ops:end --> markers.
+Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by benchmarks/run-cpu.sh)
+       report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
+The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import datetime
 import glob
@@ -29,12 +30,91 @@ def work(shapes):
     return flops
 
 
+def gpu_work(shapes):
+    """Per GPU case: ("flop", FLOPs) for the arithmetic-bound families, ("byte", the fewest bytes the op must
+    move: each input read once, each output written once) for the memory-bound ones. f16 = 2 bytes."""
+    work = {}
+    for a in shapes["gpu_attention"]:
+        flops = 4.0 * a["batch"] * a["heads"] * a["tq"] * a["tk"] * a["head_dim"]
+        if a["tq"] <= 8:  # decode: reading the K/V cache is the work
+            work[a["name"]] = ("byte", 2.0 * 2 * a["batch"] * a["heads"] * a["tk"] * a["head_dim"])
+        else:
+            work[a["name"]] = ("flop", flops / 2 if a["causal"] and a["tq"] == a["tk"] else flops)
+    for g in shapes["gpu_group_norm"]:
+        n = g["batch"] * g["h"] * g["w"] * g["channels"]
+        work[g["name"]] = ("byte", 2.0 * 2 * n)
+    for c in shapes["gpu_conv"]:
+        top, bottom, left, right = c["padding"]
+        ho = (c["h"] + top + bottom - c["kernel"]) // c["stride"] + 1
+        wo = (c["w"] + left + right - c["kernel"]) // c["stride"] + 1
+        work[c["name"]] = ("flop", 2.0 * c["batch"] * ho * wo * c["cout"] * c["cin"] * c["kernel"] ** 2)
+    for g in shapes["gpu_guidance"]:
+        work[g["name"]] = ("byte", 16.0 * g["elements"])  # four f16 eps read, f32 latents read and written
+    for o in shapes["gpu_ops"]:
+        d, kind = o["dims"], o["op"]
+        n = 1
+        for x in d:
+            n *= x
+        if kind == "linear":
+            work[o["name"]] = ("flop", 2.0 * d[0] * d[1] * d[2])
+            continue
+        moved = {"layer_norm": lambda: 2 * n, "rms_norm": lambda: 2 * n, "geglu": lambda: 1.5 * n,
+                 "swiglu": lambda: 3 * n, "quick_gelu": lambda: 2 * n, "gelu_tanh": lambda: 2 * n, "silu": lambda: 2 * n,
+                 "upsample": lambda: 5 * n, "concat": lambda: 2 * d[0] * d[1] * d[2] * (d[3] + d[4]),
+                 "embedding": lambda: 2 * d[0] * d[2], "rotary": lambda: 2 * n, "cast": lambda: 3 * n,  # f32 out: 2 halves
+                 "argmax": lambda: n, "timestep_embedding": lambda: 2 * n}[kind]()  # in f16 elements
+        work[o["name"]] = ("byte", 2.0 * moved)
+    return work
+
+
+def gpu_table(bdn, torch_results):
+    ours = viper_medians(bdn)
+    copy_ms = ours.get("device_copy_1GiB")
+    yardstick = 2.0 * (1 << 30) / copy_ms / 1e6 if copy_ms else None  # GB/s, read + write
+    with open(os.path.join(HERE, "shapes.json")) as f:
+        work = gpu_work(json.load(f))
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {torch_results['device']}; PyTorch {torch_results['torch']}. "
+        "One run of benchmarks/run-gpu.sh; f16; both sides capture each case as a CUDA graph and time replays "
+        "(Viper: BenchmarkDotNet median; PyTorch: median of 20 CUDA-event timings). Ratio > 1 means Viper is faster. "
+        f"Copy yardstick (1 GiB device-to-device, read + write): Viper {yardstick or 0:.0f} GB/s, PyTorch "
+        f"{2.0 * (1 << 30) / torch_results['cases']['device_copy_1GiB'] / 1e6:.0f} GB/s.",
+        "",
+        "| case | Viper (ms) | PyTorch (ms) | PyTorch / Viper | Viper achieved | PyTorch achieved | Viper % of copy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, (unit, amount) in work.items():
+        v, t = ours.get(name), torch_results["cases"].get(name)
+        if v is None or t is None:
+            lines.append(f"| {name} | {'—' if v is None else f'{v:.4f}'} | {'—' if t is None else f'{t:.4f}'} | — | — | — | — |")
+            continue
+        if unit == "flop":
+            rate = lambda ms: f"{amount / ms / 1e9:.1f} TFLOP/s"
+            share = "—"
+        else:
+            rate = lambda ms: f"{amount / ms / 1e6:.0f} GB/s"
+            share = f"{100 * amount / v / 1e6 / yardstick:.0f}%" if yardstick else "—"
+        lines.append(f"| {name} | {v:.4f} | {t:.4f} | {t / v:.2f} | {rate(v)} | {rate(t)} | {share} |")
+    return lines
+
+
+def replace_between(results_md, marker, lines):
+    with open(results_md) as f:
+        text = f.read()
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    with open(results_md, "w") as f:
+        f.write(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
+
+
 def viper_medians(folder):
     medians = {}
     for path in glob.glob(os.path.join(folder, "*-report-full.json")):
         with open(path) as f:
             for b in json.load(f)["Benchmarks"]:
-                case = b["Parameters"].split("=", 1)[1]
+                # Parameterised classes name the case; GpuCopyBenchmarks has none and is the copy yardstick.
+                case = b["Parameters"].split("=", 1)[1] if b["Parameters"] else "device_copy_1GiB"
                 medians[case] = b["Statistics"]["Median"] / 1e6  # ns → ms
     return medians
 
@@ -51,6 +131,11 @@ def cpu_name():
 
 
 def main():
+    if sys.argv[1] == "--gpu":
+        bdn, torch_json, results_md = sys.argv[2:5]
+        with open(torch_json) as f:
+            replace_between(results_md, "gpu-ops", gpu_table(bdn, json.load(f)))
+        return
     bdn, torch_json, results_md = sys.argv[1:4]
     with open(os.path.join(HERE, "shapes.json")) as f:
         flops = work(json.load(f))
@@ -71,13 +156,7 @@ def main():
             lines.append(f"| {name} | {'—' if v is None else f'{v:.2f}'} | {'—' if t is None else f'{t:.2f}'} | — | — | — |")
             continue
         lines.append(f"| {name} | {v:.2f} | {t:.2f} | {t / v:.2f} | {f / v / 1e6:.1f} | {f / t / 1e6:.1f} |")
-    with open(results_md) as f:
-        text = f.read()
-    begin, end = "<!-- cpu-ops:begin -->", "<!-- cpu-ops:end -->"
-    head, rest = text.split(begin)
-    _, tail = rest.split(end)
-    with open(results_md, "w") as f:
-        f.write(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
+    replace_between(results_md, "cpu-ops", lines)
 
 
 if __name__ == "__main__":

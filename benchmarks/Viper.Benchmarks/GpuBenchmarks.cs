@@ -138,3 +138,108 @@ public class GpuCopyBenchmarks : GpuBenchmarkBase
         return () => Backend.Device.CopyDeviceToDevice(b, a, 1L << 30);
     }
 }
+
+/// <summary>
+/// The smaller kernel families (cuBLASLt GEMM with bias, row norms, gated activations, layout, embeddings, casts,
+/// argmax) at model shapes, shapes.json gpu_ops; f16 activations.
+/// </summary>
+public class GpuOpBenchmarks : GpuBenchmarkBase
+{
+    public static IEnumerable<Shapes.Op> Cases => Shapes.GpuOps;
+
+    [ParamsSource(nameof(Cases))]
+    public Shapes.Op Case { get; set; } = Shapes.GpuOps[0];
+
+    protected override Action Prepare()
+    {
+        int[] d = Case.Dims;
+        const DType h = DType.F16;
+        switch (Case.Kind)
+        {
+            case "linear":
+            {
+                Tensor x = Random(h, d[0], d[2]), w = Random(h, d[1], d[2]), bias = Random(h, d[1]);
+                return () => Backend.Linear(x, w, bias);
+            }
+
+            case "layer_norm":
+            {
+                Tensor x = Random(h, d[0], d[1]), g = Random(h, d[1]), b = Random(h, d[1]);
+                return () => Backend.LayerNorm(x, g, b, 1e-5f);
+            }
+
+            case "rms_norm":
+            {
+                Tensor x = Random(h, d[0], d[1]), g = Random(h, d[1]);
+                return () => Backend.RmsNorm(x, g, 1e-5f);
+            }
+
+            case "geglu":
+            {
+                Tensor x = Random(h, d);
+                return () => Backend.Geglu(x);
+            }
+
+            case "swiglu":
+            {
+                Tensor gate = Random(h, d), up = Random(h, d);
+                return () => Backend.Swiglu(gate, up);
+            }
+
+            case "quick_gelu" or "gelu_tanh" or "silu":
+            {
+                Tensor x = Random(h, d);
+                Activation a = Case.Kind switch { "quick_gelu" => Activation.QuickGelu, "gelu_tanh" => Activation.GeluTanh, _ => Activation.Silu };
+                return () => Backend.Activate(x, a);
+            }
+
+            case "upsample":
+            {
+                Tensor x = Random(h, d);
+                return () => Backend.UpsampleNearest2x(x);
+            }
+
+            case "concat":
+            {
+                Tensor a = Random(h, d[0], d[1], d[2], d[3]), b = Random(h, d[0], d[1], d[2], d[4]);
+                return () => Backend.Concat([a, b], 3);
+            }
+
+            case "embedding":
+            {
+                Tensor table = Random(h, d[1], d[2]);
+                Tensor ids = Backend.FromInts(Enumerable.Range(0, d[0]).Select(i => (i * 7919) % d[1]).ToArray(), new Shape(1, d[0]));
+                return () => Backend.Embedding(table, ids);
+            }
+
+            case "rotary":
+            {
+                Tensor x = Random(h, 1, d[0], d[1] * d[2]);
+                Tensor positions = Backend.FromInts(Enumerable.Range(0, d[0]).ToArray(), new Shape(d[0]));
+                return () => Backend.Rotary(x, positions, d[2], 10000f);
+            }
+
+            case "cast":
+            {
+                Tensor x = Random(h, d);
+                return () => Backend.Cast(x, DType.F32);
+            }
+
+            case "argmax":
+            {
+                Tensor x = Random(h, d);
+                return () => Backend.Argmax(x);
+            }
+
+            case "timestep_embedding":
+            {
+                Tensor t = Random(DType.F32, d[0]);
+                var options = new TimestepEmbeddingOptions(d[1], FlipSinToCos: true, DownscaleFreqShift: 0f);
+                return () => Backend.TimestepEmbedding(t, options);
+            }
+
+            default:
+                throw new InvalidOperationException($"shapes.json gpu_ops: unknown op '{Case.Kind}' in {Case.Name}");
+        }
+    }
+}

@@ -25,6 +25,8 @@ public static class Shapes
 
     public static IReadOnlyList<Guidance> GpuGuidance => Loaded.GpuGuidance;
 
+    public static IReadOnlyList<Op> GpuOps => Loaded.GpuOps;
+
     public sealed record Gemm(string Name, int M, int N, int K)
     {
         public override string ToString() => Name;
@@ -50,6 +52,12 @@ public static class Shapes
         public override string ToString() => Name;
     }
 
+    /// <summary>One op of the smaller families; what <see cref="Dims"/> means depends on <see cref="Op"/>.</summary>
+    public sealed record Op(string Name, [property: JsonPropertyName("op")] string Kind, int[] Dims)
+    {
+        public override string ToString() => Name;
+    }
+
     private sealed record Catalogue(
         [property: JsonPropertyName("cpu_gemm")] Gemm[] Gemm,
         [property: JsonPropertyName("cpu_conv")] Conv[] Conv,
@@ -57,7 +65,8 @@ public static class Shapes
         [property: JsonPropertyName("gpu_attention")] Attention[] GpuAttention,
         [property: JsonPropertyName("gpu_group_norm")] GroupNorm[] GpuGroupNorm,
         [property: JsonPropertyName("gpu_conv")] Conv[] GpuConv,
-        [property: JsonPropertyName("gpu_guidance")] Guidance[] GpuGuidance);
+        [property: JsonPropertyName("gpu_guidance")] Guidance[] GpuGuidance,
+        [property: JsonPropertyName("gpu_ops")] Op[] GpuOps);
 
     private static Catalogue Load()
     {

@@ -9,6 +9,7 @@ Run on the GPU machine:  python3 benchmarks/torch/bench_gpu_ops.py --out torch_g
 """
 import argparse
 import json
+import math
 import os
 import statistics
 
@@ -79,6 +80,79 @@ def guidance(c):
     return run
 
 
+def rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+def op(c):
+    """shapes.json gpu_ops, the same work as Viper.Benchmarks' GpuOpBenchmarks, written as a PyTorch user would."""
+    d, kind = c["dims"], c["op"]
+    h = dict(device="cuda", dtype=torch.float16)
+    if kind == "linear":
+        x, w, b = torch.randn(d[0], d[2], **h), torch.randn(d[1], d[2], **h), torch.randn(d[1], **h)
+        return lambda: F.linear(x, w, b)
+    if kind == "layer_norm":
+        x, g, b = torch.randn(d[0], d[1], **h), torch.randn(d[1], **h), torch.randn(d[1], **h)
+        return lambda: F.layer_norm(x, (d[1],), g, b, 1e-5)
+    if kind == "rms_norm":  # transformers' MistralRMSNorm
+        x, g = torch.randn(d[0], d[1], **h), torch.randn(d[1], **h)
+
+        def rms():
+            xf = x.float()
+            return g * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + 1e-5)).half()
+        return rms
+    if kind == "geglu":  # diffusers GEGLU after its projection
+        x = torch.randn(*d, **h)
+
+        def geglu():
+            a, gate = x.chunk(2, dim=-1)
+            return a * F.gelu(gate)
+        return geglu
+    if kind == "swiglu":
+        gate, up = torch.randn(*d, **h), torch.randn(*d, **h)
+        return lambda: F.silu(gate) * up
+    if kind in ("quick_gelu", "gelu_tanh", "silu"):
+        x = torch.randn(*d, **h)
+        return {"quick_gelu": lambda: x * torch.sigmoid(1.702 * x),
+                "gelu_tanh": lambda: F.gelu(x, approximate="tanh"),
+                "silu": lambda: F.silu(x)}[kind]
+    if kind == "upsample":
+        x = torch.randn(d[0], d[3], d[1], d[2], **h).to(memory_format=torch.channels_last)
+        return lambda: F.interpolate(x, scale_factor=2.0, mode="nearest")
+    if kind == "concat":
+        a = torch.randn(d[0], d[3], d[1], d[2], **h).to(memory_format=torch.channels_last)
+        b = torch.randn(d[0], d[4], d[1], d[2], **h).to(memory_format=torch.channels_last)
+        return lambda: torch.cat([a, b], dim=1)
+    if kind == "embedding":
+        table = torch.randn(d[1], d[2], **h)
+        ids = (torch.arange(d[0], device="cuda") * 7919) % d[1]
+        return lambda: F.embedding(ids, table)
+    if kind == "rotary":  # transformers' apply_rotary_pos_emb with precomputed cos/sin
+        x = torch.randn(1, d[1], d[0], d[2], **h)
+        inv = 1.0 / (10000 ** (torch.arange(0, d[2], 2, device="cuda").float() / d[2]))
+        angles = torch.outer(torch.arange(d[0], device="cuda").float(), inv)
+        emb = torch.cat((angles, angles), dim=-1)
+        cos, sin = emb.cos().half(), emb.sin().half()
+        return lambda: x * cos + rotate_half(x) * sin
+    if kind == "cast":
+        x = torch.randn(*d, **h)
+        return lambda: x.float()
+    if kind == "argmax":
+        x = torch.randn(*d, **h)
+        return lambda: x.argmax(dim=-1)
+    if kind == "timestep_embedding":  # diffusers get_timestep_embedding, flip_sin_to_cos, shift 0
+        t = torch.rand(d[0], device="cuda") * 1000
+        half = d[1] // 2
+
+        def temb():
+            freqs = torch.exp(-math.log(10000) * torch.arange(half, device="cuda", dtype=torch.float32) / half)
+            e = t[:, None] * freqs[None, :]
+            return torch.cat([torch.cos(e), torch.sin(e)], dim=-1)
+        return temb
+    raise ValueError(f"unknown op {kind} in {c['name']}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -86,7 +160,8 @@ def main():
     with open(os.path.join(HERE, "..", "shapes.json")) as f:
         shapes = json.load(f)
     results = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "cases": {}}
-    for family, make in (("gpu_attention", attention), ("gpu_group_norm", group_norm), ("gpu_conv", conv), ("gpu_guidance", guidance)):
+    for family, make in (("gpu_attention", attention), ("gpu_group_norm", group_norm), ("gpu_conv", conv), ("gpu_guidance", guidance),
+                         ("gpu_ops", op)):
         for case in shapes[family]:
             results["cases"][case["name"]] = graph_median_ms(make(case))
             print(f"{case['name']}: {results['cases'][case['name']]:.4f} ms", flush=True)
