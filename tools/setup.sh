@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test Viper.Engine: the .NET 10 SDK is expected
-# on PATH; from Debian come OpenBLAS (the CPU backend's cblas_sgemm), g++ (the emulated CUDA device) and
-# clang-19 (the PTX check of kernels/*.cu).
+# on PATH; from Debian come OpenBLAS (the CPU backend's cblas_sgemm), g++ (the emulated CUDA device),
+# clang-19 (the PTX check of kernels/*.cu) and ICU (Unicode normalisation for the CLIP tokenizer).
 # Pass --reference to also install Debian's PyTorch (python3-torch), used only to regenerate
 # fixtures (tools/refs) and for the PyTorch side of the benchmarks.
 set -euo pipefail
@@ -10,6 +10,7 @@ packages=()
 ldconfig -p | grep -q 'libopenblas.so.0' || packages+=(libopenblas0-pthread)
 command -v g++ >/dev/null || packages+=(g++)
 command -v clang-19 >/dev/null || packages+=(clang-19)
+ldconfig -p | grep -q 'libicuuc.so' || packages+=(libicu72)  # Unicode normalisation (CLIP tokenizer)
 if [[ "${1:-}" == "--reference" ]]; then
   /usr/bin/python3 -c 'import torch' 2>/dev/null || packages+=(python3-torch)
 fi
