@@ -1,0 +1,58 @@
+using Viper.Models.Loading;
+using Viper.Runtime;
+using Viper.Weights;
+
+namespace Viper.Models.Clip;
+
+/// <summary>
+/// transformers CLIPTextModel / CLIPTextModelWithProjection as a checkpoint's <c>text_encoder</c> folder holds it:
+/// <c>text_model.*</c>, plus <c>text_projection.weight</c> (no bias) when <paramref name="withProjection"/>
+/// (SDXL's <c>text_encoder_2</c>, CLIP's text tower for similarity).
+/// </summary>
+public sealed class ClipTextModel(WeightScope root, ClipTextConfig config, bool withProjection) : IDisposable
+{
+    private readonly ClipTextTransformer _textModel = new(root["text_model"], config);
+    private readonly Tensor? _textProjection = withProjection ? root["text_projection"].Tensor("weight", config.ProjectionDim, config.HiddenSize) : null;
+    private readonly IBackend _backend = root.Backend;
+
+    public ClipTextConfig Config => config;
+
+    public bool HasProjection => _textProjection is not null;
+
+    /// <summary>
+    /// Loads a folder with config.json and model.safetensors (or shards). The projection is loaded when the config
+    /// names CLIPTextModelWithProjection or the checkpoint holds <c>text_projection.weight</c>.
+    /// </summary>
+    public static ClipTextModel Load(string folder, IBackend backend, DType dtype)
+    {
+        ClipTextConfig config = ClipTextConfig.Load(Path.Combine(folder, "config.json"));
+        WeightStore store = CheckpointFiles.Open(folder, "model");
+        try
+        {
+            return new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight"));
+        }
+        finally
+        {
+            store.Dispose(); // every tensor has been copied to the backend
+        }
+    }
+
+    /// <summary>Encodes rows of token ids (the tokenizer's padded rows) → the states transformers returns.</summary>
+    public ClipTextOutput Encode(IReadOnlyList<int[]> ids, CancellationToken cancellationToken = default)
+    {
+        ClipTextOutput output = _textModel.Forward(_backend, ids, cancellationToken);
+        if (_textProjection is null)
+        {
+            return output;
+        }
+
+        Tensor embeds = _backend.Linear(output.Pooled, _textProjection, null);
+        return new ClipTextOutput(output.LastHiddenState, output.HiddenStates, output.Pooled, embeds);
+    }
+
+    public void Dispose()
+    {
+        _textModel.Dispose();
+        _textProjection?.Dispose();
+    }
+}

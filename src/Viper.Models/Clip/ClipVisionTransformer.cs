@@ -1,0 +1,43 @@
+using Viper.Models.Loading;
+using Viper.Runtime;
+
+namespace Viper.Models.Clip;
+
+/// <summary>
+/// transformers CLIPVisionTransformer (<c>vision_model</c>): embeddings, <c>pre_layrnorm</c> (sic, the checkpoint's
+/// spelling), the encoder without a mask, and <c>post_layernorm</c> of the class token as the pooled output.
+/// </summary>
+public sealed class ClipVisionTransformer(WeightScope scope, ClipVisionConfig config) : IDisposable
+{
+    private readonly ClipVisionEmbeddings _embeddings = new(scope["embeddings"], config);
+    private readonly LayerNorm _preLayrnorm = new(scope["pre_layrnorm"], config.HiddenSize, config.LayerNormEps);
+    private readonly ClipEncoder _encoder = new(scope["encoder"], config.NumHiddenLayers, config.HiddenSize, config.IntermediateSize,
+        config.NumAttentionHeads, ClipActivations.Parse(config.HiddenAct, "vision config"), config.LayerNormEps, causal: false);
+    private readonly LayerNorm _postLayernorm = new(scope["post_layernorm"], config.HiddenSize, config.LayerNormEps);
+
+    /// <summary>pixels NHWC → (last_hidden_state (B, 1 + patches, C), pooled (B, C)); the caller owns both.</summary>
+    public (Tensor LastHiddenState, Tensor Pooled) Forward(IBackend b, Tensor pixels, CancellationToken cancellationToken = default)
+    {
+        int batch = pixels.Shape[0], tokens = pixels.Shape[1] / config.PatchSize * (pixels.Shape[2] / config.PatchSize) + 1;
+        using Tensor embedded = _embeddings.Forward(b, pixels);
+        List<Tensor> states = _encoder.Forward(b, _preLayrnorm.Forward(b, embedded), cancellationToken);
+        foreach (Tensor state in states.Take(states.Count - 1))
+        {
+            state.Dispose();
+        }
+
+        Tensor last = states[^1];
+        Tensor[] parts = b.Split(last, 1, [1, tokens - 1]);
+        parts[1].Dispose();
+        using Tensor classToken = parts[0];
+        return (last, _postLayernorm.Forward(b, classToken.Reshape(batch, config.HiddenSize)));
+    }
+
+    public void Dispose()
+    {
+        _embeddings.Dispose();
+        _preLayrnorm.Dispose();
+        _encoder.Dispose();
+        _postLayernorm.Dispose();
+    }
+}

@@ -1,0 +1,51 @@
+using Viper.Runtime;
+
+namespace Viper.Models.Loading;
+
+/// <summary>
+/// Where a model's parameters come from, by their checkpoint names: a checkpoint on disk, random values for a tiny
+/// test checkpoint, or nothing at all when only the list of names and shapes is wanted (manifests). Models ask for
+/// each tensor once, in their constructors, and do no arithmetic on them there.
+/// </summary>
+public abstract class WeightSource
+{
+    protected WeightSource(IBackend backend, DType dtype)
+    {
+        if (!dtype.IsFloat())
+        {
+            throw new ArgumentException($"models compute in a float dtype, not {dtype}", nameof(dtype));
+        }
+
+        Backend = backend;
+        DType = dtype;
+    }
+
+    public IBackend Backend { get; }
+
+    /// <summary>The dtype parameters are cast to on load (the model's compute dtype).</summary>
+    public DType DType { get; }
+
+    public WeightScope Root => new(this, string.Empty);
+
+    /// <summary>The tensor <paramref name="name"/>, which must have <paramref name="shape"/>.</summary>
+    public abstract Tensor Load(string name, Shape shape);
+
+    /// <summary>A PyTorch conv weight (Cout, Cin, KH, KW), returned re-laid as (Cout, KH, KW, Cin) for the NHWC convolution.</summary>
+    public abstract Tensor LoadConv(string name, int cout, int cin, int kh, int kw);
+}
+
+/// <summary>A module path in the checkpoint's tree, like candle's VarBuilder.pp: <c>scope["encoder"]["layers"][3]</c>.</summary>
+public readonly record struct WeightScope(WeightSource Source, string Prefix)
+{
+    public IBackend Backend => Source.Backend;
+
+    public DType DType => Source.DType;
+
+    public WeightScope this[string child] => new(Source, Prefix.Length == 0 ? child : $"{Prefix}.{child}");
+
+    public WeightScope this[int index] => this[index.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+
+    public Tensor Tensor(string name, params int[] dims) => Source.Load(this[name].Prefix, new Shape(dims));
+
+    public Tensor Conv(string name, int cout, int cin, int kh, int kw) => Source.LoadConv(this[name].Prefix, cout, cin, kh, kw);
+}
