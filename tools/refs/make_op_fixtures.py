@@ -14,43 +14,22 @@ metadata "naive" says). Tests require our error to be at most 2x the naive error
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
 
+import safetensors_io
+from safetensors_io import DTYPES
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "ops")
-DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-          torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8", torch.bool: "BOOL"}
 LOW = {"f16": torch.float16, "bf16": torch.bfloat16}
 
 
-def tensor_bytes(t):
-    t = t.contiguous()
-    if t.dtype in (torch.float16, torch.bfloat16):
-        return t.view(torch.int16).numpy().tobytes()
-    return t.numpy().tobytes()
-
-
 def save(name, generator, tensors, **params):
-    """Minimal safetensors writer (the format: 8-byte LE header length, JSON header, data)."""
-    header, blobs, offset = {}, [], 0
     meta = {"generator": f"tools/refs/make_op_fixtures.py::{generator}", "params": json.dumps(params),
             "torch": torch.__version__}
-    header["__metadata__"] = meta
-    for key, t in tensors.items():
-        data = tensor_bytes(t)
-        header[key] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    with open(os.path.join(OUT, name + ".safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(raw)))
-        f.write(raw)
-        for b in blobs:
-            f.write(b)
+    safetensors_io.write(os.path.join(OUT, name + ".safetensors"), tensors, meta)
 
 
 def rnd(gen, *shape, scale=1.0):

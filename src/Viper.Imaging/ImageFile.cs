@@ -1,0 +1,69 @@
+using StbImageSharp;
+
+namespace Viper.Imaging;
+
+/// <summary>Decodes PNG, JPEG, BMP, GIF (first frame), TGA and PSD through StbImageSharp into RGB.</summary>
+public static class ImageFile
+{
+    public static RgbImage Load(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (IOException e)
+        {
+            throw new ImageFormatException($"{path}: cannot read the file: {e.Message}", e);
+        }
+
+        return Decode(bytes, path);
+    }
+
+    /// <summary>
+    /// Decodes an encoded image. Transparency is composited over white (a transparent pixel reads as white, not as
+    /// whatever colour its invisible RGB holds); grey images are expanded to RGB.
+    /// </summary>
+    public static RgbImage Decode(byte[] encoded, string source = "<memory>")
+    {
+        ImageResult image;
+        try
+        {
+            image = ImageResult.FromMemory(encoded, ColorComponents.RedGreenBlueAlpha);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NotSupportedException)
+        {
+            throw new ImageFormatException($"{source}: not a decodable image ({e.Message})", e);
+        }
+
+        if (image?.Data is null || image.Width <= 0 || image.Height <= 0)
+        {
+            throw new ImageFormatException($"{source}: not a decodable image");
+        }
+
+        byte[] rgb = new byte[image.Width * image.Height * 3];
+        for (int p = 0; p < image.Width * image.Height; p++)
+        {
+            int alpha = image.Data[(p * 4) + 3];
+            for (int c = 0; c < 3; c++)
+            {
+                rgb[(p * 3) + c] = OverWhite(image.Data[(p * 4) + c], alpha);
+            }
+        }
+
+        return new RgbImage(image.Width, image.Height, rgb);
+    }
+
+    /// <summary>
+    /// Pillow's Image.alpha_composite of a pixel over opaque white (libImaging/AlphaComposite.c, 7 extra bits,
+    /// divisions by 255 rounded by shifts), so a composited image equals Pillow's bit for bit.
+    /// </summary>
+    private static byte OverWhite(int value, int alpha)
+    {
+        const int precision = 7;
+        int coef1 = alpha * (1 << precision);            // src_a·255·255·2^7 / (255·255): the destination is opaque
+        int coef2 = (255 * (1 << precision)) - coef1;
+        int tmp = (value * coef1) + (255 * coef2) + (0x80 << precision);
+        return (byte)((((tmp >> 8) + tmp) >> 8) >> precision);
+    }
+}
