@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Spectre.Console;
+using Viper.Backends.Cpu;
+using Viper.Models.Checkpoints;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>`viper manifest NAME`: prints the weights manifest of a supported component from the model code itself.</summary>
+internal static class ManifestCommand
+{
+    public static Command Create()
+    {
+        var name = new Argument<string>("component") { Description = string.Join(", ", ClipComponent.Known.Select(c => c.Name)) };
+        var command = new Command("manifest", "Print the tensors (names, shapes, dtypes) a supported checkpoint component must hold") { name };
+        command.SetAction(result =>
+        {
+            try
+            {
+                using var cpu = new CpuBackend(1);
+                Console.WriteLine(ClipComponent.Find(result.GetValue(name)!).Manifest(cpu).ToJson());
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
+                return 2;
+            }
+        });
+        return command;
+    }
+}
