@@ -27,6 +27,10 @@ def work(shapes):
         flops[c["name"]] = 2.0 * ho * wo * c["cout"] * c["cin"] * c["kernel"] ** 2
     for a in shapes["cpu_attention"]:
         flops[a["name"]] = 4.0 * a["batch"] * a["heads"] * a["tq"] * a["tk"] * a["head_dim"]
+    for m in shapes["cpu_models"]:  # transformer layers: 4 D×D projections + the MLP, plus q·kᵀ and p·v
+        d, i, t, b = m["hidden_size"], m["intermediate_size"], m["tokens"], m["batch"]
+        per_layer = 2.0 * b * t * (4 * d * d + 2 * d * i) + 4.0 * b * t * t * d
+        flops[m["name"]] = m["num_hidden_layers"] * per_layer
     return flops
 
 

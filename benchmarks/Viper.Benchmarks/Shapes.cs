@@ -27,6 +27,8 @@ public static class Shapes
 
     public static IReadOnlyList<Op> GpuOps => Loaded.GpuOps;
 
+    public static IReadOnlyList<Model> CpuModels => Loaded.CpuModels;
+
     public sealed record Gemm(string Name, int M, int N, int K)
     {
         public override string ToString() => Name;
@@ -58,6 +60,14 @@ public static class Shapes
         public override string ToString() => Name;
     }
 
+    /// <summary>A whole model forward; the config fields are repeated for the PyTorch side and checked against the preset.</summary>
+    public sealed record Model(string Name, string Component, int Batch, int Tokens,
+        [property: JsonPropertyName("hidden_size")] int HiddenSize,
+        [property: JsonPropertyName("num_hidden_layers")] int NumHiddenLayers)
+    {
+        public override string ToString() => Name;
+    }
+
     private sealed record Catalogue(
         [property: JsonPropertyName("cpu_gemm")] Gemm[] Gemm,
         [property: JsonPropertyName("cpu_conv")] Conv[] Conv,
@@ -66,7 +76,8 @@ public static class Shapes
         [property: JsonPropertyName("gpu_group_norm")] GroupNorm[] GpuGroupNorm,
         [property: JsonPropertyName("gpu_conv")] Conv[] GpuConv,
         [property: JsonPropertyName("gpu_guidance")] Guidance[] GpuGuidance,
-        [property: JsonPropertyName("gpu_ops")] Op[] GpuOps);
+        [property: JsonPropertyName("gpu_ops")] Op[] GpuOps,
+        [property: JsonPropertyName("cpu_models")] Model[] CpuModels);
 
     private static Catalogue Load()
     {

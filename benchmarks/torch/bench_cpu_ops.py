@@ -5,6 +5,8 @@ Run with Debian's python3-torch:  /usr/bin/python3 benchmarks/torch/bench_cpu_op
 GEMM: F.linear with bias. Conv: F.conv2d on channels_last f32 (NHWC in memory, as the engine), explicit
 asymmetric padding through F.pad like diffusers' Downsample2D. Attention: diffusers' AttnProcessor math
 (baddbmm, softmax, bmm with heads folded into the batch), since PyTorch 1.13 has no SDPA.
+CLIP (cpu_models): the plain-PyTorch CLIP forward of tools/refs/make_clip_model_refs.py (transformers' math)
+with random weights of the shapes in weights-manifest/<component>.json.
 Each case: 3 warm-ups, then the median of 10 timed runs.
 """
 import argparse
@@ -12,12 +14,15 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "refs"))
+import make_clip_model_refs  # noqa: E402  (the reference CLIP forward)
 
 
 def median_ms(fn, warmup=3, iterations=10):
@@ -64,6 +69,19 @@ def attention(case):
     return run
 
 
+def clip(case):
+    with open(os.path.join(HERE, "..", "..", "weights-manifest", case["component"] + ".json")) as f:
+        manifest = json.load(f)
+    gen = torch.Generator().manual_seed(1)
+    sd = {name: torch.rand(t["shape"], generator=gen) * 0.04 - 0.02 for name, t in manifest["tensors"].items()}
+    cfg = dict(case, layer_norm_eps=1e-5, eos_token_id=2)
+    if "image_size" in case:
+        pixels = torch.rand(case["batch"], case["image_size"], case["image_size"], 3, generator=gen)
+        return lambda: make_clip_model_refs.vision(sd, cfg, pixels)
+    ids = torch.randint(0, 49406, (case["batch"], case["tokens"]), generator=gen)
+    return lambda: make_clip_model_refs.text(sd, cfg, ids)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -74,7 +92,7 @@ def main():
         shapes = json.load(f)
     results = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cases": {}}
     with torch.no_grad():
-        for family, make in (("cpu_gemm", gemm), ("cpu_conv", conv), ("cpu_attention", attention)):
+        for family, make in (("cpu_gemm", gemm), ("cpu_conv", conv), ("cpu_attention", attention), ("cpu_models", clip)):
             for case in shapes[family]:
                 results["cases"][case["name"]] = median_ms(make(case))
                 print(f"{case['name']}: {results['cases'][case['name']]:.3f} ms", flush=True)
