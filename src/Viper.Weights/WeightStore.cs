@@ -114,18 +114,7 @@ public sealed class WeightStore : IDisposable
     public Tensor LoadConvWeight(IBackend backend, string name, int cout, int cin, int kh, int kw, DType? dtype = null)
     {
         ReadOnlySpan<byte> oihw = Require(name, new Shape(cout, cin, kh, kw), out DType stored);
-        int size = stored.SizeInBytes();
-        byte[] ohwi = new byte[oihw.Length];
-        for (int o = 0; o < cout; o++)
-        {
-            for (int i = 0; i < cin; i++)
-            {
-                for (int p = 0; p < kh * kw; p++)
-                {
-                    oihw.Slice((((o * cin) + i) * kh * kw + p) * size, size).CopyTo(ohwi.AsSpan((((o * kh * kw) + p) * cin + i) * size));
-                }
-            }
-        }
+        byte[] ohwi = ConvWeightLayout.OihwToOhwi(oihw, cout, cin, kh, kw, stored.SizeInBytes());
 
         var shape = new Shape(cout, kh, kw, cin);
         if (dtype is null || dtype == stored)

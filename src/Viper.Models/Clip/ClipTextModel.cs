@@ -26,15 +26,8 @@ public sealed class ClipTextModel(WeightScope root, ClipTextConfig config, bool 
     public static ClipTextModel Load(string folder, IBackend backend, DType dtype)
     {
         ClipTextConfig config = ClipTextConfig.Load(Path.Combine(folder, "config.json"));
-        WeightStore store = CheckpointFiles.Open(folder, "model");
-        try
-        {
-            return new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight"));
-        }
-        finally
-        {
-            store.Dispose(); // every tensor has been copied to the backend
-        }
+        using WeightStore store = CheckpointFiles.Open(folder, "model"); // every tensor is copied to the backend
+        return new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight"));
     }
 
     /// <summary>Encodes rows of token ids (the tokenizer's padded rows) → the states transformers returns.</summary>

@@ -27,20 +27,10 @@ public sealed class RandomWeights(IBackend backend, DType dtype, int seed) : Wei
     {
         var oihw = new Shape(cout, cin, kh, kw);
         float[] values = Draw(name, oihw);
-        _recorded.Add(new TensorData(name, DType.F32, oihw, HostTensors.EncodeFloats(values, DType.F32)));
-        float[] ohwi = new float[values.Length];
-        for (int o = 0; o < cout; o++)
-        {
-            for (int i = 0; i < cin; i++)
-            {
-                for (int p = 0; p < kh * kw; p++)
-                {
-                    ohwi[(((o * kh * kw) + p) * cin) + i] = values[(((o * cin) + i) * kh * kw) + p];
-                }
-            }
-        }
-
-        return Backend.FromFloats(ohwi, new Shape(cout, kh, kw, cin), DType);
+        byte[] stored = HostTensors.EncodeFloats(values, DType.F32);
+        _recorded.Add(new TensorData(name, DType.F32, oihw, stored));
+        byte[] ohwi = ConvWeightLayout.OihwToOhwi(stored, cout, cin, kh, kw, DType.F32.SizeInBytes());
+        return Backend.FromFloats(HostTensors.DecodeFloats(ohwi, DType.F32), new Shape(cout, kh, kw, cin), DType);
     }
 
     private float[] Draw(string name, Shape shape)

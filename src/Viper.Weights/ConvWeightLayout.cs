@@ -1,0 +1,23 @@
+namespace Viper.Weights;
+
+/// <summary>The one place PyTorch's conv weight layout (Cout, Cin, KH, KW) is re-laid as the backends' (Cout, KH, KW, Cin).</summary>
+public static class ConvWeightLayout
+{
+    public static byte[] OihwToOhwi(ReadOnlySpan<byte> oihw, int cout, int cin, int kh, int kw, int elementSize)
+    {
+        byte[] ohwi = new byte[oihw.Length];
+        for (int o = 0; o < cout; o++)
+        {
+            for (int i = 0; i < cin; i++)
+            {
+                for (int p = 0; p < kh * kw; p++)
+                {
+                    oihw.Slice((((o * cin) + i) * kh * kw + p) * elementSize, elementSize)
+                        .CopyTo(ohwi.AsSpan((((o * kh * kw) + p) * cin + i) * elementSize));
+                }
+            }
+        }
+
+        return ohwi;
+    }
+}
