@@ -1,3 +1,4 @@
+using Viper.Weights;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;

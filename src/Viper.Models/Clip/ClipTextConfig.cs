@@ -1,3 +1,4 @@
+using Viper.Weights;
 namespace Viper.Models.Clip;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Viper.Weights;
 namespace Viper.Models.Clip;
 
 /// <summary>transformers' CLIPVisionConfig (a vision checkpoint's config.json, or <c>vision_config</c> of a CLIPModel).</summary>

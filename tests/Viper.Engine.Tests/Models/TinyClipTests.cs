@@ -69,9 +69,9 @@ public class TinyClipTests
         var e = Assert.Throws<WeightsException>(() => ClipTextModel.Load(dir.Path, cpu, DType.F32));
         Assert.Contains("text_model.encoder.layers.3.", e.Message);
         File.WriteAllText(Path.Combine(dir.Path, "config.json"), "{\"hidden_size\": 30, \"num_attention_heads\": 4}");
-        Assert.Contains("not divisible", Assert.Throws<Viper.Models.ModelConfigException>(() => ClipTextModel.Load(dir.Path, cpu, DType.F32)).Message);
+        Assert.Contains("not divisible", Assert.Throws<ModelConfigException>(() => ClipTextModel.Load(dir.Path, cpu, DType.F32)).Message);
         File.WriteAllText(Path.Combine(dir.Path, "config.json"), "{\"hidden_size\": ");
-        Assert.Throws<Viper.Models.ModelConfigException>(() => ClipTextModel.Load(dir.Path, cpu, DType.F32));
+        Assert.Throws<ModelConfigException>(() => ClipTextModel.Load(dir.Path, cpu, DType.F32));
     }
 
     private static void CheckText(string backend, string name)

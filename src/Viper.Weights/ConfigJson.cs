@@ -1,15 +1,21 @@
 using System.Text.Json;
 
-namespace Viper.Models;
+namespace Viper.Weights;
 
-/// <summary>Reads Hugging Face / diffusers config.json files into config records (snake_case fields, unknown fields ignored).</summary>
-internal static class ConfigJson
+/// <summary>Reads Hugging Face / diffusers config.json files (models and schedulers) into config records (snake_case fields, unknown fields ignored).</summary>
+public static class ConfigJson
 {
     private static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString |
+            System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+
+    // Python's json module writes bare Infinity/-Infinity/NaN (diffusers' lambda_min_clipped = -inf); JSON has no such
+    // literals, so they are quoted before parsing, which the number handling above then reads.
+    private static readonly System.Text.RegularExpressions.Regex BareNonFinite =
+        new(@"(?<=[:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])", System.Text.RegularExpressions.RegexOptions.Compiled);
 
     /// <summary>
     /// The record in <paramref name="path"/>; when the file is a composite config (CLIPModel's), the object under
@@ -24,7 +30,7 @@ internal static class ConfigJson
 
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using JsonDocument doc = JsonDocument.Parse(BareNonFinite.Replace(File.ReadAllText(path), "\"$1\""));
             JsonElement root = doc.RootElement;
             if (nestedKey is not null && root.TryGetProperty(nestedKey, out JsonElement nested))
             {
