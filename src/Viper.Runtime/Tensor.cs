@@ -8,7 +8,7 @@ namespace Viper.Runtime;
 /// </summary>
 public sealed class Tensor : IDisposable
 {
-    private readonly bool _ownsStorage;
+    private bool _ownsStorage;
 
     public Tensor(TensorStorage storage, Shape shape, DType dtype, long byteOffset = 0, bool ownsStorage = true)
     {
@@ -52,6 +52,18 @@ public sealed class Tensor : IDisposable
         }
 
         return new Tensor(Storage, shape, DType, ByteOffset, ownsStorage: false);
+    }
+
+    /// <summary>
+    /// The same memory under another shape, taking over this tensor's ownership of its storage: afterwards this tensor
+    /// is a view, and the result is what must be disposed. For reshaping an op's result without a copy or a leak.
+    /// </summary>
+    public Tensor ReshapeInto(params int[] dims)
+    {
+        Tensor reshaped = Reshape(dims);
+        var owner = new Tensor(Storage, reshaped.Shape, DType, ByteOffset, _ownsStorage);
+        _ownsStorage = false;
+        return owner;
     }
 
     /// <summary>A view of rows [start, start+length) along the outermost axis.</summary>
