@@ -1,0 +1,84 @@
+using Viper.Models.Unet;
+using Viper.Runtime;
+using Viper.Runtime.Guidance;
+using Viper.Schedulers;
+
+namespace Viper.Pipelines;
+
+/// <summary>
+/// The denoising loop of one model: per step, one UNet call on the stacked batch, then the fused guidance kernel
+/// combines the outputs and applies the scheduler's step plan to the f32 latents in place. DPM-Solver's x₀ history is
+/// kept with a second guidance call that writes x₀ = P·x + Q·eps into a buffer.
+/// </summary>
+internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DType dtype)
+{
+    public void Run(string stage, Scheduler scheduler, int from, int to, Tensor latents, Conditioning conditioning, TorchGenerator generator,
+        IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+    {
+        IBackend b = backend;
+        (int n, int h, int w, int c) = (latents.Shape[0], latents.Shape[1], latents.Shape[2], latents.Shape[3]);
+        Tensor? previousX0 = null;
+        try
+        {
+            for (int i = from; i < to; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using Tensor eps = PredictNoise(scheduler, i, latents, conditioning);
+                StepPlan plan = scheduler.Plan(i);
+                using Tensor? noise = plan.DrawsNoise ? Noise(generator, n, c, h, w) : null;
+                Tensor? extra = plan.Extra switch
+                {
+                    StepExtra.Noise => noise,
+                    StepExtra.PreviousPrediction => previousX0 ?? throw new InvalidOperationException("second-order step without a previous x0"),
+                    _ => null,
+                };
+                using Tensor epsU = eps.Slice(0, n);
+                using Tensor epsC = eps.Slice(n, n);
+                using Tensor epsPlus = conditioning.Groups == 4 ? eps.Slice(2 * n, n) : eps.Slice(n, n);
+                using Tensor epsMinus = conditioning.Groups == 4 ? eps.Slice(3 * n, n) : eps.Slice(n, n);
+                Tensor? x0 = null;
+                if (scheduler is DpmSolverMultistepScheduler)
+                {
+                    x0 = b.Scale(latents, 1f);
+                    b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
+                        new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
+                }
+
+                b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, extra, Step(conditioning, plan.Update));
+                if (x0 is not null)
+                {
+                    previousX0?.Dispose();
+                    previousX0 = x0;
+                }
+
+                progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
+            }
+        }
+        finally
+        {
+            previousX0?.Dispose();
+        }
+    }
+
+    private Tensor PredictNoise(Scheduler scheduler, int index, Tensor latents, Conditioning conditioning)
+    {
+        IBackend b = backend;
+        using Tensor scaled = b.Scale(latents, (float)scheduler.InputScale(index));
+        using Tensor input = dtype == DType.F32 ? b.Scale(scaled, 1f) : b.Cast(scaled, dtype);
+        using Tensor stacked = b.Concat(Enumerable.Repeat(input, conditioning.Groups).ToArray(), axis: 0);
+        int rows = stacked.Shape[0];
+        using Tensor timesteps = b.FromFloats(Enumerable.Repeat((float)scheduler.Timesteps[index], rows).ToArray(), new Shape(rows));
+        return unet.Forward(b, stacked, timesteps, conditioning.Context, conditioning.Added);
+    }
+
+    private Tensor Noise(TorchGenerator generator, int n, int c, int h, int w)
+    {
+        float[] nchw = generator.Randn(n * c * h * w);
+        return backend.FromFloats(LatentLayout.NchwToNhwc(nchw, n, c, h, w), new Shape(n, h, w, c));
+    }
+
+    private static GuidanceStep Step(Conditioning conditioning, SchedulerUpdate update) =>
+        conditioning.Groups == 4
+            ? new GuidanceStep(conditioning.W, conditioning.BetaPositive, conditioning.BetaNegative, update)
+            : GuidanceStep.ClassifierFree(conditioning.W, update);
+}

@@ -1,0 +1,130 @@
+namespace Viper.Pipelines;
+
+/// <summary>How the visual preference enters generation.</summary>
+public enum ViperForm
+{
+    /// <summary>
+    /// The authors' released code: cond = E(p) + β₊·E(VP+), uncond = E(neg) + β₋·E(VP−), and
+    /// eps = eps_u + w·(eps_c + β₊·eps_VP+ − eps_u − β₋·eps_VP−).
+    /// </summary>
+    Reference,
+
+    /// <summary>The paper: p = E(p) + β·(E(VP+) − E(VP−)) (eq. 1) and ε = (1−w)ε_u + w(ε_p + β(ε_VP+ − ε_VP−)) (eq. 3).</summary>
+    Paper,
+}
+
+/// <summary>What to do with preference text longer than the text encoder's 77 tokens.</summary>
+public enum LongTextMode
+{
+    /// <summary>Keep the first 75 tokens (the reference form; what diffusers' tokenizer call does).</summary>
+    Truncate,
+
+    /// <summary>Encode 75-token windows separately and concatenate them along the sequence.</summary>
+    Chunk,
+}
+
+/// <summary>One generation. Null sizes and counts take the pipeline's defaults.</summary>
+public sealed record GenerationRequest
+{
+    public required string Prompt { get; init; }
+
+    public string NegativePrompt { get; init; } = "";
+
+    public VisualPreference? Preference { get; init; }
+
+    /// <summary>β₊, the weight of the liked attributes (β in the paper form).</summary>
+    public float BetaPositive { get; init; } = 0.85f;
+
+    /// <summary>β₋, the weight of the disliked attributes (ignored by the paper form, which uses β₊ for both).</summary>
+    public float BetaNegative { get; init; } = 0.85f;
+
+    public ViperForm Form { get; init; } = ViperForm.Reference;
+
+    public LongTextMode LongText { get; init; } = LongTextMode.Truncate;
+
+    /// <summary>Guidance scale w.</summary>
+    public float Guidance { get; init; } = 5.0f;
+
+    public int Steps { get; init; } = 40;
+
+    /// <summary>One of <see cref="Viper.Schedulers.SchedulerKind.Names"/>.</summary>
+    public string Scheduler { get; init; } = "euler";
+
+    public int? Width { get; init; }
+
+    public int? Height { get; init; }
+
+    public ulong Seed { get; init; }
+
+    public int Batch { get; init; } = 1;
+
+    /// <summary>Fraction of the schedule the base model runs before the refiner takes over (only with a refiner).</summary>
+    public double DenoisingEnd { get; init; } = 0.8;
+
+    public float RefinerGuidance { get; init; } = 5.0f;
+
+    public float AestheticScore { get; init; } = 6.0f;
+
+    public float NegativeAestheticScore { get; init; } = 2.5f;
+
+    internal void Validate(int sizeMultiple)
+    {
+        if (string.IsNullOrWhiteSpace(Prompt))
+        {
+            throw new ArgumentException("the prompt is empty", nameof(Prompt));
+        }
+
+        RequireFinite(BetaPositive, nameof(BetaPositive));
+        RequireFinite(BetaNegative, nameof(BetaNegative));
+        RequireFinite(Guidance, nameof(Guidance));
+        RequireFinite(RefinerGuidance, nameof(RefinerGuidance));
+        RequireFinite(AestheticScore, nameof(AestheticScore));
+        RequireFinite(NegativeAestheticScore, nameof(NegativeAestheticScore));
+        if (Steps is < 1 or > 1000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be between 1 and 1000");
+        }
+
+        if (Batch is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Batch), Batch, "batch must be between 1 and 64");
+        }
+
+        foreach ((int? size, string name) in new[] { (Width, nameof(Width)), (Height, nameof(Height)) })
+        {
+            if (size is { } s && (s <= 0 || s % sizeMultiple != 0 || s > 4096))
+            {
+                throw new ArgumentOutOfRangeException(name, s, $"{name.ToLowerInvariant()} must be a positive multiple of {sizeMultiple} up to 4096");
+            }
+        }
+
+        if (!(DenoisingEnd > 0 && DenoisingEnd <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DenoisingEnd), DenoisingEnd, "denoising end must be in (0, 1]");
+        }
+    }
+
+    private static void RequireFinite(float value, string name)
+    {
+        if (!float.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number");
+        }
+    }
+}
+
+/// <summary>Where a generation is: <paramref name="Stage"/> ("text", "base", "refiner", "decode") and the step within it.</summary>
+public readonly record struct GenerationProgress(string Stage, int Step, int TotalSteps);
+
+/// <summary>A stage's wall time.</summary>
+public readonly record struct StageTiming(string Stage, TimeSpan Elapsed);
+
+/// <summary>
+/// The images (8-bit RGB), the decoded pixels in [0, 1] (N, H, W, 3) as diffusers' output_type="np", the final latents
+/// in diffusers' NCHW order (before the VAE), and per-stage timings.
+/// </summary>
+public sealed record GenerationResult(
+    IReadOnlyList<Viper.Imaging.RgbImage> Images,
+    float[] Pixels,
+    float[] Latents,
+    IReadOnlyList<StageTiming> Timings);

@@ -1,0 +1,113 @@
+using Viper.Models.Clip;
+using Viper.Models.Tokenizers;
+using Viper.Runtime;
+
+namespace Viper.Pipelines;
+
+/// <summary>Encoded texts: the UNet context (B, S, D) and, for SDXL layouts, the pooled projection (B, 1280).</summary>
+public sealed class TextEmbedding(Tensor context, Tensor? pooled) : IDisposable
+{
+    public Tensor Context { get; } = context;
+
+    public Tensor? Pooled { get; } = pooled;
+
+    public void Dispose()
+    {
+        Context.Dispose();
+        Pooled?.Dispose();
+    }
+}
+
+/// <summary>
+/// A pipeline's tokenizers and text encoders, encoding as diffusers' pipelines do: SD1.x/2.x take text_encoder's last
+/// hidden state; SDXL concatenates both encoders' penultimate hidden states (768 + 1280 = 2048) and pools with
+/// text_encoder_2's projection; the refiner has only text_encoder_2.
+/// </summary>
+public sealed class TextConditioning : IDisposable
+{
+    private readonly List<(ClipTokenizer Tokenizer, ClipTextModel Encoder)> _encoders;
+    private readonly bool _penultimate;
+    private readonly IBackend _backend;
+
+    public TextConditioning(IBackend backend, IReadOnlyList<(ClipTokenizer, ClipTextModel)> encoders, bool penultimate)
+    {
+        _backend = backend;
+        _encoders = [.. encoders];
+        _penultimate = penultimate;
+    }
+
+    /// <summary>Loads tokenizer/text_encoder and tokenizer_2/text_encoder_2, whichever the pipeline has.</summary>
+    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype)
+    {
+        var encoders = new List<(ClipTokenizer, ClipTextModel)>();
+        foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
+        {
+            if (index.Has(encoder))
+            {
+                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype)));
+            }
+        }
+
+        if (encoders.Count == 0)
+        {
+            throw new Viper.Weights.ModelConfigException($"{index.Folder}: the pipeline has no text encoder");
+        }
+
+        bool xl = index.Has("text_encoder_2");
+        return new TextConditioning(backend, encoders, penultimate: xl);
+    }
+
+    /// <summary>Encodes one text; with <see cref="LongTextMode.Chunk"/>, into <paramref name="windows"/> 77-token windows (at least).</summary>
+    public TextEmbedding Encode(string text, LongTextMode mode, int windows = 1)
+    {
+        var contexts = new List<Tensor>();
+        Tensor? pooled = null;
+        try
+        {
+            foreach ((ClipTokenizer tokenizer, ClipTextModel encoder) in _encoders)
+            {
+                int[][] ids = Windows(tokenizer, text, mode, windows);
+                using ClipTextOutput output = encoder.Encode(ids);
+                Tensor states = _penultimate ? output.HiddenStateFromEnd(2) : output.LastHiddenState;
+                int d = states.Shape[2];
+                using Tensor flat = states.Reshape(1, ids.Length * states.Shape[1], d);
+                contexts.Add(_backend.Scale(flat, 1f));
+                if (output.TextEmbeds is { } embeds)
+                {
+                    pooled?.Dispose();
+                    pooled = _backend.Scale(embeds.Slice(0, 1), 1f);
+                }
+            }
+
+            Tensor context = contexts.Count == 1 ? contexts[0] : _backend.Concat(contexts, axis: 2);
+            if (contexts.Count > 1)
+            {
+                contexts.ForEach(c => c.Dispose());
+            }
+
+            return new TextEmbedding(context, pooled);
+        }
+        catch
+        {
+            contexts.ForEach(c => c.Dispose());
+            pooled?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The number of 77-token windows a text needs when chunked.</summary>
+    public int WindowsFor(string text) => _encoders.Max(e => e.Tokenizer.EncodeChunks(text).Length);
+
+    public void Dispose() => _encoders.ForEach(e => e.Encoder.Dispose());
+
+    private static int[][] Windows(ClipTokenizer tokenizer, string text, LongTextMode mode, int windows)
+    {
+        if (mode == LongTextMode.Truncate)
+        {
+            return [tokenizer.EncodePadded(text)];
+        }
+
+        int[][] chunks = tokenizer.EncodeChunks(text);
+        return chunks.Concat(Enumerable.Repeat(tokenizer.EncodePadded(""), Math.Max(0, windows - chunks.Length))).ToArray();
+    }
+}
