@@ -6,4 +6,5 @@ root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SelfCheckCommand.Create());
 root.Subcommands.Add(MakeTinyCommand.Create());
 root.Subcommands.Add(ManifestCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Viper.Backends.Cpu;
 using Viper.Models.Checkpoints;
+using Viper.Pipelines;
 
 namespace Viper.Cli.Commands;
 
@@ -12,11 +13,12 @@ internal static class MakeTinyCommand
     {
         var name = new Argument<string>("component")
         {
-            Description = "Which component: " + string.Join(", ", ClipComponent.Known.Select(c => c.Name)) + " (full-size ones work too, slowly)",
+            Description = "A pipeline (" + string.Join(", ", TinyPipeline.Names) + ") or a CLIP component (" +
+                string.Join(", ", ClipComponent.Known.Select(c => c.Name)) + "; full-size ones work too, slowly)",
         };
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder to write config.json and model.safetensors into", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed; one seed always writes the same weights", DefaultValueFactory = _ => 0 };
-        var command = new Command("make-tiny", "Write a random-weight checkpoint (config.json + model.safetensors) in the exact layout of the real one")
+        var command = new Command("make-tiny", "Write a random-weight pipeline or checkpoint in the exact layout of the real one")
         {
             name, output, seed,
         };
@@ -28,9 +30,16 @@ internal static class MakeTinyCommand
     {
         try
         {
-            ClipComponent component = ClipComponent.Find(name);
             using var cpu = new CpuBackend();
-            TinyCheckpoint.Write(component, output.FullName, cpu, seed);
+            if (TinyPipeline.Names.Contains(name))
+            {
+                TinyPipeline.Write(name, output.FullName, Path.Combine(AppContext.BaseDirectory, "assets", "clip-tokenizer"), cpu, seed);
+            }
+            else
+            {
+                TinyCheckpoint.Write(ClipComponent.Find(name), output.FullName, cpu, seed);
+            }
+
             AnsiConsole.MarkupLine("wrote [green]{0}[/] (seed {1}) to {2}", Markup.Escape(name), seed, Markup.Escape(output.FullName));
             return 0;
         }

@@ -19,7 +19,7 @@ internal static class SelfCheckCommand
             Description = "Backend to check: cpu, cuda (the GPU), or cuda-emulated (kernels on the emulated device; build it with tools/emu/build.sh)",
             DefaultValueFactory = _ => "cpu",
         };
-        backendOption.AcceptOnlyFromAmong("cpu", "cuda", "cuda-emulated");
+        backendOption.AcceptOnlyFromAmong(BackendChoice.Names);
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)" };
         var command = new Command("self-check", "Run each op once against its scalar reference or invariant") { backendOption, threads };
         command.SetAction((result, cancellationToken) => Task.FromResult(Run(result.GetValue(backendOption)!, result.GetValue(threads), cancellationToken)));
@@ -31,14 +31,7 @@ internal static class SelfCheckCommand
         IBackend backend;
         try
         {
-            backend = backendName switch
-            {
-                "cuda" => new CudaBackend(new DriverDevice()),
-                "cuda-emulated" => EmulatedDevice.IsAvailable
-                    ? new CudaBackend(new EmulatedDevice())
-                    : throw new DllNotFoundException("the emulated CUDA device is not built: run tools/emu/build.sh"),
-                _ => new CpuBackend(threads),
-            };
+            backend = BackendChoice.Create(backendName, threads);
         }
         catch (Exception e) when (e is DllNotFoundException or CudaException)
         {

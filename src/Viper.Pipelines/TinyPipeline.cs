@@ -1,0 +1,155 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Viper.Models.Clip;
+using Viper.Models.Loading;
+using Viper.Models.Unet;
+using Viper.Models.Vae;
+using Viper.Runtime;
+using Viper.Schedulers;
+using Viper.Weights;
+
+namespace Viper.Pipelines;
+
+/// <summary>
+/// Writes complete random-weight diffusers pipeline folders in the real layouts (model_index.json, tokenizer(s),
+/// text encoder(s), unet, vae, scheduler), small enough to generate with on a CPU in seconds: an SD1.x-style pipeline,
+/// an SDXL-style base (two encoders, text_time conditioning) and its refiner (aesthetic-score time ids).
+/// </summary>
+public static class TinyPipeline
+{
+    public static IReadOnlyList<string> Names { get; } = ["tiny-sd", "tiny-sdxl", "tiny-sdxl-refiner"];
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    private static ClipTextConfig Text(int hidden, bool gelu) => new()
+    {
+        HiddenSize = hidden, IntermediateSize = 2 * hidden, ProjectionDim = 1280, NumHiddenLayers = 2, NumAttentionHeads = 4,
+        HiddenAct = gelu ? "gelu" : "quick_gelu", EosTokenId = 2,
+    };
+
+    private static readonly AutoencoderKLConfig Vae = new()
+    {
+        BlockOutChannels = [16, 32, 32, 32], LayersPerBlock = 1, NormNumGroups = 8, ScalingFactor = 0.18215,
+        DownBlockTypes = [.. Enumerable.Repeat("DownEncoderBlock2D", 4)], UpBlockTypes = [.. Enumerable.Repeat("UpDecoderBlock2D", 4)],
+    };
+
+    /// <summary>Writes pipeline <paramref name="name"/> to <paramref name="folder"/>; the CLIP tokenizer files come from <paramref name="tokenizerFolder"/>.</summary>
+    public static void Write(string name, string folder, string tokenizerFolder, IBackend backend, int seed = 0)
+    {
+        Directory.CreateDirectory(folder);
+        var index = new JsonObject { ["_diffusers_version"] = "0.29.2" };
+        bool xl = name != "tiny-sd";
+        bool refiner = name == "tiny-sdxl-refiner";
+        index["_class_name"] = refiner ? "StableDiffusionXLImg2ImgPipeline" : xl ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline";
+        int contextDim = 0;
+        if (!refiner)
+        {
+            WriteText(folder, "text_encoder", Text(32, gelu: false), projection: false, backend, seed + 1);
+            CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer"), pad: null);
+            index["text_encoder"] = new JsonArray("transformers", "CLIPTextModel");
+            index["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer");
+            contextDim += 32;
+        }
+
+        if (xl)
+        {
+            WriteText(folder, "text_encoder_2", Text(32, gelu: true), projection: true, backend, seed + 2);
+            CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer_2"), pad: "!");
+            index["text_encoder_2"] = new JsonArray("transformers", "CLIPTextModelWithProjection");
+            index["tokenizer_2"] = new JsonArray("transformers", "CLIPTokenizer");
+            contextDim += 32;
+        }
+
+        UNet2DConditionConfig unet = xl ? UnetXl(contextDim, refiner) : UnetSd(contextDim);
+        WriteDiffusers(folder, "unet", "UNet2DConditionModel", unet, w => new UNet2DConditionModel(w.Root, unet), backend, seed + 3);
+        WriteDiffusers(folder, "vae", "AutoencoderKL", Vae with { ScalingFactor = xl ? 0.13025 : 0.18215, ForceUpcast = xl },
+            w => new AutoencoderKL(w.Root, Vae), backend, seed + 4);
+        SchedulerConfig scheduler = xl ? SchedulerConfig.StableDiffusionXl : SchedulerConfig.StableDiffusion with { ClassName = "DDIMScheduler" };
+        Directory.CreateDirectory(Path.Combine(folder, "scheduler"));
+        File.WriteAllText(Path.Combine(folder, "scheduler", "scheduler_config.json"), JsonSerializer.Serialize(scheduler, Json));
+        index["unet"] = new JsonArray("diffusers", "UNet2DConditionModel");
+        index["vae"] = new JsonArray("diffusers", "AutoencoderKL");
+        index["scheduler"] = new JsonArray("diffusers", scheduler.ClassName);
+        if (refiner)
+        {
+            index["requires_aesthetics_score"] = true;
+        }
+
+        File.WriteAllText(Path.Combine(folder, "model_index.json"), index.ToJsonString(Json));
+    }
+
+    private static UNet2DConditionConfig UnetSd(int contextDim) => new()
+    {
+        BlockOutChannels = [32, 64], DownBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"], UpBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"],
+        LayersPerBlock = 1, AttentionHeadDim = [2], CrossAttentionDim = contextDim, NormNumGroups = 8, SampleSize = 8,
+    };
+
+    private static UNet2DConditionConfig UnetXl(int contextDim, bool refiner) => new()
+    {
+        BlockOutChannels = [32, 64], DownBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D"], UpBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D"],
+        LayersPerBlock = 1, AttentionHeadDim = [2, 4], TransformerLayersPerBlock = [1, 2], CrossAttentionDim = contextDim,
+        UseLinearProjection = true, NormNumGroups = 8, SampleSize = 8, AdditionEmbedType = "text_time", AdditionTimeEmbedDim = 256,
+        ProjectionClassEmbeddingsInputDim = 1280 + ((refiner ? 5 : 6) * 256),
+    };
+
+    private static void WriteText(string folder, string component, ClipTextConfig config, bool projection, IBackend backend, int seed)
+    {
+        var weights = new RandomWeights(backend, DType.F32, seed);
+        string dir = Path.Combine(folder, component);
+        Directory.CreateDirectory(dir);
+        using (new ClipTextModel(weights.Root, config, projection))
+        {
+            JsonObject node = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
+            node["architectures"] = new JsonArray(projection ? "CLIPTextModelWithProjection" : "CLIPTextModel");
+            node["model_type"] = "clip_text_model";
+            File.WriteAllText(Path.Combine(dir, "config.json"), node.ToJsonString(Json));
+            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), weights.Recorded, Metadata(component, seed));
+        }
+    }
+
+    private static void WriteDiffusers<TConfig>(string folder, string component, string className, TConfig config,
+        Func<RandomWeights, IDisposable> build, IBackend backend, int seed)
+    {
+        var weights = new RandomWeights(backend, DType.F32, seed);
+        string dir = Path.Combine(folder, component);
+        Directory.CreateDirectory(dir);
+        using (build(weights))
+        {
+            JsonObject node = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
+            node["_class_name"] = className;
+            File.WriteAllText(Path.Combine(dir, "config.json"), node.ToJsonString(Json));
+            SafeTensorsWriter.Write(Path.Combine(dir, "diffusion_pytorch_model.safetensors"), weights.Recorded, Metadata(component, seed));
+        }
+    }
+
+    private static Dictionary<string, string> Metadata(string component, int seed) =>
+        new() { ["format"] = "pt", ["viper"] = $"tiny {component}, seed {seed}" };
+
+    // SDXL's tokenizer_2 pads with "!" (id 0) instead of the end-of-text token.
+    private static void CopyTokenizer(string source, string target, string? pad)
+    {
+        Directory.CreateDirectory(target);
+        foreach (string file in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" })
+        {
+            string from = Path.Combine(source, file);
+            if (!File.Exists(from))
+            {
+                throw new FileNotFoundException($"the CLIP tokenizer file {from} is missing", from);
+            }
+
+            File.Copy(from, Path.Combine(target, file), overwrite: true);
+        }
+
+        if (pad is not null)
+        {
+            string map = Path.Combine(target, "special_tokens_map.json");
+            JsonObject tokens = JsonNode.Parse(File.ReadAllText(map))!.AsObject();
+            tokens["pad_token"] = pad;
+            File.WriteAllText(map, tokens.ToJsonString(Json));
+            string configPath = Path.Combine(target, "tokenizer_config.json");
+            JsonObject config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+            config["pad_token"] = pad;
+            File.WriteAllText(configPath, config.ToJsonString(Json));
+        }
+    }
+}
