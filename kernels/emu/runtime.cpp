@@ -272,7 +272,10 @@ int viper_emu_malloc(void** out, std::size_t bytes) {
     return 0;
 }
 
+// Frees and explicit guard checks wait for a running launch (launch_mutex before memory_mutex, the launch's order):
+// otherwise a free on another host thread could find, repair and claim the guard a kernel is breaking right now.
 int viper_emu_free(void* p) {
+    std::lock_guard launch_lock(launch_mutex);
     std::lock_guard lock(memory_mutex);
     auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
     if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
@@ -291,6 +294,7 @@ int viper_emu_free(void* p) {
 }
 
 int viper_emu_check_guards() {
+    std::lock_guard launch_lock(launch_mutex);
     std::lock_guard lock(memory_mutex);
     std::string guards = check_guards_locked();
     return guards.empty() ? 0 : fail(guards);
