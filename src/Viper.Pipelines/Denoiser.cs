@@ -64,8 +64,8 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
     {
         IBackend b = backend;
         using Tensor scaled = b.Scale(latents, (float)scheduler.InputScale(index));
-        using Tensor input = dtype == DType.F32 ? b.Scale(scaled, 1f) : b.Cast(scaled, dtype);
-        using Tensor stacked = b.Concat(Enumerable.Repeat(input, conditioning.Groups).ToArray(), axis: 0);
+        using Tensor? cast = dtype == scaled.DType ? null : b.Cast(scaled, dtype);
+        using Tensor stacked = b.Concat(Enumerable.Repeat(cast ?? scaled, conditioning.Groups).ToArray(), axis: 0);
         int rows = stacked.Shape[0];
         using Tensor timesteps = b.FromFloats(Enumerable.Repeat((float)scheduler.Timesteps[index], rows).ToArray(), new Shape(rows));
         return unet.Forward(b, stacked, timesteps, conditioning.Context, conditioning.Added);

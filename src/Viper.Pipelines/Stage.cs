@@ -12,14 +12,13 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
     public SchedulerConfig SchedulerConfig { get; } = schedulerConfig;
 
+    /// <summary>Loads the stage's models, adding them to <paramref name="owned"/> so a later failure of the pipeline's load releases them.</summary>
     public static Stage Load(ModelIndex index, IBackend backend, PipelineOptions options, List<IDisposable> owned)
     {
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(index.PathOf("scheduler"), "scheduler_config.json"));
         TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType));
         UNet2DConditionModel unet = owned.Added(UNet2DConditionModel.Load(index.PathOf("unet"), backend, options.DType, options.Variant));
-        owned.Remove(text);
-        owned.Remove(unet);
-        return owned.Added(new Stage(backend, text, unet, config, index.RequiresAestheticsScore));
+        return new Stage(backend, text, unet, config, index.RequiresAestheticsScore);
     }
 
     /// <summary>
@@ -106,7 +105,7 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
             if (Unet.Config.AdditionEmbedType == "text_time")
             {
                 Tensor pooled = b.Concat(groups.SelectMany(g => Enumerable.Repeat(g.Pooled ?? throw MissingPooled(), batch)).ToArray(), axis: 0);
-                float[] ids = groups.SelectMany(g => Enumerable.Repeat(TimeIds(height, width, refiner, g.Positive, request), batch))
+                float[] ids = groups.SelectMany(g => Enumerable.Repeat(TimeIds(height, width, g.Positive, request), batch))
                     .SelectMany(x => x).ToArray();
                 added = new AddedConditions(pooled, b.FromFloats(ids, new Shape(groups.Count * batch, ids.Length / (groups.Count * batch))));
             }
@@ -121,8 +120,8 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     }
 
     // SDXL's add_time_ids: (original h, w, crop top, left, target h, w); the refiner's: (original h, w, crop, aesthetic score).
-    private float[] TimeIds(int height, int width, bool refiner, bool positive, GenerationRequest request) =>
-        aesthetics || (refiner && Unet.Config.TimeIdCount == 5)
+    private float[] TimeIds(int height, int width, bool positive, GenerationRequest request) =>
+        aesthetics
             ? [height, width, 0, 0, positive ? request.AestheticScore : request.NegativeAestheticScore]
             : [height, width, 0, 0, height, width];
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Viper.Models.Checkpoints;
 using Viper.Models.Clip;
 using Viper.Models.Loading;
 using Viper.Models.Unet;
@@ -92,20 +93,10 @@ public static class TinyPipeline
         ProjectionClassEmbeddingsInputDim = 1280 + ((refiner ? 5 : 6) * 256),
     };
 
-    private static void WriteText(string folder, string component, ClipTextConfig config, bool projection, IBackend backend, int seed)
-    {
-        var weights = new RandomWeights(backend, DType.F32, seed);
-        string dir = Path.Combine(folder, component);
-        Directory.CreateDirectory(dir);
-        using (new ClipTextModel(weights.Root, config, projection))
-        {
-            JsonObject node = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
-            node["architectures"] = new JsonArray(projection ? "CLIPTextModelWithProjection" : "CLIPTextModel");
-            node["model_type"] = "clip_text_model";
-            File.WriteAllText(Path.Combine(dir, "config.json"), node.ToJsonString(Json));
-            SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), weights.Recorded, Metadata(component, seed));
-        }
-    }
+    // A text encoder folder is a tiny CLIP checkpoint: config.json + model.safetensors, as TinyCheckpoint writes them.
+    private static void WriteText(string folder, string component, ClipTextConfig config, bool projection, IBackend backend, int seed) =>
+        TinyCheckpoint.Write(new ClipComponent(component, $"tiny pipeline {component}", config, null, projection),
+            Path.Combine(folder, component), backend, seed);
 
     private static void WriteDiffusers<TConfig>(string folder, string component, string className, TConfig config,
         Func<RandomWeights, IDisposable> build, IBackend backend, int seed)

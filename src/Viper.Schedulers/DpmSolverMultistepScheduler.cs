@@ -54,10 +54,10 @@ public sealed class DpmSolverMultistepScheduler : Scheduler
 
     protected override void Build(int steps)
     {
-        double[] timesteps = TimestepSpacing.Spread(Config, steps + 1, steps + 1, roundLinspace: true);
-        timesteps = Config.TimestepSpacing == "trailing"
+        // diffusers spreads steps + 1 points and drops the last, except for trailing spacing.
+        double[] timesteps = Config.TimestepSpacing == "trailing"
             ? TimestepSpacing.Spread(Config, steps, steps, roundLinspace: true)
-            : timesteps[..^1];
+            : TimestepSpacing.Spread(Config, steps + 1, steps + 1, roundLinspace: true)[..^1];
         double[] sigmas;
         if (Config.UseKarrasSigmas)
         {

@@ -50,7 +50,8 @@ public sealed class AutoencoderKL : Module
     public Tensor Decode(IBackend b, Tensor latents)
     {
         RequireChannels(latents, Config.LatentChannels, "latents");
-        using Tensor input = latents.DType == DType ? b.Scale(latents, 1f) : b.Cast(latents, DType);
+        using Tensor? cast = latents.DType == DType ? null : b.Cast(latents, DType);
+        Tensor input = cast ?? latents;
         if (_postQuantConv is null)
         {
             return _decoder.Forward(b, input);
@@ -69,9 +70,10 @@ public sealed class AutoencoderKL : Module
             throw new ArgumentException($"vae: image height and width must be multiples of {Config.DownFactor}, not {pixels.Shape}");
         }
 
-        using Tensor input = pixels.DType == DType ? b.Scale(pixels, 1f) : b.Cast(pixels, DType);
-        using Tensor encoded = _encoder.Forward(b, input);
-        using Tensor moments = _quantConv is null ? b.Scale(encoded, 1f) : _quantConv.Forward(b, encoded);
+        using Tensor? cast = pixels.DType == DType ? null : b.Cast(pixels, DType);
+        using Tensor encoded = _encoder.Forward(b, cast ?? pixels);
+        using Tensor? quantized = _quantConv?.Forward(b, encoded);
+        Tensor moments = quantized ?? encoded;
         float[] values = moments.ToFloats();
         int latent = Config.LatentChannels;
         int positions = values.Length / (2 * latent);
