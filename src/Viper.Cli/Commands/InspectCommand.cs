@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Viper.Models.Checkpoints;
 using Viper.Weights;
 
 namespace Viper.Cli.Commands;
@@ -9,12 +10,19 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A .safetensors file, a *.safetensors.index.json, or a component folder" };
-        var manifest = new Option<FileInfo?>("--manifest") { Description = "Check the checkpoint against this weights manifest (JSON)" };
+        var path = new Argument<string>("path") { Description = "A .safetensors file, a *.safetensors.index.json, a component folder, or a pipeline folder" };
+        var manifest = new Option<FileInfo?>("--manifest")
+        {
+            Description = "Check against this manifest: a weights manifest (weights-manifest/*.json) for a checkpoint, "
+                + "or a pipeline manifest (weights-manifest/pipelines/*.json) for a whole diffusers pipeline folder",
+        };
+        var variant = new Option<string?>("--variant") { Description = "With a pipeline manifest: check the weight files of this variant (fp16)" };
         var writeManifest = new Option<string?>("--write-manifest") { Description = "Print a manifest for this checkpoint under the given checkpoint name" };
         var limit = new Option<int>("--limit") { Description = "Rows of the tensor table to show (0 = all)", DefaultValueFactory = _ => 40 };
-        var command = new Command("inspect", "Show the tensors of a safetensors checkpoint and validate it") { path, manifest, writeManifest, limit };
-        command.SetAction(result => Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
+        var command = new Command("inspect", "Show the tensors of a safetensors checkpoint and validate it") { path, manifest, variant, writeManifest, limit };
+        command.SetAction(result => result.GetValue(manifest) is { } file && PipelineManifest.IsPipelineManifest(file.FullName)
+            ? CheckPipeline(result.GetValue(path)!, file, result.GetValue(variant))
+            : Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
         return command;
     }
 
@@ -40,6 +48,21 @@ internal static class InspectCommand
             return report.IsValid ? 0 : 1;
         }
         catch (Exception e) when (e is SafeTensorsFormatException or WeightsException or FileNotFoundException)
+        {
+            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
+            return 2;
+        }
+    }
+
+    private static int CheckPipeline(string folder, FileInfo manifestFile, string? variant)
+    {
+        try
+        {
+            PipelineReport report = PipelineManifest.Load(manifestFile.FullName).Check(folder, variant);
+            AnsiConsole.MarkupLine(report.IsValid ? "[green]{0}[/]" : "[red]{0}[/]", Markup.Escape(report.ToString()));
+            return report.IsValid ? 0 : 1;
+        }
+        catch (WeightsException e)
         {
             AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
             return 2;

@@ -10,14 +10,14 @@ internal static class ManifestCommand
 {
     public static Command Create()
     {
-        var name = new Argument<string>("component") { Description = string.Join(", ", ClipComponent.Known.Select(c => c.Name)) };
+        var name = new Argument<string>("component") { Description = string.Join(", ", ComponentManifests.Names) };
         var command = new Command("manifest", "Print the tensors (names, shapes, dtypes) a supported checkpoint component must hold") { name };
         command.SetAction(result =>
         {
             try
             {
                 using var cpu = new CpuBackend(1);
-                Console.WriteLine(ClipComponent.Find(result.GetValue(name)!).Manifest(cpu).ToJson());
+                Console.WriteLine(ComponentManifests.Of(result.GetValue(name)!, cpu).ToJson());
                 return 0;
             }
             catch (ArgumentException e)

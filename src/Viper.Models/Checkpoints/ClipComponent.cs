@@ -38,6 +38,7 @@ public sealed record ClipComponent(string Name, string Checkpoint, ClipTextConfi
         new("sd21-text-encoder", "stabilityai/stable-diffusion-2-1/text_encoder", ClipTextConfig.OpenClipVitH14, null, false),
         new("sdxl-text-encoder", "stabilityai/stable-diffusion-xl-base-1.0/text_encoder", ClipTextConfig.ClipVitL14, null, false),
         new("sdxl-text-encoder-2", "stabilityai/stable-diffusion-xl-base-1.0/text_encoder_2", ClipTextConfig.OpenClipBigG14, null, true),
+        new("sdxl-refiner-text-encoder-2", "stabilityai/stable-diffusion-xl-refiner-1.0/text_encoder_2", ClipTextConfig.OpenClipBigG14, null, true),
         new("clip-vit-l14-vision", "openai/clip-vit-large-patch14 (CLIPVisionModelWithProjection)", null, ClipVisionConfig.ClipVitL14, true),
         new("tiny-clip-text", "tiny: SD1.x-style text encoder", TinyText, null, false),
         new("tiny-clip-text-projection", "tiny: SDXL text_encoder_2-style encoder", TinyTextProjection, null, true),

@@ -37,22 +37,6 @@ public class TinyClipTests
         Assert.Throws<ArgumentException>(() => model.Embed(b.Allocate(new Shape(1, 27, 28, 3), DType.F32)));
     }
 
-    [Theory]
-    [InlineData("sd15-text-encoder")]
-    [InlineData("sd21-text-encoder")]
-    [InlineData("sdxl-text-encoder")]
-    [InlineData("sdxl-text-encoder-2")]
-    [InlineData("clip-vit-l14-vision")]
-    public void CommittedManifestsAreWhatTheModelCodeReads(string name)
-    {
-        using var cpu = new CpuBackend(1);
-        WeightsManifest expected = ClipComponent.Find(name).Manifest(cpu);
-        WeightsManifest committed = WeightsManifest.Load(Path.Combine(RepoPaths.Root, "weights-manifest", name + ".json"));
-        Assert.Equal(expected.Checkpoint, committed.Checkpoint);
-        Assert.Equal(expected.Tensors.Keys.Order(StringComparer.Ordinal), committed.Tensors.Keys.Order(StringComparer.Ordinal));
-        Assert.All(expected.Tensors, kv => Assert.Equal(kv.Value.Shape, committed.Tensors[kv.Key].Shape));
-    }
-
     [Fact]
     public void ATinyCheckpointPassesItsOwnManifestAndAMissingTensorIsNamed()
     {
