@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../common.cuh"
+#include "capture.hpp"
 
 namespace {
 
@@ -38,22 +39,25 @@ extern "C" int viper_emu_gemm(int trans_a, int trans_b, int m, int n, int k, flo
         epilogue < kNone || epilogue > kBiasGeluTanh || (epilogue != kNone && bias == nullptr)) {
         return 1;
     }
-    for (int p = 0; p < batch; ++p) {
-        for (int i = 0; i < m; ++i) {
-            for (int j = 0; j < n; ++j) {
-                float acc = 0.f;
-                for (int q = 0; q < k; ++q) {
-                    float x = load(a, p * stride_a + (trans_a ? long(q) * lda + i : long(i) * lda + q), dtype_ab);
-                    float y = load(b, p * stride_b + (trans_b ? long(j) * ldb + q : long(q) * ldb + j), dtype_ab);
-                    acc += x * y;
+    // Recorded like any launch while the thread captures (a cuBLASLt matmul on a capturing stream is a graph node).
+    return emu::record_or_run([=] {
+        for (int p = 0; p < batch; ++p) {
+            for (int i = 0; i < m; ++i) {
+                for (int j = 0; j < n; ++j) {
+                    float acc = 0.f;
+                    for (int q = 0; q < k; ++q) {
+                        float x = load(a, p * stride_a + (trans_a ? long(q) * lda + i : long(i) * lda + q), dtype_ab);
+                        float y = load(b, p * stride_b + (trans_b ? long(j) * ldb + q : long(q) * ldb + j), dtype_ab);
+                        acc += x * y;
+                    }
+                    long at = p * stride_c + long(i) * ldc + j;
+                    float v = alpha * acc + (beta != 0.f ? beta * load(c, at, dtype_c) : 0.f);
+                    if (epilogue != kNone) v += load(bias, j, dtype_c);
+                    if (epilogue == kBiasGeluTanh) v = gelu_tanh(v);
+                    store(c, at, dtype_c, v);
                 }
-                long at = p * stride_c + long(i) * ldc + j;
-                float v = alpha * acc + (beta != 0.f ? beta * load(c, at, dtype_c) : 0.f);
-                if (epilogue != kNone) v += load(bias, j, dtype_c);
-                if (epilogue == kBiasGeluTanh) v = gelu_tanh(v);
-                store(c, at, dtype_c, v);
             }
         }
-    }
-    return 0;
+        return 0;
+    });
 }

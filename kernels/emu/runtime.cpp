@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "capture.hpp"
 #include "fibers.hpp"
 
 namespace emu {
@@ -247,6 +248,14 @@ thread_local Graph* capturing = nullptr;
 
 }  // namespace
 
+int record_or_run(std::function<int()> op) {
+    if (capturing != nullptr) {
+        capturing->nodes.push_back(Node{std::move(op)});
+        return 0;
+    }
+    return op();
+}
+
 Registrar::Registrar(const char* name, Thunk thunk, const std::size_t* sizes, std::size_t count) {
     registry()[name] = Entry{thunk, std::vector<std::size_t>(sizes, sizes + count)};
 }
@@ -298,14 +307,6 @@ int viper_emu_check_guards() {
     std::lock_guard lock(memory_mutex);
     std::string guards = check_guards_locked();
     return guards.empty() ? 0 : fail(guards);
-}
-
-static int record_or_run(std::function<int()> op) {
-    if (capturing != nullptr) {
-        capturing->nodes.push_back(Node{std::move(op)});
-        return 0;
-    }
-    return op();
 }
 
 // kind: 0 host→device, 1 device→host, 2 device→device.

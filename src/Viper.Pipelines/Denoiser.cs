@@ -8,22 +8,28 @@ namespace Viper.Pipelines;
 /// <summary>
 /// The denoising loop of one model: per step, one UNet call on the stacked batch, then the fused guidance kernel
 /// combines the outputs and applies the scheduler's step plan to the f32 latents in place. DPM-Solver's x₀ history is
-/// kept with a second guidance call that writes x₀ = P·x + Q·eps into a buffer.
+/// kept with a second guidance call that writes x₀ = P·x + Q·eps into a buffer. With <paramref name="captureSteps"/> on a
+/// backend that records graphs, the network evaluation of a step is recorded once and replayed at every step.
 /// </summary>
-internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DType dtype)
+internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DType dtype, bool captureSteps)
 {
-    public void Run(string stage, Scheduler scheduler, int from, int to, Tensor latents, Conditioning conditioning, TorchGenerator generator,
+    /// <summary>Runs steps [<paramref name="from"/>, <paramref name="to"/>); returns the recorded graph's node count when one was replayed.</summary>
+    public int? Run(string stage, Scheduler scheduler, int from, int to, Tensor latents, Conditioning conditioning, TorchGenerator generator,
         IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         IBackend b = backend;
         (int n, int h, int w, int c) = (latents.Shape[0], latents.Shape[1], latents.Shape[2], latents.Shape[3]);
         Tensor? previousX0 = null;
+        using CapturedNoisePrediction? captured = captureSteps && from < to && b is IGraphCapture capture
+            ? new CapturedNoisePrediction(b, capture, unet, dtype, latents, conditioning)
+            : null;
         try
         {
             for (int i = from; i < to; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using Tensor eps = PredictNoise(scheduler, i, latents, conditioning);
+                using Tensor? owned = captured is null ? PredictNoise(scheduler, i, latents, conditioning) : null;
+                Tensor eps = owned ?? captured!.Predict((float)scheduler.InputScale(i), (float)scheduler.Timesteps[i]);
                 StepPlan plan = scheduler.Plan(i);
                 using Tensor? noise = plan.DrawsNoise ? Noise(generator, n, c, h, w) : null;
                 Tensor? extra = plan.Extra switch
@@ -53,6 +59,8 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
 
                 progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
             }
+
+            return captured?.NodeCount;
         }
         finally
         {

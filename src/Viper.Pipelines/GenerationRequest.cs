@@ -116,8 +116,8 @@ public sealed record GenerationRequest
 /// <summary>Where a generation is: <paramref name="Stage"/> ("text", "base", "refiner", "decode") and the step within it.</summary>
 public readonly record struct GenerationProgress(string Stage, int Step, int TotalSteps);
 
-/// <summary>A stage's wall time.</summary>
-public readonly record struct StageTiming(string Stage, TimeSpan Elapsed);
+/// <summary>A stage's wall time; <paramref name="GraphNodes"/>: the size of the recorded step graph when the stage replayed one.</summary>
+public readonly record struct StageTiming(string Stage, TimeSpan Elapsed, int? GraphNodes = null);
 
 /// <summary>
 /// The images (8-bit RGB), the decoded pixels in [0, 1] (N, H, W, 3) as diffusers' output_type="np", the final latents

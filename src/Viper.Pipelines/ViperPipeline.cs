@@ -18,6 +18,13 @@ public sealed record PipelineOptions
 
     /// <summary>Weight file variant (e.g. "fp16" for diffusion_pytorch_model.fp16.safetensors).</summary>
     public string? Variant { get; init; }
+
+    /// <summary>
+    /// On a backend that records graphs (CUDA): record each stage's per-step network evaluation once and replay it, which
+    /// removes the per-kernel launch cost of every step. The graph keeps the step's activations allocated for the whole
+    /// stage (about the eager step's peak), so it is an option, off by default. Ignored on the CPU backend.
+    /// </summary>
+    public bool CaptureSteps { get; init; }
 }
 
 /// <summary>
@@ -31,11 +38,11 @@ public sealed class ViperPipeline : IDisposable
     private readonly Stage _base;
     private readonly Stage? _refiner;
     private readonly AutoencoderKL _vae;
-    private readonly DType _dtype;
+    private readonly PipelineOptions _options;
 
-    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, DType dtype)
+    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options)
     {
-        (_backend, _base, _refiner, _vae, _dtype) = (backend, baseStage, refiner, vae, dtype);
+        (_backend, _base, _refiner, _vae, _options) = (backend, baseStage, refiner, vae, options);
     }
 
     public UNet2DConditionConfig UnetConfig => _base.Unet.Config;
@@ -70,7 +77,7 @@ public sealed class ViperPipeline : IDisposable
             }
 
             progress?.Report(new GenerationProgress("load", refinerIndex is null ? 1 : 2, refinerIndex is null ? 1 : 2));
-            return new ViperPipeline(backend, baseStage, refiner, vae, options.DType);
+            return new ViperPipeline(backend, baseStage, refiner, vae, options);
         }
         catch
         {
@@ -112,9 +119,9 @@ public sealed class ViperPipeline : IDisposable
 
         clock.Restart();
         int baseSteps = _refiner is null || request.DenoisingEnd >= 1 ? scheduler.Timesteps.Length : scheduler.StepsBefore(request.DenoisingEnd);
-        new Denoiser(_backend, _base.Unet, _dtype).Run("base", scheduler, 0, baseSteps, latents, baseConditioning, generator, progress,
-            cancellationToken);
-        timings.Add(new StageTiming("base", clock.Elapsed));
+        int? baseGraph = new Denoiser(_backend, _base.Unet, _options.DType, _options.CaptureSteps)
+            .Run("base", scheduler, 0, baseSteps, latents, baseConditioning, generator, progress, cancellationToken);
+        timings.Add(new StageTiming("base", clock.Elapsed, baseGraph));
 
         if (_refiner is not null && refinerConditioning is not null && baseSteps < scheduler.Timesteps.Length)
         {
@@ -122,9 +129,10 @@ public sealed class ViperPipeline : IDisposable
             Scheduler refinerScheduler = SchedulerKind.Create(_refiner.SchedulerConfig, request.Scheduler);
             refinerScheduler.SetTimesteps(request.Steps);
             int start = refinerScheduler.StartAt(request.DenoisingEnd);
-            new Denoiser(_backend, _refiner.Unet, _dtype).Run("refiner", refinerScheduler, start, refinerScheduler.Timesteps.Length, latents,
-                refinerConditioning, generator, progress, cancellationToken);
-            timings.Add(new StageTiming("refiner", clock.Elapsed));
+            int? refinerGraph = new Denoiser(_backend, _refiner.Unet, _options.DType, _options.CaptureSteps)
+                .Run("refiner", refinerScheduler, start, refinerScheduler.Timesteps.Length, latents, refinerConditioning, generator, progress,
+                    cancellationToken);
+            timings.Add(new StageTiming("refiner", clock.Elapsed, refinerGraph));
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -38,6 +38,10 @@ internal static class GenerateCommand
     private static readonly Option<double> DenoisingEnd = new("--denoising-end") { Description = "Where the refiner takes over", DefaultValueFactory = _ => 0.8 };
     private static readonly Option<string> Backend = new("--backend") { Description = "cpu, cuda or cuda-emulated", DefaultValueFactory = _ => "cpu" };
     private static readonly Option<string> Precision = new("--dtype") { Description = "f32, f16 or bf16 for the text encoders and UNet", DefaultValueFactory = _ => "f32" };
+    private static readonly Option<bool> CudaGraphs = new("--cuda-graphs")
+    {
+        Description = "CUDA backends: record each step's UNet evaluation once as a graph and replay it (holds the step's activations for the stage)",
+    };
     private static readonly Option<FileInfo> Output = new("--out") { Description = "Output PNG (image i of a batch gets -i before the extension)", DefaultValueFactory = _ => new FileInfo("viper.png") };
 
     public static Command Create()
@@ -49,7 +53,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate images personalized with a visual preference (ViPer)")
         {
             Model, Refiner, Prompt, Negative, Likes, Dislikes, Preferences, Beta, BetaNegative, Form, ChunkLongText, Guidance, Steps, SchedulerName,
-            Width, Height, Seed, Batch, DenoisingEnd, Backend, Precision, Output,
+            Width, Height, Seed, Batch, DenoisingEnd, Backend, Precision, CudaGraphs, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
         return command;
@@ -73,6 +77,7 @@ internal static class GenerateCommand
             {
                 DType = r.GetValue(Precision) switch { "f16" => DType.F16, "bf16" => DType.BF16, _ => DType.F32 },
                 RefinerFolder = r.GetValue(Refiner)?.FullName,
+                CaptureSteps = r.GetValue(CudaGraphs),
             };
             using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!);
             using ViperPipeline pipeline = ViperPipeline.Load(r.GetValue(Model)!.FullName, backend, options, null, cancellationToken);
@@ -163,7 +168,8 @@ internal static class GenerateCommand
         var table = new Table().AddColumn("stage").AddColumn(new TableColumn("time").RightAligned());
         foreach (StageTiming t in result.Timings)
         {
-            table.AddRow(t.Stage, $"{t.Elapsed.TotalMilliseconds:F0} ms");
+            string graph = t.GraphNodes is { } nodes ? $" (step graph: {nodes} nodes)" : "";
+            table.AddRow(t.Stage + graph, $"{t.Elapsed.TotalMilliseconds:F0} ms");
         }
 
         AnsiConsole.Write(table);

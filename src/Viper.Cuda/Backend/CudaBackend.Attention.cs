@@ -63,8 +63,8 @@ public sealed partial class CudaBackend
                 .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale).Add(splits).Add(chunk));
         Device.Launch(KernelTable.Entry("attention_split_combine", q.DType), new Dim3((uint)tq, (uint)heads, (uint)batch), block, 0,
             new KernelArgs().Add(this, partialO).Add(this, partialMl).Add(this, y).Add(tq).Add(heads).Add(d).Add(splits));
-        ReleaseScratch(partialO);
-        ReleaseScratch(partialMl);
+        partialO.Dispose();
+        partialMl.Dispose();
     }
 
     public void KvCacheAppend(Tensor cache, Tensor values, int position)

@@ -34,7 +34,7 @@ public sealed partial class CudaBackend
         }
 
         Tensor sum = Add(y, residual);
-        ReleaseScratch(y);
+        y.Dispose();
         return sum;
     }
 
@@ -52,7 +52,7 @@ public sealed partial class CudaBackend
         LaunchElementwise(KernelTable.Entry("im2col", x.DType), cols.ElementCount,
             new KernelArgs().Add(this, x).Add(this, cols).Add(shape).Add(cols.ElementCount));
         Gemm(cols, weight.Reshape(cout, patch), bias, y, rows, cout, patch);
-        ReleaseScratch(cols);
+        cols.Dispose();
         return y;
     }
 }

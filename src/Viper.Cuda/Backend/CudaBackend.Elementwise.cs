@@ -110,7 +110,7 @@ public sealed partial class CudaBackend
         }
 
         Tensor mean = Cast(sums, x.DType);
-        ReleaseScratch(sums);
+        sums.Dispose();
         return mean;
     }
 

@@ -21,7 +21,7 @@ public sealed partial class CudaBackend
         LaunchElementwise("timestep_embedding", y.ElementCount, new KernelArgs()
             .Add(this, t).Add(this, y).Add(options.Dim).Add(options.FlipSinToCos ? 1 : 0).Add(options.DownscaleFreqShift)
             .Add(options.Scale).Add((float)Math.Log(options.MaxPeriod)).Add(y.ElementCount));
-        ReleaseScratch(converted);
+        converted?.Dispose();
         return y;
     }
 

@@ -24,7 +24,7 @@ public sealed partial class CudaBackend
         LaunchElementwise(KernelTable.Entry("group_norm_apply", x.DType), x.ElementCount, new KernelArgs()
             .Add(this, x).Add(this, add).Add(addMode).Add(this, stats).Add(this, gamma).Add(this, beta).Add(this, y)
             .Add(spatial).Add(channels).Add(groups).Add(silu ? 1 : 0).Add(x.ElementCount));
-        ReleaseScratch(stats);
+        stats.Dispose();
         return y;
     }
 

@@ -9,9 +9,9 @@ namespace Viper.Cuda.Backend;
 /// driver, or the emulated device in CI — with GEMMs on cuBLASLt (reference GEMM when emulated). Shapes and
 /// dtypes are validated by the same <see cref="OpChecks"/> as the CPU backend. Ops are split per family.
 /// </summary>
-public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend
+public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend, IGraphCapture
 {
-    private List<Tensor>? _captured;
+    private CaptureArena? _arena;
 
     public IGpuDevice Device { get; } = device;
 
@@ -62,32 +62,37 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 
     /// <summary>
     /// Records the ops <paramref name="step"/> runs (one denoising step, say) into a graph instead of running them.
-    /// Every tensor allocated inside — outputs, intermediates, op temporaries — is allocated once, at capture, and
-    /// belongs to the graph: replays read the current contents of the inputs and rewrite those same tensors, and
-    /// disposing the graph frees them (so they are not freed while the graph still uses them).
+    /// Every tensor allocated inside — outputs, intermediates, op temporaries — gets its memory at capture from the
+    /// graph's <see cref="CaptureArena"/> and keeps it for the graph's life: replays read the current contents of the
+    /// inputs and rewrite those same tensors; disposing the graph frees the memory. Intermediates disposed inside the
+    /// recording lend their memory to later allocations of the same size.
     /// </summary>
     public DeviceGraph Capture(Action step)
     {
-        if (_captured is not null)
+        if (_arena is not null)
         {
             throw new InvalidOperationException("a capture is already in progress on this backend");
         }
 
-        _captured = [];
+        var arena = _arena = new CaptureArena();
         try
         {
-            return new GraphWithTensors(Device.Capture(step), _captured);
+            DeviceGraph graph = Device.Capture(step);
+            arena.EndRecording();
+            return new GraphWithMemory(graph, arena);
         }
         catch
         {
-            _captured.ForEach(t => t.Dispose());
+            arena.Dispose();
             throw;
         }
         finally
         {
-            _captured = null;
+            _arena = null;
         }
     }
+
+    ICapturedWork IGraphCapture.Capture(Action record) => Capture(record);
 
     public void Dispose()
     {
@@ -97,20 +102,14 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         }
     }
 
-    /// <summary>Gives back an op's temporary tensor: freed at once, unless a capture owns it (its graph replays still use it).</summary>
-    private void ReleaseScratch(Tensor? scratch)
-    {
-        if (_captured is null)
-        {
-            scratch?.Dispose();
-        }
-    }
-
+    // While recording, op temporaries and disposed intermediates go back to the capture's arena for reuse.
     private Tensor AllocateUninitialized(Shape shape, DType dtype)
     {
-        var t = new Tensor(new CudaStorage(this, Device.Allocate(checked(shape.ElementCount * dtype.SizeInBytes()))), shape, dtype);
-        _captured?.Add(t);
-        return t;
+        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        CudaStorage storage = _arena is { } arena
+            ? new CudaStorage(this, arena.Rent(bytes, Device.Allocate), arena)
+            : new CudaStorage(this, Device.Allocate(bytes));
+        return new Tensor(storage, shape, dtype);
     }
 
     private static DeviceBuffer Buffer(Tensor t) => ((CudaStorage)t.Storage).Buffer;
@@ -156,8 +155,8 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
             .Add(Address(source) + (nint)sourceOffset, source).Add(sourcePitch)
             .Add(Address(destination) + (nint)destinationOffset, destination).Add(destinationPitch).Add(rows).Add(bytes));
 
-    /// <summary>A captured graph that owns the tensors its ops allocated during capture.</summary>
-    private sealed class GraphWithTensors(DeviceGraph graph, List<Tensor> tensors) : DeviceGraph
+    /// <summary>A captured graph that owns the device memory its ops were recorded with.</summary>
+    private sealed class GraphWithMemory(DeviceGraph graph, CaptureArena arena) : DeviceGraph
     {
         public override int NodeCount => graph.NodeCount;
 
@@ -168,7 +167,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
             if (disposing)
             {
                 graph.Dispose();
-                tensors.ForEach(t => t.Dispose());
+                arena.Dispose();
             }
         }
     }

@@ -1,7 +1,9 @@
+using Viper.Runtime;
+
 namespace Viper.Cuda.Device;
 
 /// <summary>A captured sequence of device work (one denoising step, say) that replays without re-recording.</summary>
-public abstract class DeviceGraph : IDisposable
+public abstract class DeviceGraph : ICapturedWork
 {
     public abstract int NodeCount { get; }
 

@@ -41,6 +41,21 @@ public sealed class TinySdxlPipelineTests : IDisposable
         Tolerance.Close(cpu.Latents, emulated.Latents, 1e-4f, 1e-3f, "latents cpu vs cuda-emulated");
     }
 
+    /// <summary>The replayed step graph runs the same kernels on the same buffers as the eager steps: bit for bit equal.</summary>
+    [Theory]
+    [InlineData("euler", 2)]
+    [InlineData("dpm++2m", 1)]
+    public void ReplayedStepGraphsGiveTheEagerResult(string scheduler, int batch)
+    {
+        GenerationRequest request = Request with { Scheduler = scheduler, Batch = batch, Steps = 5 };
+        GenerationResult eager = Generate("cuda-emulated", request);
+        GenerationResult replayed = Generate("cuda-emulated", request, captureSteps: true);
+        Assert.Equal(eager.Latents, replayed.Latents);
+        Assert.All(eager.Timings, t => Assert.Null(t.GraphNodes));
+        Assert.All(replayed.Timings.Where(t => t.Stage is "base" or "refiner"), t => Assert.True(t.GraphNodes > 50, $"{t.Stage}: {t.GraphNodes}"));
+        Assert.Null(Generate("cpu", request, captureSteps: true).Timings.Single(t => t.Stage == "base").GraphNodes);
+    }
+
     [Fact]
     public void PaperFormAndChunkedTextRun()
     {
@@ -54,10 +69,10 @@ public sealed class TinySdxlPipelineTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private GenerationResult Generate(string backend, GenerationRequest request)
+    private GenerationResult Generate(string backend, GenerationRequest request, bool captureSteps = false)
     {
         using IBackend b = TestBackends.Create(backend);
-        using ViperPipeline pipeline = ViperPipeline.Load(Base, b, new PipelineOptions { RefinerFolder = Refiner });
+        using ViperPipeline pipeline = ViperPipeline.Load(Base, b, new PipelineOptions { RefinerFolder = Refiner, CaptureSteps = captureSteps });
         return pipeline.Generate(request);
     }
 }
