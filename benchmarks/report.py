@@ -2,6 +2,7 @@
 """Merges one run's BenchmarkDotNet JSON reports and PyTorch timings into a table of RESULTS.md.
 
 Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by benchmarks/run-cpu.sh)
+       report.py --pipeline BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (CPU stages, called by benchmarks/run-cpu-pipeline.sh)
        report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
@@ -134,7 +135,32 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
+def pipeline_table(bdn, torch_results):
+    """Stages of a ViPer generation; FLOPs (2·MACs of convs, linears, matmuls) counted once by the PyTorch script."""
+    ours = viper_medians(bdn)
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, "
+        f"f32; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu-pipeline.sh; "
+        "medians of 5 timed runs after 1 warm-up. Ratio > 1 means Viper is faster.",
+        "",
+        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, t in torch_results["cases"].items():
+        f, v = torch_results["flops"][name], ours.get(name)
+        if v is None:
+            lines.append(f"| {name} | — | {t:.1f} | — | {f / 1e9:.1f} | — | {f / t / 1e6:.1f} |")
+            continue
+        lines.append(f"| {name} | {v:.1f} | {t:.1f} | {t / v:.2f} | {f / 1e9:.1f} | {f / v / 1e6:.1f} | {f / t / 1e6:.1f} |")
+    return lines
+
+
 def main():
+    if sys.argv[1] == "--pipeline":
+        bdn, torch_json, results_md = sys.argv[2:5]
+        with open(torch_json) as f:
+            replace_between(results_md, "cpu-pipeline", pipeline_table(bdn, json.load(f)))
+        return
     if sys.argv[1] == "--gpu":
         bdn, torch_json, results_md = sys.argv[2:5]
         with open(torch_json) as f:

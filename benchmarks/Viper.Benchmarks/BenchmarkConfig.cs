@@ -11,12 +11,17 @@ namespace Viper.Benchmarks;
 /// In-process (no generated project to restore), few iterations: these ops take 1–500 ms each on two cores,
 /// so 3 warm-ups and 10 measured iterations give a stable median. JSON export feeds benchmarks/report.py.
 /// </summary>
-public sealed class BenchmarkConfig : ManualConfig
+public class BenchmarkConfig : ManualConfig
 {
     public BenchmarkConfig()
+        : this(warmups: 3, iterations: 10)
+    {
+    }
+
+    protected BenchmarkConfig(int warmups, int iterations)
     {
         AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
-            .WithWarmupCount(3).WithIterationCount(10).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
+            .WithWarmupCount(warmups).WithIterationCount(iterations).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
         AddColumn(StatisticColumn.Median);
         AddExporter(JsonExporter.Full);
         WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(80)); // full case names for report.py

@@ -29,6 +29,8 @@ public static class Shapes
 
     public static IReadOnlyList<Model> CpuModels => Loaded.CpuModels;
 
+    public static IReadOnlyList<PipelineStage> CpuPipeline => Loaded.CpuPipeline;
+
     public sealed record Gemm(string Name, int M, int N, int K)
     {
         public override string ToString() => Name;
@@ -68,6 +70,12 @@ public static class Shapes
         public override string ToString() => Name;
     }
 
+    /// <summary>One stage of a ViPer generation on a pipeline folder written by <c>viper make-tiny</c>.</summary>
+    public sealed record PipelineStage(string Name, string Pipeline, string Stage, int Size, int Steps)
+    {
+        public override string ToString() => Name;
+    }
+
     private sealed record Catalogue(
         [property: JsonPropertyName("cpu_gemm")] Gemm[] Gemm,
         [property: JsonPropertyName("cpu_conv")] Conv[] Conv,
@@ -77,7 +85,8 @@ public static class Shapes
         [property: JsonPropertyName("gpu_conv")] Conv[] GpuConv,
         [property: JsonPropertyName("gpu_guidance")] Guidance[] GpuGuidance,
         [property: JsonPropertyName("gpu_ops")] Op[] GpuOps,
-        [property: JsonPropertyName("cpu_models")] Model[] CpuModels);
+        [property: JsonPropertyName("cpu_models")] Model[] CpuModels,
+        [property: JsonPropertyName("cpu_pipeline")] PipelineStage[] CpuPipeline);
 
     private static Catalogue Load()
     {

@@ -14,11 +14,12 @@ namespace Viper.Pipelines;
 /// <summary>
 /// Writes complete random-weight diffusers pipeline folders in the real layouts (model_index.json, tokenizer(s),
 /// text encoder(s), unet, vae, scheduler), small enough to generate with on a CPU in seconds: an SD1.x-style pipeline,
-/// an SDXL-style base (two encoders, text_time conditioning) and its refiner (aesthetic-score time ids).
+/// an SDXL-style base (two encoders, text_time conditioning) and its refiner (aesthetic-score time ids). <c>sd15-random</c>
+/// is SD1.5 at full size (CLIP-L, the 859M-parameter UNet, the VAE) with random weights, 4.3 GB: the benchmarks' medium case.
 /// </summary>
 public static class TinyPipeline
 {
-    public static IReadOnlyList<string> Names { get; } = ["tiny-sd", "tiny-sdxl", "tiny-sdxl-refiner"];
+    public static IReadOnlyList<string> Names { get; } = ["tiny-sd", "tiny-sdxl", "tiny-sdxl-refiner", "sd15-random"];
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
@@ -37,19 +38,25 @@ public static class TinyPipeline
     /// <summary>Writes pipeline <paramref name="name"/> to <paramref name="folder"/>; the CLIP tokenizer files come from <paramref name="tokenizerFolder"/>.</summary>
     public static void Write(string name, string folder, string tokenizerFolder, IBackend backend, int seed = 0)
     {
+        if (!Names.Contains(name))
+        {
+            throw new ArgumentException($"unknown pipeline '{name}'; known: {string.Join(", ", Names)}");
+        }
+
         Directory.CreateDirectory(folder);
         var index = new JsonObject { ["_diffusers_version"] = "0.29.2" };
-        bool xl = name != "tiny-sd";
+        bool full = name == "sd15-random";
+        bool xl = name is "tiny-sdxl" or "tiny-sdxl-refiner";
         bool refiner = name == "tiny-sdxl-refiner";
         index["_class_name"] = refiner ? "StableDiffusionXLImg2ImgPipeline" : xl ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline";
         int contextDim = 0;
         if (!refiner)
         {
-            WriteText(folder, "text_encoder", Text(32, gelu: false), projection: false, backend, seed + 1);
+            WriteText(folder, "text_encoder", full ? ClipTextConfig.ClipVitL14 : Text(32, gelu: false), projection: false, backend, seed + 1);
             CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer"), pad: null);
             index["text_encoder"] = new JsonArray("transformers", "CLIPTextModel");
             index["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer");
-            contextDim += 32;
+            contextDim += full ? ClipTextConfig.ClipVitL14.HiddenSize : 32;
         }
 
         if (xl)
@@ -61,11 +68,12 @@ public static class TinyPipeline
             contextDim += 32;
         }
 
-        UNet2DConditionConfig unet = xl ? UnetXl(contextDim, refiner) : UnetSd(contextDim);
+        UNet2DConditionConfig unet = full ? UNet2DConditionConfig.StableDiffusion15 : xl ? UnetXl(contextDim, refiner) : UnetSd(contextDim);
         WriteDiffusers(folder, "unet", "UNet2DConditionModel", unet, w => new UNet2DConditionModel(w.Root, unet), backend, seed + 3);
-        WriteDiffusers(folder, "vae", "AutoencoderKL", Vae with { ScalingFactor = xl ? 0.13025 : 0.18215, ForceUpcast = xl },
-            w => new AutoencoderKL(w.Root, Vae), backend, seed + 4);
-        SchedulerConfig scheduler = xl ? SchedulerConfig.StableDiffusionXl : SchedulerConfig.StableDiffusion with { ClassName = "DDIMScheduler" };
+        AutoencoderKLConfig vae = full ? AutoencoderKLConfig.StableDiffusion : Vae with { ScalingFactor = xl ? 0.13025 : 0.18215, ForceUpcast = xl };
+        WriteDiffusers(folder, "vae", "AutoencoderKL", vae, w => new AutoencoderKL(w.Root, vae), backend, seed + 4);
+        SchedulerConfig scheduler = xl ? SchedulerConfig.StableDiffusionXl
+            : full ? SchedulerConfig.StableDiffusion : SchedulerConfig.StableDiffusion with { ClassName = "DDIMScheduler" };
         Directory.CreateDirectory(Path.Combine(folder, "scheduler"));
         File.WriteAllText(Path.Combine(folder, "scheduler", "scheduler_config.json"), JsonSerializer.Serialize(scheduler, Json));
         index["unet"] = new JsonArray("diffusers", "UNet2DConditionModel");
