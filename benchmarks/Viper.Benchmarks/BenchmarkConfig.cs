@@ -14,13 +14,14 @@ namespace Viper.Benchmarks;
 public class BenchmarkConfig : ManualConfig
 {
     public BenchmarkConfig()
-        : this(warmups: 3, iterations: 10)
+        : this(warmups: 3, iterations: 10, TimeSpan.FromMinutes(5))
     {
     }
 
-    protected BenchmarkConfig(int warmups, int iterations)
+    // The in-process toolchain stops a case that runs past `timeout` (whole-image cases run for minutes).
+    protected BenchmarkConfig(int warmups, int iterations, TimeSpan timeout)
     {
-        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+        AddJob(Job.Default.WithToolchain(new InProcessEmitToolchain(timeout, logOutput: true))
             .WithWarmupCount(warmups).WithIterationCount(iterations).WithLaunchCount(1).WithInvocationCount(1).WithUnrollFactor(1));
         AddColumn(StatisticColumn.Median);
         AddExporter(JsonExporter.Full);

@@ -119,5 +119,5 @@ public class PipelineBenchmarks
     }
 
     /// <summary>Whole stages take up to tens of seconds on two cores: one warm-up and five measured runs.</summary>
-    private sealed class Config() : BenchmarkConfig(warmups: 1, iterations: 5);
+    private sealed class Config() : BenchmarkConfig(warmups: 1, iterations: 5, TimeSpan.FromMinutes(30));
 }
