@@ -6,16 +6,14 @@ The forwards are sd_reference.py's UNet and VAE decoder (checked against diffuse
 tools/refs/make_clip_model_refs.py's CLIP text encoder. Per stage, the same work as Viper.Benchmarks.PipelineBenchmarks:
 text = the encoder on 4 × 77 tokens; unet_step = the UNet on the batch of 4 + eq. 3 guidance + Euler update;
 vae_decode = one latent; image = text + `steps` Euler steps + decode (scheduler arithmetic as diffusers' Euler).
-One warm-up and five timed runs, like the C# side.
+One warm-up and five timed runs (bench_cpu_ops.median_ms), like the C# side.
 
 Usage: bench_cpu_pipeline.py --pipelines DIR --threads N --out torch.json
 """
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -25,17 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "refs"))
 import make_clip_model_refs  # noqa: E402
 import safetensors_io  # noqa: E402
 import sd_reference  # noqa: E402
-
-
-def median_ms(fn, warmup=1, iterations=5):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+from bench_cpu_ops import median_ms  # noqa: E402
 
 
 def count_flops(fn):
@@ -135,7 +123,7 @@ def main():
         for case in cases:
             run = stages(os.path.join(args.pipelines, case["pipeline"]), case)
             flops[case["name"]] = count_flops(run)
-            results[case["name"]] = median_ms(run)
+            results[case["name"]] = median_ms(run, warmup=1, iterations=5)
             print(f"{case['name']}: {results[case['name']]:.1f} ms, {flops[case['name']] / 1e9:.1f} GFLOP", flush=True)
     with open(args.out, "w") as f:
         json.dump({"torch": torch.__version__, "threads": args.threads, "cases": results, "flops": flops}, f, indent=2)
