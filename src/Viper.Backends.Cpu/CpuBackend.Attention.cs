@@ -36,7 +36,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     int rows = Math.Min(block, tq - q0);
                     float* qh = qs.Pointer + ((((long)b * tq) + q0) * hq * d) + (h * d);
-                    OpenBlas.Sgemm(false, true, rows, tk, d, options.EffectiveScale, qh, hq * d, kh, hkv * d, 0f, s, tk);
+                    OpenBlas.Sgemm(Threads, false, true, rows, tk, d, options.EffectiveScale, qh, hq * d, kh, hkv * d, 0f, s, tk);
                     int visible = keyLengths[b];
                     bool causal = options.Causal;
                     int start = q0;
@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuBackend
                         MaskedSoftmaxRow(new Span<float>(s + (r * tk), tk), limit);
                     });
                     float* yh = yp + ((((long)b * tq) + q0) * hq * d) + (h * d);
-                    OpenBlas.Sgemm(false, false, rows, d, tk, 1f, s, tk, vh, hkv * d, 0f, yh, hq * d);
+                    OpenBlas.Sgemm(Threads, false, false, rows, d, tk, 1f, s, tk, vh, hkv * d, 0f, yh, hq * d);
                 }
             }
         }

@@ -35,7 +35,7 @@ public sealed unsafe partial class CpuBackend
             float* output = y.Pointer + ((long)n * ho * wo * cout);
             if (pointwise)
             {
-                OpenBlas.Sgemm(false, true, h * w, cout, cin, 1f, image, cin, ws.Pointer, cin, beta, output, cout);
+                OpenBlas.Sgemm(Threads, false, true, h * w, cout, cin, 1f, image, cin, ws.Pointer, cin, beta, output, cout);
                 continue;
             }
 
@@ -45,7 +45,7 @@ public sealed unsafe partial class CpuBackend
                 float* c = (float*)cols!.Pointer;
                 ParallelRows(rows * wo, pos => Im2ColRow(image, h, w, cin, kh, kw, options,
                     r0 + (int)(pos / wo), (int)(pos % wo), c + (pos * patch)));
-                OpenBlas.Sgemm(false, true, rows * wo, cout, patch, 1f, c, patch, ws.Pointer, patch, beta,
+                OpenBlas.Sgemm(Threads, false, true, rows * wo, cout, patch, 1f, c, patch, ws.Pointer, patch, beta,
                     output + ((long)r0 * wo * cout), cout);
             }
         }

@@ -15,7 +15,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input bs = bias is null ? default : Read(bias);
         F32Output y = Write(outShape, x.DType);
         float beta = BroadcastBias(y.Pointer, m, n, bias is null ? null : bs.Pointer);
-        OpenBlas.Sgemm(false, true, m, n, k, 1f, xs.Pointer, k, ws.Pointer, k, beta, y.Pointer, n);
+        OpenBlas.Sgemm(Threads, false, true, m, n, k, 1f, xs.Pointer, k, ws.Pointer, k, beta, y.Pointer, n);
         return y.Finish();
     }
 
@@ -28,7 +28,7 @@ public sealed unsafe partial class CpuBackend
         F32Output y = Write(outShape, a.DType);
         for (int i = 0; i < batch; i++)
         {
-            OpenBlas.Sgemm(false, transposeB, m, n, k, alpha,
+            OpenBlas.Sgemm(Threads, false, transposeB, m, n, k, alpha,
                 av.Pointer + ((long)i * m * k), k,
                 bv.Pointer + ((long)i * k * n), transposeB ? k : n,
                 0f, y.Pointer + ((long)i * m * n), n);

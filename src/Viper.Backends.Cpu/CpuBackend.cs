@@ -24,7 +24,7 @@ public sealed unsafe partial class CpuBackend : IBackend
 
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
         _pool = new BufferPool(cacheBytes);
-        OpenBlas.SetThreads(Threads);
+        OpenBlas.EnsureLoaded();
     }
 
     public string Name => "cpu";

@@ -2,7 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace Viper.Backends.Cpu;
 
-/// <summary>The two OpenBLAS entry points the CPU backend needs (Debian: libopenblas0-pthread).</summary>
+/// <summary>
+/// The two OpenBLAS entry points the CPU backend needs (Debian: libopenblas0-pthread). OpenBLAS keeps one
+/// process-wide thread count, and its results depend on it (the M/N split changes which micro-kernel tile a
+/// row lands in). So every GEMM takes the caller's thread count and runs under one lock that sets it: two
+/// backends with different counts in one process cannot change each other's results mid-call.
+/// </summary>
 internal static unsafe partial class OpenBlas
 {
     private const string Library = "libopenblas.so.0";
@@ -12,9 +17,14 @@ internal static unsafe partial class OpenBlas
     public const int Trans = 112;
 
     private static readonly Lazy<bool> Loaded = new(Load);
+    private static readonly Lock Gate = new();
+    private static int _threads;
 
-    /// <summary>Row-major C = alpha·op(A)·op(B) + beta·C.</summary>
-    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+    /// <summary>Loads the library now, so a missing OpenBLAS is reported when a backend is made.</summary>
+    public static void EnsureLoaded() => _ = Loaded.Value;
+
+    /// <summary>Row-major C = alpha·op(A)·op(B) + beta·C on <paramref name="threads"/> OpenBLAS threads.</summary>
+    public static void Sgemm(int threads, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         _ = Loaded.Value;
@@ -23,13 +33,16 @@ internal static unsafe partial class OpenBlas
             return;
         }
 
-        cblas_sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
+        lock (Gate)
+        {
+            if (_threads != threads)
+            {
+                openblas_set_num_threads(threads);
+                _threads = threads;
+            }
 
-    public static void SetThreads(int threads)
-    {
-        _ = Loaded.Value;
-        openblas_set_num_threads(threads);
+            cblas_sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
     }
 
     private static bool Load()
