@@ -6,6 +6,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
+import ctypes
 import datetime
 import glob
 import json
@@ -135,12 +136,25 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
+def blas_kernels():
+    """OpenBLAS's kernel set as this process's environment makes it load (both benchmark sides share it:
+    the CPU backend's GEMMs and, through Debian's libblas.so.3, PyTorch's linears; oneDNN runs PyTorch's convs)."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "OpenBLAS not found"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"OpenBLAS kernels {core}" + (f" (OPENBLAS_CORETYPE={forced} in the environment)" if forced else " (detected)")
+
+
 def pipeline_table(bdn, torch_results):
     """Stages of a ViPer generation; FLOPs (2·MACs of convs, linears, matmuls) counted once by the PyTorch script."""
     ours = viper_medians(bdn)
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, "
-        f"f32; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu-pipeline.sh; "
+        f"f32, {blas_kernels()}; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu-pipeline.sh; "
         "medians of 5 timed runs after 1 warm-up. Ratio > 1 means Viper is faster.",
         "",
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
@@ -174,7 +188,7 @@ def main():
     ours = viper_medians(bdn)
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, "
-        f"f32; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu.sh; "
+        f"f32, {blas_kernels()}; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu.sh; "
         "medians of 10 timed iterations after 3 warm-ups. Ratio > 1 means Viper is faster.",
         "",
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | Viper GFLOP/s | PyTorch GFLOP/s |",
