@@ -11,7 +11,7 @@ namespace Viper.Benchmarks;
 
 /// <summary>
 /// The stages of a ViPer generation (reference form, Euler) on the CPU backend, f32, on pipeline folders written by
-/// <c>viper make-tiny</c> under $VIPER_BENCH_PIPELINES (benchmarks/run-cpu.sh writes them; shapes.json cpu_pipeline).
+/// <c>viper make-tiny</c> under $VIPER_BENCH_PIPELINES (benchmarks/run-cpu-pipeline.sh writes them; shapes.json cpu_pipeline).
 /// benchmarks/torch/bench_cpu_pipeline.py times the same stages on the same files.
 /// </summary>
 [Config(typeof(Config))]
@@ -35,7 +35,7 @@ public class PipelineBenchmarks
         string folder = Path.Combine(Root, Case.Pipeline);
         if (!File.Exists(Path.Combine(folder, "model_index.json")))
         {
-            throw new InvalidOperationException($"{folder} is missing: run `viper make-tiny {Case.Pipeline} --out {folder}` (benchmarks/run-cpu.sh does)");
+            throw new InvalidOperationException($"{folder} is missing: run `viper make-tiny {Case.Pipeline} --out {folder}` (benchmarks/run-cpu-pipeline.sh does)");
         }
 
         _run = Case.Stage switch

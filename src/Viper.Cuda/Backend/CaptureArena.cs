@@ -15,8 +15,6 @@ internal sealed class CaptureArena : IDisposable
     private readonly Dictionary<long, Stack<DeviceBuffer>> _free = [];
     private bool _recording = true;
 
-    public long BytesHeld => _all.Sum(b => b.SizeInBytes);
-
     public DeviceBuffer Rent(long bytes, Func<long, DeviceBuffer> allocate)
     {
         if (_free.TryGetValue(bytes, out Stack<DeviceBuffer>? stack) && stack.TryPop(out DeviceBuffer? reused))

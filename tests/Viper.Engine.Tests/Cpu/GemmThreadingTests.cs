@@ -23,7 +23,7 @@ public class GemmThreadingTests
     }
 
     [Fact]
-    public void BackendsRunningAtOnceKeepTheirOwnResults()
+    public async Task BackendsRunningAtOnceKeepTheirOwnResults()
     {
         using var two = new CpuBackend(2);
         using var one = new CpuBackend(1);
@@ -49,7 +49,7 @@ public class GemmThreadingTests
             stop.Cancel();
         }
 
-        other.GetAwaiter().GetResult();
+        await other;
     }
 
     private static float[] Project(CpuBackend b)
