@@ -1,10 +1,27 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using Viper.Cli.Commands;
+using Viper.Cli.Terminal;
 
-var root = new RootCommand("Viper.Engine: personalized text-to-image inference (ViPer) on CUDA, with a CPU reference backend.");
+var root = new RootCommand("Viper.Engine: personalized text-to-image inference (ViPer) on CUDA, with a CPU reference backend. " + ExitCodes.Help);
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SelfCheckCommand.Create());
 root.Subcommands.Add(MakeTinyCommand.Create());
 root.Subcommands.Add(ManifestCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
-return await root.Parse(args).InvokeAsync();
+ParseResult parsed = root.Parse(args);
+
+// A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the
+// whole help text, so the message is not lost in a log.
+if (parsed.Action is ParseErrorAction)
+{
+    foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors)
+    {
+        CliOutput.Error(error.Message);
+    }
+
+    Console.Error.WriteLine($"see: viper {string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? "" : parsed.CommandResult.Command.Name)} --help".Replace("  ", " "));
+    return ExitCodes.Usage;
+}
+
+return await parsed.InvokeAsync();

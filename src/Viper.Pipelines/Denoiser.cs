@@ -15,7 +15,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
 {
     /// <summary>Runs steps [<paramref name="from"/>, <paramref name="to"/>); returns the recorded graph's node count when one was replayed.</summary>
     public int? Run(string stage, Scheduler scheduler, int from, int to, Tensor latents, Conditioning conditioning, TorchGenerator generator,
-        IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+        IProgress<GenerationProgress>? progress, Action<int>? onStepEnd, CancellationToken cancellationToken)
     {
         IBackend b = backend;
         (int n, int h, int w, int c) = (latents.Shape[0], latents.Shape[1], latents.Shape[2], latents.Shape[3]);
@@ -58,6 +58,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
                 }
 
                 progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
+                onStepEnd?.Invoke(i);
             }
 
             return captured?.NodeCount;

@@ -28,7 +28,12 @@ public sealed record GenerationRequest
 {
     public required string Prompt { get; init; }
 
-    public string NegativePrompt { get; init; } = "";
+    /// <summary>
+    /// The negative prompt. Null (not given): "" is encoded, except that plain generation (no preference, or β = 0) on a
+    /// pipeline with SDXL's <c>force_zeros_for_empty_prompt</c> uses zero unconditional embeddings, as diffusers does.
+    /// The ViPer forms always encode "" (the authors' pipeline defaults negative_prompt to ""); an explicit "" is always encoded.
+    /// </summary>
+    public string? NegativePrompt { get; init; }
 
     public VisualPreference? Preference { get; init; }
 
@@ -42,19 +47,41 @@ public sealed record GenerationRequest
 
     public LongTextMode LongText { get; init; } = LongTextMode.Truncate;
 
+    /// <summary>
+    /// The reference form shuffles the liked and disliked attributes (Python's <c>random.seed(Seed)</c>; the order used
+    /// is in <see cref="GenerationResult.LikedText"/>); false keeps the given order.
+    /// </summary>
+    public bool ShufflePreferences { get; init; } = true;
+
     /// <summary>Guidance scale w.</summary>
     public float Guidance { get; init; } = 5.0f;
 
     public int Steps { get; init; } = 40;
 
-    /// <summary>One of <see cref="Viper.Schedulers.SchedulerKind.Names"/>.</summary>
-    public string Scheduler { get; init; } = "euler";
+    /// <summary>One of <see cref="Viper.Schedulers.SchedulerKind.Names"/>; null: the folder's scheduler_config.json class, as diffusers.</summary>
+    public string? Scheduler { get; init; }
 
     public int? Width { get; init; }
 
     public int? Height { get; init; }
 
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Initial latents instead of noise drawn from <see cref="Seed"/>: standard-normal values in diffusers' NCHW order
+    /// (Batch, C, H/f, W/f), scaled by the scheduler's initial σ as diffusers' <c>latents</c> argument is. The seed still
+    /// drives the noise of ancestral steps and the preference shuffle.
+    /// </summary>
+    public float[]? Latents { get; init; }
+
+    /// <summary>Image-to-image: the picture to start from (its size is the output size unless Width/Height say the same).</summary>
+    public Viper.Imaging.RgbImage? InitImage { get; init; }
+
+    /// <summary>Image-to-image: how much of the schedule is run, in (0, 1]; int(Steps·Strength) steps (diffusers' strength).</summary>
+    public double Strength { get; init; } = 0.8;
+
+    /// <summary>Called after every denoising step (diffusers' callback_on_step_end) with the step and the current latents.</summary>
+    public Action<StepState>? OnStepEnd { get; init; }
 
     public int Batch { get; init; } = 1;
 
@@ -102,6 +129,21 @@ public sealed record GenerationRequest
         {
             throw new ArgumentOutOfRangeException(nameof(DenoisingEnd), DenoisingEnd, "denoising end must be in (0, 1]");
         }
+
+        if (!(Strength > 0 && Strength <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Strength), Strength, "strength must be in (0, 1]");
+        }
+
+        if (Latents is not null && InitImage is not null)
+        {
+            throw new ArgumentException("give initial latents or an initial image, not both", nameof(Latents));
+        }
+
+        if (Latents is not null && Latents.Any(v => !float.IsFinite(v)))
+        {
+            throw new ArgumentException("the initial latents hold a non-finite value", nameof(Latents));
+        }
     }
 
     private static void RequireFinite(float value, string name)
@@ -127,4 +169,20 @@ public sealed record GenerationResult(
     IReadOnlyList<Viper.Imaging.RgbImage> Images,
     float[] Pixels,
     float[] Latents,
-    IReadOnlyList<StageTiming> Timings);
+    IReadOnlyList<StageTiming> Timings)
+{
+    /// <summary>The sampler that ran (the request's, or the folder's default).</summary>
+    public string Scheduler { get; init; } = "";
+
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>The liked attributes as the text encoders saw them (after the reference form's shuffle); "" without a preference.</summary>
+    public string LikedText { get; init; } = "";
+
+    public string DislikedText { get; init; } = "";
+
+    /// <summary>What the caller should know: truncated text, a scheduler fallback.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

@@ -8,12 +8,13 @@ public sealed class ModelIndex
 {
     private readonly HashSet<string> _components;
 
-    private ModelIndex(string folder, string className, HashSet<string> components, bool requiresAesthetics)
+    private ModelIndex(string folder, string className, HashSet<string> components, bool requiresAesthetics, bool forceZeros)
     {
         Folder = folder;
         ClassName = className;
         _components = components;
         RequiresAestheticsScore = requiresAesthetics;
+        ForceZerosForEmptyPrompt = forceZeros;
     }
 
     public string Folder { get; }
@@ -23,6 +24,13 @@ public sealed class ModelIndex
     /// <summary>The SDXL refiner's flag: its time ids carry an aesthetic score instead of the target size.</summary>
     public bool RequiresAestheticsScore { get; }
 
+    /// <summary>
+    /// SDXL's <c>force_zeros_for_empty_prompt</c>: without a negative prompt, plain generation uses zero unconditional
+    /// and pooled embeddings instead of encoding "". Absent from model_index.json, diffusers' SDXL pipelines take their
+    /// constructor default, true; other pipelines have no such setting.
+    /// </summary>
+    public bool ForceZerosForEmptyPrompt { get; }
+
     public bool Has(string component) => _components.Contains(component);
 
     public string PathOf(string component) =>
@@ -30,6 +38,11 @@ public sealed class ModelIndex
 
     public static ModelIndex Load(string folder)
     {
+        if (!Directory.Exists(folder))
+        {
+            throw new ModelConfigException($"{folder} does not exist");
+        }
+
         string path = Path.Combine(folder, "model_index.json");
         if (!File.Exists(path))
         {
@@ -56,6 +69,9 @@ public sealed class ModelIndex
             }
 
             bool aesthetics = root.TryGetProperty("requires_aesthetics_score", out JsonElement a) && a.ValueKind == JsonValueKind.True;
+            bool forceZeros = root.TryGetProperty("force_zeros_for_empty_prompt", out JsonElement z) && z.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? z.ValueKind == JsonValueKind.True
+                : className.StartsWith("StableDiffusionXL", StringComparison.Ordinal);
             foreach (string required in new[] { "unet", "vae", "scheduler" })
             {
                 if (!components.Contains(required))
@@ -64,7 +80,7 @@ public sealed class ModelIndex
                 }
             }
 
-            return new ModelIndex(folder, className, components, aesthetics);
+            return new ModelIndex(folder, className, components, aesthetics, forceZeros);
         }
         catch (JsonException e)
         {

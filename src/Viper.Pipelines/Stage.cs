@@ -5,7 +5,7 @@ using Viper.Schedulers;
 namespace Viper.Pipelines;
 
 /// <summary>One denoising model with its text encoders and scheduler config: the base, or the SDXL refiner.</summary>
-internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DConditionModel unet, SchedulerConfig schedulerConfig, bool aesthetics)
+internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DConditionModel unet, SchedulerConfig schedulerConfig, ModelIndex index)
     : IDisposable
 {
     public UNet2DConditionModel Unet { get; } = unet;
@@ -16,9 +16,62 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     public static Stage Load(ModelIndex index, IBackend backend, PipelineOptions options, List<IDisposable> owned)
     {
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(index.PathOf("scheduler"), "scheduler_config.json"));
-        TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType));
+        TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType, options.Variant));
         UNet2DConditionModel unet = owned.Added(UNet2DConditionModel.Load(index.PathOf("unet"), backend, options.DType, options.Variant));
-        return new Stage(backend, text, unet, config, index.RequiresAestheticsScore);
+        return new Stage(backend, text, unet, config, index);
+    }
+
+    public ModelIndex Index { get; } = index;
+
+    /// <summary>
+    /// The liked and disliked attribute texts the base stage encodes, after the reference form's seeded shuffle (the
+    /// authors' <c>random.seed(seed); random.shuffle(...)</c>); null when the request is plain generation.
+    /// </summary>
+    public static (string Liked, string Disliked)? PreferenceTexts(GenerationRequest request)
+    {
+        VisualPreference? preference = request.Preference;
+        bool paper = request.Form == ViperForm.Paper;
+        float betaMinus = paper ? request.BetaPositive : request.BetaNegative;
+        if (preference is not { IsEmpty: false } || (request.BetaPositive == 0 && betaMinus == 0))
+        {
+            return null;
+        }
+
+        var likes = preference.Likes.ToList();
+        var dislikes = preference.Dislikes.ToList();
+        if (!paper && request.ShufflePreferences)
+        {
+            var shuffle = new PythonRandom(request.Seed);
+            shuffle.Shuffle(likes);
+            shuffle.Shuffle(dislikes);
+        }
+
+        return (VisualPreference.Join(likes), VisualPreference.Join(dislikes));
+    }
+
+    /// <summary>Texts longer than the encoders' 77-token window, when they would be truncated.</summary>
+    public IEnumerable<string> TruncationWarnings(GenerationRequest request)
+    {
+        if (request.LongText == LongTextMode.Chunk)
+        {
+            yield break;
+        }
+
+        (string Liked, string Disliked)? preference = PreferenceTexts(request);
+        var texts = new List<(string What, string Text)> { ("the prompt", request.Prompt), ("the negative prompt", request.NegativePrompt ?? "") };
+        if (preference is { } p)
+        {
+            texts.Add(("the liked attributes (VP+)", p.Liked));
+            texts.Add(("the disliked attributes (VP−)", p.Disliked));
+        }
+
+        foreach ((string what, string value) in texts)
+        {
+            if (text.TokensDropped(value) is > 0 and int dropped)
+            {
+                yield return $"{what}: {dropped} token(s) beyond the text encoder's 75 are dropped; --chunk-long-text (LongTextMode.Chunk) encodes all of it";
+            }
+        }
     }
 
     /// <summary>
@@ -27,29 +80,24 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     /// </summary>
     public Conditioning Condition(GenerationRequest request, int batch, int height, int width, bool refiner)
     {
-        VisualPreference? preference = refiner ? null : request.Preference;
         bool paper = request.Form == ViperForm.Paper;
         float betaPlus = request.BetaPositive;
         float betaMinus = paper ? request.BetaPositive : request.BetaNegative;
-        bool viper = preference is { IsEmpty: false } && (betaPlus != 0 || betaMinus != 0);
-        string liked = "", disliked = "";
-        if (viper)
-        {
-            var likes = preference!.Likes.ToList();
-            var dislikes = preference.Dislikes.ToList();
-            if (!paper)
-            {
-                var shuffle = new PythonRandom(request.Seed);
-                shuffle.Shuffle(likes);
-                shuffle.Shuffle(dislikes);
-            }
-
-            (liked, disliked) = (VisualPreference.Join(likes), VisualPreference.Join(dislikes));
-        }
-
-        string[] texts = viper ? [request.Prompt, request.NegativePrompt, liked, disliked] : [request.Prompt, request.NegativePrompt];
+        (string Liked, string Disliked)? preference = refiner ? null : PreferenceTexts(request);
+        bool viper = preference is not null;
+        bool zeroNegative = !viper && request.NegativePrompt is null && Index.ForceZerosForEmptyPrompt;
+        string[] texts = preference is { } p
+            ? [request.Prompt, request.NegativePrompt ?? "", p.Liked, p.Disliked]
+            : [request.Prompt, request.NegativePrompt ?? ""];
         int windows = request.LongText == LongTextMode.Chunk ? texts.Max(text.WindowsFor) : 1;
         TextEmbedding[] encoded = texts.Select(t => text.Encode(t, request.LongText, windows)).ToArray();
+        if (zeroNegative)
+        {
+            // diffusers' SDXL encode_prompt: negative_prompt_embeds = zeros_like(prompt_embeds), and the pooled likewise.
+            encoded[1].Dispose();
+            encoded[1] = new TextEmbedding(Zeros(encoded[0].Context), encoded[0].Pooled is { } pooled ? Zeros(pooled) : null);
+        }
+
         try
         {
             return Stack(encoded, viper, paper, betaPlus, betaMinus, batch, height, width, refiner, request);
@@ -121,12 +169,14 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
     // SDXL's add_time_ids: (original h, w, crop top, left, target h, w); the refiner's: (original h, w, crop, aesthetic score).
     private float[] TimeIds(int height, int width, bool positive, GenerationRequest request) =>
-        aesthetics
+        Index.RequiresAestheticsScore
             ? [height, width, 0, 0, positive ? request.AestheticScore : request.NegativeAestheticScore]
             : [height, width, 0, 0, height, width];
 
     private static Exception MissingPooled() =>
         new Viper.Weights.ModelConfigException("an SDXL-layout UNet needs text_encoder_2 with a projection for the pooled embedding");
+
+    private Tensor Zeros(Tensor like) => backend.FromFloats(new float[like.Shape.ElementCount], like.Shape, like.DType);
 
     private static Tensor Axpy(IBackend b, Tensor x, Tensor y, float alpha)
     {

@@ -37,14 +37,14 @@ public sealed class TextConditioning : IDisposable
     }
 
     /// <summary>Loads tokenizer/text_encoder and tokenizer_2/text_encoder_2, whichever the pipeline has.</summary>
-    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype)
+    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype, string? variant = null)
     {
         var encoders = new List<(ClipTokenizer, ClipTextModel)>();
         foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
         {
             if (index.Has(encoder))
             {
-                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype)));
+                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype, variant)));
             }
         }
 
@@ -94,6 +94,9 @@ public sealed class TextConditioning : IDisposable
             throw;
         }
     }
+
+    /// <summary>The text's tokens beyond what one 77-token window holds (0 when it fits): what truncation drops.</summary>
+    public int TokensDropped(string text) => _encoders.Max(e => Math.Max(0, e.Tokenizer.Encode(text).Count - (e.Tokenizer.MaxLength - 2)));
 
     /// <summary>The number of 77-token windows a text needs when chunked.</summary>
     public int WindowsFor(string text) => _encoders.Max(e => e.Tokenizer.EncodeChunks(text).Length);

@@ -21,7 +21,7 @@ public static class TinyPipeline
 {
     public static IReadOnlyList<string> Names { get; } = ["tiny-sd", "tiny-sdxl", "tiny-sdxl-refiner", "sd15-random"];
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    private static JsonSerializerOptions Json => DiffusersConfigFile.Json;
 
     private static ClipTextConfig Text(int hidden, bool gelu) => new()
     {
@@ -35,8 +35,12 @@ public static class TinyPipeline
         DownBlockTypes = [.. Enumerable.Repeat("DownEncoderBlock2D", 4)], UpBlockTypes = [.. Enumerable.Repeat("UpDecoderBlock2D", 4)],
     };
 
-    /// <summary>Writes pipeline <paramref name="name"/> to <paramref name="folder"/>; the CLIP tokenizer files come from <paramref name="tokenizerFolder"/>.</summary>
-    public static void Write(string name, string folder, string tokenizerFolder, IBackend backend, int seed = 0)
+    /// <summary>
+    /// Writes pipeline <paramref name="name"/> to <paramref name="folder"/>; the CLIP tokenizer files come from
+    /// <paramref name="tokenizerFolder"/>. With <paramref name="variant"/> (fp16, bf16) every weight file is written only
+    /// as that variant (<c>diffusion_pytorch_model.fp16.safetensors</c>, half-precision tensors), as variant-only downloads are.
+    /// </summary>
+    public static void Write(string name, string folder, string tokenizerFolder, IBackend backend, int seed = 0, string? variant = null)
     {
         if (!Names.Contains(name))
         {
@@ -44,15 +48,36 @@ public static class TinyPipeline
         }
 
         Directory.CreateDirectory(folder);
-        var index = new JsonObject { ["_diffusers_version"] = "0.29.2" };
+        if (variant is not null && !TinyCheckpoint.Variants.ContainsKey(variant))
+        {
+            throw new ArgumentException($"unknown weight variant '{variant}' ({string.Join(", ", TinyCheckpoint.Variants.Keys)})", nameof(variant));
+        }
+
         bool full = name == "sd15-random";
         bool xl = name is "tiny-sdxl" or "tiny-sdxl-refiner";
         bool refiner = name == "tiny-sdxl-refiner";
-        index["_class_name"] = refiner ? "StableDiffusionXLImg2ImgPipeline" : xl ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline";
+        var index = new JsonObject
+        {
+            ["_class_name"] = refiner ? "StableDiffusionXLImg2ImgPipeline" : xl ? "StableDiffusionXLPipeline" : "StableDiffusionPipeline",
+            ["_diffusers_version"] = DiffusersConfigFile.Version,
+            ["feature_extractor"] = new JsonArray(null, null),
+            ["image_encoder"] = new JsonArray(null, null),
+        };
+        if (xl)
+        {
+            // As the published SDXL base (true) and refiner (false) folders record it.
+            index["force_zeros_for_empty_prompt"] = !refiner;
+        }
+        else
+        {
+            index["requires_safety_checker"] = false;
+            index["safety_checker"] = new JsonArray(null, null);
+        }
+
         int contextDim = 0;
         if (!refiner)
         {
-            WriteText(folder, "text_encoder", full ? ClipTextConfig.ClipVitL14 : Text(32, gelu: false), projection: false, backend, seed + 1);
+            WriteText(folder, "text_encoder", full ? ClipTextConfig.ClipVitL14 : Text(32, gelu: false), projection: false, backend, seed + 1, variant);
             CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer"), pad: null);
             index["text_encoder"] = new JsonArray("transformers", "CLIPTextModel");
             index["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer");
@@ -61,7 +86,7 @@ public static class TinyPipeline
 
         if (xl)
         {
-            WriteText(folder, "text_encoder_2", Text(32, gelu: true), projection: true, backend, seed + 2);
+            WriteText(folder, "text_encoder_2", Text(32, gelu: true), projection: true, backend, seed + 2, variant);
             CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer_2"), pad: "!");
             index["text_encoder_2"] = new JsonArray("transformers", "CLIPTextModelWithProjection");
             index["tokenizer_2"] = new JsonArray("transformers", "CLIPTokenizer");
@@ -69,13 +94,13 @@ public static class TinyPipeline
         }
 
         UNet2DConditionConfig unet = full ? UNet2DConditionConfig.StableDiffusion15 : xl ? UnetXl(contextDim, refiner) : UnetSd(contextDim);
-        WriteDiffusers(folder, "unet", "UNet2DConditionModel", unet, w => new UNet2DConditionModel(w.Root, unet), backend, seed + 3);
+        WriteDiffusers(folder, "unet", "UNet2DConditionModel", unet, w => new UNet2DConditionModel(w.Root, unet), backend, seed + 3, variant);
         AutoencoderKLConfig vae = full ? AutoencoderKLConfig.StableDiffusion : Vae with { ScalingFactor = xl ? 0.13025 : 0.18215, ForceUpcast = xl };
-        WriteDiffusers(folder, "vae", "AutoencoderKL", vae, w => new AutoencoderKL(w.Root, vae), backend, seed + 4);
+        WriteDiffusers(folder, "vae", "AutoencoderKL", vae, w => new AutoencoderKL(w.Root, vae), backend, seed + 4, variant);
         SchedulerConfig scheduler = xl ? SchedulerConfig.StableDiffusionXl
             : full ? SchedulerConfig.StableDiffusion : SchedulerConfig.StableDiffusion with { ClassName = "DDIMScheduler" };
         Directory.CreateDirectory(Path.Combine(folder, "scheduler"));
-        File.WriteAllText(Path.Combine(folder, "scheduler", "scheduler_config.json"), JsonSerializer.Serialize(scheduler, Json));
+        DiffusersConfigFile.Write(Path.Combine(folder, "scheduler", "scheduler_config.json"), scheduler, scheduler.ClassName);
         index["unet"] = new JsonArray("diffusers", "UNet2DConditionModel");
         index["vae"] = new JsonArray("diffusers", "AutoencoderKL");
         index["scheduler"] = new JsonArray("diffusers", scheduler.ClassName);
@@ -84,6 +109,7 @@ public static class TinyPipeline
             index["requires_aesthetics_score"] = true;
         }
 
+        index = new JsonObject(index.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
         File.WriteAllText(Path.Combine(folder, "model_index.json"), index.ToJsonString(Json));
     }
 
@@ -102,27 +128,22 @@ public static class TinyPipeline
     };
 
     // A text encoder folder is a tiny CLIP checkpoint: config.json + model.safetensors, as TinyCheckpoint writes them.
-    private static void WriteText(string folder, string component, ClipTextConfig config, bool projection, IBackend backend, int seed) =>
+    private static void WriteText(string folder, string component, ClipTextConfig config, bool projection, IBackend backend, int seed, string? variant) =>
         TinyCheckpoint.Write(new ClipComponent(component, $"tiny pipeline {component}", config, null, projection),
-            Path.Combine(folder, component), backend, seed);
+            Path.Combine(folder, component), backend, seed, variant);
 
     private static void WriteDiffusers<TConfig>(string folder, string component, string className, TConfig config,
-        Func<RandomWeights, IDisposable> build, IBackend backend, int seed)
+        Func<RandomWeights, IDisposable> build, IBackend backend, int seed, string? variant)
     {
         var weights = new RandomWeights(backend, DType.F32, seed);
         string dir = Path.Combine(folder, component);
         Directory.CreateDirectory(dir);
         using (build(weights))
         {
-            JsonObject node = JsonSerializer.SerializeToNode(config, Json)!.AsObject();
-            node["_class_name"] = className;
-            File.WriteAllText(Path.Combine(dir, "config.json"), node.ToJsonString(Json));
-            SafeTensorsWriter.Write(Path.Combine(dir, "diffusion_pytorch_model.safetensors"), weights.Recorded, Metadata(component, seed));
+            DiffusersConfigFile.Write(Path.Combine(dir, "config.json"), config, className);
+            TinyCheckpoint.WriteWeights(dir, "diffusion_pytorch_model", weights.Recorded, variant, $"tiny {component}, seed {seed}");
         }
     }
-
-    private static Dictionary<string, string> Metadata(string component, int seed) =>
-        new() { ["format"] = "pt", ["viper"] = $"tiny {component}, seed {seed}" };
 
     // SDXL's tokenizer_2 pads with "!" (id 0) instead of the end-of-text token.
     private static void CopyTokenizer(string source, string target, string? pad)

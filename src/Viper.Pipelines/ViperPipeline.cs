@@ -86,17 +86,41 @@ public sealed class ViperPipeline : IDisposable
         }
     }
 
+    /// <summary>Width and height must be multiples of this: the VAE's down factor times the UNet's total downsampling.</summary>
+    public int SizeMultiple => _vae.Config.DownFactor * (1 << (_base.Unet.Config.BlockOutChannels.Length - 1));
+
+    /// <summary>The sampler used when a request names none: the folder's scheduler class (or Euler, with a fallback note).</summary>
+    public (string Name, string? Fallback) DefaultScheduler => SchedulerKind.DefaultFor(_base.SchedulerConfig);
+
+    /// <summary>What a caller should know before running <paramref name="request"/>: truncated texts, a scheduler fallback.</summary>
+    public IReadOnlyList<string> Warnings(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var warnings = _base.TruncationWarnings(request).ToList();
+        if (request.Scheduler is null && DefaultScheduler.Fallback is { } fallback)
+        {
+            warnings.Add(fallback);
+        }
+
+        return warnings;
+    }
+
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        int factor = _vae.Config.DownFactor * (1 << (_base.Unet.Config.BlockOutChannels.Length - 1));
+        int factor = SizeMultiple;
         request.Validate(factor);
-        int width = request.Width ?? DefaultSize;
-        int height = request.Height ?? DefaultSize;
+        int width = request.Width ?? request.InitImage?.Width ?? DefaultSize;
+        int height = request.Height ?? request.InitImage?.Height ?? DefaultSize;
         if (width % factor != 0 || height % factor != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(request), $"width and height must be multiples of {factor} for this pipeline");
+            throw new ArgumentOutOfRangeException(nameof(request), $"width and height must be multiples of {factor} for this pipeline, not {width}×{height}");
+        }
+
+        if (request.InitImage is { } image && (image.Width != width || image.Height != height))
+        {
+            throw new ArgumentException($"the initial image is {image.Width}×{image.Height}, the requested size {width}×{height}", nameof(request));
         }
 
         var timings = new List<StageTiming>();
@@ -104,34 +128,55 @@ public sealed class ViperPipeline : IDisposable
         var clock = Stopwatch.StartNew();
         int n = request.Batch;
         (int h, int w, int c) = (height / _vae.Config.DownFactor, width / _vae.Config.DownFactor, _base.Unet.Config.InChannels);
+        if (request.Latents is { } given && given.Length != n * c * h * w)
+        {
+            throw new ArgumentException($"the initial latents hold {given.Length} values; ({n}, {c}, {h}, {w}) needs {n * c * h * w}", nameof(request));
+        }
+
+        string schedulerName = request.Scheduler ?? DefaultScheduler.Name;
+        Scheduler scheduler = SchedulerKind.Create(_base.SchedulerConfig, schedulerName);
+        scheduler.SetTimesteps(request.Steps);
+        int start = request.InitImage is null ? 0 : scheduler.StartForStrength(request.Strength);
+        if (start >= scheduler.Timesteps.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), $"strength {request.Strength} keeps no step of {request.Steps}: raise the strength or the steps");
+        }
+
+        var warnings = Warnings(request);
         progress?.Report(new GenerationProgress("text", 0, 1));
         using Conditioning baseConditioning = _base.Condition(request, n, height, width, refiner: false);
         using Conditioning? refinerConditioning = _refiner?.Condition(request, n, height, width, refiner: true);
+        progress?.Report(new GenerationProgress("text", 1, 1));
         timings.Add(new StageTiming("text", clock.Elapsed));
 
         var generator = new TorchGenerator(request.Seed);
-        Scheduler scheduler = SchedulerKind.Create(_base.SchedulerConfig, request.Scheduler);
-        scheduler.SetTimesteps(request.Steps);
-        float[] initial = generator.Randn(n * c * h * w);
-        float sigma = (float)scheduler.InitNoiseSigma;
-        float[] nhwc = LatentLayout.NchwToNhwc(initial.Select(v => v * sigma).ToArray(), n, c, h, w);
-        using Tensor latents = _backend.FromFloats(nhwc, new Shape(n, h, w, c));
+        using Tensor latents = request.InitImage is { } init
+            ? NoisedImageLatents(init, scheduler, start, n, generator)
+            : InitialLatents(request.Latents ?? generator.Randn(n * c * h * w), (float)scheduler.InitNoiseSigma, n, c, h, w);
+        scheduler.BeginIndex = start;
 
         clock.Restart();
+        Action<int>? Observer(string stage, Scheduler s, int from, int to) => request.OnStepEnd is { } callback
+            ? i => callback(new StepState(stage, i, i - from + 1, to - from, s.Timesteps[i],
+                LatentLayout.NhwcToNchw(latents.ToFloats(), n, h, w, c), [n, c, h, w], Preview))
+            : null;
         int baseSteps = _refiner is null || request.DenoisingEnd >= 1 ? scheduler.Timesteps.Length : scheduler.StepsBefore(request.DenoisingEnd);
         int? baseGraph = new Denoiser(_backend, _base.Unet, _options.DType, _options.CaptureSteps)
-            .Run("base", scheduler, 0, baseSteps, latents, baseConditioning, generator, progress, cancellationToken);
+            .Run("base", scheduler, start, baseSteps, latents, baseConditioning, generator, progress, Observer("base", scheduler, start, baseSteps),
+                cancellationToken);
         timings.Add(new StageTiming("base", clock.Elapsed, baseGraph));
 
         if (_refiner is not null && refinerConditioning is not null && baseSteps < scheduler.Timesteps.Length)
         {
             clock.Restart();
-            Scheduler refinerScheduler = SchedulerKind.Create(_refiner.SchedulerConfig, request.Scheduler);
+            Scheduler refinerScheduler = SchedulerKind.Create(_refiner.SchedulerConfig, schedulerName);
             refinerScheduler.SetTimesteps(request.Steps);
-            int start = refinerScheduler.StartAt(request.DenoisingEnd);
+            int from = Math.Max(refinerScheduler.StartAt(request.DenoisingEnd), start);
+            refinerScheduler.BeginIndex = from;
+            int to = refinerScheduler.Timesteps.Length;
             int? refinerGraph = new Denoiser(_backend, _refiner.Unet, _options.DType, _options.CaptureSteps)
-                .Run("refiner", refinerScheduler, start, refinerScheduler.Timesteps.Length, latents, refinerConditioning, generator, progress,
-                    cancellationToken);
+                .Run("refiner", refinerScheduler, from, to, latents, refinerConditioning, generator, progress,
+                    Observer("refiner", refinerScheduler, from, to), cancellationToken);
             timings.Add(new StageTiming("refiner", clock.Elapsed, refinerGraph));
         }
 
@@ -145,7 +190,40 @@ public sealed class ViperPipeline : IDisposable
         progress?.Report(new GenerationProgress("decode", 1, 1));
         timings.Add(new StageTiming("decode", clock.Elapsed));
         timings.Add(new StageTiming("total", total.Elapsed));
-        return new GenerationResult(ToImages(pixels, n, height, width), pixels, LatentLayout.NhwcToNchw(finalLatents, n, h, w, c), timings);
+        (string Liked, string Disliked)? texts = Stage.PreferenceTexts(request);
+        return new GenerationResult(ToImages(pixels, n, height, width), pixels, LatentLayout.NhwcToNchw(finalLatents, n, h, w, c), timings)
+        {
+            Scheduler = schedulerName, Width = width, Height = height, LikedText = texts?.Liked ?? "", DislikedText = texts?.Disliked ?? "",
+            Warnings = warnings,
+        };
+    }
+
+    /// <summary>The step preview's latent→RGB map for this pipeline's family (SDXL or SD), for 4-channel latents.</summary>
+    private LatentPreview? Preview => _base.Unet.Config.InChannels != 4 ? null
+        : _base.Index.ClassName.StartsWith("StableDiffusionXL", StringComparison.Ordinal) ? LatentPreview.StableDiffusionXl : LatentPreview.StableDiffusion;
+
+    private Tensor InitialLatents(float[] nchw, float sigma, int n, int c, int h, int w) =>
+        _backend.FromFloats(LatentLayout.NchwToNhwc(nchw.Select(v => v * sigma).ToArray(), n, c, h, w), new Shape(n, h, w, c));
+
+    /// <summary>
+    /// diffusers' img2img prepare_latents: the VAE's latent distribution of the image sampled with the generator
+    /// (mean + std·randn), times scaling_factor, repeated for the batch, then add_noise at the first step kept.
+    /// </summary>
+    private Tensor NoisedImageLatents(RgbImage image, Scheduler scheduler, int start, int n, TorchGenerator generator)
+    {
+        float[] pixels = image.Pixels.Select(p => (p / 127.5f) - 1f).ToArray(); // VaeImageProcessor.normalize: 2·(p/255) − 1
+        using Tensor input = _backend.FromFloats(pixels, new Shape(1, image.Height, image.Width, 3));
+        LatentDistribution dist = _vae.Encode(_backend, input);
+        (int h, int w, int c) = (dist.Shape[1], dist.Shape[2], dist.Shape[3]);
+        float[] mean = LatentLayout.NhwcToNchw(dist.Mean, 1, h, w, c);
+        float[] std = LatentLayout.NhwcToNchw(dist.Std, 1, h, w, c);
+        float[] draw = generator.Randn(c * h * w);
+        float scaling = (float)_vae.Config.ScalingFactor;
+        float[] clean = Enumerable.Range(0, c * h * w).Select(i => scaling * (mean[i] + (std[i] * draw[i]))).ToArray();
+        float[] noise = generator.Randn(n * c * h * w);
+        (double a, double s) = scheduler.NoiseParts(start);
+        float[] noised = Enumerable.Range(0, n * c * h * w).Select(i => (float)((a * clean[i % (c * h * w)]) + (s * noise[i]))).ToArray();
+        return _backend.FromFloats(LatentLayout.NchwToNhwc(noised, n, c, h, w), new Shape(n, h, w, c));
     }
 
     public void Dispose()

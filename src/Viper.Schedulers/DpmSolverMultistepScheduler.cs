@@ -27,6 +27,14 @@ public sealed class DpmSolverMultistepScheduler : Scheduler
 
     public override double InitNoiseSigma => 1.0;
 
+    /// <summary>α_t·x + σ_t·ε at the step's σ (scheduling_dpmsolver_multistep.py add_noise).</summary>
+    public override (double Sample, double Noise) NoiseParts(int index)
+    {
+        RequireTimesteps();
+        (double alpha, double sigma, _) = Parts(Sigmas[index]);
+        return (alpha, sigma);
+    }
+
     public override StepPlan Plan(int index)
     {
         RequireTimesteps();

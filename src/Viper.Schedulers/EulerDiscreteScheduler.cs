@@ -19,6 +19,13 @@ public class EulerDiscreteScheduler(SchedulerConfig config) : Scheduler(config)
         }
     }
 
+    /// <summary>x + σ·ε on the unscaled sample (scheduling_euler_discrete.py add_noise with a begin index).</summary>
+    public override (double Sample, double Noise) NoiseParts(int index)
+    {
+        RequireTimesteps();
+        return (1, Sigmas[index]);
+    }
+
     public override double InputScale(int index) => 1 / Math.Sqrt((Sigmas[index] * Sigmas[index]) + 1);
 
     public override StepPlan Plan(int index)

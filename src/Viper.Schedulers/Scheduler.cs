@@ -44,6 +44,28 @@ public abstract class Scheduler
     public abstract StepPlan Plan(int index);
 
     /// <summary>
+    /// diffusers' <c>add_noise</c> at step <paramref name="index"/>: a clean sample x enters the schedule there as
+    /// Sample·x + Noise·ε (image-to-image). This default is the ᾱ form of DDIM/DDPM: √ᾱ_t and √(1 − ᾱ_t).
+    /// </summary>
+    public virtual (double Sample, double Noise) NoiseParts(int index)
+    {
+        RequireTimesteps();
+        double alphaBar = Schedule.AlphasCumprod[(int)Timesteps[index]];
+        return (Math.Sqrt(alphaBar), Math.Sqrt(1 - alphaBar));
+    }
+
+    /// <summary>
+    /// diffusers' img2img <c>get_timesteps</c>: the first step of a run that keeps int(steps·strength) steps (a strength
+    /// of 1 starts from pure noise at step 0).
+    /// </summary>
+    public int StartForStrength(double strength)
+    {
+        RequireTimesteps();
+        int kept = Math.Min((int)(Timesteps.Length * strength), Timesteps.Length);
+        return Math.Max(Timesteps.Length - kept, 0);
+    }
+
+    /// <summary>
     /// diffusers' <c>denoising_end</c>: the number of leading steps whose timestep is at or above the cut-off
     /// round(N·(1 − fraction)), where a base model hands over to a refiner.
     /// </summary>

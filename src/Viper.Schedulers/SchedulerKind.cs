@@ -7,10 +7,9 @@ public static class SchedulerKind
 
     /// <summary>
     /// A scheduler for <paramref name="config"/>: <paramref name="name"/> when given (one of <see cref="Names"/>),
-    /// otherwise the config's <c>_class_name</c>. A checkpoint whose class the engine lacks (SD1.5 ships PNDM) gets
-    /// Euler discrete on the same noise schedule, as diffusers users do with <c>from_config</c>.
+    /// otherwise the config's <c>_class_name</c> (<see cref="DefaultFor"/>).
     /// </summary>
-    public static Scheduler Create(SchedulerConfig config, string? name = null) => (name?.ToLowerInvariant()) switch
+    public static Scheduler Create(SchedulerConfig config, string? name = null) => (name?.ToLowerInvariant() ?? DefaultFor(config).Name) switch
     {
         "euler" => new EulerDiscreteScheduler(config),
         "euler-a" => new EulerAncestralScheduler(config),
@@ -18,14 +17,21 @@ public static class SchedulerKind
         "ddpm" => new DdpmScheduler(config),
         "dpm++2m" => new DpmSolverMultistepScheduler(config with { UseKarrasSigmas = false }),
         "dpm++2m-karras" => new DpmSolverMultistepScheduler(config with { UseKarrasSigmas = true }),
-        null => config.ClassName switch
-        {
-            "EulerAncestralDiscreteScheduler" => new EulerAncestralScheduler(config),
-            "DDIMScheduler" => new DdimScheduler(config),
-            "DDPMScheduler" => new DdpmScheduler(config),
-            "DPMSolverMultistepScheduler" => new DpmSolverMultistepScheduler(config),
-            _ => new EulerDiscreteScheduler(config),
-        },
         _ => throw new ArgumentException($"unknown scheduler '{name}' (one of: {string.Join(", ", Names)})", nameof(name)),
+    };
+
+    /// <summary>
+    /// The sampler diffusers uses by default for a folder: its scheduler_config.json class. A class the engine lacks
+    /// (SD1.5 ships PNDM) gets Euler discrete on the same noise schedule, as diffusers users do with <c>from_config</c>;
+    /// <c>Fallback</c> says so, for the caller to announce.
+    /// </summary>
+    public static (string Name, string? Fallback) DefaultFor(SchedulerConfig config) => config.ClassName switch
+    {
+        "EulerDiscreteScheduler" => ("euler", null),
+        "EulerAncestralDiscreteScheduler" => ("euler-a", null),
+        "DDIMScheduler" => ("ddim", null),
+        "DDPMScheduler" => ("ddpm", null),
+        "DPMSolverMultistepScheduler" => (config.UseKarrasSigmas ? "dpm++2m-karras" : "dpm++2m", null),
+        _ => ("euler", $"the folder's scheduler {config.ClassName} is not implemented: using euler on its noise schedule"),
     };
 }

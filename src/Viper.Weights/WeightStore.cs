@@ -83,7 +83,7 @@ public sealed class WeightStore : IDisposable
         TensorEntry e = Find(name).Entry;
         if (!e.Shape.Equals(expected))
         {
-            throw new WeightsException($"{Source}: tensor '{name}' has shape {e.Shape}, expected {expected}");
+            throw new WeightsException($"{Source}: tensor '{name}' has shape {e.Shape}, expected {expected}", name, e.Shape, expected);
         }
 
         dtype = e.DType;

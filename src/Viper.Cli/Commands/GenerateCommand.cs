@@ -1,182 +1,164 @@
 using System.CommandLine;
-using System.Globalization;
-using Spectre.Console;
-using Viper.Cuda.Driver;
-using Viper.Imaging;
+using Viper.Cli.Terminal;
 using Viper.Pipelines;
 using Viper.Runtime;
 using Viper.Schedulers;
-using Viper.Weights;
 
 namespace Viper.Cli.Commands;
 
-/// <summary>`viper generate`: a personalized image from a diffusers pipeline folder, a prompt and a visual preference.</summary>
+/// <summary>
+/// `viper generate`: a personalized image from a diffusers pipeline folder, a prompt and a visual preference. Every
+/// argument that can be checked without the model is checked (and files it names read) before any model loads.
+/// </summary>
 internal static class GenerateCommand
 {
-    private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "A diffusers pipeline folder (model_index.json)", Required = true };
-    private static readonly Option<DirectoryInfo?> Refiner = new("--refiner") { Description = "An SDXL refiner pipeline folder" };
-    private static readonly Option<string> Prompt = new("--prompt") { Description = "The prompt", Required = true };
-    private static readonly Option<string> Negative = new("--negative-prompt") { Description = "The negative prompt", DefaultValueFactory = _ => "" };
-    private static readonly Option<string?> Likes = new("--likes") { Description = "Liked visual attributes (VP+), comma-separated" };
-    private static readonly Option<string?> Dislikes = new("--dislikes") { Description = "Disliked visual attributes (VP−), comma-separated" };
+    private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "A diffusers pipeline folder (with model_index.json)", Required = true, HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Refiner = new("--refiner") { Description = "An SDXL refiner pipeline folder, run for the end of the schedule", HelpName = "folder" };
+    private static readonly Option<string?> Variant = new("--variant")
+    {
+        Description = "Weight files of this variant for every component (fp16: model.fp16.safetensors, diffusion_pytorch_model.fp16.safetensors)", HelpName = "variant",
+    };
+    private static readonly Option<string> Prompt = new("--prompt") { Description = "The prompt", Required = true, HelpName = "text" };
+    private static readonly Option<string?> Negative = new("--negative-prompt")
+    {
+        Description = "The negative prompt (default: none — \"\" is encoded, except that plain SDXL generation uses zero embeddings when the folder's force_zeros_for_empty_prompt says so, as diffusers does; an explicit \"\" is always encoded)",
+        HelpName = "text",
+    };
+    private static readonly Option<string?> Likes = new("--likes") { Description = "Liked visual attributes (VP+), comma-separated: \"watercolor, soft pastel tones\"", HelpName = "list" };
+    private static readonly Option<string?> Dislikes = new("--dislikes") { Description = "Disliked visual attributes (VP−), comma-separated", HelpName = "list" };
     private static readonly Option<FileInfo?> Preferences = new("--preferences")
     {
-        Description = "A preference file: JSON {\"likes\": [...], \"dislikes\": [...]}, or the extractor's 'Liked Art Features: … Disliked Art Features: …' text",
+        Description = "A preference file instead of --likes/--dislikes: JSON {\"likes\": [...], \"dislikes\": [...]}, or the extractor's 'Liked Art Features: … Disliked Art Features: …' text",
+        HelpName = "file",
     };
 
-    private static readonly Option<float> Beta = new("--beta") { Description = "β₊ = β₋, the weight of the preference", DefaultValueFactory = _ => 0.85f };
-    private static readonly Option<float?> BetaNegative = new("--beta-negative") { Description = "β₋ when it differs from --beta (reference form)" };
-    private static readonly Option<string> Form = new("--form") { Description = "reference (the authors' code) or paper (eq. 1 and 3)", DefaultValueFactory = _ => "reference" };
-    private static readonly Option<bool> ChunkLongText = new("--chunk-long-text") { Description = "Encode preference text over 77 tokens in windows instead of truncating" };
-    private static readonly Option<float> Guidance = new("--guidance") { Description = "Guidance scale w", DefaultValueFactory = _ => 5.0f };
-    private static readonly Option<int> Steps = new("--steps") { Description = "Denoising steps", DefaultValueFactory = _ => 40 };
-    private static readonly Option<string> SchedulerName = new("--scheduler") { Description = string.Join(", ", SchedulerKind.Names), DefaultValueFactory = _ => "euler" };
-    private static readonly Option<int?> Width = new("--width") { Description = "Image width (default: the model's native size)" };
-    private static readonly Option<int?> Height = new("--height") { Description = "Image height (default: the model's native size)" };
-    private static readonly Option<ulong> Seed = new("--seed") { Description = "Seed of the torch-compatible noise generator", DefaultValueFactory = _ => 0UL };
-    private static readonly Option<int> Batch = new("--batch") { Description = "Images per prompt", DefaultValueFactory = _ => 1 };
-    private static readonly Option<double> DenoisingEnd = new("--denoising-end") { Description = "Where the refiner takes over", DefaultValueFactory = _ => 0.8 };
-    private static readonly Option<string> Backend = new("--backend") { Description = "cpu, cuda or cuda-emulated", DefaultValueFactory = _ => "cpu" };
-    private static readonly Option<string> Precision = new("--dtype") { Description = "f32, f16 or bf16 for the text encoders and UNet", DefaultValueFactory = _ => "f32" };
+    private static readonly Option<float> Beta = OptionKinds.Float("--beta",
+        "β: how strongly the liked attributes pull the image toward them and the disliked ones push it away (β₊ = β₋; 0 = plain classifier-free guidance, bit for bit)",
+        0.85f, 0f, 10f);
+    private static readonly Option<float?> BetaNegative = OptionalFloat("--beta-negative", "β₋ for the disliked attributes when it differs from --beta (reference form only)");
+    private static readonly Option<string> Form = new("--form")
+    {
+        Description = "How the preference enters: reference = the ViPer authors' released code (4 UNet evaluations: prompt, negative, VP+, VP−); "
+            + "paper = the paper's eq. 1 (p + β(VP+ − VP−)) and eq. 3",
+        DefaultValueFactory = _ => "reference", HelpName = "reference|paper",
+    };
+    private static readonly Option<bool> NoShuffle = new("--no-shuffle") { Description = "Keep the attributes in the given order (the reference form shuffles them with the seed, as the authors' code does)" };
+    private static readonly Option<bool> ChunkLongText = new("--chunk-long-text") { Description = "Encode text longer than the encoder's 77 tokens in 75-token windows instead of truncating it" };
+    private static readonly Option<float> Guidance = OptionKinds.Float("--guidance", "Classifier-free guidance scale w", 5.0f, 0f, 100f);
+    private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 40, 1, 1000);
+    private static readonly Option<string?> SchedulerName = new("--scheduler")
+    {
+        Description = $"The sampler: {string.Join(", ", SchedulerKind.Names)} (default: the folder's scheduler_config.json class, as diffusers)", HelpName = "name",
+    };
+    private static readonly Option<int?> Width = OptionKinds.OptionalInt("--width", "Image width in pixels (default: the model's native size, or the --init-image's); a multiple of the model's factor (8·2^(UNet levels − 1))", 8, 4096, "pixels");
+    private static readonly Option<int?> Height = OptionKinds.OptionalInt("--height", "Image height in pixels (default as --width)", 8, 4096, "pixels");
+    private static readonly Option<string> Seed = new("--seed")
+    {
+        Description = "Seed of the torch-compatible noise generator (and of the attribute shuffle); -1 picks a random seed, printed and recorded in the PNG",
+        DefaultValueFactory = _ => "0", HelpName = "0..2^64-1|-1",
+    };
+    private static readonly Option<int> Batch = OptionKinds.Int("--batch", "Images per prompt", 1, 1, 64);
+    private static readonly Option<double> DenoisingEnd = OptionKinds.Fraction("--denoising-end",
+        "With --refiner: the fraction of the schedule the base model runs before the refiner takes over (0.8 = the first 80 % of the steps)", 0.8);
+    private static readonly Option<FileInfo?> InitImage = new("--init-image") { Description = "Image-to-image: start from this picture (PNG, JPEG, BMP…) instead of pure noise", HelpName = "file" };
+    private static readonly Option<double> Strength = OptionKinds.Fraction("--strength",
+        "With --init-image: how much of the schedule runs, i.e. how far the result may move from the picture (1 = ignore it)", 0.8);
+    private static readonly Option<int?> PreviewEvery = OptionKinds.OptionalInt("--preview-every",
+        "Save a cheap preview (latents mapped to RGB, 1/8 size, no VAE) every n steps next to --out as NAME-preview-STAGE-STEP.png", 1, 1000);
+    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
+    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the text encoders and UNet (a VAE with force_upcast stays f32)");
     private static readonly Option<bool> CudaGraphs = new("--cuda-graphs")
     {
         Description = "CUDA backends: record each step's UNet evaluation once as a graph and replay it (holds the step's activations for the stage)",
     };
-    private static readonly Option<FileInfo> Output = new("--out") { Description = "Output PNG (image i of a batch gets -i before the extension)", DefaultValueFactory = _ => new FileInfo("viper.png") };
+    private static readonly Option<FileInfo> Output = new("--out")
+    {
+        Description = "Output PNG (image i of a batch gets -i before the extension); its folder must exist", DefaultValueFactory = _ => new FileInfo("viper.png"), HelpName = "file",
+    };
 
     public static Command Create()
     {
-        Form.AcceptOnlyFromAmong("reference", "paper");
-        SchedulerName.AcceptOnlyFromAmong([.. SchedulerKind.Names]);
-        Backend.AcceptOnlyFromAmong(BackendChoice.Names);
-        Precision.AcceptOnlyFromAmong("f32", "f16", "bf16");
-        var command = new Command("generate", "Generate images personalized with a visual preference (ViPer)")
+        OptionKinds.OneOf(Form, "a form", ["reference", "paper"]);
+        OptionKinds.OneOf(SchedulerName, "a sampler", [.. SchedulerKind.Names]);
+        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
+        Seed.Validators.Add(r => GenerateInputs.ValidateSeed(r));
+        Variant.Validators.Add(r => GenerateInputs.ValidateVariant(r));
+        var command = new Command("generate",
+            "Generate images personalized with a visual preference (ViPer): liked attributes (VP+) pull the image toward them, disliked ones (VP−) "
+            + "push it away, weighted by β. " + ExitCodes.Help)
         {
-            Model, Refiner, Prompt, Negative, Likes, Dislikes, Preferences, Beta, BetaNegative, Form, ChunkLongText, Guidance, Steps, SchedulerName,
-            Width, Height, Seed, Batch, DenoisingEnd, Backend, Precision, CudaGraphs, Output,
+            Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
+            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
         return command;
+    }
+
+    private static Option<float?> OptionalFloat(string name, string description)
+    {
+        Option<float> parsed = OptionKinds.Float(name, description, 0f, 0f, 10f);
+        var option = new Option<float?>(name) { Description = parsed.Description, HelpName = parsed.HelpName };
+        option.CustomParser = r => r.Tokens.Count == 0 ? null : parsed.CustomParser!(r);
+        return option;
     }
 
     private static int Run(ParseResult r, CancellationToken cancellationToken)
     {
         try
         {
-            VisualPreference? preference = ReadPreference(r);
+            GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
+                r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
+            if (inputs.RandomSeed)
+            {
+                CliOutput.Line($"seed: {inputs.Seed} (random)");
+            }
+
             float beta = r.GetValue(Beta);
             var request = new GenerationRequest
             {
-                Prompt = r.GetValue(Prompt)!, NegativePrompt = r.GetValue(Negative)!, Preference = preference, BetaPositive = beta,
+                Prompt = r.GetValue(Prompt)!, NegativePrompt = r.GetValue(Negative), Preference = inputs.Preference, BetaPositive = beta,
                 BetaNegative = r.GetValue(BetaNegative) ?? beta, Form = r.GetValue(Form) == "paper" ? ViperForm.Paper : ViperForm.Reference,
-                LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate, Guidance = r.GetValue(Guidance),
-                Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName)!, Width = r.GetValue(Width), Height = r.GetValue(Height),
-                Seed = r.GetValue(Seed), Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
+                ShufflePreferences = !r.GetValue(NoShuffle), LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate,
+                Guidance = r.GetValue(Guidance), Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName), Width = r.GetValue(Width),
+                Height = r.GetValue(Height), Seed = inputs.Seed, Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
+                InitImage = inputs.InitImage, Strength = r.GetValue(Strength),
             };
             var options = new PipelineOptions
             {
-                DType = r.GetValue(Precision) switch { "f16" => DType.F16, "bf16" => DType.BF16, _ => DType.F32 },
-                RefinerFolder = r.GetValue(Refiner)?.FullName,
-                CaptureSteps = r.GetValue(CudaGraphs),
+                DType = OptionKinds.ToDType(r.GetValue(Precision)!), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
             };
-            using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!);
-            using ViperPipeline pipeline = ViperPipeline.Load(r.GetValue(Model)!.FullName, backend, options, null, cancellationToken);
-            GenerationResult result = RunWithProgress(pipeline, request, cancellationToken);
-            Save(result, request, r.GetValue(Output)!, r.GetValue(Model)!.FullName);
-            PrintTimings(result);
-            return 0;
+            var view = new GenerationProgressView();
+            using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+            using ViperPipeline pipeline = view.Load(() => ViperPipeline.Load(inputs.ModelFolder, backend, options, view, cancellationToken));
+            GenerateInputs.CheckSize(pipeline, request);
+            foreach (string warning in pipeline.Warnings(request))
+            {
+                CliOutput.Warning(warning);
+            }
+
+            var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
+            GenerationResult result = view.Generate(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
+            var parameters = new ImageParameters(request, result, inputs, backend.Name, options);
+            foreach (string path in parameters.Save(result, inputs.Output))
+            {
+                CliOutput.Line($"wrote {path}");
+            }
+
+            view.PrintTimings(result);
+            return ExitCodes.Ok;
         }
         catch (OperationCanceledException)
         {
-            AnsiConsole.MarkupLine("[yellow]cancelled[/]");
-            return 130;
+            return CliOutput.Error("cancelled", ExitCodes.Cancelled);
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException or
-                                       ModelConfigException or WeightsException or DllNotFoundException or CudaException or OutOfMemoryException)
+        catch (UsageException e)
         {
-            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-            return 2;
+            return CliOutput.Error(e.Message, ExitCodes.Usage);
         }
-    }
-
-    private static VisualPreference? ReadPreference(ParseResult r)
-    {
-        if (r.GetValue(Preferences) is { } file)
+        catch (Exception e) when (CliErrors.IsInputError(e))
         {
-            if (r.GetValue(Likes) is not null || r.GetValue(Dislikes) is not null)
-            {
-                throw new ArgumentException("give either --preferences or --likes/--dislikes, not both");
-            }
-
-            string text = File.ReadAllText(file.FullName);
-            return text.TrimStart().StartsWith('{') ? VisualPreference.Load(file.FullName) : VisualPreference.ParseExtractorOutput(text);
+            return CliOutput.Error(e.Message);
         }
-
-        return r.GetValue(Likes) is null && r.GetValue(Dislikes) is null ? null : VisualPreference.FromLists(r.GetValue(Likes), r.GetValue(Dislikes));
-    }
-
-    private static GenerationResult RunWithProgress(ViperPipeline pipeline, GenerationRequest request, CancellationToken cancellationToken)
-    {
-        GenerationResult? result = null;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var tasks = new Dictionary<string, ProgressTask>();
-                var progress = new Progress(p =>
-                {
-                    if (!tasks.TryGetValue(p.Stage, out ProgressTask? task))
-                    {
-                        task = tasks[p.Stage] = ctx.AddTask(p.Stage, maxValue: Math.Max(1, p.TotalSteps));
-                    }
-
-                    task.Value = p.Step;
-                });
-                result = pipeline.Generate(request, progress, cancellationToken);
-            });
-        return result!;
-    }
-
-    private static void Save(GenerationResult result, GenerationRequest request, FileInfo output, string model)
-    {
-        var text = new Dictionary<string, string>
-        {
-            ["Software"] = "Viper.Engine",
-            ["parameters"] = Parameters(request, model),
-        };
-        for (int i = 0; i < result.Images.Count; i++)
-        {
-            string path = result.Images.Count == 1
-                ? output.FullName
-                : Path.Combine(output.DirectoryName ?? ".", $"{Path.GetFileNameWithoutExtension(output.Name)}-{i}{output.Extension}");
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            PngWriter.Write(path, result.Images[i], text);
-            AnsiConsole.MarkupLine("wrote [green]{0}[/]", Markup.Escape(path));
-        }
-    }
-
-    // One line per setting, like the "parameters" chunk other SD tools write, so the image says how it was made.
-    private static string Parameters(GenerationRequest q, string model) => string.Join('\n',
-        $"prompt: {q.Prompt}", $"negative prompt: {q.NegativePrompt}",
-        $"likes: {VisualPreference.Join(q.Preference?.Likes ?? [])}", $"dislikes: {VisualPreference.Join(q.Preference?.Dislikes ?? [])}",
-        string.Create(CultureInfo.InvariantCulture,
-            $"form: {q.Form}, beta+: {q.BetaPositive}, beta-: {q.BetaNegative}, guidance: {q.Guidance}, steps: {q.Steps}, scheduler: {q.Scheduler}, seed: {q.Seed}, batch: {q.Batch}"),
-        $"model: {model}");
-
-    private static void PrintTimings(GenerationResult result)
-    {
-        var table = new Table().AddColumn("stage").AddColumn(new TableColumn("time").RightAligned());
-        foreach (StageTiming t in result.Timings)
-        {
-            string graph = t.GraphNodes is { } nodes ? $" (step graph: {nodes} nodes)" : "";
-            table.AddRow(t.Stage + graph, $"{t.Elapsed.TotalMilliseconds:F0} ms");
-        }
-
-        AnsiConsole.Write(table);
-    }
-
-    private sealed class Progress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => report(value);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Viper.Cli.Terminal;
 using Viper.Models.Checkpoints;
 using Viper.Weights;
 
@@ -16,14 +17,32 @@ internal static class InspectCommand
             Description = "Check against this manifest: a weights manifest (weights-manifest/*.json) for a checkpoint, "
                 + "or a pipeline manifest (weights-manifest/pipelines/*.json) for a whole diffusers pipeline folder",
         };
-        var variant = new Option<string?>("--variant") { Description = "With a pipeline manifest: check the weight files of this variant (fp16)" };
+        var variant = new Option<string?>("--variant") { Description = "For a pipeline folder: summarise or check the weight files of this variant (fp16)", HelpName = "variant" };
         var writeManifest = new Option<string?>("--write-manifest") { Description = "Print a manifest for this checkpoint under the given checkpoint name" };
         var limit = new Option<int>("--limit") { Description = "Rows of the tensor table to show (0 = all)", DefaultValueFactory = _ => 40 };
-        var command = new Command("inspect", "Show the tensors of a safetensors checkpoint and validate it") { path, manifest, variant, writeManifest, limit };
+        var command = new Command("inspect", "Show the tensors of a safetensors checkpoint, or the components of a pipeline folder, and validate them. " + ExitCodes.Help)
+        {
+            path, manifest, variant, writeManifest, limit,
+        };
         command.SetAction(result => result.GetValue(manifest) is { } file && PipelineManifest.IsPipelineManifest(file.FullName)
             ? CheckPipeline(result.GetValue(path)!, file, result.GetValue(variant))
-            : Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
+            : result.GetValue(manifest) is null && result.GetValue(writeManifest) is null && PipelineSummary.IsPipelineFolder(result.GetValue(path)!)
+                ? Summarise(result.GetValue(path)!, result.GetValue(variant))
+                : Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
         return command;
+    }
+
+    private static int Summarise(string folder, string? variant)
+    {
+        try
+        {
+            PipelineSummary.Show(folder, variant);
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or InvalidOperationException)
+        {
+            return CliOutput.Error($"{folder}: {e.Message}");
+        }
     }
 
     private static int Run(string path, FileInfo? manifestFile, string? writeManifest, int limit)
@@ -49,8 +68,7 @@ internal static class InspectCommand
         }
         catch (Exception e) when (e is SafeTensorsFormatException or WeightsException or FileNotFoundException)
         {
-            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-            return 2;
+            return CliOutput.Error(e.Message);
         }
     }
 
@@ -64,8 +82,7 @@ internal static class InspectCommand
         }
         catch (WeightsException e)
         {
-            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-            return 2;
+            return CliOutput.Error(e.Message);
         }
     }
 

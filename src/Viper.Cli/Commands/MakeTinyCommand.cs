@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Spectre.Console;
 using Viper.Backends.Cpu;
+using Viper.Cli.Terminal;
 using Viper.Models.Checkpoints;
 using Viper.Pipelines;
 
@@ -18,35 +18,40 @@ internal static class MakeTinyCommand
         };
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder to write config.json and model.safetensors into", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed; one seed always writes the same weights", DefaultValueFactory = _ => 0 };
-        var command = new Command("make-tiny", "Write a random-weight pipeline or checkpoint in the exact layout of the real one")
+        var variant = new Option<string?>("--variant")
         {
-            name, output, seed,
+            Description = "Write every weight file only as this variant, in its dtype (fp16: model.fp16.safetensors with f16 tensors; bf16), as variant-only downloads are",
+            HelpName = string.Join("|", TinyCheckpoint.Variants.Keys),
         };
-        command.SetAction(result => Run(result.GetValue(name)!, result.GetValue(output)!, result.GetValue(seed)));
+        variant.AcceptOnlyFromAmong([.. TinyCheckpoint.Variants.Keys]);
+        var command = new Command("make-tiny", "Write a random-weight pipeline or checkpoint in the exact layout of the real one. " + ExitCodes.Help)
+        {
+            name, output, seed, variant,
+        };
+        command.SetAction(result => Run(result.GetValue(name)!, result.GetValue(output)!, result.GetValue(seed), result.GetValue(variant)));
         return command;
     }
 
-    private static int Run(string name, DirectoryInfo output, int seed)
+    private static int Run(string name, DirectoryInfo output, int seed, string? variant)
     {
         try
         {
             using var cpu = new CpuBackend();
             if (TinyPipeline.Names.Contains(name))
             {
-                TinyPipeline.Write(name, output.FullName, Path.Combine(AppContext.BaseDirectory, "assets", "clip-tokenizer"), cpu, seed);
+                TinyPipeline.Write(name, output.FullName, Path.Combine(AppContext.BaseDirectory, "assets", "clip-tokenizer"), cpu, seed, variant);
             }
             else
             {
-                TinyCheckpoint.Write(ClipComponent.Find(name), output.FullName, cpu, seed);
+                TinyCheckpoint.Write(ClipComponent.Find(name), output.FullName, cpu, seed, variant);
             }
 
-            AnsiConsole.MarkupLine("wrote [green]{0}[/] (seed {1}) to {2}", Markup.Escape(name), seed, Markup.Escape(output.FullName));
-            return 0;
+            CliOutput.Line($"wrote {name} (seed {seed}{(variant is null ? "" : $", {variant} variant")}) to {output.FullName}");
+            return ExitCodes.Ok;
         }
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
         {
-            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-            return 2;
+            return CliOutput.Error(e.Message);
         }
     }
 }

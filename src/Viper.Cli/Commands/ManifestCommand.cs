@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Spectre.Console;
 using Viper.Backends.Cpu;
+using Viper.Cli.Terminal;
 using Viper.Models.Checkpoints;
 
 namespace Viper.Cli.Commands;
@@ -22,8 +22,7 @@ internal static class ManifestCommand
             }
             catch (ArgumentException e)
             {
-                AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-                return 2;
+                return CliOutput.Error(e.Message);
             }
         });
         return command;

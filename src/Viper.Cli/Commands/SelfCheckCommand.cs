@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Viper.Backends.Cpu;
 using Viper.Cli.Diagnostics;
+using Viper.Cli.Terminal;
 using Viper.Cuda.Backend;
 using Viper.Cuda.Driver;
 using Viper.Cuda.Emulation;
@@ -35,8 +36,7 @@ internal static class SelfCheckCommand
         }
         catch (Exception e) when (e is DllNotFoundException or CudaException)
         {
-            AnsiConsole.MarkupLine("[red]error:[/] {0}", Markup.Escape(e.Message));
-            return 2;
+            return CliOutput.Error(e.Message);
         }
 
         using (backend)

@@ -20,14 +20,14 @@ public sealed class ClipTextModel(WeightScope root, ClipTextConfig config, bool 
     public bool HasProjection => _textProjection is not null;
 
     /// <summary>
-    /// Loads a folder with config.json and model.safetensors (or shards). The projection is loaded when the config
+    /// Loads a folder with config.json and model[.variant].safetensors (or shards). The projection is loaded when the config
     /// names CLIPTextModelWithProjection or the checkpoint holds <c>text_projection.weight</c>.
     /// </summary>
-    public static ClipTextModel Load(string folder, IBackend backend, DType dtype)
+    public static ClipTextModel Load(string folder, IBackend backend, DType dtype, string? variant = null)
     {
         ClipTextConfig config = ClipTextConfig.Load(Path.Combine(folder, "config.json"));
-        using WeightStore store = CheckpointFiles.Open(folder, "model"); // every tensor is copied to the backend
-        return new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight"));
+        return CheckpointFiles.Build(folder, "model", variant,
+            store => new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight")));
     }
 
     /// <summary>Encodes rows of token ids (the tokenizer's padded rows) → the states transformers returns.</summary>

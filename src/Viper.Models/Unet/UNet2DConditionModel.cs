@@ -56,8 +56,8 @@ public sealed class UNet2DConditionModel : Module
     public static UNet2DConditionModel Load(string folder, IBackend backend, DType dtype, string? variant = null)
     {
         UNet2DConditionConfig config = UNet2DConditionConfig.Load(Path.Combine(folder, "config.json"));
-        using WeightStore store = CheckpointFiles.Open(folder, "diffusion_pytorch_model", variant);
-        return new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype).Root, config);
+        return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
+            store => new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype).Root, config));
     }
 
     /// <summary>

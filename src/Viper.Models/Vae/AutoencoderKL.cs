@@ -42,8 +42,8 @@ public sealed class AutoencoderKL : Module
     public static AutoencoderKL Load(string folder, IBackend backend, DType dtype, string? variant = null)
     {
         AutoencoderKLConfig config = AutoencoderKLConfig.Load(Path.Combine(folder, "config.json"));
-        using WeightStore store = CheckpointFiles.Open(folder, "diffusion_pytorch_model", variant);
-        return new AutoencoderKL(new CheckpointWeights(store, backend, config.ForceUpcast ? DType.F32 : dtype).Root, config);
+        return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
+            store => new AutoencoderKL(new CheckpointWeights(store, backend, config.ForceUpcast ? DType.F32 : dtype).Root, config));
     }
 
     /// <summary>Raw latents (N, h, w, C) → pixels (N, h·f, w·f, 3), unclamped.</summary>

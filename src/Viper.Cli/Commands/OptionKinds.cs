@@ -1,0 +1,138 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Viper.Runtime;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>
+/// Options whose values are parsed and range-checked by the command line itself, with messages in its own words
+/// (the option as typed, the accepted range; no .NET type names). Non-finite numbers (inf, NaN) are refused.
+/// </summary>
+internal static class OptionKinds
+{
+    public static Option<float> Float(string name, string description, float defaultValue, float min, float max, bool minExclusive = false)
+    {
+        string range = $"{(minExclusive ? "(" : "[")}{Show(min)}, {Show(max)}]";
+        var option = new Option<float>(name)
+        {
+            Description = $"{description}; {range}", HelpName = HelpName(min, max), DefaultValueFactory = _ => defaultValue,
+        };
+        option.CustomParser = r => ParseNumber(r, name, defaultValue, min, max, minExclusive, range);
+        return option;
+    }
+
+    public static Option<double> Fraction(string name, string description, double defaultValue)
+    {
+        var option = new Option<double>(name) { Description = $"{description}; (0, 1]", HelpName = "0..1", DefaultValueFactory = _ => defaultValue };
+        option.CustomParser = r => ParseNumber(r, name, (float)defaultValue, 0f, 1f, minExclusive: true, "(0, 1]");
+        return option;
+    }
+
+    public static Option<int> Int(string name, string description, int defaultValue, int min, int max)
+    {
+        var option = new Option<int>(name) { Description = $"{description}; {min}..{max}", HelpName = "n", DefaultValueFactory = _ => defaultValue };
+        option.CustomParser = r => ParseInt(r, name, min, max) ?? defaultValue;
+        return option;
+    }
+
+    public static Option<int?> OptionalInt(string name, string description, int min, int max, string helpName = "n")
+    {
+        var option = new Option<int?>(name) { Description = $"{description}; {min}..{max}", HelpName = helpName };
+        option.CustomParser = r => ParseInt(r, name, min, max);
+        return option;
+    }
+
+    /// <summary>f32 / f16 / bf16 in the engine's, diffusers' and PyTorch's spellings; read with <see cref="ToDType"/>.</summary>
+    public static Option<string> Precision(string description)
+    {
+        var option = new Option<string>("--dtype")
+        {
+            Description = $"{description}: f32 (fp32, float32), f16 (fp16, float16, half) or bf16 (bfloat16)", HelpName = "dtype",
+            DefaultValueFactory = _ => "f32",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && ToDTypeOrNull(r.Tokens[0].Value) is null)
+            {
+                r.AddError($"--dtype: '{r.Tokens[0].Value}' is not a dtype (f32, fp32, float32, f16, fp16, float16, half, bf16, bfloat16)");
+            }
+        });
+        return option;
+    }
+
+    public static DType ToDType(string text) => ToDTypeOrNull(text) ?? throw new ArgumentException($"'{text}' is not a dtype", nameof(text));
+
+    /// <summary>Restricts an option to <paramref name="names"/>, with an error that names the option and lists them.</summary>
+    public static void OneOf<T>(Option<T> option, string what, IReadOnlyCollection<string> names)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && !names.Contains(r.Tokens[0].Value))
+            {
+                r.AddError($"{option.Name}: '{r.Tokens[0].Value}' is not {what} ({string.Join(", ", names)})");
+            }
+        });
+    }
+
+    private static DType? ToDTypeOrNull(string text) => text.ToLowerInvariant() switch
+    {
+        "f32" or "fp32" or "float32" or "float" => DType.F32,
+        "f16" or "fp16" or "float16" or "half" => DType.F16,
+        "bf16" or "bfloat16" => DType.BF16,
+        _ => null,
+    };
+
+    /// <summary>The engine's name of a dtype, as <c>--dtype</c> accepts it.</summary>
+    public static string Name(DType dtype) => dtype switch { DType.F16 => "f16", DType.BF16 => "bf16", _ => "f32" };
+
+    private static float ParseNumber(ArgumentResult r, string name, float defaultValue, float min, float max, bool minExclusive, string range)
+    {
+        if (r.Tokens.Count == 0)
+        {
+            return defaultValue;
+        }
+
+        string text = r.Tokens[0].Value;
+        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
+        {
+            r.AddError($"{name}: '{text}' is not a finite number");
+            return defaultValue;
+        }
+
+        if (value > max || value < min || (minExclusive && value == min))
+        {
+            r.AddError($"{name}: {text} is outside {range}");
+            return defaultValue;
+        }
+
+        return value;
+    }
+
+    private static int? ParseInt(ArgumentResult r, string name, int min, int max)
+    {
+        if (r.Tokens.Count == 0)
+        {
+            return null;
+        }
+
+        string text = r.Tokens[0].Value;
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value))
+        {
+            r.AddError($"{name}: '{text}' is not a whole number");
+            return null;
+        }
+
+        if (value < min || value > max)
+        {
+            r.AddError($"{name}: {text} is outside {min}..{max}");
+            return null;
+        }
+
+        return value;
+    }
+
+    private static string HelpName(float min, float max) => $"{Show(min)}..{Show(max)}";
+
+    private static string Show(float v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+}
