@@ -20,7 +20,8 @@ if (parsed.Action is ParseErrorAction)
         CliOutput.Error(error.Message);
     }
 
-    Console.Error.WriteLine($"see: viper {string.Join(' ', parsed.CommandResult.Command.Name == root.Name ? "" : parsed.CommandResult.Command.Name)} --help".Replace("  ", " "));
+    Command command = parsed.CommandResult.Command;
+    Console.Error.WriteLine(command == root ? "see: viper --help" : $"see: viper {command.Name} --help");
     return ExitCodes.Usage;
 }
 

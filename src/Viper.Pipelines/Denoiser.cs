@@ -25,6 +25,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
             : null;
         try
         {
+            progress?.Report(new GenerationProgress(stage, 0, to - from));
             for (int i = from; i < to; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();

@@ -155,7 +155,10 @@ public sealed record GenerationRequest
     }
 }
 
-/// <summary>Where a generation is: <paramref name="Stage"/> ("text", "base", "refiner", "decode") and the step within it.</summary>
+/// <summary>
+/// Where a generation is: <paramref name="Stage"/> ("load", "text", "base", "refiner", "decode") and the steps done within
+/// it; each stage reports step 0 when it starts and <paramref name="TotalSteps"/> when it ends.
+/// </summary>
 public readonly record struct GenerationProgress(string Stage, int Step, int TotalSteps);
 
 /// <summary>A stage's wall time; <paramref name="GraphNodes"/>: the size of the recorded step graph when the stage replayed one.</summary>

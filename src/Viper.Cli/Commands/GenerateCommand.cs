@@ -139,7 +139,7 @@ internal static class GenerateCommand
 
             var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
             GenerationResult result = view.Generate(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
-            var parameters = new ImageParameters(request, result, inputs, backend.Name, options);
+            var parameters = new ImageParameters(request, result, inputs, r.GetValue(Backend)!, options);
             foreach (string path in parameters.Save(result, inputs.Output))
             {
                 CliOutput.Line($"wrote {path}");
@@ -159,6 +159,10 @@ internal static class GenerateCommand
         catch (Exception e) when (CliErrors.IsInputError(e))
         {
             return CliOutput.Error(e.Message);
+        }
+        catch (Exception e)
+        {
+            return CliErrors.Internal(e);
         }
     }
 }

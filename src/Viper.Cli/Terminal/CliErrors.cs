@@ -7,6 +7,17 @@ namespace Viper.Cli.Terminal;
 /// <summary>The exceptions a command reports as an input or model error (exit 2) with their message alone, no stack trace.</summary>
 internal static class CliErrors
 {
+    /// <summary>An exception no input explains — a bug: said in one line; the stack trace only with VIPER_DEBUG=1.</summary>
+    public static int Internal(Exception e)
+    {
+        if (Environment.GetEnvironmentVariable("VIPER_DEBUG") == "1")
+        {
+            Console.Error.WriteLine(e);
+        }
+
+        return CliOutput.Error($"internal error ({e.GetType().Name}): {e.Message} (please report it with the command line; VIPER_DEBUG=1 shows where it happened)");
+    }
+
     public static bool IsInputError(Exception e) =>
         e is ArgumentException or FormatException or IOException or UnauthorizedAccessException or ModelConfigException or WeightsException
             or SafeTensorsFormatException or ImageFormatException or DllNotFoundException or CudaException or OutOfMemoryException;

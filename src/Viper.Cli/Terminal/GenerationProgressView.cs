@@ -38,7 +38,7 @@ internal sealed class GenerationProgressView : IProgress<GenerationProgress>
         }
         else if (p.Step == p.TotalSteps)
         {
-            string steps = p.TotalSteps > 1 ? $" ({p.Step}/{p.TotalSteps} steps)" : "";
+            string steps = p.Stage is "base" or "refiner" ? $" ({p.Step}/{p.TotalSteps} steps)" : "";
             CliOutput.Line(string.Create(CultureInfo.InvariantCulture, $"{p.Stage}: 100%{steps} in {clock.Elapsed.TotalMilliseconds:F0} ms"));
         }
     }

@@ -61,7 +61,7 @@ public class Sd15PipelineTests
         using ViperPipeline pipeline = ViperPipeline.Load(Folder, b);
         var reports = new List<GenerationProgress>();
         pipeline.Generate(Reference, new SynchronousProgress(reports.Add));
-        Assert.Equal([1, 2, 3, 4], reports.Where(r => r.Stage == "base").Select(r => r.Step));
+        Assert.Equal([0, 1, 2, 3, 4], reports.Where(r => r.Stage == "base").Select(r => r.Step));
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         Assert.Throws<OperationCanceledException>(() => pipeline.Generate(Reference, null, cancelled.Token));

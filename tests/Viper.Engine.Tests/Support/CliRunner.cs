@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace Viper.Engine.Tests.Support;
+
+/// <summary>Runs the built `viper` CLI as a separate process (stdout and stderr redirected, so not a terminal).</summary>
+public static class CliRunner
+{
+    // The CLI is built with the tests (same configuration): src/Viper.Cli/bin/<configuration>/net10.0/viper.dll.
+    private static string Dll { get; } = Path.Combine(RepoPaths.Root, "src", "Viper.Cli", "bin",
+        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name, "net10.0", "viper.dll");
+
+    public static CliResult Run(string workingDirectory, params string[] args)
+    {
+        if (!File.Exists(Dll))
+        {
+            throw new FileNotFoundException($"the viper CLI is not built: {Dll}");
+        }
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(Dll);
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"viper {string.Join(' ', args)} ran over 5 minutes");
+        }
+
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
