@@ -1,7 +1,8 @@
 // Scaled-dot-product attention over (B, T, H·D) activations: one block per (query, head, batch) row with an
 // online softmax over key tiles (running max and sum in f32), so any key length fits in fixed shared memory.
 // GQA: query head h reads KV head h / (Hq / Hkv). Causal masking is aligned to the end of the keys (KV cache);
-// key_lengths (optional, per batch item) masks padded keys. Head dim ≤ 256, blockDim a multiple of 32, ≤ 256.
+// key_lengths (optional, per batch item) masks padded keys (one outside [1, Tk] is recorded in `bad` and clamped).
+// Head dim ≤ 256, blockDim a multiple of 32, ≤ 256.
 // This is the straightforward kernel the tiled tensor-core version is checked against, and, split over the keys,
 // the decode kernel (a few query rows against a long KV cache).
 #include "common.cuh"
@@ -54,24 +55,25 @@ VIPER_INLINE void attention_span(const float* qs, const T* __restrict__ k, const
 
 // Loads query row i of head h (scaled) into shared memory; returns how many keys it may see.
 template <typename T>
-VIPER_INLINE int load_query_row(const T* __restrict__ q, float* qs, const int* __restrict__ key_lengths, int i, int h, int b,
-                                int tq, int tk, int hq, int d, int causal, float scale) {
+VIPER_INLINE int load_query_row(const T* __restrict__ q, float* qs, const int* __restrict__ key_lengths, BadValueRecord* bad, int i,
+                                int h, int b, int tq, int tk, int hq, int d, int causal, float scale) {
     const T* qrow = q + ((i64(b) * tq + i) * hq + h) * d;
     for (int c = threadIdx.x; c < d; c += blockDim.x) qs[c] = to_float(qrow[c]) * scale;
     __syncthreads();
-    int visible = key_lengths != nullptr ? key_lengths[b] : tk;
+    int visible = visible_keys(key_lengths, b, tk, bad);
     if (causal && i + (tk - tq) + 1 < visible) visible = i + (tk - tq) + 1;
     return visible;
 }
 
 template <typename T>
 VIPER_INLINE void attention_row(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ y,
-                                const int* __restrict__ key_lengths, int tq, int tk, int hq, int hkv, int d, int causal, float scale) {
+                                const int* __restrict__ key_lengths, BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,
+                                int causal, float scale) {
     __shared__ float qs[kMaxHeadDim];
     __shared__ float p[kMaxAttentionBlock];
     __shared__ float scratch[32];
     int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int visible = load_query_row(q, qs, key_lengths, i, h, b, tq, tk, hq, d, causal, scale);
+    int visible = load_query_row(q, qs, key_lengths, bad, i, h, b, tq, tk, hq, d, causal, scale);
     float acc[kMaxHeadDim / 32], m, l;
     attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, 0, visible, m, l, acc);
     T* out = y + ((i64(b) * tq + i) * hq + h) * d;
@@ -83,14 +85,14 @@ VIPER_INLINE void attention_row(const T* __restrict__ q, const T* __restrict__ k
 // A few query rows against a long cache leave most SMs idle with one block per row; the splits fill them.
 template <typename T>
 VIPER_INLINE void attention_split_partial(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                                          const int* __restrict__ key_lengths, float* __restrict__ partial_o,
+                                          const int* __restrict__ key_lengths, BadValueRecord* bad, float* __restrict__ partial_o,
                                           float* __restrict__ partial_ml, int tq, int tk, int hq, int hkv, int d, int causal,
                                           float scale, int splits, int chunk) {
     __shared__ float qs[kMaxHeadDim];
     __shared__ float p[kMaxAttentionBlock];
     __shared__ float scratch[32];
     int i = blockIdx.x / splits, split = blockIdx.x % splits, h = blockIdx.y, b = blockIdx.z;
-    int visible = load_query_row(q, qs, key_lengths, i, h, b, tq, tk, hq, d, causal, scale);
+    int visible = load_query_row(q, qs, key_lengths, bad, i, h, b, tq, tk, hq, d, causal, scale);
     int begin = split * chunk, end = begin + chunk < visible ? begin + chunk : visible;
     float acc[kMaxHeadDim / 32], m, l;
     attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, begin, end, m, l, acc);
@@ -123,16 +125,17 @@ VIPER_INLINE void attention_split_combine(const float* __restrict__ partial_o, c
 }  // namespace viper
 
 #define VIPER_ATTENTION(suffix, T)                                                                                         \
-    extern "C" __global__ void attention_rows_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths, int tq, \
-                                                       int tk, int hq, int hkv, int d, int causal, float scale) {           \
-        viper::attention_row<T>(q, k, v, y, key_lengths, tq, tk, hq, hkv, d, causal, scale);                               \
+    extern "C" __global__ void attention_rows_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths,      \
+                                                       viper::BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,  \
+                                                       int causal, float scale) {                                           \
+        viper::attention_row<T>(q, k, v, y, key_lengths, bad, tq, tk, hq, hkv, d, causal, scale);                          \
     }                                                                                                                      \
     VIPER_ENTRY(attention_rows_##suffix)                                                                                   \
     extern "C" __global__ void attention_split_partial_##suffix(const T* q, const T* k, const T* v, const int* key_lengths,   \
-                                                                float* partial_o, float* partial_ml, int tq, int tk, int hq, \
-                                                                int hkv, int d, int causal, float scale, int splits,         \
-                                                                int chunk) {                                                 \
-        viper::attention_split_partial<T>(q, k, v, key_lengths, partial_o, partial_ml, tq, tk, hq, hkv, d, causal, scale,   \
+                                                                viper::BadValueRecord* bad, float* partial_o,                \
+                                                                float* partial_ml, int tq, int tk, int hq, int hkv, int d,   \
+                                                                int causal, float scale, int splits, int chunk) {            \
+        viper::attention_split_partial<T>(q, k, v, key_lengths, bad, partial_o, partial_ml, tq, tk, hq, hkv, d, causal, scale, \
                                           splits, chunk);                                                                    \
     }                                                                                                                      \
     VIPER_ENTRY(attention_split_partial_##suffix)                                                                          \

@@ -242,6 +242,37 @@ template <int Pending>
 inline void cp_async_wait() {}  // the host copy above completed at once
 #endif
 
+// ---- Values that steer an op (token ids, key lengths), checked on the device ----------------------------------------
+// The host never reads device memory to validate an op (that would synchronise and forbid graphs). A kernel that meets an
+// out-of-range steering value clamps it, so nothing is read out of bounds, and records the first one in the backend's
+// record; the host reads the record at its next synchronisation and raises an error naming the op and the value.
+// The op codes are mirrored in Viper.Cuda/Backend/BadValueRecord.cs.
+enum BadValueOp { kBadEmbeddingId = 1, kBadKeyLength = 2, kBadPenaltyId = 3 };
+struct BadValueRecord {
+    int op;     // 0 while no bad value was met
+    int limit;  // the largest allowed value
+    i64 value;
+};
+
+VIPER_INLINE void record_bad_value(BadValueRecord* record, int op, i64 value, int limit) {
+    if (atomicCAS(&record->op, 0, op) == 0) {
+        record->limit = limit;
+        record->value = value;
+    }
+}
+
+// value when lo ≤ value ≤ hi; otherwise recorded and clamped into [lo, hi].
+VIPER_INLINE i64 checked_value(i64 value, i64 lo, i64 hi, BadValueRecord* record, int op) {
+    if (value >= lo && value <= hi) return value;
+    record_bad_value(record, op, value, int(hi));
+    return value < lo ? lo : hi;
+}
+
+// The keys batch item b may see: its key length (in [1, tk], recorded and clamped otherwise), or all tk.
+VIPER_INLINE int visible_keys(const int* key_lengths, int b, int tk, BadValueRecord* bad) {
+    return key_lengths != nullptr ? int(checked_value(key_lengths[b], 1, tk, bad, kBadKeyLength)) : tk;
+}
+
 // The m16n8k16 mma for the storage type: f16 or bf16 operands, f32 accumulators.
 template <typename T>
 VIPER_INLINE void mma16816(float d[4], const u32 a[4], const u32 b[2], const float c[4]);

@@ -14,7 +14,8 @@ constexpr int kFlashMaxDimTiles = 32;  // head dim ≤ 256 = 32 n-tiles of 8
 
 template <typename T>
 VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ y,
-                                  const int* __restrict__ key_lengths, int tq, int tk, int hq, int hkv, int d, int causal, float scale) {
+                                  const int* __restrict__ key_lengths, BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,
+                                  int causal, float scale) {
     VIPER_DYNAMIC_SHARED(u16, smem);
     const int dp = (d + 15) / 16 * 16;
     u16* qs = smem;
@@ -28,7 +29,7 @@ VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__
         int r = i / dp, c = i % dp, qi = q0 + r;
         qs[i] = qi < tq && c < d ? q[((i64(b) * tq + qi) * hq + h) * d + c].bits : u16(0);
     }
-    const int visible = key_lengths != nullptr ? key_lengths[b] : tk;
+    const int visible = visible_keys(key_lengths, b, tk, bad);
     int kv_end = visible;
     if (causal && q0 + kFlashRows + (tk - tq) < kv_end) kv_end = q0 + kFlashRows + (tk - tq);
 
@@ -121,9 +122,10 @@ VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__
 }  // namespace viper
 
 #define VIPER_FLASH(suffix, T)                                                                                             \
-    extern "C" __global__ void flash_attention_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths, int tq, \
-                                                        int tk, int hq, int hkv, int d, int causal, float scale) {          \
-        viper::flash_attention<T>(q, k, v, y, key_lengths, tq, tk, hq, hkv, d, causal, scale);                             \
+    extern "C" __global__ void flash_attention_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths,     \
+                                                        viper::BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d, \
+                                                        int causal, float scale) {                                          \
+        viper::flash_attention<T>(q, k, v, y, key_lengths, bad, tq, tk, hq, hkv, d, causal, scale);                        \
     }                                                                                                                      \
     VIPER_ENTRY(flash_attention_##suffix)
 

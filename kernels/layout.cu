@@ -27,10 +27,14 @@ VIPER_INLINE void upsample_nearest2x(const E* __restrict__ x, E* __restrict__ y,
     }
 }
 
+// Rows of table (rows, width) gathered by ids; an id outside [0, rows) is recorded and clamped.
 template <typename E, typename I>
-VIPER_INLINE void embedding(const E* __restrict__ table, const I* __restrict__ ids, E* __restrict__ y, i64 width, i64 n) {
-    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
-        y[i] = table[i64(ids[i / width]) * width + i % width];
+VIPER_INLINE void embedding(const E* __restrict__ table, const I* __restrict__ ids, E* __restrict__ y, i64 rows, i64 width, i64 n,
+                            BadValueRecord* bad) {
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        i64 id = checked_value(i64(ids[i / width]), 0, rows - 1, bad, kBadEmbeddingId);
+        y[i] = table[id * width + i % width];
+    }
 }
 
 }  // namespace viper
@@ -47,12 +51,14 @@ VIPER_ENTRY(copy_rows)
         viper::upsample_nearest2x<E>(x, y, h, w, c, n);                                                                       \
     }                                                                                                                         \
     VIPER_ENTRY(upsample_nearest2x_b##bits)                                                                                   \
-    extern "C" __global__ void embedding_i32_b##bits(const E* table, const int* ids, E* y, i64 width, i64 n) {               \
-        viper::embedding<E, int>(table, ids, y, width, n);                                                                    \
+    extern "C" __global__ void embedding_i32_b##bits(const E* table, const int* ids, E* y, i64 rows, i64 width, i64 n,      \
+                                                     viper::BadValueRecord* bad) {                                            \
+        viper::embedding<E, int>(table, ids, y, rows, width, n, bad);                                                         \
     }                                                                                                                         \
     VIPER_ENTRY(embedding_i32_b##bits)                                                                                        \
-    extern "C" __global__ void embedding_i64_b##bits(const E* table, const i64* ids, E* y, i64 width, i64 n) {               \
-        viper::embedding<E, i64>(table, ids, y, width, n);                                                                    \
+    extern "C" __global__ void embedding_i64_b##bits(const E* table, const i64* ids, E* y, i64 rows, i64 width, i64 n,      \
+                                                     viper::BadValueRecord* bad) {                                            \
+        viper::embedding<E, i64>(table, ids, y, rows, width, n, bad);                                                         \
     }                                                                                                                         \
     VIPER_ENTRY(embedding_i64_b##bits)
 

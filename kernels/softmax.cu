@@ -59,12 +59,18 @@ VIPER_INLINE void l2_normalize_rows(const T* __restrict__ x, T* __restrict__ y, 
     for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(to_float(row[c]) * inv);
 }
 
-// y already holds a copy of the logits; each id's original score is penalised (a repeated id writes the same value).
+// y already holds a copy of the logits; each id's original score is penalised (a repeated id writes the same value). An
+// id outside the vocabulary is recorded and skipped.
 template <typename T, typename I>
 VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __restrict__ ids, T* __restrict__ y, int vocab, int length,
-                                     float penalty, i64 n) {
+                                     float penalty, i64 n, BadValueRecord* bad) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
-        i64 at = i / length * vocab + i64(ids[i]);
+        i64 id = i64(ids[i]);
+        if (id < 0 || id >= vocab) {
+            record_bad_value(bad, kBadPenaltyId, id, vocab - 1);
+            continue;
+        }
+        i64 at = i / length * vocab + id;
         float score = to_float(logits[at]);
         y[at] = from_float<T>(score < 0.f ? score * penalty : score / penalty);
     }
@@ -82,13 +88,13 @@ VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __re
     }                                                                                                                 \
     VIPER_ENTRY(l2_normalize_##suffix)                                                                               \
     extern "C" __global__ void repetition_penalty_i32_##suffix(const T* logits, const int* ids, T* y, int vocab, int length, \
-                                                              float penalty, i64 n) {                                 \
-        viper::repetition_penalty<T, int>(logits, ids, y, vocab, length, penalty, n);                                 \
+                                                              float penalty, i64 n, viper::BadValueRecord* bad) {     \
+        viper::repetition_penalty<T, int>(logits, ids, y, vocab, length, penalty, n, bad);                            \
     }                                                                                                                 \
     VIPER_ENTRY(repetition_penalty_i32_##suffix)                                                                      \
     extern "C" __global__ void repetition_penalty_i64_##suffix(const T* logits, const i64* ids, T* y, int vocab, int length, \
-                                                              float penalty, i64 n) {                                 \
-        viper::repetition_penalty<T, i64>(logits, ids, y, vocab, length, penalty, n);                                 \
+                                                              float penalty, i64 n, viper::BadValueRecord* bad) {     \
+        viper::repetition_penalty<T, i64>(logits, ids, y, vocab, length, penalty, n, bad);                            \
     }                                                                                                                 \
     VIPER_ENTRY(repetition_penalty_i64_##suffix)
 

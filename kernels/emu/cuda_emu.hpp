@@ -146,6 +146,11 @@ inline float atomicAdd(float* address, float value) {
     }
 }
 
+inline int atomicCAS(int* address, int compare, int value) {
+    __atomic_compare_exchange_n(address, &compare, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return compare;  // the old value: compare_exchange writes it back on failure and leaves it (equal) on success
+}
+
 inline unsigned atomicMax(unsigned* address, unsigned value) {
     unsigned old = __atomic_load_n(address, __ATOMIC_RELAXED);
     while (old < value && !__atomic_compare_exchange_n(address, &old, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {

@@ -16,7 +16,8 @@ public sealed unsafe partial class CpuBackend
         OpChecks.Attention(q, k, v, options);
         int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1];
         int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim;
-        int[] keyLengths = options.KeyLengths?.ToInts() ?? Enumerable.Repeat(tk, batch).ToArray(); // range checked by OpChecks
+        int[] keyLengths = options.KeyLengths?.ToInts() ?? Enumerable.Repeat(tk, batch).ToArray();
+        TensorValueException.ThrowIfOutside(keyLengths, 1, tk, length => TensorValueException.KeyLength(length, tk));
         using F32Input qs = Read(q);
         using F32Input ks = Read(k);
         using F32Input vs = Read(v);

@@ -9,7 +9,8 @@ public sealed unsafe partial class CpuBackend
         OpChecks.SameBackend(this, table, ids);
         Shape outShape = OpChecks.Embedding(table, ids);
         long rowBytes = (long)table.Shape[1] * table.DType.SizeInBytes();
-        int[] index = ids.ToInts(); // in range: checked by OpChecks.Embedding
+        int[] index = ids.ToInts();
+        TensorValueException.ThrowIfOutside(index, 0, table.Shape[0] - 1, id => TensorValueException.EmbeddingId(id, table.Shape[0]));
 
         Tensor y = Allocate(outShape, table.DType, zeroed: false);
         for (long r = 0; r < index.Length; r++)

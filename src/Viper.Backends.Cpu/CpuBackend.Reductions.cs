@@ -24,6 +24,7 @@ public sealed unsafe partial class CpuBackend
         float[] result = (float[])scores.Clone();
         int[] tokens = ids.ToInts();
         int vocab = logits.Shape[1], length = ids.Shape[1];
+        TensorValueException.ThrowIfOutside(tokens, 0, vocab - 1, id => TensorValueException.PenaltyId(id, vocab));
         for (int i = 0; i < tokens.Length; i++)
         {
             int at = (i / length * vocab) + tokens[i];

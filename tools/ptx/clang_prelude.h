@@ -50,4 +50,5 @@ __device__ inline int __float_as_int(float x) { return __builtin_bit_cast(int, x
 __device__ inline float fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
 __device__ inline float fminf(float a, float b) { return __builtin_fminf(a, b); }
 __device__ inline float atomicAdd(float* address, float value) { return __nvvm_atom_add_gen_f(address, value); }
+__device__ inline int atomicCAS(int* address, int compare, int value) { return __nvvm_atom_cas_gen_i(address, compare, value); }
 #define __align__(n) __attribute__((aligned(n)))

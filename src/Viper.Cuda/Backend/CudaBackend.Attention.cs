@@ -31,7 +31,7 @@ public sealed partial class CudaBackend
         }
 
         var args = new KernelArgs()
-            .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths)
+            .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths).Add(BadValues)
             .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
             .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale);
         if (q.DType != DType.F32 && options.HeadDim % 8 == 0)
@@ -58,7 +58,7 @@ public sealed partial class CudaBackend
         var block = new Dim3(Launchers.AttentionRowsBlock);
         Device.Launch(KernelTable.Entry("attention_split_partial", q.DType), new Dim3((uint)(tq * splits), (uint)heads, (uint)batch), block, 0,
             new KernelArgs()
-                .Add(this, q).Add(this, k).Add(this, v).Add(this, options.KeyLengths).Add(this, partialO).Add(this, partialMl)
+                .Add(this, q).Add(this, k).Add(this, v).Add(this, options.KeyLengths).Add(BadValues).Add(this, partialO).Add(this, partialMl)
                 .Add(tq).Add(k.Shape[1]).Add(heads).Add(options.KeyValueHeads).Add(d)
                 .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale).Add(splits).Add(chunk));
         Device.Launch(KernelTable.Entry("attention_split_combine", q.DType), new Dim3((uint)tq, (uint)heads, (uint)batch), block, 0,

@@ -94,7 +94,7 @@ public sealed partial class CudaBackend
         CopyRows(logits, 0, 0, y, 0, 0, 1, logits.SizeInBytes);
         string entry = KernelTable.Entry(ids.DType == DType.I64 ? "repetition_penalty_i64" : "repetition_penalty_i32", logits.DType);
         LaunchElementwise(entry, ids.ElementCount, new KernelArgs()
-            .Add(this, logits).Add(this, ids).Add(this, y).Add(logits.Shape[1]).Add(ids.Shape[1]).Add(penalty).Add(ids.ElementCount));
+            .Add(this, logits).Add(this, ids).Add(this, y).Add(logits.Shape[1]).Add(ids.Shape[1]).Add(penalty).Add(ids.ElementCount).Add(BadValues));
         return y;
     }
 

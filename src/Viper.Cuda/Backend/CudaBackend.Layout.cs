@@ -64,7 +64,8 @@ public sealed partial class CudaBackend
         Tensor y = AllocateUninitialized(outShape, table.DType);
         string entry = KernelTable.ByElementSize(ids.DType == DType.I64 ? "embedding_i64" : "embedding_i32", table.DType);
         LaunchElementwise(entry, y.ElementCount,
-            new KernelArgs().Add(this, table).Add(this, ids).Add(this, y).Add((long)table.Shape[1]).Add(y.ElementCount));
+            new KernelArgs().Add(this, table).Add(this, ids).Add(this, y).Add((long)table.Shape[0]).Add((long)table.Shape[1]).Add(y.ElementCount)
+                .Add(BadValues));
         return y;
     }
 }

@@ -11,6 +11,7 @@ namespace Viper.Cuda.Backend;
 /// </summary>
 public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend, IGraphCapture
 {
+    private readonly BadValueRecord _badValues = new(device);
     private CaptureArena? _arena;
 
     public IGpuDevice Device { get; } = device;
@@ -46,6 +47,17 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         }
 
         Device.CopyToHost(Buffer(tensor), destination[..checked((int)tensor.SizeInBytes)], tensor.ByteOffset);
+        _badValues.ThrowIfSet();
+    }
+
+    /// <summary>
+    /// Waits for the device's work and raises any out-of-range steering value a kernel met since the last check (a
+    /// download checks too): a <see cref="TensorValueException"/> naming the op and the value.
+    /// </summary>
+    public void Synchronize()
+    {
+        Device.Synchronize();
+        _badValues.ThrowIfSet();
     }
 
     /// <summary>Overwrites an existing tensor (a graph's input, say) with host bytes of its size and dtype.</summary>
@@ -96,6 +108,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 
     public void Dispose()
     {
+        _badValues.Dispose();
         if (ownsDevice)
         {
             Device.Dispose();
@@ -122,6 +135,9 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     }
 
     internal IntPtr AddressOrNull(Tensor? t) => t is null ? IntPtr.Zero : Address(t);
+
+    /// <summary>The bad-value record kernels write to when a steering value (id, key length) is out of range.</summary>
+    internal DeviceBuffer BadValues => _badValues.Buffer;
 
     private void LaunchElementwise(string entry, long n, KernelArgs args)
     {

@@ -7,7 +7,7 @@ public sealed record KernelFamily(string Source, IReadOnlyList<string> Entries);
 
 /// <summary>
 /// Every entry point of kernels/*.cu and its specializations, in one place. Entry names are
-/// op_variant_dtype (groupnorm_silu_f16); <see cref="Entry"/> builds them so no launcher spells one by hand.
+/// op_variant_dtype (group_norm_apply_f16); <see cref="Entry"/> builds them so no launcher spells one by hand.
 /// </summary>
 public static class KernelTable
 {

@@ -22,7 +22,9 @@ public sealed class ClipTextTransformer(WeightScope scope, ClipTextConfig config
             throw new ArgumentException($"CLIP text: ids must be one or more rows of one length in 1…{config.MaxPositionEmbeddings}", nameof(ids));
         }
 
-        using Tensor idTensor = b.FromInts(ids.SelectMany(r => r).ToArray(), new Shape(batch, length));
+        int[] flat = ids.SelectMany(r => r).ToArray();
+        TensorValueException.ThrowIfOutside(flat, 0, config.VocabSize - 1, id => TensorValueException.EmbeddingId(id, config.VocabSize)); // host-born: checked here
+        using Tensor idTensor = b.FromInts(flat, new Shape(batch, length));
         List<Tensor> states = _encoder.Forward(b, _embeddings.Forward(b, idTensor), cancellationToken);
         Tensor last = _finalLayerNorm.Forward(b, states[^1]);
         using Tensor rows = b.FromInts(ids.Select((r, i) => (i * length) + PoolingPosition(r)).ToArray(), new Shape(batch));

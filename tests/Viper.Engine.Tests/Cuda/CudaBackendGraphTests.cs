@@ -43,3 +43,56 @@ public class CudaBackendGraphTests
         }
     }
 }
+
+/// <summary>
+/// Ops steered by values in device memory (embedding ids, attention key lengths, repetition-penalty ids) never read
+/// them on the host: they capture into a graph, and a bad value planted after capture is raised at the next download.
+/// </summary>
+public class DeviceValueCheckTests
+{
+    [Theory]
+    [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
+    public void SteeredOpsCaptureAndABadValueIsRaisedAtTheNextSync(string deviceName)
+    {
+        using var cuda = new CudaBackend(TestDevices.Create(deviceName));
+        using var cpu = new CpuBackend(1);
+        var rng = new Random(5);
+        float[] table = KernelOpTests.Random(rng, new Shape(12, 16));
+        using Tensor tableGpu = cuda.FromFloats(table, new Shape(12, 16));
+        using Tensor ids = cuda.FromInts([3, 7, 0, 11], new Shape(1, 4));
+        using Tensor lengths = cuda.FromInts([3], new Shape(1));
+        var attention = new AttentionOptions(2, 2, 8) { KeyLengths = lengths };
+        Tensor? penalised = null;
+        using DeviceGraph graph = cuda.Capture(() =>
+        {
+            using Tensor x = cuda.Embedding(tableGpu, ids);
+            using Tensor attended = cuda.Attention(x, x, x, attention);
+            using Tensor logits = attended.Reshape(4, 16);
+            using Tensor rows = ids.Reshape(4, 1);
+            penalised = cuda.RepetitionPenalty(logits, rows, 1.3f);
+        });
+
+        graph.Replay();
+        using Tensor xc = cpu.Embedding(cpu.FromFloats(table, new Shape(12, 16)), cpu.FromInts([3, 7, 0, 11], new Shape(1, 4)));
+        using Tensor ac = cpu.Attention(xc, xc, xc, attention with { KeyLengths = cpu.FromInts([3], new Shape(1)) });
+        using Tensor expected = cpu.RepetitionPenalty(ac.Reshape(4, 16), cpu.FromInts([3, 7, 0, 11], new Shape(4, 1)), 1.3f);
+        Tolerance.CloseF32(expected.ToFloats(), penalised!.ToFloats(), "replayed embedding → attention → penalty");
+
+        foreach ((Tensor planted, int[] values, string message) in new[]
+        {
+            (ids, new[] { 3, 12, 0, 1 }, "embedding: id 12 outside a table of 12 rows"),
+            (lengths, new[] { 5 }, "attention: key length 5 outside [1, 4]"),
+        })
+        {
+            int[] good = planted.ToInts();
+            cuda.CopyFromHost(planted, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+            graph.Replay();
+            var e = Assert.Throws<TensorValueException>(() => penalised!.ToFloats());
+            Assert.Equal(message, e.Message);
+            cuda.CopyFromHost(planted, System.Runtime.InteropServices.MemoryMarshal.AsBytes(good.AsSpan()));
+            graph.Replay();
+            cuda.Synchronize(); // the record was cleared when raised: a good replay is clean again
+            Tolerance.CloseF32(expected.ToFloats(), penalised!.ToFloats(), "after the bad value");
+        }
+    }
+}

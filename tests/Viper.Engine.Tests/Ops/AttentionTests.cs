@@ -58,7 +58,7 @@ public class AttentionTests
         Tensor q = b.Allocate(new Shape(1, 4, 3 * 8), DType.F32);
         Assert.Contains("cannot share", Assert.Throws<ArgumentException>(() => b.Attention(q, q, q, new AttentionOptions(3, 2, 8))).Message);
         var zeroLength = new AttentionOptions(3, 3, 8) { KeyLengths = b.FromInts([0], new Shape(1)) };
-        Assert.Contains("key length 0", Assert.Throws<ArgumentOutOfRangeException>(() => b.Attention(q, q, q, zeroLength)).Message);
+        Assert.Contains("key length 0", Assert.Throws<TensorValueException>(() => b.Attention(q, q, q, zeroLength).ToFloats()).Message);
         Tensor cache = b.Allocate(new Shape(1, 5, 24), DType.F32);
         Assert.Contains("overflows", Assert.Throws<ArgumentOutOfRangeException>(() => b.KvCacheAppend(cache, q, 2)).Message);
     }

@@ -63,7 +63,7 @@ public class CastAndReductionTests
     {
         using IBackend b = TestBackends.Create(backend);
         Tensor logits = b.Allocate(new Shape(1, 10), DType.F32);
-        Assert.Contains("id 10 outside", Assert.Throws<ArgumentOutOfRangeException>(() => b.RepetitionPenalty(logits, b.FromInts([1, 10], new Shape(1, 2)), 1.2f)).Message);
+        Assert.Contains("id 10 outside", Assert.Throws<TensorValueException>(() => b.RepetitionPenalty(logits, b.FromInts([1, 10], new Shape(1, 2)), 1.2f).ToFloats()).Message);
         Assert.Contains("positive finite", Assert.Throws<ArgumentOutOfRangeException>(() => b.RepetitionPenalty(logits, b.FromInts([1], new Shape(1, 1)), 0f)).Message);
     }
 }

@@ -8,21 +8,11 @@ namespace Viper.Engine.Tests.Pipelines;
 /// Tiny SDXL base + refiner pipelines written by <see cref="TinyPipeline"/>: a ViPer generation (reference form, Euler,
 /// refiner hand-off at 0.8) is deterministic per seed and agrees across the CPU and emulated CUDA backends.
 /// </summary>
-public sealed class TinySdxlPipelineTests : IDisposable
+public sealed class TinySdxlPipelineTests(TinyPipelineFolders folders) : IClassFixture<TinyPipelineFolders>
 {
-    private readonly TempFolder _folder = new();
+    private string Base => folders.Sdxl;
 
-    public TinySdxlPipelineTests()
-    {
-        using IBackend cpu = TestBackends.Create("cpu");
-        string tokenizer = Path.Combine(RepoPaths.Root, "assets", "clip-tokenizer");
-        TinyPipeline.Write("tiny-sdxl", Base, tokenizer, cpu, seed: 1);
-        TinyPipeline.Write("tiny-sdxl-refiner", Refiner, tokenizer, cpu, seed: 2);
-    }
-
-    private string Base => Path.Combine(_folder.Path, "base");
-
-    private string Refiner => Path.Combine(_folder.Path, "refiner");
+    private string Refiner => folders.Refiner;
 
     private static GenerationRequest Request => new()
     {
@@ -66,8 +56,6 @@ public sealed class TinySdxlPipelineTests : IDisposable
         });
         Assert.All(chunked.Latents, v => Assert.True(float.IsFinite(v)));
     }
-
-    public void Dispose() => _folder.Dispose();
 
     private GenerationResult Generate(string backend, GenerationRequest request, bool captureSteps = false)
     {
