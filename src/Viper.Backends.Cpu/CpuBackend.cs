@@ -50,6 +50,14 @@ public sealed unsafe partial class CpuBackend : IBackend
         return t;
     }
 
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        OpChecks.SameBackend(this, source, destination);
+        OpChecks.CopyInto(source, destination);
+        int bytes = checked((int)source.SizeInBytes);
+        new ReadOnlySpan<byte>(Ptr(source), bytes).CopyTo(new Span<byte>(Ptr(destination), bytes)); // overlapping views: memmove
+    }
+
     public void CopyToHost(Tensor tensor, Span<byte> destination)
     {
         OpChecks.SameBackend(this, tensor);

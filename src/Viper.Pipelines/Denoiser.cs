@@ -46,7 +46,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
                 Tensor? x0 = null;
                 if (scheduler is DpmSolverMultistepScheduler)
                 {
-                    x0 = b.Scale(latents, 1f);
+                    x0 = b.Clone(latents);
                     b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
                         new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
                 }

@@ -71,11 +71,11 @@ public sealed class TextConditioning : IDisposable
                 Tensor states = _penultimate ? output.HiddenStateFromEnd(2) : output.LastHiddenState;
                 int d = states.Shape[2];
                 using Tensor flat = states.Reshape(1, ids.Length * states.Shape[1], d);
-                contexts.Add(_backend.Scale(flat, 1f));
+                contexts.Add(_backend.Clone(flat));
                 if (output.TextEmbeds is { } embeds)
                 {
                     pooled?.Dispose();
-                    pooled = _backend.Scale(embeds.Slice(0, 1), 1f);
+                    pooled = _backend.Clone(embeds.Slice(0, 1));
                 }
             }
 

@@ -15,6 +15,12 @@ public interface IBackend : IDisposable
 
     void CopyToHost(Tensor tensor, Span<byte> destination);
 
+    /// <summary>
+    /// Writes <paramref name="source"/>'s values into <paramref name="destination"/> (same shape and dtype) in place: a
+    /// parameter update that a model's next forward (and a graph recorded over it) sees, a clone (<see cref="TensorCopies.Clone"/>).
+    /// </summary>
+    void CopyInto(Tensor source, Tensor destination);
+
     /// <summary>x (…, K) · weightᵀ + bias, weight (N, K) as stored by nn.Linear; returns (…, N).</summary>
     Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
 

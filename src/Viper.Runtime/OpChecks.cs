@@ -211,6 +211,14 @@ public static class OpChecks
         }
     }
 
+    public static void CopyInto(Tensor source, Tensor destination)
+    {
+        if (!source.Shape.Equals(destination.Shape) || source.DType != destination.DType)
+        {
+            throw new ArgumentException($"copy_into: source is {source.Shape} {source.DType}, destination {destination.Shape} {destination.DType}");
+        }
+    }
+
     public static void KvCacheAppend(Tensor cache, Tensor values, int position)
     {
         SameDType("kv_cache_append", cache, values);

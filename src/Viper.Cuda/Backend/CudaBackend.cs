@@ -60,6 +60,13 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         _badValues.ThrowIfSet();
     }
 
+    public void CopyInto(Tensor source, Tensor destination)
+    {
+        OpChecks.SameBackend(this, source, destination);
+        OpChecks.CopyInto(source, destination);
+        CopyRows(source, 0, 0, destination, 0, 0, 1, source.SizeInBytes);
+    }
+
     /// <summary>Overwrites an existing tensor (a graph's input, say) with host bytes of its size and dtype.</summary>
     public void CopyFromHost(Tensor destination, ReadOnlySpan<byte> data)
     {

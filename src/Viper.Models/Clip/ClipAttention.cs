@@ -1,38 +1,31 @@
+using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;
 
 /// <summary>transformers CLIPAttention (<c>self_attn</c>): q/k/v/out projections with biases, scale head_dim^-0.5.</summary>
-public sealed class ClipAttention : IDisposable
+public sealed class ClipAttention : Module
 {
-    private readonly Tensor _qWeight, _qBias, _kWeight, _kBias, _vWeight, _vBias, _outWeight, _outBias;
+    private readonly Linear _q, _k, _v, _out;
     private readonly AttentionOptions _options;
 
     public ClipAttention(WeightScope scope, int hidden, int heads, bool causal)
     {
-        (_qWeight, _qBias) = (scope["q_proj"].Tensor("weight", hidden, hidden), scope["q_proj"].Tensor("bias", hidden));
-        (_kWeight, _kBias) = (scope["k_proj"].Tensor("weight", hidden, hidden), scope["k_proj"].Tensor("bias", hidden));
-        (_vWeight, _vBias) = (scope["v_proj"].Tensor("weight", hidden, hidden), scope["v_proj"].Tensor("bias", hidden));
-        (_outWeight, _outBias) = (scope["out_proj"].Tensor("weight", hidden, hidden), scope["out_proj"].Tensor("bias", hidden));
+        _q = Own(new Linear(scope["q_proj"], hidden, hidden));
+        _k = Own(new Linear(scope["k_proj"], hidden, hidden));
+        _v = Own(new Linear(scope["v_proj"], hidden, hidden));
+        _out = Own(new Linear(scope["out_proj"], hidden, hidden));
         _options = new AttentionOptions(heads, heads, hidden / heads) { Causal = causal };
     }
 
     /// <summary>x (B, T, C) → (B, T, C).</summary>
     public Tensor Forward(IBackend b, Tensor x)
     {
-        using Tensor q = b.Linear(x, _qWeight, _qBias);
-        using Tensor k = b.Linear(x, _kWeight, _kBias);
-        using Tensor v = b.Linear(x, _vWeight, _vBias);
+        using Tensor q = _q.Forward(b, x);
+        using Tensor k = _k.Forward(b, x);
+        using Tensor v = _v.Forward(b, x);
         using Tensor attended = b.Attention(q, k, v, _options);
-        return b.Linear(attended, _outWeight, _outBias);
-    }
-
-    public void Dispose()
-    {
-        foreach (Tensor t in new[] { _qWeight, _qBias, _kWeight, _kBias, _vWeight, _vBias, _outWeight, _outBias })
-        {
-            t.Dispose();
-        }
+        return _out.Forward(b, attended);
     }
 }

@@ -1,16 +1,17 @@
+using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;
 
 /// <summary>transformers CLIPEncoder (<c>encoder</c>): the stack of layers.</summary>
-public sealed class ClipEncoder : IDisposable
+public sealed class ClipEncoder : Module
 {
     private readonly ClipEncoderLayer[] _layers;
 
     public ClipEncoder(WeightScope scope, int layers, int hidden, int intermediate, int heads, Activation activation, float eps, bool causal) =>
         _layers = Enumerable.Range(0, layers)
-            .Select(i => new ClipEncoderLayer(scope["layers"][i], hidden, intermediate, heads, activation, eps, causal)).ToArray();
+            .Select(i => Own(new ClipEncoderLayer(scope["layers"][i], hidden, intermediate, heads, activation, eps, causal))).ToArray();
 
     public int LayerCount => _layers.Length;
 
@@ -36,13 +37,5 @@ public sealed class ClipEncoder : IDisposable
         }
 
         return states;
-    }
-
-    public void Dispose()
-    {
-        foreach (ClipEncoderLayer layer in _layers)
-        {
-            layer.Dispose();
-        }
     }
 }

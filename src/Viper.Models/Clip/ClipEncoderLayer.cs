@@ -1,16 +1,24 @@
+using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;
 
 /// <summary>transformers CLIPEncoderLayer (<c>encoder.layers.N</c>): pre-norm attention and MLP, each with a residual.</summary>
-public sealed class ClipEncoderLayer(WeightScope scope, int hidden, int intermediate, int heads, Activation activation, float eps, bool causal)
-    : IDisposable
+public sealed class ClipEncoderLayer : Module
 {
-    private readonly LayerNorm _layerNorm1 = new(scope["layer_norm1"], hidden, eps);
-    private readonly ClipAttention _selfAttn = new(scope["self_attn"], hidden, heads, causal);
-    private readonly LayerNorm _layerNorm2 = new(scope["layer_norm2"], hidden, eps);
-    private readonly ClipMlp _mlp = new(scope["mlp"], hidden, intermediate, activation);
+    private readonly LayerNorm _layerNorm1;
+    private readonly ClipAttention _selfAttn;
+    private readonly LayerNorm _layerNorm2;
+    private readonly ClipMlp _mlp;
+
+    public ClipEncoderLayer(WeightScope scope, int hidden, int intermediate, int heads, Activation activation, float eps, bool causal)
+    {
+        _layerNorm1 = Own(new LayerNorm(scope["layer_norm1"], hidden, eps));
+        _selfAttn = Own(new ClipAttention(scope["self_attn"], hidden, heads, causal));
+        _layerNorm2 = Own(new LayerNorm(scope["layer_norm2"], hidden, eps));
+        _mlp = Own(new ClipMlp(scope["mlp"], hidden, intermediate, activation));
+    }
 
     public Tensor Forward(IBackend b, Tensor x)
     {
@@ -27,13 +35,5 @@ public sealed class ClipEncoderLayer(WeightScope scope, int hidden, int intermed
         {
             return b.Add(afterAttention, mlp);
         }
-    }
-
-    public void Dispose()
-    {
-        _layerNorm1.Dispose();
-        _selfAttn.Dispose();
-        _layerNorm2.Dispose();
-        _mlp.Dispose();
     }
 }

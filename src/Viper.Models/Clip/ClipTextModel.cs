@@ -1,3 +1,4 @@
+using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 using Viper.Weights;
@@ -9,13 +10,25 @@ namespace Viper.Models.Clip;
 /// <c>text_model.*</c>, plus <c>text_projection.weight</c> (no bias) when <paramref name="withProjection"/>
 /// (SDXL's <c>text_encoder_2</c>, CLIP's text tower for similarity).
 /// </summary>
-public sealed class ClipTextModel(WeightScope root, ClipTextConfig config, bool withProjection) : IDisposable
+public sealed class ClipTextModel : Module
 {
-    private readonly ClipTextTransformer _textModel = new(root["text_model"], config);
-    private readonly Tensor? _textProjection = withProjection ? root["text_projection"].Tensor("weight", config.ProjectionDim, config.HiddenSize) : null;
-    private readonly IBackend _backend = root.Backend;
+    private readonly ClipTextTransformer _textModel;
+    private readonly Linear? _textProjection;
+    private readonly IBackend _backend;
 
-    public ClipTextConfig Config => config;
+    public ClipTextModel(WeightScope root, ClipTextConfig config, bool withProjection)
+    {
+        _textModel = Own(new ClipTextTransformer(root["text_model"], config));
+        _textProjection = withProjection ? Own(new Linear(root["text_projection"], config.HiddenSize, config.ProjectionDim, bias: false)) : null;
+        _backend = root.Backend;
+        Config = config;
+        Parameters = Own(root.Source.Parameters);
+    }
+
+    public ClipTextConfig Config { get; }
+
+    /// <summary>Every parameter loaded for this model, by its checkpoint name.</summary>
+    public ParameterSet Parameters { get; }
 
     public bool HasProjection => _textProjection is not null;
 
@@ -39,13 +52,7 @@ public sealed class ClipTextModel(WeightScope root, ClipTextConfig config, bool 
             return output;
         }
 
-        Tensor embeds = _backend.Linear(output.Pooled, _textProjection, null);
+        Tensor embeds = _textProjection.Forward(_backend, output.Pooled);
         return new ClipTextOutput(output.LastHiddenState, output.HiddenStates, output.Pooled, embeds);
-    }
-
-    public void Dispose()
-    {
-        _textModel.Dispose();
-        _textProjection?.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 
@@ -7,18 +8,28 @@ namespace Viper.Models.Clip;
 /// transformers CLIPVisionTransformer (<c>vision_model</c>): embeddings, <c>pre_layrnorm</c> (sic, the checkpoint's
 /// spelling), the encoder without a mask, and <c>post_layernorm</c> of the class token as the pooled output.
 /// </summary>
-public sealed class ClipVisionTransformer(WeightScope scope, ClipVisionConfig config) : IDisposable
+public sealed class ClipVisionTransformer : Module
 {
-    private readonly ClipVisionEmbeddings _embeddings = new(scope["embeddings"], config);
-    private readonly LayerNorm _preLayrnorm = new(scope["pre_layrnorm"], config.HiddenSize, config.LayerNormEps);
-    private readonly ClipEncoder _encoder = new(scope["encoder"], config.NumHiddenLayers, config.HiddenSize, config.IntermediateSize,
-        config.NumAttentionHeads, ClipActivations.Parse(config.HiddenAct, "vision config"), config.LayerNormEps, causal: false);
-    private readonly LayerNorm _postLayernorm = new(scope["post_layernorm"], config.HiddenSize, config.LayerNormEps);
+    private readonly ClipVisionConfig _config;
+    private readonly ClipVisionEmbeddings _embeddings;
+    private readonly LayerNorm _preLayrnorm;
+    private readonly ClipEncoder _encoder;
+    private readonly LayerNorm _postLayernorm;
+
+    public ClipVisionTransformer(WeightScope scope, ClipVisionConfig config)
+    {
+        _config = config;
+        _embeddings = Own(new ClipVisionEmbeddings(scope["embeddings"], config));
+        _preLayrnorm = Own(new LayerNorm(scope["pre_layrnorm"], config.HiddenSize, config.LayerNormEps));
+        _encoder = Own(new ClipEncoder(scope["encoder"], config.NumHiddenLayers, config.HiddenSize, config.IntermediateSize,
+            config.NumAttentionHeads, ClipActivations.Parse(config.HiddenAct, "vision config"), config.LayerNormEps, causal: false));
+        _postLayernorm = Own(new LayerNorm(scope["post_layernorm"], config.HiddenSize, config.LayerNormEps));
+    }
 
     /// <summary>pixels NHWC → (last_hidden_state (B, 1 + patches, C), pooled (B, C)); the caller owns both.</summary>
     public (Tensor LastHiddenState, Tensor Pooled) Forward(IBackend b, Tensor pixels, CancellationToken cancellationToken = default)
     {
-        int batch = pixels.Shape[0], tokens = pixels.Shape[1] / config.PatchSize * (pixels.Shape[2] / config.PatchSize) + 1;
+        int batch = pixels.Shape[0], tokens = pixels.Shape[1] / _config.PatchSize * (pixels.Shape[2] / _config.PatchSize) + 1;
         using Tensor embedded = _embeddings.Forward(b, pixels);
         List<Tensor> states = _encoder.Forward(b, _preLayrnorm.Forward(b, embedded), cancellationToken);
         foreach (Tensor state in states.Take(states.Count - 1))
@@ -30,14 +41,6 @@ public sealed class ClipVisionTransformer(WeightScope scope, ClipVisionConfig co
         Tensor[] parts = b.Split(last, 1, [1, tokens - 1]);
         parts[1].Dispose();
         using Tensor classToken = parts[0];
-        return (last, _postLayernorm.Forward(b, classToken.Reshape(batch, config.HiddenSize)));
-    }
-
-    public void Dispose()
-    {
-        _embeddings.Dispose();
-        _preLayrnorm.Dispose();
-        _encoder.Dispose();
-        _postLayernorm.Dispose();
+        return (last, _postLayernorm.Forward(b, classToken.Reshape(batch, _config.HiddenSize)));
     }
 }

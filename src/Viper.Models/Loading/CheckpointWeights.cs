@@ -8,7 +8,7 @@ public sealed class CheckpointWeights(WeightStore store, IBackend backend, DType
 {
     public WeightStore Store { get; } = store;
 
-    public override Tensor Load(string name, Shape shape) => Store.Load(Backend, name, shape, DType);
+    protected internal override Tensor Read(string name, Shape shape) => Store.Load(Backend, name, shape, DType);
 
-    public override Tensor LoadConv(string name, int cout, int cin, int kh, int kw) => Store.LoadConvWeight(Backend, name, cout, cin, kh, kw, DType);
+    protected internal override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) => Store.LoadConvWeight(Backend, name, cout, cin, kh, kw, DType);
 }

@@ -16,14 +16,14 @@ public sealed class RandomWeights(IBackend backend, DType dtype, int seed) : Wei
     /// <summary>Every tensor handed out so far, f32, as a checkpoint stores it.</summary>
     public IReadOnlyList<TensorData> Recorded => _recorded;
 
-    public override Tensor Load(string name, Shape shape)
+    protected internal override Tensor Read(string name, Shape shape)
     {
         float[] values = Draw(name, shape);
         _recorded.Add(new TensorData(name, DType.F32, shape, HostTensors.EncodeFloats(values, DType.F32)));
         return Backend.FromFloats(values, shape, DType);
     }
 
-    public override Tensor LoadConv(string name, int cout, int cin, int kh, int kw)
+    protected internal override Tensor ReadConv(string name, int cout, int cin, int kh, int kw)
     {
         var oihw = new Shape(cout, cin, kh, kw);
         float[] values = Draw(name, oihw);

@@ -5,7 +5,8 @@ namespace Viper.Models.Loading;
 /// <summary>
 /// Where a model's parameters come from, by their checkpoint names: a checkpoint on disk, random values for a tiny
 /// test checkpoint, or nothing at all when only the list of names and shapes is wanted (manifests). Models ask for
-/// each tensor once, in their constructors, and do no arithmetic on them there.
+/// each tensor once, in their constructors, and do no arithmetic on them there. Everything handed out is recorded in
+/// <see cref="Parameters"/> under its name.
 /// </summary>
 public abstract class WeightSource
 {
@@ -27,11 +28,30 @@ public abstract class WeightSource
 
     public WeightScope Root => new(this, string.Empty);
 
+    /// <summary>What this source handed out, by name.</summary>
+    public ParameterSet Parameters { get; } = new();
+
     /// <summary>The tensor <paramref name="name"/>, which must have <paramref name="shape"/>.</summary>
-    public abstract Tensor Load(string name, Shape shape);
+    public Tensor Load(string name, Shape shape)
+    {
+        Tensor t = Read(name, shape);
+        Parameters.Add(name, t, shape, convLayout: false);
+        return t;
+    }
 
     /// <summary>A PyTorch conv weight (Cout, Cin, KH, KW), returned re-laid as (Cout, KH, KW, Cin) for the NHWC convolution.</summary>
-    public abstract Tensor LoadConv(string name, int cout, int cin, int kh, int kw);
+    public Tensor LoadConv(string name, int cout, int cin, int kh, int kw)
+    {
+        Tensor t = ReadConv(name, cout, cin, kh, kw);
+        Parameters.Add(name, t, new Shape(cout, cin, kh, kw), convLayout: true);
+        return t;
+    }
+
+    /// <summary>Reads tensor <paramref name="name"/> of <paramref name="shape"/> (what <see cref="Load"/> records).</summary>
+    protected internal abstract Tensor Read(string name, Shape shape);
+
+    /// <summary>Reads a conv weight and re-lays it (Cout, KH, KW, Cin).</summary>
+    protected internal abstract Tensor ReadConv(string name, int cout, int cin, int kh, int kw);
 }
 
 /// <summary>A module path in the checkpoint's tree, like candle's VarBuilder.pp: <c>scope["encoder"]["layers"][3]</c>.</summary>

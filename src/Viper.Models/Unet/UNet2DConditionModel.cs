@@ -29,6 +29,7 @@ public sealed class UNet2DConditionModel : Module
     {
         _config = config;
         _dtype = root.DType;
+        Parameters = Own(root.Source.Parameters);
         int[] channels = config.BlockOutChannels;
         int levels = channels.Length;
         _timeEmbedding = Own(new TimestepEmbedding(root["time_embedding"], channels[0], config.TimeEmbedDim));
@@ -51,6 +52,9 @@ public sealed class UNet2DConditionModel : Module
     }
 
     public UNet2DConditionConfig Config => _config;
+
+    /// <summary>Every parameter loaded for this model, by its checkpoint name.</summary>
+    public ParameterSet Parameters { get; }
 
     /// <summary>Loads a diffusers <c>unet</c> folder (config.json + diffusion_pytorch_model[.variant].safetensors).</summary>
     public static UNet2DConditionModel Load(string folder, IBackend backend, DType dtype, string? variant = null)

@@ -22,6 +22,7 @@ public sealed class AutoencoderKL : Module
     public AutoencoderKL(WeightScope root, AutoencoderKLConfig config)
     {
         Config = config;
+        Parameters = Own(root.Source.Parameters);
         int latent = config.LatentChannels;
         _encoder = Own(new VaeEncoder(root["encoder"], config));
         _decoder = Own(new VaeDecoder(root["decoder"], config));
@@ -31,6 +32,9 @@ public sealed class AutoencoderKL : Module
     }
 
     public AutoencoderKLConfig Config { get; }
+
+    /// <summary>Every parameter loaded for this model, by its checkpoint name.</summary>
+    public ParameterSet Parameters { get; }
 
     /// <summary>The dtype the VAE computes in (f32 when the config forces an upcast).</summary>
     public DType DType { get; }
