@@ -67,7 +67,7 @@ public sealed class TextConditioning : IDisposable
             foreach ((ClipTokenizer tokenizer, ClipTextModel encoder) in _encoders)
             {
                 int[][] ids = Windows(tokenizer, text, mode, windows);
-                using ClipTextOutput output = encoder.Encode(ids);
+                using ClipTextOutput output = encoder.Encode(ids, _penultimate ? HiddenStates.Only(-2) : HiddenStates.None);
                 Tensor states = _penultimate ? output.HiddenStateFromEnd(2) : output.LastHiddenState;
                 int d = states.Shape[2];
                 using Tensor flat = states.Reshape(1, ids.Length * states.Shape[1], d);

@@ -74,9 +74,11 @@ def vision(sd, cfg, pixels_nhwc):
     h = torch.cat([cls, patches], dim=1) + sd[f"{p}.position_embedding.weight"]
     d, eps = cfg["hidden_size"], cfg["layer_norm_eps"]
     h = F.layer_norm(h, (d,), sd["vision_model.pre_layrnorm.weight"], sd["vision_model.pre_layrnorm.bias"], eps)
-    last = encoder(h, sd, "vision_model", cfg, causal=False)[-1]
+    states = encoder(h, sd, "vision_model", cfg, causal=False)
+    last = states[-1]
     pooled = F.layer_norm(last[:, 0], (d,), sd["vision_model.post_layernorm.weight"], sd["vision_model.post_layernorm.bias"], eps)
-    return {"last_hidden_state": last, "image_embeds": pooled @ sd["visual_projection.weight"].T}
+    return {"last_hidden_state": last, "pooled": pooled, "hidden_states_0": states[0], "hidden_states_m2": states[-2],
+            "image_embeds": pooled @ sd["visual_projection.weight"].T}
 
 
 def text_ids(gen, eos, pad):

@@ -16,26 +16,80 @@ public sealed class ClipEncoder : Module
     public int LayerCount => _layers.Length;
 
     /// <summary>
-    /// transformers' hidden_states: [embeddings, after layer 1, …, after the last layer] — the input first, so the
-    /// list has <see cref="LayerCount"/> + 1 entries and the caller owns all but the input.
+    /// Runs every layer on <paramref name="embeddings"/> (taken over: released unless kept). Returns the last layer's
+    /// output and the states <paramref name="keep"/> asks for, by index (the last may be among them, the same tensor);
+    /// the caller owns both.
     /// </summary>
-    public List<Tensor> Forward(IBackend b, Tensor embeddings, CancellationToken cancellationToken = default)
+    public EncoderStates Forward(IBackend b, Tensor embeddings, HiddenStates keep, CancellationToken cancellationToken = default)
     {
-        var states = new List<Tensor>(_layers.Length + 1) { embeddings };
+        int count = _layers.Length + 1;
+        keep.Validate(count);
+        var kept = new Dictionary<int, Tensor>();
+        Tensor current = embeddings;
         try
         {
-            foreach (ClipEncoderLayer layer in _layers)
+            for (int i = 0; i < _layers.Length; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                states.Add(layer.Forward(b, states[^1]));
+                Tensor next = _layers[i].Forward(b, current);
+                if (keep.Keeps(i, count))
+                {
+                    kept[i] = current;
+                }
+                else
+                {
+                    current.Dispose();
+                }
+
+                current = next;
             }
         }
         catch
         {
-            states.Skip(1).ToList().ForEach(s => s.Dispose());
+            current.Dispose();
+            foreach (Tensor t in kept.Values)
+            {
+                t.Dispose();
+            }
+
             throw;
         }
 
-        return states;
+        if (keep.Keeps(_layers.Length, count))
+        {
+            kept[_layers.Length] = current;
+        }
+
+        return new EncoderStates(current, kept, count);
+    }
+}
+
+/// <summary>The encoder's last state and the kept ones (<see cref="HiddenStates"/> numbering); <see cref="Dispose"/> releases each once.</summary>
+public sealed class EncoderStates(Tensor last, IReadOnlyDictionary<int, Tensor> kept, int count) : IDisposable
+{
+    public Tensor Last { get; } = last;
+
+    public IReadOnlyDictionary<int, Tensor> Kept { get; } = kept;
+
+    /// <summary>How many states the encoder has: the embeddings plus one per layer.</summary>
+    public int Count { get; } = count;
+
+    /// <summary>hidden_states[index] (negative from the end), when it was kept.</summary>
+    public Tensor this[int index]
+    {
+        get
+        {
+            int at = index < 0 ? Count + index : index;
+            return Kept.TryGetValue(at, out Tensor? t) ? t
+                : throw new ArgumentOutOfRangeException(nameof(index), $"hidden_states[{index}] was not kept: ask for it with HiddenStates.Only({index})");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (Tensor t in Kept.Values.Append(Last).Distinct())
+        {
+            t.Dispose();
+        }
     }
 }

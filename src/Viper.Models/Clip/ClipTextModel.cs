@@ -43,10 +43,13 @@ public sealed class ClipTextModel : Module
             store => new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight")));
     }
 
-    /// <summary>Encodes rows of token ids (the tokenizer's padded rows) → the states transformers returns.</summary>
-    public ClipTextOutput Encode(IReadOnlyList<int[]> ids, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Encodes rows of token ids (the tokenizer's padded rows) → the states transformers returns; of the per-layer
+    /// hidden states only those <paramref name="keep"/> names stay alive (none by default).
+    /// </summary>
+    public ClipTextOutput Encode(IReadOnlyList<int[]> ids, HiddenStates? keep = null, CancellationToken cancellationToken = default)
     {
-        ClipTextOutput output = _textModel.Forward(_backend, ids, cancellationToken);
+        ClipTextOutput output = _textModel.Forward(_backend, ids, keep ?? HiddenStates.None, cancellationToken);
         if (_textProjection is null)
         {
             return output;

@@ -24,7 +24,7 @@ public sealed class ClipTextTransformer : Module
     public ClipTextConfig Config => _config;
 
     /// <summary>ids (B rows of equal length ≤ max_position_embeddings) → states; the projection is the caller's.</summary>
-    public ClipTextOutput Forward(IBackend b, IReadOnlyList<int[]> ids, CancellationToken cancellationToken = default)
+    public ClipTextOutput Forward(IBackend b, IReadOnlyList<int[]> ids, HiddenStates keep, CancellationToken cancellationToken = default)
     {
         int batch = ids.Count, length = batch == 0 ? 0 : ids[0].Length;
         if (batch == 0 || length == 0 || length > _config.MaxPositionEmbeddings || ids.Any(r => r.Length != length))
@@ -35,8 +35,9 @@ public sealed class ClipTextTransformer : Module
         int[] flat = ids.SelectMany(r => r).ToArray();
         TensorValueException.ThrowIfOutside(flat, 0, _config.VocabSize - 1, id => TensorValueException.EmbeddingId(id, _config.VocabSize)); // host-born: checked here
         using Tensor idTensor = b.FromInts(flat, new Shape(batch, length));
-        List<Tensor> states = _encoder.Forward(b, _embeddings.Forward(b, idTensor), cancellationToken);
-        Tensor last = _finalLayerNorm.Forward(b, states[^1]);
+        keep.Validate(_encoder.LayerCount + 1);
+        EncoderStates states = _encoder.Forward(b, _embeddings.Forward(b, idTensor), keep, cancellationToken);
+        Tensor last = _finalLayerNorm.Forward(b, states.Last);
         using Tensor rows = b.FromInts(ids.Select((r, i) => (i * length) + PoolingPosition(r)).ToArray(), new Shape(batch));
         Tensor pooled = b.Embedding(last.Reshape(batch * length, _config.HiddenSize), rows);
         return new ClipTextOutput(last, states, pooled, null);

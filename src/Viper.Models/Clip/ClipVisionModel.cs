@@ -35,20 +35,37 @@ public sealed class ClipVisionModel : Module
         return CheckpointFiles.Build(folder, "model", null, store => new ClipVisionModel(new CheckpointWeights(store, backend, dtype).Root, config));
     }
 
-    /// <summary>Preprocessed pixels NHWC (B, S, S, 3) in the model's dtype → image_embeds (B, projection_dim).</summary>
-    public Tensor Embed(Tensor pixels, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Preprocessed pixels NHWC (B, S, S, 3) in the model's dtype → last_hidden_state, the hidden states
+    /// <paramref name="keep"/> names (−2 is what IP-Adapter-style users take), the pooled output and image_embeds.
+    /// CLIP's learned position embeddings fix S to the config's image_size (transformers 4.42 does not interpolate them).
+    /// </summary>
+    public ClipVisionOutput Forward(Tensor pixels, HiddenStates? keep = null, CancellationToken cancellationToken = default)
     {
         int size = Config.ImageSize;
         if (pixels.Shape.Rank != 4 || pixels.Shape[1] != size || pixels.Shape[2] != size || pixels.Shape[3] != Config.NumChannels)
         {
-            throw new ArgumentException($"CLIP vision: pixels must be (B, {size}, {size}, {Config.NumChannels}), got {pixels.Shape}", nameof(pixels));
+            throw new ArgumentException($"CLIP vision: pixels must be (B, {size}, {size}, {Config.NumChannels}) as image_size in config.json says, got {pixels.Shape}",
+                nameof(pixels));
         }
 
-        (Tensor last, Tensor pooled) = _visionModel.Forward(_backend, pixels, cancellationToken);
-        last.Dispose();
-        using (pooled)
+        (EncoderStates states, Tensor pooled) = _visionModel.Forward(_backend, pixels, keep ?? HiddenStates.None, cancellationToken);
+        try
         {
-            return _visualProjection.Forward(_backend, pooled);
+            return new ClipVisionOutput(states, pooled, _visualProjection.Forward(_backend, pooled));
         }
+        catch
+        {
+            states.Dispose();
+            pooled.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>image_embeds (B, projection_dim): the vector aesthetic gradients average over a user's liked images.</summary>
+    public Tensor Embed(Tensor pixels, CancellationToken cancellationToken = default)
+    {
+        using ClipVisionOutput output = Forward(pixels, HiddenStates.None, cancellationToken);
+        return _backend.Clone(output.ImageEmbeds);
     }
 }

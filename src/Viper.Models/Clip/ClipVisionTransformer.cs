@@ -26,21 +26,31 @@ public sealed class ClipVisionTransformer : Module
         _postLayernorm = Own(new LayerNorm(scope["post_layernorm"], config.HiddenSize, config.LayerNormEps));
     }
 
-    /// <summary>pixels NHWC → (last_hidden_state (B, 1 + patches, C), pooled (B, C)); the caller owns both.</summary>
-    public (Tensor LastHiddenState, Tensor Pooled) Forward(IBackend b, Tensor pixels, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// pixels NHWC → the encoder states (last_hidden_state = <see cref="EncoderStates.Last"/>, (B, 1 + patches, C), and
+    /// the kept hidden states, 0 being pre_layrnorm's output) and the pooled output post_layernorm(class token) (B, C).
+    /// </summary>
+    public (EncoderStates States, Tensor Pooled) Forward(IBackend b, Tensor pixels, HiddenStates keep, CancellationToken cancellationToken = default)
     {
         int batch = pixels.Shape[0], tokens = pixels.Shape[1] / _config.PatchSize * (pixels.Shape[2] / _config.PatchSize) + 1;
-        using Tensor embedded = _embeddings.Forward(b, pixels);
-        List<Tensor> states = _encoder.Forward(b, _preLayrnorm.Forward(b, embedded), cancellationToken);
-        foreach (Tensor state in states.Take(states.Count - 1))
+        keep.Validate(_encoder.LayerCount + 1);
+        EncoderStates states;
+        using (Tensor embedded = _embeddings.Forward(b, pixels))
         {
-            state.Dispose();
+            states = _encoder.Forward(b, _preLayrnorm.Forward(b, embedded), keep, cancellationToken);
         }
 
-        Tensor last = states[^1];
-        Tensor[] parts = b.Split(last, 1, [1, tokens - 1]);
-        parts[1].Dispose();
-        using Tensor classToken = parts[0];
-        return (last, _postLayernorm.Forward(b, classToken.Reshape(batch, _config.HiddenSize)));
+        try
+        {
+            Tensor[] parts = b.Split(states.Last, 1, [1, tokens - 1]);
+            parts[1].Dispose();
+            using Tensor classToken = parts[0];
+            return (states, _postLayernorm.Forward(b, classToken.Reshape(batch, _config.HiddenSize)));
+        }
+        catch
+        {
+            states.Dispose();
+            throw;
+        }
     }
 }

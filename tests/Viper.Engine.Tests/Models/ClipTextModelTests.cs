@@ -22,12 +22,14 @@ public class ClipTextModelTests
         using IBackend b = TestBackends.Create(backend);
         using ClipTextModel model = ClipTextModel.Load(Folder, b, DType.F32);
         int[][] ids = ReferenceIds();
-        using ClipTextOutput output = model.Encode(ids);
+        using ClipTextOutput output = model.Encode(ids, HiddenStates.Only(0, -2));
         using SafeTensorsFile expected = SafeTensorsFile.Open(Path.Combine(Folder, "outputs.safetensors"));
         Check(expected, "last_hidden_state", output.LastHiddenState);
         Check(expected, "pooler_output", output.Pooled);
         Check(expected, "hidden_states_m2", output.HiddenStateFromEnd(2));
         Check(expected, "hidden_states_0", output.HiddenStates[0]);
+        Assert.Equal([0, 1], output.HiddenStates.Kept.Keys.Order()); // 3 states: embeddings, layer 1 (= −2), layer 2 (released)
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.HiddenStates[-1]);
         Assert.Null(output.TextEmbeds);
     }
 

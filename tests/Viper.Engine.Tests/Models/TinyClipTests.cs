@@ -34,6 +34,13 @@ public class TinyClipTests
         using Tensor pixels = b.FromFloats(Floats(refs, "pixels"), refs.Entry("pixels").Shape);
         using Tensor embeds = model.Embed(pixels);
         Tolerance.CloseF32(Floats(refs, "image_embeds"), embeds.ToFloats(), "image_embeds");
+        using ClipVisionOutput output = model.Forward(pixels, HiddenStates.Only(0, -2));
+        Tolerance.CloseF32(Floats(refs, "last_hidden_state"), output.LastHiddenState.ToFloats(), "last_hidden_state");
+        Tolerance.CloseF32(Floats(refs, "pooled"), output.Pooled.ToFloats(), "pooled");
+        Tolerance.CloseF32(Floats(refs, "hidden_states_0"), output.HiddenStates[0].ToFloats(), "hidden_states[0]");
+        Tolerance.CloseF32(Floats(refs, "hidden_states_m2"), output.HiddenStates[-2].ToFloats(), "hidden_states[-2]");
+        Tolerance.CloseF32(Floats(refs, "image_embeds"), output.ImageEmbeds.ToFloats(), "image_embeds (Forward)");
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(pixels, HiddenStates.Only(7)));
         Assert.Throws<ArgumentException>(() => model.Embed(b.Allocate(new Shape(1, 27, 28, 3), DType.F32)));
     }
 
@@ -66,7 +73,7 @@ public class TinyClipTests
         using IBackend b = TestBackends.Create(backend);
         using ClipTextModel model = ClipTextModel.Load(dir.Path, b, DType.F32);
         int[][] ids = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(refs.Bytes("input_ids")).ToArray().Chunk(77).ToArray();
-        using ClipTextOutput output = model.Encode(ids);
+        using ClipTextOutput output = model.Encode(ids, HiddenStates.Only(-2));
         Tolerance.CloseF32(Floats(refs, "last_hidden_state"), output.LastHiddenState.ToFloats(), "last_hidden_state");
         Tolerance.CloseF32(Floats(refs, "pooled"), output.Pooled.ToFloats(), "pooled");
         Tolerance.CloseF32(Floats(refs, "hidden_states_m2"), output.HiddenStateFromEnd(2).ToFloats(), "hidden_states[-2]");
