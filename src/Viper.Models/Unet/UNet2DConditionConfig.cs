@@ -114,16 +114,6 @@ public sealed record UNet2DConditionConfig
         AdditionTimeEmbedDim = 256, ProjectionClassEmbeddingsInputDim = 2560, SampleSize = 128,
     };
 
-    /// <summary>The number of addition time ids (6 for SDXL base, 5 for the refiner), from the embedding sizes.</summary>
-    [JsonIgnore]
-    public int TimeIdCount => AdditionEmbedType == "text_time"
-        ? (ProjectionClassEmbeddingsInputDim!.Value - PooledTextDim) / AdditionTimeEmbedDim!.Value
-        : 0;
-
-    /// <summary>The pooled text embedding width in SDXL's added conditioning: text_encoder_2's projection (1280).</summary>
-    [JsonIgnore]
-    public int PooledTextDim { get; init; } = 1280;
-
     public static UNet2DConditionConfig Load(string path) => ConfigJson.Read<UNet2DConditionConfig>(path).Validated(path);
 
     /// <summary>A per-block list value for block <paramref name="block"/> (a single value applies to every block).</summary>
@@ -158,9 +148,10 @@ public sealed record UNet2DConditionConfig
         ConfigJson.Require(AdditionEmbedType is null or "text_time", source, $"addition_embed_type '{AdditionEmbedType}' is not supported");
         if (AdditionEmbedType == "text_time")
         {
-            ConfigJson.Require(AdditionTimeEmbedDim > 0 && ProjectionClassEmbeddingsInputDim > PooledTextDim &&
-                (ProjectionClassEmbeddingsInputDim - PooledTextDim) % AdditionTimeEmbedDim == 0, source,
-                "text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim = pooled dim + ids·time dim");
+            // The split of projection_class_embeddings_input_dim into pooled text width and time ids is the pipeline's
+            // (text_encoder_2's projection, 6 or 5 ids): the UNet checks the sum when it is called.
+            ConfigJson.Require(AdditionTimeEmbedDim > 0 && ProjectionClassEmbeddingsInputDim > 0, source,
+                "text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim");
         }
 
         for (int i = 0; i < levels; i++)

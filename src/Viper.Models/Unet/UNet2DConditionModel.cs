@@ -5,7 +5,7 @@ using Viper.Weights;
 
 namespace Viper.Models.Unet;
 
-/// <summary>SDXL's added conditioning: the pooled text embedding (B, 1280) and the time ids (B, 6 or 5) as floats.</summary>
+/// <summary>SDXL's added conditioning: the pooled text embedding (B, P: 1280 for SDXL) and the time ids (B, 6 or 5) as floats.</summary>
 public sealed record AddedConditions(Tensor TextEmbeds, Tensor TimeIds);
 
 /// <summary>
@@ -123,10 +123,11 @@ public sealed class UNet2DConditionModel : Module
     private Tensor AddedEmbedding(IBackend b, AddedConditions added)
     {
         int batch = added.TimeIds.Shape[0];
-        using Tensor flatIds = added.TimeIds.Reshape(batch * _config.TimeIdCount);
+        int ids = added.TimeIds.Shape[1];
+        using Tensor flatIds = added.TimeIds.Reshape(batch * ids);
         using Tensor idEmbeds = Cast(b, b.TimestepEmbedding(flatIds,
             new TimestepEmbeddingOptions(_config.AdditionTimeEmbedDim!.Value, _config.FlipSinToCos, _config.FreqShift)));
-        using Tensor perSample = idEmbeds.Reshape(batch, _config.TimeIdCount * _config.AdditionTimeEmbedDim!.Value);
+        using Tensor perSample = idEmbeds.Reshape(batch, ids * _config.AdditionTimeEmbedDim!.Value);
         using Tensor joined = b.Concat([added.TextEmbeds, perSample], axis: 1);
         return _addEmbedding!.Forward(b, joined);
     }
@@ -164,11 +165,15 @@ public sealed class UNet2DConditionModel : Module
             throw new ArgumentException($"unet: encoder hidden states must be ({batch}, S, {_config.CrossAttentionDim}), not {context.Shape}");
         }
 
-        if (_addEmbedding is not null && (added is null || !added.TextEmbeds.Shape.Equals(new Shape(batch, _config.PooledTextDim)) ||
-                !added.TimeIds.Shape.Equals(new Shape(batch, _config.TimeIdCount))))
+        // diffusers: add_embedding(cat(text_embeds, add_time_proj(time_ids))) must take projection_class_embeddings_input_dim.
+        int width = _config.ProjectionClassEmbeddingsInputDim ?? 0, timeDim = _config.AdditionTimeEmbedDim ?? 0;
+        if (_addEmbedding is not null && (added is null || added.TextEmbeds.Shape.Rank != 2 || added.TimeIds.Shape.Rank != 2 ||
+                added.TextEmbeds.Shape[0] != batch || added.TimeIds.Shape[0] != batch ||
+                added.TextEmbeds.Shape[1] + (added.TimeIds.Shape[1] * timeDim) != width))
         {
             throw new ArgumentException(
-                $"unet: this SDXL-layout UNet needs text_embeds ({batch}, {_config.PooledTextDim}) and time_ids ({batch}, {_config.TimeIdCount})");
+                $"unet: this SDXL-layout UNet needs text_embeds ({batch}, P) and time_ids ({batch}, N) with P + N·{timeDim} = {width} " +
+                $"(projection_class_embeddings_input_dim), not {added?.TextEmbeds.Shape} and {added?.TimeIds.Shape}");
         }
     }
 }

@@ -42,4 +42,39 @@ public class UNetTests
         var e = Assert.Throws<ArgumentException>(() => unet.Forward(b, sample, timesteps, context));
         Assert.Contains("multiples of 4", e.Message);
     }
+
+    /// <summary>
+    /// The pooled width belongs to the pipeline (text_encoder_2's projection): an SDXL-layout UNet takes any text_embeds
+    /// width P and N time ids with P + N·addition_time_embed_dim = projection_class_embeddings_input_dim (here 16 + 6·8 = 64).
+    /// </summary>
+    [Fact]
+    public void TextTimeConditioningTakesThePooledWidthItIsGiven()
+    {
+        using IBackend b = TestBackends.Create("cpu");
+        var config = new UNet2DConditionConfig
+        {
+            BlockOutChannels = [32, 64], DownBlockTypes = ["DownBlock2D", "CrossAttnDownBlock2D"], UpBlockTypes = ["CrossAttnUpBlock2D", "UpBlock2D"],
+            LayersPerBlock = 1, AttentionHeadDim = [2, 4], CrossAttentionDim = 24, UseLinearProjection = true, NormNumGroups = 8, SampleSize = 8,
+            AdditionEmbedType = "text_time", AdditionTimeEmbedDim = 8, ProjectionClassEmbeddingsInputDim = 64,
+        }.Validated("test config");
+        var weights = new Viper.Models.Loading.RandomWeights(b, DType.F32, seed: 4);
+        using var unet = new UNet2DConditionModel(weights.Root, config);
+        using Tensor sample = b.FromFloats(Enumerable.Range(0, 2 * 8 * 8 * 4).Select(i => MathF.Sin(i * 0.1f)).ToArray(), new Shape(2, 8, 8, 4));
+        using Tensor timesteps = b.FromFloats([500f, 500f], new Shape(2));
+        using Tensor context = b.FromFloats(Enumerable.Range(0, 2 * 5 * 24).Select(i => MathF.Cos(i * 0.07f)).ToArray(), new Shape(2, 5, 24));
+        using Tensor ids = b.FromFloats([64, 64, 0, 0, 64, 64, 64, 64, 0, 0, 64, 64], new Shape(2, 6));
+        float[] Predict(float pooledValue)
+        {
+            using Tensor pooled = b.FromFloats(Enumerable.Repeat(pooledValue, 2 * 16).ToArray(), new Shape(2, 16));
+            using Tensor predicted = unet.Forward(b, sample, timesteps, context, new AddedConditions(pooled, ids));
+            return predicted.ToFloats();
+        }
+
+        float[] a = Predict(0.5f);
+        Assert.All(a, v => Assert.True(float.IsFinite(v)));
+        Assert.NotEqual(a, Predict(-0.5f));
+        using Tensor wide = b.Allocate(new Shape(2, 1280), DType.F32);
+        var e = Assert.Throws<ArgumentException>(() => unet.Forward(b, sample, timesteps, context, new AddedConditions(wide, ids)));
+        Assert.Contains("P + N·8 = 64", e.Message, StringComparison.Ordinal);
+    }
 }
