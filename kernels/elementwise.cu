@@ -1,18 +1,29 @@
-// Elementwise ops over flat arrays: add, mul, scale and dtype casts. Grid-stride loops, f32 arithmetic.
+// Elementwise ops over flat arrays: add, sub, mul, div (same shape or b broadcast), scale, sqrt, rsqrt and dtype
+// casts. Grid-stride loops, f32 arithmetic (IEEE division and square root; rsqrt as 1 / sqrt, rounded twice, as
+// torch.rsqrt on the CPU computes it).
 #include "common.cuh"
 
 namespace viper {
 
-template <typename T>
-VIPER_INLINE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, i64 n) {
-    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
-        y[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
+enum BinaryOp { kAdd, kSub, kMul, kDiv };
+
+template <int Op>
+VIPER_INLINE float apply(float p, float q) {
+    return Op == kAdd ? p + q : Op == kSub ? p - q : Op == kMul ? p * q : p / q;
 }
 
-template <typename T>
-VIPER_INLINE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, i64 n) {
+template <typename T, int Op>
+VIPER_INLINE void binary(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, i64 n) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
-        y[i] = from_float<T>(to_float(a[i]) * to_float(b[i]));
+        y[i] = from_float<T>(apply<Op>(to_float(a[i]), to_float(b[i])));
+}
+
+template <typename T, bool Reciprocal>
+VIPER_INLINE void square_root(const T* __restrict__ x, T* __restrict__ y, i64 n) {
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        float r = sqrtf(to_float(x[i]));
+        y[i] = from_float<T>(Reciprocal ? 1.f / r : r);
+    }
 }
 
 template <typename T>
@@ -22,12 +33,10 @@ VIPER_INLINE void scale(const T* __restrict__ x, float factor, T* __restrict__ y
 }
 
 // y = a ⊕ b with b broadcast onto a's shape through `b_strides` (NumPy rules; 0 stride on broadcast axes).
-template <typename T, bool Mul>
+template <typename T, int Op>
 VIPER_INLINE void binary_broadcast(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, Strides b_strides, i64 n) {
-    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
-        float p = to_float(a[i]), q = to_float(b[source_index(i, b_strides)]);
-        y[i] = from_float<T>(Mul ? p * q : p + q);
-    }
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
+        y[i] = from_float<T>(apply<Op>(to_float(a[i]), to_float(b[source_index(i, b_strides)])));
 }
 
 template <typename S, typename D>
@@ -38,30 +47,33 @@ VIPER_INLINE void cast(const S* __restrict__ x, D* __restrict__ y, i64 n) {
 
 }  // namespace viper
 
-#define VIPER_BINARY(op, suffix, T)                                                                       \
-    extern "C" __global__ void op##_##suffix(const T* a, const T* b, T* y, i64 n) { viper::op<T>(a, b, y, n); } \
-    VIPER_ENTRY(op##_##suffix)
+#define VIPER_BINARY(op, code, suffix, T)                                                                         \
+    extern "C" __global__ void op##_##suffix(const T* a, const T* b, T* y, i64 n) { viper::binary<T, code>(a, b, y, n); } \
+    VIPER_ENTRY(op##_##suffix)                                                                                    \
+    extern "C" __global__ void op##_broadcast_##suffix(const T* a, const T* b, T* y, viper::Strides s, i64 n) {      \
+        viper::binary_broadcast<T, code>(a, b, y, s, n);                                                          \
+    }                                                                                                             \
+    VIPER_ENTRY(op##_broadcast_##suffix)
 
-VIPER_BINARY(add, f32, float)
-VIPER_BINARY(add, f16, viper::f16)
-VIPER_BINARY(add, bf16, viper::bf16)
-VIPER_BINARY(mul, f32, float)
-VIPER_BINARY(mul, f16, viper::f16)
-VIPER_BINARY(mul, bf16, viper::bf16)
+#define VIPER_BINARIES(suffix, T)                \
+    VIPER_BINARY(add, viper::kAdd, suffix, T)   \
+    VIPER_BINARY(sub, viper::kSub, suffix, T)   \
+    VIPER_BINARY(mul, viper::kMul, suffix, T)   \
+    VIPER_BINARY(div, viper::kDiv, suffix, T)
 
-#define VIPER_BROADCAST(suffix, T)                                                                             \
-    extern "C" __global__ void add_broadcast_##suffix(const T* a, const T* b, T* y, viper::Strides s, i64 n) {  \
-        viper::binary_broadcast<T, false>(a, b, y, s, n);                                                      \
-    }                                                                                                          \
-    VIPER_ENTRY(add_broadcast_##suffix)                                                                        \
-    extern "C" __global__ void mul_broadcast_##suffix(const T* a, const T* b, T* y, viper::Strides s, i64 n) {  \
-        viper::binary_broadcast<T, true>(a, b, y, s, n);                                                       \
-    }                                                                                                          \
-    VIPER_ENTRY(mul_broadcast_##suffix)
+VIPER_BINARIES(f32, float)
+VIPER_BINARIES(f16, viper::f16)
+VIPER_BINARIES(bf16, viper::bf16)
 
-VIPER_BROADCAST(f32, float)
-VIPER_BROADCAST(f16, viper::f16)
-VIPER_BROADCAST(bf16, viper::bf16)
+#define VIPER_ROOTS(suffix, T)                                                                                          \
+    extern "C" __global__ void sqrt_##suffix(const T* x, T* y, i64 n) { viper::square_root<T, false>(x, y, n); }        \
+    VIPER_ENTRY(sqrt_##suffix)                                                                                         \
+    extern "C" __global__ void rsqrt_##suffix(const T* x, T* y, i64 n) { viper::square_root<T, true>(x, y, n); }       \
+    VIPER_ENTRY(rsqrt_##suffix)
+
+VIPER_ROOTS(f32, float)
+VIPER_ROOTS(f16, viper::f16)
+VIPER_ROOTS(bf16, viper::bf16)
 
 #define VIPER_SCALE(suffix, T)                                                                                  \
     extern "C" __global__ void scale_##suffix(const T* x, float factor, T* y, i64 n) { viper::scale<T>(x, factor, y, n); } \

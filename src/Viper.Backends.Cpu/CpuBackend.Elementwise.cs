@@ -78,6 +78,39 @@ public sealed unsafe partial class CpuBackend
         return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Multiply) : Binary(a, b, (p, q) => p * q);
     }
 
+    public Tensor Subtract(Tensor a, Tensor b)
+    {
+        OpChecks.Float("sub", a, "a");
+        OpChecks.Broadcast("sub", a, b);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Subtract) : Binary(a, b, (p, q) => p - q);
+    }
+
+    public Tensor Divide(Tensor a, Tensor b)
+    {
+        OpChecks.Float("div", a, "a");
+        OpChecks.Broadcast("div", a, b);
+        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Divide) : Binary(a, b, (p, q) => p / q);
+    }
+
+    public Tensor Sqrt(Tensor x)
+    {
+        OpChecks.Float("sqrt", x, "x");
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        TensorPrimitives.Sqrt(xs.Span, y.Span);
+        return y.Finish();
+    }
+
+    public Tensor Rsqrt(Tensor x)
+    {
+        OpChecks.Float("rsqrt", x, "x");
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        TensorPrimitives.Sqrt(xs.Span, y.Span);
+        TensorPrimitives.Divide(1f, y.Span, y.Span);
+        return y.Finish();
+    }
+
     public Tensor Scale(Tensor x, float factor)
     {
         OpChecks.Float("scale", x, "x");

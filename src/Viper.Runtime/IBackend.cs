@@ -69,6 +69,18 @@ public interface IBackend : IDisposable
     /// <summary>a · b with NumPy broadcasting of b onto a's shape.</summary>
     Tensor Mul(Tensor a, Tensor b);
 
+    /// <summary>a − b with NumPy broadcasting of b onto a's shape.</summary>
+    Tensor Subtract(Tensor a, Tensor b);
+
+    /// <summary>a / b (IEEE f32 division) with NumPy broadcasting of b onto a's shape.</summary>
+    Tensor Divide(Tensor a, Tensor b);
+
+    /// <summary>√x elementwise (IEEE f32).</summary>
+    Tensor Sqrt(Tensor x);
+
+    /// <summary>1/√x elementwise, as torch.rsqrt: the f32 square root, then its reciprocal.</summary>
+    Tensor Rsqrt(Tensor x);
+
     Tensor Scale(Tensor x, float factor);
 
     Tensor Concat(IReadOnlyList<Tensor> parts, int axis);

@@ -229,6 +229,23 @@ def arithmetic(gen):
     save("scale_f32", "arithmetic", {"x": a, "expected": a * 0.18215}, factor=0.18215)
 
 
+def subtract_divide_roots(gen):
+    """Subtraction and division with broadcasting (divisors kept away from zero), sqrt and rsqrt of positive values."""
+    a = rnd(gen, 2, 3, 4, 5)
+    for name, bshape in [("same", (2, 3, 4, 5)), ("bias", (5,)), ("mid", (3, 1, 5))]:
+        b = rnd(gen, *bshape)
+        d = b.sign() * (b.abs() + 0.25)
+        save(f"sub_{name}_f32", "subtract_divide_roots", {"a": a, "b": b, "expected": a - b})
+        save(f"div_{name}_f32", "subtract_divide_roots", {"a": a, "b": d, "expected": a / d})
+    x = rnd(gen, 3, 7, 11).abs() * 4 + 1e-3
+    save("sqrt_f32", "subtract_divide_roots", {"x": x, "expected": torch.sqrt(x)})
+    save("rsqrt_f32", "subtract_divide_roots", {"x": x, "expected": torch.rsqrt(x)})
+    for tag, dt in LOW.items():
+        b = rnd(gen, 5)
+        low_precision(f"div_bias_{tag}", "subtract_divide_roots", lambda a, b: a / b, {"a": a, "b": b.sign() * (b.abs() + 0.25)}, dt)
+        low_precision(f"rsqrt_{tag}", "subtract_divide_roots", lambda x: torch.rsqrt(x), {"x": x}, dt)
+
+
 # ---- layout ----------------------------------------------------------------------------------
 
 def layout(gen):
@@ -352,7 +369,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
-                 activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add):
+                 activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -50,6 +50,23 @@ public sealed partial class CudaBackend
 
     public Tensor Mul(Tensor a, Tensor b) => Binary("mul", a, b);
 
+    public Tensor Subtract(Tensor a, Tensor b) => Binary("sub", a, b);
+
+    public Tensor Divide(Tensor a, Tensor b) => Binary("div", a, b);
+
+    public Tensor Sqrt(Tensor x) => Unary("sqrt", x);
+
+    public Tensor Rsqrt(Tensor x) => Unary("rsqrt", x);
+
+    private Tensor Unary(string op, Tensor x)
+    {
+        OpChecks.SameBackend(this, x);
+        OpChecks.Float(op, x, "x");
+        Tensor y = AllocateUninitialized(x.Shape, x.DType);
+        LaunchElementwise(KernelTable.Entry(op, x.DType), x.ElementCount, new KernelArgs().Add(this, x).Add(this, y).Add(x.ElementCount));
+        return y;
+    }
+
     public Tensor Scale(Tensor x, float factor)
     {
         OpChecks.Float("scale", x, "x");

@@ -3,7 +3,7 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::softmax, ::activations, ::arithmetic.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::softmax, ::activations, ::arithmetic, ::subtract_divide_roots.</summary>
 public class ElementwiseTests
 {
     [Theory]
@@ -50,6 +50,28 @@ public class ElementwiseTests
     [MemberData(nameof(TestBackends.With), "scale_f32", MemberType = typeof(TestBackends))]
     public void Scale(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Scale(f.Load(b, "x"), f.Param("factor").GetSingle()), atol: 0, rtol: 0);
+
+    // IEEE subtraction and division of the same f32 inputs: bit-exact on every backend.
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "sub_same_f32, sub_bias_f32, sub_mid_f32", MemberType = typeof(TestBackends))]
+    public void Subtract(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Subtract(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "div_same_f32, div_bias_f32, div_mid_f32, div_bias_f16, div_bias_bf16", MemberType = typeof(TestBackends))]
+    public void Divide(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Divide(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "sqrt_f32", MemberType = typeof(TestBackends))]
+    public void Sqrt(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Sqrt(f.Load(b, "x")), atol: 0, rtol: 0);
+
+    // 1/sqrt rounded twice: within an ulp or two of torch's.
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "rsqrt_f32, rsqrt_f16, rsqrt_bf16", MemberType = typeof(TestBackends))]
+    public void Rsqrt(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Rsqrt(f.Load(b, "x")), atol: 0, rtol: 2.5e-7f);
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
