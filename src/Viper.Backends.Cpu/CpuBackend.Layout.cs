@@ -35,15 +35,28 @@ public sealed unsafe partial class CpuBackend
         return result;
     }
 
+    public Tensor Narrow(Tensor x, int axis, int start, int length)
+    {
+        OpChecks.SameBackend(this, x);
+        Shape outShape = OpChecks.Narrow(x, axis, start, length);
+        (long[] strides, long offset) = StridedIndexing.NarrowStrides(x.Shape, axis, start);
+        return Gather(x, outShape, strides, offset);
+    }
+
     public Tensor Permute(Tensor x, params int[] order)
     {
         OpChecks.SameBackend(this, x);
         Shape outShape = OpChecks.Permute(x, order);
+        return Gather(x, outShape, StridedIndexing.PermuteStrides(x.Shape, order), 0);
+    }
+
+    // y[i] = x[offset + Σ index_k(i)·strides[k]] over y's shape: permutations and narrowing.
+    private Tensor Gather(Tensor x, Shape outShape, long[] gatherStrides, long offset)
+    {
         int size = x.DType.SizeInBytes();
         int[] outDims = outShape.ToArray();
-        long[] gatherStrides = StridedIndexing.PermuteStrides(x.Shape, order);
         Tensor y = Allocate(outShape, x.DType, zeroed: false);
-        byte* src = Ptr(x), dst = Ptr(y);
+        byte* src = Ptr(x) + (offset * size), dst = Ptr(y);
         ParallelChunks(outShape.ElementCount, (start, end) =>
         {
             for (long i = start; i < end; i++)

@@ -90,6 +90,12 @@ public interface IBackend : IDisposable
     /// <summary>Explicit permutation copy (there are no strided views).</summary>
     Tensor Permute(Tensor x, params int[] order);
 
+    /// <summary>
+    /// torch.narrow as a copy: elements [start, start + length) along <paramref name="axis"/> (negative from the end),
+    /// every other axis whole. Along axis 0 a view (<see cref="Tensor.Slice"/>) needs no copy.
+    /// </summary>
+    Tensor Narrow(Tensor x, int axis, int start, int length);
+
     /// <summary>NHWC nearest-neighbour 2× upsample.</summary>
     Tensor UpsampleNearest2x(Tensor x);
 

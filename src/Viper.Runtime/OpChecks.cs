@@ -305,6 +305,23 @@ public static class OpChecks
         }
     }
 
+    /// <summary>Checks the range; returns the output shape.</summary>
+    public static Shape Narrow(Tensor x, int axis, int start, int length)
+    {
+        if (axis < -x.Shape.Rank || axis >= x.Shape.Rank)
+        {
+            throw new ArgumentOutOfRangeException(nameof(axis), axis, $"narrow: axis {axis} outside a rank-{x.Shape.Rank} tensor");
+        }
+
+        int size = x.Shape[axis];
+        if (start < 0 || length < 0 || (long)start + length > size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(start), $"narrow: [{start}, {(long)start + length}) outside axis {axis} of size {size}");
+        }
+
+        return x.Shape.With(axis, length);
+    }
+
     public static Shape Permute(Tensor x, int[] order)
     {
         if (order.Length != x.Shape.Rank || order.Distinct().Count() != order.Length || order.Any(o => o < 0 || o >= order.Length))

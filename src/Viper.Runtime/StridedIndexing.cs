@@ -21,6 +21,16 @@ public static class StridedIndexing
         return strides;
     }
 
+    /// <summary>
+    /// torch.narrow: per axis, the element stride of the contiguous <paramref name="input"/>, and the element offset of
+    /// the window's first element (start along <paramref name="axis"/>).
+    /// </summary>
+    public static (long[] Strides, long Offset) NarrowStrides(Shape input, int axis, int start)
+    {
+        long[] strides = PermuteStrides(input, Enumerable.Range(0, input.Rank).ToArray());
+        return (strides, start * strides[input.NormalizeAxis(axis)]);
+    }
+
     /// <summary>Per axis of the permuted output, the element stride in the input: output axis i reads input axis order[i].</summary>
     public static long[] PermuteStrides(Shape input, int[] order)
     {

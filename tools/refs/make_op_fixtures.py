@@ -263,6 +263,16 @@ def layout(gen):
     save("upsample_nearest2x_f32", "layout", {"x": u, "expected": up})
 
 
+def narrow(gen):
+    """torch.narrow along the first, a middle and the last axis (negative), f32 and a bf16 copy."""
+    x = rnd(gen, 2, 5, 4, 6)
+    for name, axis, start, length in [("axis0", 0, 1, 1), ("axis1", 1, 1, 3), ("last", -1, 2, 3)]:
+        save(f"narrow_{name}_f32", "narrow", {"x": x, "expected": x.narrow(axis, start, length).contiguous()},
+             axis=axis, start=start, length=length)
+    xb = x.to(torch.bfloat16)
+    save("narrow_last_bf16", "narrow", {"x": xb, "expected": xb.narrow(-1, 2, 3).contiguous()}, axis=-1, start=2, length=3)
+
+
 # ---- embeddings ------------------------------------------------------------------------------
 
 def get_timestep_embedding(timesteps, embedding_dim, flip_sin_to_cos=False, downscale_freq_shift=1, scale=1,
@@ -369,7 +379,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
-                 activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots):
+                 activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
+                 narrow):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

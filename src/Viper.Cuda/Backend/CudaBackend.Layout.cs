@@ -47,6 +47,17 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    public Tensor Narrow(Tensor x, int axis, int start, int length)
+    {
+        OpChecks.SameBackend(this, x);
+        Shape outShape = OpChecks.Narrow(x, axis, start, length);
+        Tensor y = AllocateUninitialized(outShape, x.DType);
+        (long[] strides, long offset) = StridedIndexing.NarrowStrides(x.Shape, axis, start);
+        LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount, new KernelArgs()
+            .Add(Address(x) + (nint)(offset * x.DType.SizeInBytes()), x).Add(this, y).Add(KernelStrides.From(outShape, strides)).Add(y.ElementCount));
+        return y;
+    }
+
     public Tensor UpsampleNearest2x(Tensor x)
     {
         OpChecks.SameBackend(this, x);

@@ -3,7 +3,7 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::layout. Data movement is exact.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::layout, ::narrow. Data movement is exact.</summary>
 public class LayoutTests
 {
     [Theory]
@@ -28,6 +28,22 @@ public class LayoutTests
             Assert.Equal(f.ShapeOf($"expected{i}"), parts[i].Shape);
             Assert.Equal(f.Floats($"expected{i}"), parts[i].ToFloats());
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "narrow_axis0_f32, narrow_axis1_f32, narrow_last_f32, narrow_last_bf16", MemberType = typeof(TestBackends))]
+    public void Narrow(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "narrow", (b, f) =>
+            b.Narrow(f.Load(b, "x"), f.Param("axis").GetInt32(), f.Param("start").GetInt32(), f.Param("length").GetInt32()), atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void NarrowRejectsWindowsOutsideTheAxis(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using Tensor x = b.Allocate(new Shape(2, 5), DType.F32);
+        Assert.Contains("[3, 6) outside axis 1 of size 5", Assert.Throws<ArgumentOutOfRangeException>(() => b.Narrow(x, 1, 3, 3)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Narrow(x, 2, 0, 1));
     }
 
     [Theory]
