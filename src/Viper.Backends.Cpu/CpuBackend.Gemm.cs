@@ -19,17 +19,17 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f)
+    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false)
     {
-        Shape outShape = OpChecks.MatMul(a, b, transposeB);
-        int batch = a.Shape[0], m = a.Shape[1], k = a.Shape[2], n = outShape[2];
+        Shape outShape = OpChecks.MatMul(a, b, transposeB, transposeA);
+        int batch = a.Shape[0], m = outShape[1], k = transposeA ? a.Shape[1] : a.Shape[2], n = outShape[2];
         using F32Input av = Read(a);
         using F32Input bv = Read(b);
         F32Output y = Write(outShape, a.DType);
         for (int i = 0; i < batch; i++)
         {
-            OpenBlas.Sgemm(Threads, false, transposeB, m, n, k, alpha,
-                av.Pointer + ((long)i * m * k), k,
+            OpenBlas.Sgemm(Threads, transposeA, transposeB, m, n, k, alpha,
+                av.Pointer + ((long)i * m * k), transposeA ? m : k,
                 bv.Pointer + ((long)i * k * n), transposeB ? k : n,
                 0f, y.Pointer + ((long)i * m * n), n);
         }

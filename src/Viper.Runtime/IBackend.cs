@@ -24,8 +24,11 @@ public interface IBackend : IDisposable
     /// <summary>x (…, K) · weightᵀ + bias, weight (N, K) as stored by nn.Linear; returns (…, N).</summary>
     Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
 
-    /// <summary>Batched alpha·a·b: a (B, M, K), b (B, K, N) or, when <paramref name="transposeB"/>, (B, N, K).</summary>
-    Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f);
+    /// <summary>
+    /// Batched alpha·a·b → (B, M, N): a (B, M, K) or, when <paramref name="transposeA"/>, (B, K, M); b (B, K, N) or, when
+    /// <paramref name="transposeB"/>, (B, N, K). (aᵀ·b is what weight gradients need: dW = dYᵀ·X.)
+    /// </summary>
+    Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false);
 
     /// <summary>
     /// x (N, H, W, Cin), weight (Cout, KH, KW, Cin), bias (Cout) → (N, Ho, Wo, Cout), plus <paramref name="residual"/>

@@ -68,20 +68,23 @@ public static class OpChecks
         return x.Shape.WithLast(weight.Shape[0]);
     }
 
-    public static Shape MatMul(Tensor a, Tensor b, bool transposeB)
+    /// <summary>Returns (B, M, N); M and K are read from a as <paramref name="transposeA"/> says.</summary>
+    public static Shape MatMul(Tensor a, Tensor b, bool transposeB, bool transposeA = false)
     {
         Float("matmul", a, "a");
         SameDType("matmul", a, b);
         Rank("matmul", a, "a", 3);
         Rank("matmul", b, "b", 3);
+        int m = transposeA ? a.Shape[2] : a.Shape[1];
+        int ka = transposeA ? a.Shape[1] : a.Shape[2];
         int k = transposeB ? b.Shape[2] : b.Shape[1];
         int n = transposeB ? b.Shape[1] : b.Shape[2];
-        if (a.Shape[0] != b.Shape[0] || a.Shape[2] != k)
+        if (a.Shape[0] != b.Shape[0] || ka != k)
         {
-            throw new ArgumentException($"matmul: a {a.Shape} and b {b.Shape} (transposeB={transposeB}) do not chain");
+            throw new ArgumentException($"matmul: a {a.Shape} and b {b.Shape} (transposeA={transposeA}, transposeB={transposeB}) do not chain");
         }
 
-        return new Shape(a.Shape[0], a.Shape[1], n);
+        return new Shape(a.Shape[0], m, n);
     }
 
     public static Shape Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions o, Tensor? residual)

@@ -73,6 +73,15 @@ def matmul(gen):
     save("matmul_tb_f32", "matmul", {"a": a, "b": bt, "expected": torch.bmm(a, bt.transpose(1, 2))}, alpha=1.0, transpose_b=True)
 
 
+def matmul_transposed_a(gen):
+    """aᵀ·b and aᵀ·bᵀ with a stored (B, K, M): the weight-gradient GEMM dW = dYᵀ·X."""
+    at, b, bt = rnd(gen, 3, 33, 17), rnd(gen, 3, 33, 9), rnd(gen, 3, 9, 33)
+    save("matmul_ta_f32", "matmul", {"a": at, "b": b, "expected": 2.0 * torch.bmm(at.transpose(1, 2), b)},
+         alpha=2.0, transpose_a=True, transpose_b=False)
+    save("matmul_ta_tb_f32", "matmul", {"a": at, "b": bt, "expected": torch.bmm(at.transpose(1, 2), bt.transpose(1, 2))},
+         alpha=1.0, transpose_a=True, transpose_b=True)
+
+
 # ---- convolution -----------------------------------------------------------------------------
 
 def conv_nhwc(x, w, b, stride, pad):
@@ -380,7 +389,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow):
+                 narrow, matmul_transposed_a):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -13,13 +13,13 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f)
+    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false)
     {
-        Shape outShape = OpChecks.MatMul(a, b, transposeB);
-        int batch = a.Shape[0], m = a.Shape[1], k = a.Shape[2], n = outShape[2];
+        Shape outShape = OpChecks.MatMul(a, b, transposeB, transposeA);
+        int batch = a.Shape[0], m = outShape[1], k = transposeA ? a.Shape[1] : a.Shape[2], n = outShape[2];
         Tensor y = AllocateUninitialized(outShape, a.DType);
-        Device.Gemm(new GemmDescriptor(false, transposeB, m, n, k, alpha,
-            Address(a), k, (long)m * k, Address(b), transposeB ? k : n, (long)k * n, 0f, Address(y), n, (long)m * n, batch, a.DType, a.DType));
+        Device.Gemm(new GemmDescriptor(transposeA, transposeB, m, n, k, alpha,
+            Address(a), transposeA ? m : k, (long)m * k, Address(b), transposeB ? k : n, (long)k * n, 0f, Address(y), n, (long)m * n, batch, a.DType, a.DType));
         GC.KeepAlive(a); // the descriptor holds raw addresses: keep the operands from being finalized before the GEMM is issued
         GC.KeepAlive(b);
         return y;

@@ -14,10 +14,11 @@ public class GemmTests
             b.Linear(f.Load(b, "x"), f.Load(b, "weight"), f.LoadOptional(b, "bias")));
 
     [Theory]
-    [MemberData(nameof(TestBackends.With), "matmul_f32, matmul_tb_f32", MemberType = typeof(TestBackends))]
+    [MemberData(nameof(TestBackends.With), "matmul_f32, matmul_tb_f32, matmul_ta_f32, matmul_ta_tb_f32", MemberType = typeof(TestBackends))]
     public void MatMul(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "matmul", (b, f) =>
-            b.MatMul(f.Load(b, "a"), f.Load(b, "b"), f.Param("transpose_b").GetBoolean(), f.Param("alpha").GetSingle()));
+            b.MatMul(f.Load(b, "a"), f.Load(b, "b"), f.Param("transpose_b").GetBoolean(), f.Param("alpha").GetSingle(),
+                f.HasParam("transpose_a") && f.Param("transpose_a").GetBoolean()));
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
