@@ -25,7 +25,8 @@ VIPER_ENTRY(timestep_embedding)
 
 namespace viper {
 
-// x (B, T, H·D): x·cos + rotate_half(x)·sin with angle = position·θ^(−2i/D), i < D/2.
+// x (B, T, H·D): x·cos + rotate_half(x)·sin with angle = position·θ^(−2i/D), i < D/2; row r reads positions[r % seq],
+// so seq = T shares (T) positions across the batch and seq = B·T takes (B, T) positions per batch row.
 template <typename T>
 VIPER_INLINE void rotary(const T* __restrict__ x, const int* __restrict__ positions, T* __restrict__ y, int seq, int width,
                          int head_dim, float theta, i64 n) {

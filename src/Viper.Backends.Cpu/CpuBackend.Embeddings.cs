@@ -66,7 +66,7 @@ public sealed unsafe partial class CpuBackend
         OpChecks.SameBackend(this, x, positions);
         OpChecks.Rotary(x, positions, headDim);
         int half = headDim / 2;
-        int t = x.Shape[1], c = x.Shape[2];
+        int c = x.Shape[2];
         int[] pos = positions.ToInts();
         float[] invFreq = new float[half];
         for (int i = 0; i < half; i++)
@@ -79,7 +79,7 @@ public sealed unsafe partial class CpuBackend
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelRows(x.Shape.Rows, row =>
         {
-            float p = pos[row % t];
+            float p = pos[row % pos.Length]; // (T) repeats for every batch row; (B, T) gives each row its own
             for (int head = 0; head < c / headDim; head++)
             {
                 float* v = xp + (row * c) + (head * headDim);

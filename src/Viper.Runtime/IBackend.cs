@@ -110,7 +110,8 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Rotary position embedding on x (B, T, H·D) in the HF rotate_half convention:
-    /// x·cos + rotate_half(x)·sin with angles position·θ^(−2i/D), positions I32 (T).
+    /// x·cos + rotate_half(x)·sin with angles position·θ^(−2i/D), positions I32 (T) shared by the batch or (B, T) per
+    /// batch row (left-padded prompts, sequences at different lengths in one decode batch).
     /// </summary>
     Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta);
 

@@ -360,7 +360,10 @@ public static class OpChecks
             throw new ArgumentException($"rotary: positions must be I32, got {positions.DType}");
         }
 
-        ShapeIs("rotary", positions, "positions", new Shape(x.Shape[1]));
+        if (!positions.Shape.Equals(new Shape(x.Shape[1])) && !positions.Shape.Equals(new Shape(x.Shape[0], x.Shape[1])))
+        {
+            throw new ArgumentException($"rotary: positions must be (T) = ({x.Shape[1]}) or per batch row (B, T) = ({x.Shape[0]}, {x.Shape[1]}), got {positions.Shape}");
+        }
     }
 
     /// <summary>Checks shapes and the penalty (the ids' values: <see cref="TensorValueException"/>).</summary>

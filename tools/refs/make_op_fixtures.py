@@ -82,6 +82,19 @@ def matmul_transposed_a(gen):
          alpha=1.0, transpose_a=True, transpose_b=True)
 
 
+def rotary_rows(gen):
+    """Rotary positions per batch row (B, T): HF apply_rotary_pos_emb with position_ids of a left-padded batch."""
+    heads, d, theta = 2, 16, 10000.0
+    x = rnd(gen, 2, 9, heads * d)
+    pos = torch.stack([torch.arange(3, 12), torch.clamp(torch.arange(-4, 5), min=0)]).to(torch.int32)
+    inv_freq = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+    freqs = pos.float()[:, :, None] * inv_freq[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    xh = x.view(2, 9, heads, d)
+    y = xh * emb.cos()[:, :, None, :] + rotate_half(xh) * emb.sin()[:, :, None, :]
+    save("rotary_rows_f32", "embeddings", {"x": x, "positions": pos, "expected": y.reshape(2, 9, heads * d)}, head_dim=d, theta=theta)
+
+
 # ---- convolution -----------------------------------------------------------------------------
 
 def conv_nhwc(x, w, b, stride, pad):
@@ -389,7 +402,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a):
+                 narrow, matmul_transposed_a, rotary_rows):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -31,7 +31,9 @@ public sealed partial class CudaBackend
         OpChecks.Rotary(x, positions, headDim);
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchElementwise(KernelTable.Entry("rotary", x.DType), y.ElementCount, new KernelArgs()
-            .Add(this, x).Add(this, positions).Add(this, y).Add(x.Shape[1]).Add(x.Shape[2]).Add(headDim).Add(theta).Add(y.ElementCount));
+            // The kernel reads positions[row % period]: period T repeats them for every batch row, B·T gives each row its own.
+            .Add(this, x).Add(this, positions).Add(this, y).Add(checked((int)positions.ElementCount)).Add(x.Shape[2]).Add(headDim).Add(theta)
+            .Add(y.ElementCount));
         return y;
     }
 }

@@ -22,7 +22,7 @@ public class EmbeddingTests
             atol: 2e-4f, rtol: 0);
 
     [Theory]
-    [MemberData(nameof(TestBackends.With), "rotary_f32", MemberType = typeof(TestBackends))]
+    [MemberData(nameof(TestBackends.With), "rotary_f32, rotary_rows_f32", MemberType = typeof(TestBackends))]
     public void Rotary(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "embeddings", (b, f) =>
             b.Rotary(f.Load(b, "x"), f.Load(b, "positions"), f.Param("head_dim").GetInt32(), f.Param("theta").GetSingle()));
