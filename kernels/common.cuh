@@ -247,7 +247,7 @@ inline void cp_async_wait() {}  // the host copy above completed at once
 // out-of-range steering value clamps it, so nothing is read out of bounds, and records the first one in the backend's
 // record; the host reads the record at its next synchronisation and raises an error naming the op and the value.
 // The op codes are mirrored in Viper.Cuda/Backend/BadValueRecord.cs.
-enum BadValueOp { kBadEmbeddingId = 1, kBadKeyLength = 2, kBadPenaltyId = 3 };
+enum BadValueOp { kBadEmbeddingId = 1, kBadKeyLength = 2, kBadPenaltyId = 3, kBadCachePosition = 4 };
 struct BadValueRecord {
     int op;     // 0 while no bad value was met
     int limit;  // the largest allowed value

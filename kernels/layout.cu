@@ -14,6 +14,22 @@ VIPER_INLINE void copy_rows(const unsigned char* __restrict__ src, i64 src_pitch
     }
 }
 
+// Row b of values (B, Tn, row_bytes) into cache (B, Tmax, row_bytes) at sequence position positions[b]; a position
+// that would overflow the cache is recorded and its row skipped.
+VIPER_INLINE void kv_cache_write_rows(const unsigned char* __restrict__ values, const int* __restrict__ positions,
+                                      unsigned char* __restrict__ cache, i64 tn, i64 tmax, i64 row_bytes, i64 n, BadValueRecord* bad) {
+    i64 per_row = tn * row_bytes;
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        i64 b = i / per_row, rest = i % per_row;
+        i64 p = positions[b];
+        if (p < 0 || p > tmax - tn) {
+            if (rest == 0) record_bad_value(bad, kBadCachePosition, p, int(tmax - tn));
+            continue;
+        }
+        cache[(b * tmax + p) * row_bytes + rest] = values[i];
+    }
+}
+
 template <typename E>
 VIPER_INLINE void gather(const E* __restrict__ x, E* __restrict__ y, Strides s, i64 n) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) y[i] = x[source_index(i, s)];
@@ -43,6 +59,12 @@ extern "C" __global__ void copy_rows(const unsigned char* src, i64 src_pitch, un
     viper::copy_rows(src, src_pitch, dst, dst_pitch, rows, bytes);
 }
 VIPER_ENTRY(copy_rows)
+
+extern "C" __global__ void kv_cache_write_rows(const unsigned char* values, const int* positions, unsigned char* cache, i64 tn, i64 tmax,
+                                               i64 row_bytes, i64 n, viper::BadValueRecord* bad) {
+    viper::kv_cache_write_rows(values, positions, cache, tn, tmax, row_bytes, n, bad);
+}
+VIPER_ENTRY(kv_cache_write_rows)
 
 #define VIPER_LAYOUT(bits, E)                                                                                                 \
     extern "C" __global__ void gather_b##bits(const E* x, E* y, viper::Strides s, i64 n) { viper::gather<E>(x, y, s, n); }    \

@@ -55,6 +55,21 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
+    public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    {
+        OpChecks.SameBackend(this, cache, values, positions);
+        OpChecks.KvCacheWrite(cache, values, positions);
+        int[] at = positions.ToInts();
+        int lastStart = cache.Shape[1] - values.Shape[1];
+        TensorValueException.ThrowIfOutside(at, 0, lastStart, p => TensorValueException.CachePosition(p, lastStart));
+        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
+        long chunk = values.Shape[1] * rowBytes;
+        for (int b = 0; b < at.Length; b++)
+        {
+            CopyRows(Ptr(values) + (b * chunk), chunk, Ptr(cache) + (((long)b * cache.Shape[1]) + at[b]) * rowBytes, chunk, 1, chunk);
+        }
+    }
+
     public void KvCacheAppend(Tensor cache, Tensor values, int position)
     {
         OpChecks.SameBackend(this, cache, values);

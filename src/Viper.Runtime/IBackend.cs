@@ -55,6 +55,12 @@ public interface IBackend : IDisposable
     /// <summary>Writes values (B, Tn, C) into cache (B, Tmax, C) at sequence position <paramref name="position"/>.</summary>
     void KvCacheAppend(Tensor cache, Tensor values, int position);
 
+    /// <summary>
+    /// Writes row b of values (B, Tn, C) into cache (B, Tmax, C) at position positions[b] (I32 (B), in device memory, so a
+    /// captured decode step advances by rewriting it); a position that would overflow is a <see cref="TensorValueException"/>.
+    /// </summary>
+    void KvCacheWrite(Tensor cache, Tensor values, Tensor positions);
+
     /// <summary>Softmax over the last axis.</summary>
     Tensor Softmax(Tensor x);
 

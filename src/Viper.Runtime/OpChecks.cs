@@ -222,6 +222,18 @@ public static class OpChecks
         }
     }
 
+    /// <summary>Shapes for <see cref="IBackend.KvCacheWrite"/> (the positions' values: <see cref="TensorValueException"/>).</summary>
+    public static void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    {
+        KvCacheAppend(cache, values, 0);
+        if (positions.DType != DType.I32)
+        {
+            throw new ArgumentException($"kv_cache_write: positions must be I32, got {positions.DType}");
+        }
+
+        ShapeIs("kv_cache_write", positions, "positions", new Shape(cache.Shape[0]));
+    }
+
     public static void KvCacheAppend(Tensor cache, Tensor values, int position)
     {
         SameDType("kv_cache_append", cache, values);

@@ -19,6 +19,9 @@ public sealed class TensorValueException(string op, long value, string message) 
     public static TensorValueException KeyLength(long length, long keys) =>
         new("attention", length, $"attention: key length {length} outside [1, {keys}]");
 
+    public static TensorValueException CachePosition(long position, long lastStart) =>
+        new("kv_cache_write", position, $"kv_cache_write: position {position} outside [0, {lastStart}] (the cache would overflow)");
+
     public static TensorValueException PenaltyId(long id, long vocabulary) =>
         new("repetition_penalty", id, $"repetition_penalty: id {id} outside a vocabulary of {vocabulary}");
 

@@ -95,6 +95,16 @@ def rotary_rows(gen):
     save("rotary_rows_f32", "embeddings", {"x": x, "positions": pos, "expected": y.reshape(2, 9, heads * d)}, head_dim=d, theta=theta)
 
 
+def kv_cache_write_rows(gen):
+    """Each batch row's values written at its own position (sequences of different lengths in one decode batch)."""
+    cache, values = rnd(gen, 3, 10, 12), rnd(gen, 3, 2, 12)
+    positions = torch.tensor([0, 5, 8], dtype=torch.int32)
+    after = cache.clone()
+    for b, p in enumerate(positions.tolist()):
+        after[b, p:p + 2] = values[b]
+    save("kv_cache_write_rows_f32", "kv_cache_append", {"cache": cache, "values": values, "positions": positions, "expected": after})
+
+
 # ---- convolution -----------------------------------------------------------------------------
 
 def conv_nhwc(x, w, b, stride, pad):
@@ -402,7 +412,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a, rotary_rows):
+                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

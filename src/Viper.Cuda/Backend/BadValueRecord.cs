@@ -42,6 +42,7 @@ internal sealed class BadValueRecord : IDisposable
             1 => TensorValueException.EmbeddingId(value, (long)limit + 1),
             2 => TensorValueException.KeyLength(value, limit),
             3 => TensorValueException.PenaltyId(value, (long)limit + 1),
+            4 => TensorValueException.CachePosition(value, limit),
             _ => new InvalidOperationException($"the device recorded an unknown bad-value op code {op}"),
         };
     }

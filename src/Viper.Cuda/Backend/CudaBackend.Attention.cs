@@ -67,6 +67,16 @@ public sealed partial class CudaBackend
         partialMl.Dispose();
     }
 
+    public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    {
+        OpChecks.SameBackend(this, cache, values, positions);
+        OpChecks.KvCacheWrite(cache, values, positions);
+        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
+        LaunchElementwise("kv_cache_write_rows", values.SizeInBytes, new KernelArgs()
+            .Add(this, values).Add(this, positions).Add(this, cache).Add((long)values.Shape[1]).Add((long)cache.Shape[1]).Add(rowBytes)
+            .Add(values.SizeInBytes).Add(BadValues));
+    }
+
     public void KvCacheAppend(Tensor cache, Tensor values, int position)
     {
         OpChecks.SameBackend(this, cache, values);

@@ -36,7 +36,7 @@ public static class KernelTable
 
     public static readonly KernelFamily Layout = new("layout.cu",
     [
-        "copy_rows",
+        "copy_rows", "kv_cache_write_rows",
         .. ElementBits.SelectMany(b => new[] { $"gather_b{b}", $"upsample_nearest2x_b{b}", $"embedding_i32_b{b}", $"embedding_i64_b{b}" }),
     ]);
 

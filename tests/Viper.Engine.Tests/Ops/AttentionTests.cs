@@ -4,7 +4,7 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::attention (float64 softmax(QKᵀ/√d + mask)V) and ::kv_cache_append.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::attention (float64 softmax(QKᵀ/√d + mask)V) and ::kv_cache_append / ::kv_cache_write_rows.</summary>
 public class AttentionTests
 {
     [Theory]
@@ -32,6 +32,34 @@ public class AttentionTests
             b.KvCacheAppend(cache, f.Load(b, "values"), f.Param("position").GetInt32());
             return cache;
         }, atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "kv_cache_write_rows_f32", MemberType = typeof(TestBackends))]
+    public void KvCacheWritePerRow(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "kv_cache_append", (b, f) =>
+        {
+            Tensor cache = f.Load(b, "cache");
+            b.KvCacheWrite(cache, f.Load(b, "values"), f.Load(b, "positions"));
+            return cache;
+        }, atol: 0, rtol: 0);
+
+    /// <summary>A position that would overflow is raised (on a device, at the next download) and its row is not written.</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void KvCacheWriteRaisesAnOverflowingPosition(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using Tensor cache = b.Allocate(new Shape(2, 6, 4), DType.F32);
+        using Tensor values = b.FromFloats(Enumerable.Repeat(1f, 2 * 2 * 4).ToArray(), new Shape(2, 2, 4));
+        using Tensor positions = b.FromInts([1, 5], new Shape(2));
+        var e = Assert.Throws<TensorValueException>(() =>
+        {
+            b.KvCacheWrite(cache, values, positions);
+            cache.ToFloats();
+        });
+        Assert.Equal("kv_cache_write: position 5 outside [0, 4] (the cache would overflow)", e.Message);
+        Assert.All(cache.ToFloats().Skip(6 * 4), v => Assert.Equal(0f, v));
+    }
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
