@@ -1,5 +1,6 @@
 // Row reductions: one block per row, each thread strides over the row, then warp shuffles and a
-// shared-memory exchange between warps (common.cuh block_sum). Accumulates in f32.
+// shared-memory exchange between warps (common.cuh block_sum). Accumulates in f32. Column sums over leading axes:
+// one thread per output element, rows added in order (neighbouring threads read neighbouring columns).
 #include "common.cuh"
 
 namespace viper {
@@ -14,6 +15,16 @@ VIPER_INLINE void sum_rows(const T* __restrict__ x, float* __restrict__ y, int c
     if (threadIdx.x == 0) y[blockIdx.x] = acc * scale;
 }
 
+// y[c] = Σ_r x[r, c] over x (rows, cols) in f32, rows in order: a bias gradient Σ over (B, T).
+template <typename T>
+VIPER_INLINE void sum_leading(const T* __restrict__ x, float* __restrict__ y, i64 rows, i64 cols) {
+    for (i64 c = i64(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += i64(gridDim.x) * blockDim.x) {
+        float acc = 0.f;
+        for (i64 r = 0; r < rows; ++r) acc += to_float(x[r * cols + c]);
+        y[c] = acc;
+    }
+}
+
 }  // namespace viper
 
 // y[r] = scale · Σ_c x[r, c]; scale = 1 for a sum, 1/cols for a mean.
@@ -26,3 +37,13 @@ VIPER_INLINE void sum_rows(const T* __restrict__ x, float* __restrict__ y, int c
 VIPER_SUM_ROWS(f32, float)
 VIPER_SUM_ROWS(f16, viper::f16)
 VIPER_SUM_ROWS(bf16, viper::bf16)
+
+#define VIPER_SUM_LEADING(suffix, T)                                                                          \
+    extern "C" __global__ void sum_leading_##suffix(const T* x, float* y, i64 rows, i64 cols) {               \
+        viper::sum_leading<T>(x, y, rows, cols);                                                              \
+    }                                                                                                         \
+    VIPER_ENTRY(sum_leading_##suffix)
+
+VIPER_SUM_LEADING(f32, float)
+VIPER_SUM_LEADING(f16, viper::f16)
+VIPER_SUM_LEADING(bf16, viper::bf16)

@@ -35,6 +35,23 @@ public sealed unsafe partial class CpuBackend
         return this.FromFloats(result, logits.Shape, logits.DType);
     }
 
+    public Tensor SumLeading(Tensor x, int axes)
+    {
+        OpChecks.SameBackend(this, x);
+        Shape outShape = OpChecks.SumLeading(x, axes);
+        long cols = outShape.ElementCount, rows = cols == 0 ? 0 : x.ElementCount / cols;
+        using F32Input xs = Read(x);
+        F32Output y = Write(outShape, x.DType);
+        float* xp = xs.Pointer;
+        y.Span.Clear();
+        for (long r = 0; r < rows; r++) // rows in order, as the kernel adds them
+        {
+            TensorPrimitives.Add(y.Span, new ReadOnlySpan<float>(xp + (r * cols), checked((int)cols)), y.Span);
+        }
+
+        return y.Finish();
+    }
+
     public Tensor Mean(Tensor x)
     {
         OpChecks.Float("mean", x, "x");

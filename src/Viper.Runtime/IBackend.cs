@@ -143,6 +143,12 @@ public interface IBackend : IDisposable
     /// <summary>Mean over the last axis → (…).</summary>
     Tensor Mean(Tensor x);
 
+    /// <summary>
+    /// Sum over the first <paramref name="axes"/> axes (f32 accumulation, rounded once to x's dtype): x (B, T, C) with
+    /// axes 2 → (C), a bias gradient; axes 0 copies.
+    /// </summary>
+    Tensor SumLeading(Tensor x, int axes);
+
     /// <summary>x / max(‖x‖₂, eps) over the last axis (torch.nn.functional.normalize).</summary>
     Tensor L2Normalize(Tensor x, float eps = 1e-12f);
 }

@@ -214,6 +214,18 @@ public static class OpChecks
         }
     }
 
+    /// <summary>Returns the output shape: x's shape without its first <paramref name="axes"/> axes.</summary>
+    public static Shape SumLeading(Tensor x, int axes)
+    {
+        Float("sum_leading", x, "x");
+        if (axes < 0 || axes >= x.Shape.Rank)
+        {
+            throw new ArgumentOutOfRangeException(nameof(axes), axes, $"sum_leading: {axes} leading axes of a rank-{x.Shape.Rank} tensor (0…{x.Shape.Rank - 1})");
+        }
+
+        return new Shape(x.Shape.ToArray()[axes..]);
+    }
+
     public static void CopyInto(Tensor source, Tensor destination)
     {
         if (!source.Shape.Equals(destination.Shape) || source.DType != destination.DType)

@@ -105,6 +105,15 @@ def kv_cache_write_rows(gen):
     save("kv_cache_write_rows_f32", "kv_cache_append", {"cache": cache, "values": values, "positions": positions, "expected": after})
 
 
+def sum_leading(gen):
+    """Sums over leading axes (a bias gradient over (B, T)), f32 and a bf16 input within twice the naive error."""
+    x = rnd(gen, 3, 17, 24)
+    save("sum_leading_2_f32", "sum_leading", {"x": x, "expected": x.sum(dim=(0, 1))}, axes=2)
+    save("sum_leading_1_f32", "sum_leading", {"x": x, "expected": x.sum(dim=0)}, axes=1)
+    for tag, dt in LOW.items():
+        low_precision(f"sum_leading_2_{tag}", "sum_leading", lambda x: x.sum(dim=(0, 1)), {"x": x}, dt, axes=2)
+
+
 # ---- convolution -----------------------------------------------------------------------------
 
 def conv_nhwc(x, w, b, stride, pad):
@@ -412,7 +421,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows):
+                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

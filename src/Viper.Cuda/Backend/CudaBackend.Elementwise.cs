@@ -115,6 +115,23 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    public Tensor SumLeading(Tensor x, int axes)
+    {
+        OpChecks.SameBackend(this, x);
+        Shape outShape = OpChecks.SumLeading(x, axes);
+        long cols = outShape.ElementCount, rows = cols == 0 ? 0 : x.ElementCount / cols;
+        Tensor sums = AllocateUninitialized(outShape, DType.F32);
+        LaunchElementwise(KernelTable.Entry("sum_leading", x.DType), cols, new KernelArgs().Add(this, x).Add(this, sums).Add(rows).Add(cols));
+        if (x.DType == DType.F32)
+        {
+            return sums;
+        }
+
+        Tensor rounded = Cast(sums, x.DType);
+        sums.Dispose();
+        return rounded;
+    }
+
     public Tensor Mean(Tensor x)
     {
         OpChecks.Float("mean", x, "x");

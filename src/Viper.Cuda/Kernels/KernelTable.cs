@@ -23,7 +23,7 @@ public static class KernelTable
         .. Casts().Select(c => Entry("cast", c.From, c.To)),
     ]);
 
-    public static readonly KernelFamily Reduce = new("reduce.cu", [.. Each("sum_rows")]);
+    public static readonly KernelFamily Reduce = new("reduce.cu", [.. Each("sum_rows"), .. Each("sum_leading")]);
 
     public static readonly KernelFamily Guidance = new("guidance.cu", [.. Each("guidance_step")]);
 

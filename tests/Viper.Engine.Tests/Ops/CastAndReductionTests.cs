@@ -42,6 +42,11 @@ public class CastAndReductionTests
     }
 
     [Theory]
+    [MemberData(nameof(TestBackends.With), "sum_leading_2_f32, sum_leading_1_f32, sum_leading_2_f16, sum_leading_2_bf16", MemberType = typeof(TestBackends))]
+    public void SumLeading(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "sum_leading", (b, f) => b.SumLeading(f.Load(b, "x"), f.Param("axes").GetInt32()));
+
+    [Theory]
     [MemberData(nameof(TestBackends.With), "mean_f32", MemberType = typeof(TestBackends))]
     public void Mean(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "reductions", (b, f) => b.Mean(f.Load(b, "x")));
