@@ -16,17 +16,20 @@ constexpr int kMaxAttentionBlock = 256;
 // maximum m, the sum l of exp(s − m) and this thread's unnormalised outputs acc (dims threadIdx.x + blockDim.x·r).
 template <typename T>
 VIPER_INLINE void attention_span(const float* qs, const T* __restrict__ k, const T* __restrict__ v, float* p, float* scratch,
-                                 i64 key_row0, int hkv, int kvh, int d, int begin, int end, float& m, float& l, float* acc) {
+                                 i64 key_row0, int hkv, int kvh, int d, int begin, int end, const int* mask, const float* bias, float& m,
+                                 float& l, float* acc) {
     for (int r = 0; r < kMaxHeadDim / 32; ++r) acc[r] = 0.f;
     m = -3.402823466e38f;
     l = 0.f;
     for (int tile = begin; tile < end; tile += blockDim.x) {
         int j = tile + int(threadIdx.x);
+        bool live = j < end && (mask == nullptr || mask[j] != 0);
         float s = -3.402823466e38f;
-        if (j < end) {
+        if (live) {
             const T* krow = k + ((key_row0 + j) * hkv + kvh) * d;
             s = 0.f;
             for (int c = 0; c < d; ++c) s += qs[c] * to_float(krow[c]);
+            if (bias != nullptr) s += bias[j];
         }
         // Tile maximum (block-wide), then rescale what has been accumulated so far.
         unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -38,7 +41,7 @@ VIPER_INLINE void attention_span(const float* qs, const T* __restrict__ k, const
         __syncthreads();
         float m_new = fmaxf(m, tm);
         float alpha = expf(m - m_new);
-        p[threadIdx.x] = j < end ? expf(s - m_new) : 0.f;
+        p[threadIdx.x] = live ? expf(s - m_new) : 0.f;
         float tile_sum = block_sum(p[threadIdx.x], scratch);
         l = l * alpha + tile_sum;
         m = m_new;
@@ -67,17 +70,19 @@ VIPER_INLINE int load_query_row(const T* __restrict__ q, float* qs, const int* _
 
 template <typename T>
 VIPER_INLINE void attention_row(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ y,
-                                const int* __restrict__ key_lengths, BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,
-                                int causal, float scale) {
+                                const int* __restrict__ key_lengths, BadValueRecord* bad, AttentionMasks masks, int tq, int tk, int hq,
+                                int hkv, int d, int causal, float scale) {
     __shared__ float qs[kMaxHeadDim];
     __shared__ float p[kMaxAttentionBlock];
     __shared__ float scratch[32];
     int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     int visible = load_query_row(q, qs, key_lengths, bad, i, h, b, tq, tk, hq, d, causal, scale);
     float acc[kMaxHeadDim / 32], m, l;
-    attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, 0, visible, m, l, acc);
+    attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, 0, visible, key_mask_row(masks, b, tk),
+                   bias_row(masks, b, h, i, tq, tk), m, l, acc);
     T* out = y + ((i64(b) * tq + i) * hq + h) * d;
-    for (int r = 0; r * int(blockDim.x) + int(threadIdx.x) < d; ++r) out[r * blockDim.x + threadIdx.x] = from_float<T>(acc[r] / l);
+    for (int r = 0; r * int(blockDim.x) + int(threadIdx.x) < d; ++r)
+        out[r * blockDim.x + threadIdx.x] = from_float<T>(l > 0.f ? acc[r] / l : 0.f);  // no key left: zeros
 }
 
 // Split-KV decode, pass 1: block (i·splits + s, h, b) takes keys [s·chunk, (s+1)·chunk) of query row i and writes its
@@ -85,7 +90,8 @@ VIPER_INLINE void attention_row(const T* __restrict__ q, const T* __restrict__ k
 // A few query rows against a long cache leave most SMs idle with one block per row; the splits fill them.
 template <typename T>
 VIPER_INLINE void attention_split_partial(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                                          const int* __restrict__ key_lengths, BadValueRecord* bad, float* __restrict__ partial_o,
+                                          const int* __restrict__ key_lengths, BadValueRecord* bad, AttentionMasks masks,
+                                          float* __restrict__ partial_o,
                                           float* __restrict__ partial_ml, int tq, int tk, int hq, int hkv, int d, int causal,
                                           float scale, int splits, int chunk) {
     __shared__ float qs[kMaxHeadDim];
@@ -95,7 +101,8 @@ VIPER_INLINE void attention_split_partial(const T* __restrict__ q, const T* __re
     int visible = load_query_row(q, qs, key_lengths, bad, i, h, b, tq, tk, hq, d, causal, scale);
     int begin = split * chunk, end = begin + chunk < visible ? begin + chunk : visible;
     float acc[kMaxHeadDim / 32], m, l;
-    attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, begin, end, m, l, acc);
+    attention_span(qs, k, v, p, scratch, i64(b) * tk, hkv, h / (hq / hkv), d, begin, end, key_mask_row(masks, b, tk),
+                   bias_row(masks, b, h, i, tq, tk), m, l, acc);
     i64 slot = ((i64(b) * tq + i) * hq + h) * splits + split;
     for (int r = 0; r * int(blockDim.x) + int(threadIdx.x) < d; ++r) partial_o[slot * d + r * blockDim.x + threadIdx.x] = acc[r];
     if (threadIdx.x == 0) {
@@ -118,7 +125,7 @@ VIPER_INLINE void attention_split_combine(const float* __restrict__ partial_o, c
     for (int c = threadIdx.x; c < d; c += blockDim.x) {
         float o = 0.f;
         for (int s = 0; s < splits; ++s) o += expf(ml[2 * s] - big) * partial_o[(row * splits + s) * d + c];
-        y[row * d + c] = from_float<T>(o / l);
+        y[row * d + c] = from_float<T>(l > 0.f ? o / l : 0.f);  // no key left: zeros
     }
 }
 
@@ -126,16 +133,17 @@ VIPER_INLINE void attention_split_combine(const float* __restrict__ partial_o, c
 
 #define VIPER_ATTENTION(suffix, T)                                                                                         \
     extern "C" __global__ void attention_rows_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths,      \
-                                                       viper::BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,  \
-                                                       int causal, float scale) {                                           \
-        viper::attention_row<T>(q, k, v, y, key_lengths, bad, tq, tk, hq, hkv, d, causal, scale);                          \
+                                                       viper::BadValueRecord* bad, viper::AttentionMasks masks, int tq,     \
+                                                       int tk, int hq, int hkv, int d, int causal, float scale) {           \
+        viper::attention_row<T>(q, k, v, y, key_lengths, bad, masks, tq, tk, hq, hkv, d, causal, scale);                   \
     }                                                                                                                      \
     VIPER_ENTRY(attention_rows_##suffix)                                                                                   \
     extern "C" __global__ void attention_split_partial_##suffix(const T* q, const T* k, const T* v, const int* key_lengths,   \
-                                                                viper::BadValueRecord* bad, float* partial_o,                \
-                                                                float* partial_ml, int tq, int tk, int hq, int hkv, int d,   \
-                                                                int causal, float scale, int splits, int chunk) {            \
-        viper::attention_split_partial<T>(q, k, v, key_lengths, bad, partial_o, partial_ml, tq, tk, hq, hkv, d, causal, scale, \
+                                                                viper::BadValueRecord* bad, viper::AttentionMasks masks,     \
+                                                                float* partial_o, float* partial_ml, int tq, int tk, int hq, \
+                                                                int hkv, int d, int causal, float scale, int splits,         \
+                                                                int chunk) {                                                 \
+        viper::attention_split_partial<T>(q, k, v, key_lengths, bad, masks, partial_o, partial_ml, tq, tk, hq, hkv, d, causal, scale, \
                                           splits, chunk);                                                                    \
     }                                                                                                                      \
     VIPER_ENTRY(attention_split_partial_##suffix)                                                                          \

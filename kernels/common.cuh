@@ -273,6 +273,22 @@ VIPER_INLINE int visible_keys(const int* key_lengths, int b, int tk, BadValueRec
     return key_lengths != nullptr ? int(checked_value(key_lengths[b], 1, tk, bad, kBadKeyLength)) : tk;
 }
 
+// Optional masking of attention scores beyond key lengths and causality: key_mask (B, Tk) I32, nonzero = attend (SigLIP's
+// patch masks, the perceiver's context mask); bias (B, bias_heads, Tq, Tk) f32 added to the scaled scores (bias_heads 1:
+// shared by every head; transformers' 4-D additive masks). A row with no key left outputs zeros.
+struct AttentionMasks {
+    const int* key_mask;
+    const float* bias;
+    int bias_heads;
+    int unused;
+};
+
+VIPER_INLINE const int* key_mask_row(const AttentionMasks& m, int b, int tk) { return m.key_mask ? m.key_mask + i64(b) * tk : nullptr; }
+
+VIPER_INLINE const float* bias_row(const AttentionMasks& m, int b, int h, int i, int tq, int tk) {
+    return m.bias ? m.bias + ((i64(b) * m.bias_heads + (m.bias_heads == 1 ? 0 : h)) * tq + i) * tk : nullptr;
+}
+
 // The m16n8k16 mma for the storage type: f16 or bf16 operands, f32 accumulators.
 template <typename T>
 VIPER_INLINE void mma16816(float d[4], const u32 a[4], const u32 b[2], const float c[4]);

@@ -14,8 +14,8 @@ constexpr int kFlashMaxDimTiles = 32;  // head dim ≤ 256 = 32 n-tiles of 8
 
 template <typename T>
 VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ y,
-                                  const int* __restrict__ key_lengths, BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d,
-                                  int causal, float scale) {
+                                  const int* __restrict__ key_lengths, BadValueRecord* bad, AttentionMasks masks, int tq, int tk, int hq,
+                                  int hkv, int d, int causal, float scale) {
     VIPER_DYNAMIC_SHARED(u16, smem);
     const int dp = (d + 15) / 16 * 16;
     u16* qs = smem;
@@ -62,8 +62,10 @@ VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__
             }
             for (int e = 0; e < 4; ++e) {
                 int row = q0 + row0 + (e >= 2 ? 8 : 0), key = kv0 + nt * 8 + 2 * t + (e & 1);
-                bool ok = key < visible && (!causal || key <= row + (tk - tq));
-                s[nt][e] = ok ? acc[e] * scale : neg_inf;
+                bool ok = key < visible && (!causal || key <= row + (tk - tq)) && row < tq &&
+                          (masks.key_mask == nullptr || masks.key_mask[i64(b) * tk + key] != 0);
+                float bias = ok && masks.bias != nullptr ? bias_row(masks, b, h, row, tq, tk)[key] : 0.f;
+                s[nt][e] = ok ? acc[e] * scale + bias : neg_inf;
             }
         }
 
@@ -110,7 +112,7 @@ VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__
         int qi = q0 + row0 + 8 * r;
         if (qi >= tq) continue;
         T* out = y + ((i64(b) * tq + qi) * hq + h) * d;
-        float inv = 1.f / l[r];
+        float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;  // no key left: zeros
         for (int dt = 0; dt < dp / 8; ++dt) {
             int c = dt * 8 + 2 * t;
             if (c < d) out[c] = from_float<T>(o[dt][2 * r] * inv);
@@ -123,9 +125,9 @@ VIPER_INLINE void flash_attention(const T* __restrict__ q, const T* __restrict__
 
 #define VIPER_FLASH(suffix, T)                                                                                             \
     extern "C" __global__ void flash_attention_##suffix(const T* q, const T* k, const T* v, T* y, const int* key_lengths,     \
-                                                        viper::BadValueRecord* bad, int tq, int tk, int hq, int hkv, int d, \
-                                                        int causal, float scale) {                                          \
-        viper::flash_attention<T>(q, k, v, y, key_lengths, bad, tq, tk, hq, hkv, d, causal, scale);                        \
+                                                        viper::BadValueRecord* bad, viper::AttentionMasks masks, int tq,    \
+                                                        int tk, int hq, int hkv, int d, int causal, float scale) {          \
+        viper::flash_attention<T>(q, k, v, y, key_lengths, bad, masks, tq, tk, hq, hkv, d, causal, scale);                 \
     }                                                                                                                      \
     VIPER_ENTRY(flash_attention_##suffix)
 

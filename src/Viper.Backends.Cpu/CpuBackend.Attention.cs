@@ -18,6 +18,9 @@ public sealed unsafe partial class CpuBackend
         int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim;
         int[] keyLengths = options.KeyLengths?.ToInts() ?? Enumerable.Repeat(tk, batch).ToArray();
         TensorValueException.ThrowIfOutside(keyLengths, 1, tk, length => TensorValueException.KeyLength(length, tk));
+        int[]? keyMask = options.KeyMask?.ToInts();
+        float[]? bias = options.Bias?.ToFloats();
+        int biasHeads = options.Bias?.Shape[1] ?? 1;
         using F32Input qs = Read(q);
         using F32Input ks = Read(k);
         using F32Input vs = Read(v);
@@ -41,10 +44,20 @@ public sealed unsafe partial class CpuBackend
                     int visible = keyLengths[b];
                     bool causal = options.Causal;
                     int start = q0;
+                    int head = h, item = b;
                     ParallelRows(rows, r =>
                     {
                         int limit = causal ? Math.Min(visible, start + (int)r + (tk - tq) + 1) : visible;
-                        MaskedSoftmaxRow(new Span<float>(s + (r * tk), tk), limit);
+                        var row = new Span<float>(s + (r * tk), tk);
+                        if (keyMask is null && bias is null)
+                        {
+                            MaskedSoftmaxRow(row, limit);
+                        }
+                        else
+                        {
+                            long biasAt = ((((long)item * biasHeads) + (biasHeads == 1 ? 0 : head)) * tq + start + r) * tk;
+                            ExcludingSoftmaxRow(row, limit, keyMask.AsSpan(keyMask is null ? 0 : item * tk), bias.AsSpan(bias is null ? 0 : (int)biasAt));
+                        }
                     });
                     float* yh = yp + ((((long)b * tq) + q0) * hq * d) + (h * d);
                     OpenBlas.Sgemm(Threads, false, false, rows, d, tk, 1f, s, tk, vh, hkv * d, 0f, yh, hq * d);
@@ -77,6 +90,44 @@ public sealed unsafe partial class CpuBackend
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
         long chunk = values.Shape[1] * rowBytes;
         CopyRows(Ptr(values), chunk, Ptr(cache) + (position * rowBytes), cache.Shape[1] * rowBytes, cache.Shape[0], chunk);
+    }
+
+    /// <summary>
+    /// Softmax over the first <paramref name="visible"/> entries with <paramref name="bias"/> added and keys whose
+    /// <paramref name="mask"/> entry is 0 excluded (empty spans: none); excluded entries, and every entry of a row with
+    /// no key left, become exact zeros.
+    /// </summary>
+    private static void ExcludingSoftmaxRow(Span<float> row, int visible, ReadOnlySpan<int> mask, ReadOnlySpan<float> bias)
+    {
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < visible; j++)
+        {
+            if (mask.IsEmpty || mask[j] != 0)
+            {
+                row[j] += bias.IsEmpty ? 0f : bias[j];
+                max = MathF.Max(max, row[j]);
+            }
+        }
+
+        if (float.IsNegativeInfinity(max))
+        {
+            row.Clear();
+            return;
+        }
+
+        float sum = 0f;
+        for (int j = 0; j < visible; j++)
+        {
+            row[j] = mask.IsEmpty || mask[j] != 0 ? MathF.Exp(row[j] - max) : 0f;
+            sum += row[j];
+        }
+
+        for (int j = 0; j < visible; j++)
+        {
+            row[j] /= sum;
+        }
+
+        row[visible..].Clear();
     }
 
     /// <summary>Softmax over the first <paramref name="visible"/> entries; the rest become exact zeros.</summary>

@@ -203,6 +203,26 @@ public static class OpChecks
             throw new ArgumentException($"attention: causal with more queries ({q.Shape[1]}) than keys ({k.Shape[1]})");
         }
 
+        if (o.KeyMask is { } mask)
+        {
+            if (mask.DType != DType.I32)
+            {
+                throw new ArgumentException($"attention: the key mask must be I32 (nonzero = attend), got {mask.DType}");
+            }
+
+            ShapeIs("attention", mask, "key mask", new Shape(q.Shape[0], k.Shape[1]));
+        }
+
+        if (o.Bias is { } bias)
+        {
+            if (bias.DType != DType.F32 || bias.Shape.Rank != 4 || bias.Shape[0] != q.Shape[0] || (bias.Shape[1] != 1 && bias.Shape[1] != o.QueryHeads) ||
+                bias.Shape[2] != q.Shape[1] || bias.Shape[3] != k.Shape[1])
+            {
+                throw new ArgumentException(
+                    $"attention: the bias must be f32 ({q.Shape[0]}, 1 or {o.QueryHeads}, {q.Shape[1]}, {k.Shape[1]}), got {bias.Shape} {bias.DType}");
+            }
+        }
+
         if (o.KeyLengths is { } lengths)
         {
             if (lengths.DType != DType.I32)

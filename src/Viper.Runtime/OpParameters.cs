@@ -40,7 +40,17 @@ public sealed record AttentionOptions(int QueryHeads, int KeyValueHeads, int Hea
     /// <summary>Softmax scale; defaults to 1/√HeadDim.</summary>
     public float? Scale { get; init; }
 
+    /// <summary>I32 (B) keys visible per batch row (a prefix); values outside [1, Tk] are a <see cref="TensorValueException"/>.</summary>
     public Tensor? KeyLengths { get; init; }
+
+    /// <summary>
+    /// I32 (B, Tk): nonzero keys are attended, zero keys excluded anywhere in the row (SigLIP's patch masks, the
+    /// perceiver's context mask). A query row left with no key outputs zeros.
+    /// </summary>
+    public Tensor? KeyMask { get; init; }
+
+    /// <summary>F32 (B, 1 or Hq, Tq, Tk) added to the scaled scores before the softmax (transformers' 4-D additive masks).</summary>
+    public Tensor? Bias { get; init; }
 
     public float EffectiveScale => Scale ?? 1f / MathF.Sqrt(HeadDim);
 }

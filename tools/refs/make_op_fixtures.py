@@ -192,14 +192,19 @@ def rms_norm(gen):
 
 # ---- attention -------------------------------------------------------------------------------
 
-def attention_ref(q, k, v, hq, hkv, d, causal=False, key_lengths=None, scale=None):
-    """softmax(scale q k^T + mask) v with (B, T, H*D) layout; causal aligned to the end of the keys."""
+def attention_ref(q, k, v, hq, hkv, d, causal=False, key_lengths=None, scale=None, key_mask=None, bias=None):
+    """softmax(scale q k^T + bias + mask) v with (B, T, H*D) layout; causal aligned to the end of the keys; key_mask (B, Tk)
+    nonzero = attend; bias (B, 1 or H, Tq, Tk) added to the scaled scores."""
     bsz, tq, tk = q.shape[0], q.shape[1], k.shape[1]
     qh = q.view(bsz, tq, hq, d).transpose(1, 2)
     kh = k.view(bsz, tk, hkv, d).transpose(1, 2).repeat_interleave(hq // hkv, dim=1)
     vh = v.view(bsz, tk, hkv, d).transpose(1, 2).repeat_interleave(hq // hkv, dim=1)
     s = (qh @ kh.transpose(-1, -2)) * (scale if scale is not None else 1.0 / math.sqrt(d))
+    if bias is not None:
+        s = s + bias.to(s.dtype)
     mask = torch.zeros(bsz, 1, tq, tk, dtype=torch.bool)
+    if key_mask is not None:
+        mask |= (key_mask == 0)[:, None, None, :]
     if causal:
         mask |= torch.ones(tq, tk, dtype=torch.bool).triu(1 + tk - tq)
     if key_lengths is not None:
@@ -227,6 +232,32 @@ def attention(gen):
     for tag, dt in LOW.items():
         low_precision(f"attention_{tag}", "attention", lambda q, k, v: attention_ref(q, k, v, 2, 2, 40),
                       {"q": q, "k": k, "v": v}, dt, query_heads=2, kv_heads=2, head_dim=40, causal=False)
+
+
+def attention_masks(gen):
+    """Key masks with holes anywhere in the row and additive biases (shared or per head), alone and with causality, on
+    the row kernel, the split-KV decode kernel (Tk 600) and, in f16/bf16, the flash kernel."""
+    cases = [("attention_keymask_f32", 2, 6, 9, 4, 2, 16, False, [[1, 1, 0, 1, 1, 1, 0, 1, 1], [0, 1, 1, 1, 1, 1, 1, 1, 0]], None),
+             ("attention_bias_causal_f32", 2, 5, 7, 2, 2, 8, True, [[1] * 7, [1, 0, 1, 1, 1, 1, 1]], 2),
+             ("attention_decode_mask_f32", 1, 1, 600, 2, 1, 32, False, [[int(j % 7 != 3) for j in range(600)]], 1)]
+    for name, bsz, tq, tk, hq, hkv, d, causal, mask, bias_heads in cases:
+        q, k, v = rnd(gen, bsz, tq, hq * d), rnd(gen, bsz, tk, hkv * d), rnd(gen, bsz, tk, hkv * d)
+        km = torch.tensor(mask, dtype=torch.int32)
+        tensors = {"q": q, "k": k, "v": v, "key_mask": km}
+        if bias_heads is not None:
+            tensors["bias"] = rnd(gen, bsz, bias_heads, tq, tk) * 2
+        tensors["expected"] = attention_ref(q.double(), k.double(), v.double(), hq, hkv, d, causal,
+                                            key_mask=km, bias=tensors.get("bias")).float()
+        save(name, "attention", tensors, query_heads=hq, kv_heads=hkv, head_dim=d, causal=causal)
+    q, k, v = rnd(gen, 2, 33, 2 * 40), rnd(gen, 2, 33, 2 * 40), rnd(gen, 2, 33, 2 * 40)
+    km = (torch.rand(2, 33, generator=gen) > 0.3).to(torch.int32)
+    bias = rnd(gen, 2, 1, 33, 33)
+    for tag, dt in LOW.items():
+        low = {"q": q.to(dt), "k": k.to(dt), "v": v.to(dt)}
+        expected = attention_ref(*(low[n].double() for n in ("q", "k", "v")), 2, 2, 40, key_mask=km, bias=bias).float()
+        naive = attention_ref(*(low[n].float() for n in ("q", "k", "v")), 2, 2, 40, key_mask=km, bias=bias).to(dt)
+        save(f"attention_mask_{tag}", "attention", {**low, "key_mask": km, "bias": bias, "expected": expected, "naive": naive},
+             dtype=DTYPES[dt], naive="f32 compute, rounded once", query_heads=2, kv_heads=2, head_dim=40, causal=False)
 
 
 def kv_cache_append(gen):
@@ -421,7 +452,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading):
+                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -31,7 +31,7 @@ public sealed partial class CudaBackend
         }
 
         var args = new KernelArgs()
-            .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths).Add(BadValues)
+            .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths).Add(BadValues).Add(Masks(options))
             .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
             .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale);
         if (q.DType != DType.F32 && options.HeadDim % 8 == 0)
@@ -46,8 +46,15 @@ public sealed partial class CudaBackend
                 new Dim3(Launchers.AttentionRowsBlock), 0, args);
         }
 
+        GC.KeepAlive(options); // the masks' raw addresses are in the launch: keep them from being finalized before it is issued
         return y;
     }
+
+    // The mask tensors travel as raw addresses inside a by-value struct: the caller's options keep them alive for the launch.
+    private AttentionMasks Masks(AttentionOptions options) => new()
+    {
+        KeyMask = AddressOrNull(options.KeyMask), Bias = AddressOrNull(options.Bias), BiasHeads = options.Bias?.Shape[1] ?? 1,
+    };
 
     /// <summary>Decode against a long cache: a partial softmax state per key chunk, then one merge per row.</summary>
     private void SplitKvAttention(Tensor q, Tensor k, Tensor v, Tensor y, AttentionOptions options, int splits, int chunk)
@@ -58,13 +65,15 @@ public sealed partial class CudaBackend
         var block = new Dim3(Launchers.AttentionRowsBlock);
         Device.Launch(KernelTable.Entry("attention_split_partial", q.DType), new Dim3((uint)(tq * splits), (uint)heads, (uint)batch), block, 0,
             new KernelArgs()
-                .Add(this, q).Add(this, k).Add(this, v).Add(this, options.KeyLengths).Add(BadValues).Add(this, partialO).Add(this, partialMl)
+                .Add(this, q).Add(this, k).Add(this, v).Add(this, options.KeyLengths).Add(BadValues).Add(Masks(options))
+                .Add(this, partialO).Add(this, partialMl)
                 .Add(tq).Add(k.Shape[1]).Add(heads).Add(options.KeyValueHeads).Add(d)
                 .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale).Add(splits).Add(chunk));
         Device.Launch(KernelTable.Entry("attention_split_combine", q.DType), new Dim3((uint)tq, (uint)heads, (uint)batch), block, 0,
             new KernelArgs().Add(this, partialO).Add(this, partialMl).Add(this, y).Add(tq).Add(heads).Add(d).Add(splits));
         partialO.Dispose();
         partialMl.Dispose();
+        GC.KeepAlive(options);
     }
 
     public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)

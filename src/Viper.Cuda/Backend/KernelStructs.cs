@@ -5,6 +5,16 @@ using Viper.Runtime.Guidance;
 
 namespace Viper.Cuda.Backend;
 
+/// <summary>common.cuh's AttentionMasks, passed by value: key mask (B, Tk) I32, bias (B, heads, Tq, Tk) f32, bias heads (1 or Hq).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct AttentionMasks
+{
+    public IntPtr KeyMask;
+    public IntPtr Bias;
+    public int BiasHeads;
+    public int Unused;
+}
+
 /// <summary>common.cuh's Strides: rank, then up to 8 output dims and 8 source strides (int64), passed by value.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct KernelStrides

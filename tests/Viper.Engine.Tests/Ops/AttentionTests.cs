@@ -10,7 +10,8 @@ public class AttentionTests
     [Theory]
     [MemberData(nameof(TestBackends.With),
         "attention_cross_f32, attention_causal_f32, attention_keypad_f32, attention_gqa_causal_f32, " +
-        "attention_decode_gqa_f32, attention_chunk_prefill_f32, attention_f16, attention_bf16",
+        "attention_decode_gqa_f32, attention_chunk_prefill_f32, attention_f16, attention_bf16, " +
+        "attention_keymask_f32, attention_bias_causal_f32, attention_decode_mask_f32, attention_mask_f16, attention_mask_bf16",
         MemberType = typeof(TestBackends))]
     public void Attention(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "attention", (b, f) =>
@@ -19,6 +20,8 @@ public class AttentionTests
             {
                 Causal = f.Param("causal").GetBoolean(),
                 KeyLengths = f.LoadOptional(b, "key_lengths"),
+                KeyMask = f.LoadOptional(b, "key_mask"),
+                Bias = f.LoadOptional(b, "bias"),
             };
             return b.Attention(f.Load(b, "q"), f.Load(b, "k"), f.Load(b, "v"), options);
         });
@@ -42,6 +45,26 @@ public class AttentionTests
             b.KvCacheWrite(cache, f.Load(b, "values"), f.Load(b, "positions"));
             return cache;
         }, atol: 0, rtol: 0);
+
+    /// <summary>A batch row whose keys are all masked outputs zeros (PyTorch would give NaN), on the row, split-KV and flash kernels.</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void AFullyMaskedRowOutputsZeros(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        foreach ((int tq, int tk, DType dtype) in new[] { (3, 10, DType.F32), (1, 600, DType.F32), (3, 10, DType.F16) })
+        {
+            var rng = new Random(tk);
+            Tensor Random(int t) => b.FromFloats(Enumerable.Range(0, 2 * t * 16).Select(_ => rng.NextSingle() - 0.5f).ToArray(), new Shape(2, t, 16), dtype);
+            using Tensor q = Random(tq), k = Random(tk), v = Random(tk);
+            using Tensor mask = b.FromInts([.. Enumerable.Repeat(1, tk), .. Enumerable.Repeat(0, tk)], new Shape(2, tk));
+            using Tensor y = b.Attention(q, k, v, new AttentionOptions(2, 2, 8) { KeyMask = mask });
+            float[] values = y.ToFloats();
+            Assert.All(values[(tq * 16)..], v => Assert.Equal(0f, v));
+            Assert.Contains(values[..(tq * 16)], v => v != 0f);
+            Assert.All(values, v => Assert.True(float.IsFinite(v)));
+        }
+    }
 
     /// <summary>A position that would overflow is raised (on a device, at the next download) and its row is not written.</summary>
     [Theory]
