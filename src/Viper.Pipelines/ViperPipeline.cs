@@ -211,7 +211,7 @@ public sealed class ViperPipeline : IDisposable
     /// </summary>
     private Tensor NoisedImageLatents(RgbImage image, Scheduler scheduler, int start, int n, TorchGenerator generator)
     {
-        float[] pixels = image.Pixels.Select(p => (p / 127.5f) - 1f).ToArray(); // VaeImageProcessor.normalize: 2·(p/255) − 1
+        float[] pixels = image.Pixels.Select(p => (2f * (p / 255f)) - 1f).ToArray(); // pil_to_numpy p/255, then normalize 2x − 1, in f32
         using Tensor input = _backend.FromFloats(pixels, new Shape(1, image.Height, image.Width, 3));
         LatentDistribution dist = _vae.Encode(_backend, input);
         (int h, int w, int c) = (dist.Shape[1], dist.Shape[2], dist.Shape[3]);

@@ -109,6 +109,7 @@ internal static class GenerateCommand
         {
             GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
                 r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
+            inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
             if (inputs.RandomSeed)
             {
                 CliOutput.Line($"seed: {inputs.Seed} (random)");

@@ -31,6 +31,15 @@ internal sealed record GenerateInputs(string ModelFolder, string? RefinerFolder,
         return new GenerateInputs(modelFolder, refinerFolder, preference, image, initImage?.FullName, output, value, random);
     }
 
+    /// <summary>Before loading: an initial image defines the size, so a different --width/--height is a contradiction.</summary>
+    public void CheckInitImageSize(int? width, int? height)
+    {
+        if (InitImage is { } image && ((width is { } w && w != image.Width) || (height is { } h && h != image.Height)))
+        {
+            throw new UsageException($"--init-image is {image.Width}×{image.Height}; --width/--height must match it or be left out");
+        }
+    }
+
     /// <summary>After loading: the size multiple comes from the model's config.</summary>
     public static void CheckSize(ViperPipeline pipeline, GenerationRequest request)
     {

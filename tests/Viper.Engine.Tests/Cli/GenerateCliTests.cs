@@ -53,6 +53,7 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
     [InlineData(1, "--scheduler: 'pndm' is not a sampler", "--scheduler", "pndm")]
     [InlineData(1, "--threads sets the cpu backend's threads", "--threads", "2", "--backend", "cuda-emulated")]
     [InlineData(1, "give either --preferences or --likes/--dislikes", "--likes", "ink", "--preferences", "PREFS")]
+    [InlineData(1, "--init-image is 64×64; --width/--height must match it", "--init-image", "IMG64", "--width", "128")]
     [InlineData(2, "--preferences: ", "--preferences", "BADPREFS")]
     [InlineData(2, "--init-image: ", "--init-image", "NOTANIMAGE")]
     [InlineData(2, "--init-image ", "--init-image", "missing.png")]
@@ -63,6 +64,7 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
         File.WriteAllText(Path.Combine(work.Path, "PREFS"), """{"likes": ["ink"]}""");
         File.WriteAllText(Path.Combine(work.Path, "BADPREFS"), """{"likes": 3}""");
         File.WriteAllText(Path.Combine(work.Path, "NOTANIMAGE"), "not an image");
+        Viper.Imaging.PngWriter.Write(Path.Combine(work.Path, "IMG64"), new Viper.Imaging.RgbImage(64, 64, new byte[64 * 64 * 3]));
         string[] substituted = args.Select(a => a == "FP16" ? folders.SdxlFp16 : a).ToArray();
         string[] model = substituted.Contains("--model") ? [] : ["--model", folders.Sd];
         string[] steps = substituted.Contains("--steps") ? [] : ["--steps", "2"];
