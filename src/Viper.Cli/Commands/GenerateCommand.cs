@@ -35,7 +35,8 @@ internal static class GenerateCommand
     private static readonly Option<float> Beta = OptionKinds.Float("--beta",
         "β: how strongly the liked attributes pull the image toward them and the disliked ones push it away (β₊ = β₋; 0 = plain classifier-free guidance, bit for bit)",
         0.85f, 0f, 10f);
-    private static readonly Option<float?> BetaNegative = OptionalFloat("--beta-negative", "β₋ for the disliked attributes when it differs from --beta (reference form only)");
+    private static readonly Option<float?> BetaNegative = OptionKinds.OptionalFloat("--beta-negative",
+        "β₋ for the disliked attributes when it differs from --beta (reference form only)", 0f, 10f);
     private static readonly Option<string> Form = new("--form")
     {
         Description = "How the preference enters: reference = the ViPer authors' released code (4 UNet evaluations: prompt, negative, VP+, VP−); "
@@ -93,14 +94,6 @@ internal static class GenerateCommand
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
         return command;
-    }
-
-    private static Option<float?> OptionalFloat(string name, string description)
-    {
-        Option<float> parsed = OptionKinds.Float(name, description, 0f, 0f, 10f);
-        var option = new Option<float?>(name) { Description = parsed.Description, HelpName = parsed.HelpName };
-        option.CustomParser = r => r.Tokens.Count == 0 ? null : parsed.CustomParser!(r);
-        return option;
     }
 
     private static int Run(ParseResult r, CancellationToken cancellationToken)

@@ -18,14 +18,24 @@ internal static class OptionKinds
         {
             Description = $"{description}; {range}", HelpName = HelpName(min, max), DefaultValueFactory = _ => defaultValue,
         };
-        option.CustomParser = r => ParseNumber(r, name, defaultValue, min, max, minExclusive, range);
+        option.CustomParser = r => (float)(ParseNumber(r, name, min, max, minExclusive, range) ?? defaultValue);
         return option;
     }
 
+    /// <summary>A float option with no default: null when not given.</summary>
+    public static Option<float?> OptionalFloat(string name, string description, float min, float max)
+    {
+        string range = $"[{Show(min)}, {Show(max)}]";
+        var option = new Option<float?>(name) { Description = $"{description}; {range}", HelpName = HelpName(min, max) };
+        option.CustomParser = r => (float?)ParseNumber(r, name, min, max, minExclusive: false, range);
+        return option;
+    }
+
+    /// <summary>A fraction in (0, 1], parsed as a double (0.7 stays 0.7: int(10 · 0.7) steps are 7, as in Python).</summary>
     public static Option<double> Fraction(string name, string description, double defaultValue)
     {
         var option = new Option<double>(name) { Description = $"{description}; (0, 1]", HelpName = "0..1", DefaultValueFactory = _ => defaultValue };
-        option.CustomParser = r => ParseNumber(r, name, (float)defaultValue, 0f, 1f, minExclusive: true, "(0, 1]");
+        option.CustomParser = r => ParseNumber(r, name, 0, 1, minExclusive: true, "(0, 1]") ?? defaultValue;
         return option;
     }
 
@@ -86,24 +96,25 @@ internal static class OptionKinds
     /// <summary>The engine's name of a dtype, as <c>--dtype</c> accepts it.</summary>
     public static string Name(DType dtype) => dtype switch { DType.F16 => "f16", DType.BF16 => "bf16", _ => "f32" };
 
-    private static float ParseNumber(ArgumentResult r, string name, float defaultValue, float min, float max, bool minExclusive, string range)
+    // The value, or null when the option is absent or wrong (the error is then added). Finite in float as well as double.
+    private static double? ParseNumber(ArgumentResult r, string name, double min, double max, bool minExclusive, string range)
     {
         if (r.Tokens.Count == 0)
         {
-            return defaultValue;
+            return null;
         }
 
         string text = r.Tokens[0].Value;
-        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) || !float.IsFinite(value))
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !float.IsFinite((float)value))
         {
             r.AddError($"{name}: '{text}' is not a finite number");
-            return defaultValue;
+            return null;
         }
 
         if (value > max || value < min || (minExclusive && value == min))
         {
             r.AddError($"{name}: {text} is outside {range}");
-            return defaultValue;
+            return null;
         }
 
         return value;

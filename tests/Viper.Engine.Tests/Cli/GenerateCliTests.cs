@@ -130,6 +130,18 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
         Assert.Contains($"dtype: {recorded},", PngText(Path.Combine(work.Path, "cat.png")), StringComparison.Ordinal);
     }
 
+    /// <summary>--strength is read as a double, as diffusers' Python float: int(10 · 0.7) = 7 steps (0.7f would give 6).</summary>
+    [Fact]
+    public void StrengthKeepsItsDecimalValue()
+    {
+        using var work = new TempFolder();
+        Viper.Imaging.PngWriter.Write(Path.Combine(work.Path, "in.png"), new Viper.Imaging.RgbImage(64, 64, new byte[64 * 64 * 3]));
+        CliResult r = CliRunner.Run(work.Path, "generate", "--model", folders.Sd, "--prompt", "a cat", "--steps", "10", "--init-image", "in.png",
+            "--strength", "0.7", "--out", "cat.png");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("base: 100% (7/7 steps)", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void LongPreferenceTextWarnsAndPointsAtChunking()
     {
