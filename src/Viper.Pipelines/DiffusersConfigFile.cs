@@ -69,7 +69,7 @@ internal static class DiffusersConfigFile
     };
 
     /// <summary>The keys a class's config.json may hold besides <c>_class_name</c>/<c>_diffusers_version</c>.</summary>
-    public static IReadOnlyCollection<string> KeysOf(string className) =>
+    private static IReadOnlyCollection<string> KeysOf(string className) =>
         Keys.TryGetValue(className, out string[]? keys) ? keys : throw new ArgumentException($"no diffusers key list for {className}");
 
     public static void Write<TConfig>(string path, TConfig config, string className)

@@ -75,15 +75,15 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     }
 
     /// <summary>
-    /// Encodes the request's texts and stacks them for the UNet. The refiner gets plain CFG (no visual preference), as in
-    /// the reference code; SDXL's pooled embeddings come from the prompt and the negative prompt only.
+    /// Encodes the request's texts and stacks them for the UNet, with <paramref name="preference"/> (<see cref="PreferenceTexts"/>)
+    /// or null for plain CFG — the refiner's, as in the reference code. SDXL's pooled embeddings come from the prompt and
+    /// the negative prompt only.
     /// </summary>
-    public Conditioning Condition(GenerationRequest request, int batch, int height, int width, bool refiner)
+    public Conditioning Condition(GenerationRequest request, (string Liked, string Disliked)? preference, int batch, int height, int width, bool refiner)
     {
         bool paper = request.Form == ViperForm.Paper;
         float betaPlus = request.BetaPositive;
         float betaMinus = paper ? request.BetaPositive : request.BetaNegative;
-        (string Liked, string Disliked)? preference = refiner ? null : PreferenceTexts(request);
         bool viper = preference is not null;
         bool zeroNegative = !viper && request.NegativePrompt is null && Index.ForceZerosForEmptyPrompt;
         string[] texts = preference is { } p
@@ -95,7 +95,8 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
         {
             // diffusers' SDXL encode_prompt: negative_prompt_embeds = zeros_like(prompt_embeds), and the pooled likewise.
             encoded[1].Dispose();
-            encoded[1] = new TextEmbedding(Zeros(encoded[0].Context), encoded[0].Pooled is { } pooled ? Zeros(pooled) : null);
+            encoded[1] = new TextEmbedding(backend.Allocate(encoded[0].Context.Shape, encoded[0].Context.DType),
+                encoded[0].Pooled is { } pooled ? backend.Allocate(pooled.Shape, pooled.DType) : null); // Allocate zero-fills
         }
 
         try
@@ -175,8 +176,6 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
     private static Exception MissingPooled() =>
         new Viper.Weights.ModelConfigException("an SDXL-layout UNet needs text_encoder_2 with a projection for the pooled embedding");
-
-    private Tensor Zeros(Tensor like) => backend.FromFloats(new float[like.Shape.ElementCount], like.Shape, like.DType);
 
     private static Tensor Axpy(IBackend b, Tensor x, Tensor y, float alpha)
     {

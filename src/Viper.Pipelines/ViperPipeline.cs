@@ -144,8 +144,9 @@ public sealed class ViperPipeline : IDisposable
 
         var warnings = Warnings(request);
         progress?.Report(new GenerationProgress("text", 0, 1));
-        using Conditioning baseConditioning = _base.Condition(request, n, height, width, refiner: false);
-        using Conditioning? refinerConditioning = _refiner?.Condition(request, n, height, width, refiner: true);
+        (string Liked, string Disliked)? preference = Stage.PreferenceTexts(request);
+        using Conditioning baseConditioning = _base.Condition(request, preference, n, height, width, refiner: false);
+        using Conditioning? refinerConditioning = _refiner?.Condition(request, null, n, height, width, refiner: true);
         progress?.Report(new GenerationProgress("text", 1, 1));
         timings.Add(new StageTiming("text", clock.Elapsed));
 
@@ -190,10 +191,9 @@ public sealed class ViperPipeline : IDisposable
         progress?.Report(new GenerationProgress("decode", 1, 1));
         timings.Add(new StageTiming("decode", clock.Elapsed));
         timings.Add(new StageTiming("total", total.Elapsed));
-        (string Liked, string Disliked)? texts = Stage.PreferenceTexts(request);
         return new GenerationResult(ToImages(pixels, n, height, width), pixels, LatentLayout.NhwcToNchw(finalLatents, n, h, w, c), timings)
         {
-            Scheduler = schedulerName, Width = width, Height = height, LikedText = texts?.Liked ?? "", DislikedText = texts?.Disliked ?? "",
+            Scheduler = schedulerName, Width = width, Height = height, LikedText = preference?.Liked ?? "", DislikedText = preference?.Disliked ?? "",
             Warnings = warnings,
         };
     }

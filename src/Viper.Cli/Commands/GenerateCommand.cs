@@ -124,7 +124,7 @@ internal static class GenerateCommand
             };
             var view = new GenerationProgressView();
             using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-            using ViperPipeline pipeline = view.Load(() => ViperPipeline.Load(inputs.ModelFolder, backend, options, view, cancellationToken));
+            using ViperPipeline pipeline = view.Show(() => ViperPipeline.Load(inputs.ModelFolder, backend, options, view, cancellationToken));
             GenerateInputs.CheckSize(pipeline, request);
             foreach (string warning in pipeline.Warnings(request))
             {
@@ -132,7 +132,7 @@ internal static class GenerateCommand
             }
 
             var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
-            GenerationResult result = view.Generate(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
+            GenerationResult result = view.Show(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
             var parameters = new ImageParameters(request, result, inputs, r.GetValue(Backend)!, options);
             foreach (string path in parameters.Save(result, inputs.Output))
             {

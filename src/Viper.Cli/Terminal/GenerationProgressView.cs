@@ -16,10 +16,6 @@ internal sealed class GenerationProgressView : IProgress<GenerationProgress>
     private readonly Dictionary<string, ProgressTask> _bars = [];
     private ProgressContext? _context;
 
-    public T Load<T>(Func<T> load) => Show(load);
-
-    public GenerationResult Generate(Func<GenerationResult> generate) => Show(generate);
-
     public void Report(GenerationProgress p)
     {
         if (!_started.TryGetValue(p.Stage, out Stopwatch? clock))
@@ -55,7 +51,8 @@ internal sealed class GenerationProgressView : IProgress<GenerationProgress>
         AnsiConsole.Write(table);
     }
 
-    private T Show<T>(Func<T> work)
+    /// <summary>Runs <paramref name="work"/> (a load, a generation) with this view showing the progress it reports.</summary>
+    public T Show<T>(Func<T> work)
     {
         if (!_interactive)
         {

@@ -8,20 +8,16 @@ namespace Viper.Models.Clip;
 public sealed class HiddenStates
 {
     private readonly int[] _indices;
-    private readonly bool _all;
 
-    private HiddenStates(int[] indices, bool all) => (_indices, _all) = (indices, all);
+    private HiddenStates(int[] indices) => _indices = indices;
 
     /// <summary>Keep none (the default: only the last hidden state and the pooled output).</summary>
-    public static HiddenStates None { get; } = new([], false);
+    public static HiddenStates None { get; } = new([]);
 
-    /// <summary>Keep every state (transformers' output_hidden_states=True).</summary>
-    public static HiddenStates All { get; } = new([], true);
-
-    public static HiddenStates Only(params int[] indices) => new(indices, false);
+    public static HiddenStates Only(params int[] indices) => new(indices);
 
     /// <summary>Whether state <paramref name="index"/> (0…<paramref name="count"/> − 1) is kept.</summary>
-    public bool Keeps(int index, int count) => _all || _indices.Any(i => (i < 0 ? count + i : i) == index);
+    public bool Keeps(int index, int count) => _indices.Any(i => (i < 0 ? count + i : i) == index);
 
     /// <summary>Fails before any work when an index is outside the encoder's <paramref name="count"/> states.</summary>
     public void Validate(int count)
