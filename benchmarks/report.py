@@ -4,6 +4,7 @@
 Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by benchmarks/run-cpu.sh)
        report.py --pipeline BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (CPU stages, called by benchmarks/run-cpu-pipeline.sh)
        report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
+       report.py --mistral BDN_RESULTS_DIR TORCH_JSON MEMORY_JSON RESULTS_MD  (bf16 decoder, benchmarks/run-cpu-mistral.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import ctypes
@@ -169,7 +170,52 @@ def pipeline_table(bdn, torch_results):
     return lines
 
 
+def timing_rows(flops, ours, theirs, digits, show_gflop):
+    """Table rows: case, both times in ms, their ratio, (the work in GFLOP,) both rates; — where a side is missing."""
+    rows = []
+    for name, f in flops.items():
+        v, t = ours.get(name), theirs.get(name)
+        work = [f"{f / 1e9:.1f}"] if show_gflop else []
+        if v is None or t is None:
+            cells = ["—" if v is None else f"{v:.{digits}f}", "—" if t is None else f"{t:.{digits}f}", "—", *work, "—", "—"]
+        else:
+            cells = [f"{v:.{digits}f}", f"{t:.{digits}f}", f"{t / v:.2f}", *work, f"{f / v / 1e6:.1f}", f"{f / t / 1e6:.1f}"]
+        rows.append("| " + " | ".join([name, *cells]) + " |")
+    return rows
+
+
+def mistral_table(bdn, torch_results, memory):
+    """Prefill and decode on the bf16 Mistral-shaped stack; work = 2 × the parameters each token multiplies."""
+    ours = viper_medians(bdn)
+    layers, gib = torch_results["layers"], 1 << 30
+    per_layer = 2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 4096 * 14336
+    head = 32000 * 4096
+    flops = {"prefill_512": 2.0 * (512 * layers * per_layer + head), "decode_after_512": 2.0 * (layers * per_layer + head)}
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, bf16 weights, "
+        f"{blas_kernels()}; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu-mistral.sh.",
+        "",
+        f"Memory: the {memory['layers']}-layer stack (+ embeddings and head) holds {memory['weight_bytes'] / gib:.2f} GiB of bf16 weights; "
+        f"after one 512-token prefill and one decode step the process's peak resident set was {memory['peak_rss_bytes'] / gib:.2f} GiB, "
+        f"{memory['ratio']:.3f} × the weights (target ≤ 1.15). Single runs in that process: prefill {memory['prefill_ms'] / 1000:.1f} s, "
+        f"decode {memory['decode_ms']:.0f} ms on {memory['threads']} threads.",
+        "",
+        f"Time: {layers} layers + embeddings and head ({torch_results['weight_bytes'] / gib:.2f} GiB); Viper: BenchmarkDotNet median of 5 runs "
+        "after 1 warm-up; PyTorch: median of 5 after 1 warm-up (its process peaked at "
+        f"{torch_results['peak_rss_bytes'] / gib:.2f} GiB). Ratio > 1 means Viper is faster.",
+        "",
+        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    return lines + timing_rows(flops, ours, torch_results["cases"], digits=1, show_gflop=True)
+
+
 def main():
+    if sys.argv[1] == "--mistral":
+        bdn, torch_json, memory_json, results_md = sys.argv[2:6]
+        with open(torch_json) as f, open(memory_json) as m:
+            replace_between(results_md, "cpu-mistral", mistral_table(bdn, json.load(f), json.load(m)))
+        return
     if sys.argv[1] == "--pipeline":
         bdn, torch_json, results_md = sys.argv[2:5]
         with open(torch_json) as f:
@@ -194,13 +240,7 @@ def main():
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | Viper GFLOP/s | PyTorch GFLOP/s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, f in flops.items():
-        v, t = ours.get(name), torch_results["cases"].get(name)
-        if v is None or t is None:
-            lines.append(f"| {name} | {'—' if v is None else f'{v:.2f}'} | {'—' if t is None else f'{t:.2f}'} | — | — | — |")
-            continue
-        lines.append(f"| {name} | {v:.2f} | {t:.2f} | {t / v:.2f} | {f / v / 1e6:.1f} | {f / t / 1e6:.1f} |")
-    replace_between(results_md, "cpu-ops", lines)
+    replace_between(results_md, "cpu-ops", lines + timing_rows(flops, ours, torch_results["cases"], digits=2, show_gflop=False))
 
 
 if __name__ == "__main__":

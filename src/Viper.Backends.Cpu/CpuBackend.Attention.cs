@@ -11,9 +11,8 @@ public sealed unsafe partial class CpuBackend
     /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head) with two strided GEMMs reading heads straight out
     /// of the (B, T, H·D) layout, queries processed in blocks so the score matrix stays bounded.
     /// </summary>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    protected override Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options)
     {
-        OpChecks.Attention(q, k, v, options);
         int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1];
         int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim;
         int[] keyLengths = options.KeyLengths?.ToInts() ?? Enumerable.Repeat(tk, batch).ToArray();
@@ -68,10 +67,8 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    protected override void KvCacheWriteCore(Tensor cache, Tensor values, Tensor positions)
     {
-        OpChecks.SameBackend(this, cache, values, positions);
-        OpChecks.KvCacheWrite(cache, values, positions);
         int[] at = positions.ToInts();
         int lastStart = cache.Shape[1] - values.Shape[1];
         TensorValueException.ThrowIfOutside(at, 0, lastStart, p => TensorValueException.CachePosition(p, lastStart));
@@ -83,10 +80,8 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    public void KvCacheAppend(Tensor cache, Tensor values, int position)
+    protected override void KvCacheAppendCore(Tensor cache, Tensor values, int position)
     {
-        OpChecks.SameBackend(this, cache, values);
-        OpChecks.KvCacheAppend(cache, values, position);
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
         long chunk = values.Shape[1] * rowBytes;
         CopyRows(Ptr(values), chunk, Ptr(cache) + (position * rowBytes), cache.Shape[1] * rowBytes, cache.Shape[0], chunk);

@@ -13,9 +13,8 @@ public sealed unsafe partial class CpuBackend
     /// (rows·Wo, KH·KW·Cin) against the weight (Cout, KH·KW·Cin), both row-major. A 1×1 stride-1
     /// unpadded convolution skips im2col and is a plain GEMM.
     /// </summary>
-    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null)
+    protected override Tensor Conv2dCore(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual, Shape outShape)
     {
-        Shape outShape = OpChecks.Conv2d(x, weight, bias, options, residual);
         int batch = x.Shape[0], h = x.Shape[1], w = x.Shape[2], cin = x.Shape[3];
         int cout = weight.Shape[0], kh = weight.Shape[1], kw = weight.Shape[2];
         int ho = outShape[1], wo = outShape[2];

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using Viper.Runtime;
 
@@ -8,16 +9,15 @@ public sealed unsafe partial class CpuBackend
     private static readonly double SqrtHalf = Math.Sqrt(0.5);
     private static readonly float SqrtTwoOverPi = MathF.Sqrt(2f / MathF.PI);
 
-    public Tensor Activate(Tensor x, Activation activation)
+    protected override Tensor ActivateCore(Tensor x, Activation activation)
     {
-        OpChecks.Float("activate", x, "x");
         Func<float, float> f = activation switch
         {
             Activation.Silu => Silu,
             Activation.Gelu => Gelu,
             Activation.GeluTanh => GeluTanh,
             Activation.QuickGelu => v => v / (1f + MathF.Exp(-1.702f * v)),
-            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation"),
+            _ => throw new UnreachableException(),
         };
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
@@ -32,17 +32,11 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor Geglu(Tensor x)
+    protected override Tensor GegluCore(Tensor x, Shape output)
     {
-        OpChecks.Float("geglu", x, "x");
-        if (x.Shape.Rank < 1 || x.Shape.Last % 2 != 0)
-        {
-            throw new ArgumentException($"geglu: last axis of {x.Shape} must be even (hidden, gate)");
-        }
-
-        int n = x.Shape.Last / 2;
+        int n = output.Last;
         using F32Input xs = Read(x);
-        F32Output y = Write(x.Shape.WithLast(n), x.DType);
+        F32Output y = Write(output, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelRows(x.Shape.Rows, row =>
         {
@@ -56,75 +50,56 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor Swiglu(Tensor gate, Tensor up)
+    protected override Tensor SwigluCore(Tensor gate, Tensor up) => Binary(gate, up, (g, u) => Silu(g) * u);
+
+    protected override Tensor BinaryCore(BinaryOp op, Tensor a, Tensor b)
     {
-        OpChecks.Float("swiglu", gate, "gate");
-        OpChecks.SameDType("swiglu", gate, up);
-        OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
-        return Binary(gate, up, (g, u) => Silu(g) * u);
+        if (a.Shape.Equals(b.Shape))
+        {
+            return SameShape(a, b, op switch
+            {
+                BinaryOp.Add => TensorPrimitives.Add,
+                BinaryOp.Mul => TensorPrimitives.Multiply,
+                BinaryOp.Subtract => TensorPrimitives.Subtract,
+                BinaryOp.Divide => TensorPrimitives.Divide,
+                _ => throw new UnreachableException(),
+            });
+        }
+
+        return Binary(a, b, op switch
+        {
+            BinaryOp.Add => (p, q) => p + q,
+            BinaryOp.Mul => (p, q) => p * q,
+            BinaryOp.Subtract => (p, q) => p - q,
+            BinaryOp.Divide => (p, q) => p / q,
+            _ => throw new UnreachableException(),
+        });
     }
 
-    public Tensor Add(Tensor a, Tensor b)
+    protected override Tensor UnaryCore(UnaryOp op, Tensor x)
     {
-        OpChecks.Float("add", a, "a");
-        OpChecks.Broadcast("add", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Add) : Binary(a, b, (p, q) => p + q);
-    }
-
-    public Tensor Mul(Tensor a, Tensor b)
-    {
-        OpChecks.Float("mul", a, "a");
-        OpChecks.Broadcast("mul", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Multiply) : Binary(a, b, (p, q) => p * q);
-    }
-
-    public Tensor Subtract(Tensor a, Tensor b)
-    {
-        OpChecks.Float("sub", a, "a");
-        OpChecks.Broadcast("sub", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Subtract) : Binary(a, b, (p, q) => p - q);
-    }
-
-    public Tensor Divide(Tensor a, Tensor b)
-    {
-        OpChecks.Float("div", a, "a");
-        OpChecks.Broadcast("div", a, b);
-        return a.Shape.Equals(b.Shape) ? SameShape(a, b, TensorPrimitives.Divide) : Binary(a, b, (p, q) => p / q);
-    }
-
-    public Tensor Sqrt(Tensor x)
-    {
-        OpChecks.Float("sqrt", x, "x");
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
         TensorPrimitives.Sqrt(xs.Span, y.Span);
+        if (op == UnaryOp.Rsqrt)
+        {
+            TensorPrimitives.Divide(1f, y.Span, y.Span); // as torch.rsqrt: the f32 square root, then its reciprocal
+        }
+
         return y.Finish();
     }
 
-    public Tensor Rsqrt(Tensor x)
+    protected override Tensor ScaleCore(Tensor x, float factor)
     {
-        OpChecks.Float("rsqrt", x, "x");
-        using F32Input xs = Read(x);
-        F32Output y = Write(x.Shape, x.DType);
-        TensorPrimitives.Sqrt(xs.Span, y.Span);
-        TensorPrimitives.Divide(1f, y.Span, y.Span);
-        return y.Finish();
-    }
-
-    public Tensor Scale(Tensor x, float factor)
-    {
-        OpChecks.Float("scale", x, "x");
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
         TensorPrimitives.Multiply(xs.Span, factor, y.Span);
         return y.Finish();
     }
 
-    public void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
-        Runtime.Guidance.GuidanceStep step)
+    protected override void GuidanceStepCore(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents,
+        Tensor? noise, Runtime.Guidance.GuidanceStep step)
     {
-        OpChecks.SameBackend(this, epsUncond, epsCond, epsLiked, epsDisliked, latents, noise);
-        OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
         using F32Input u = Read(epsUncond), c = Read(epsCond), liked = Read(epsLiked), disliked = Read(epsDisliked);
         using F32Input z = noise is null ? default : Read(noise);
         float* up = u.Pointer, cp = c.Pointer, lp = liked.Pointer, dp = disliked.Pointer, zp = z.Pointer, xp = (float*)Ptr(latents);
@@ -139,9 +114,8 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    public Tensor Softmax(Tensor x)
+    protected override Tensor SoftmaxCore(Tensor x)
     {
-        OpChecks.Float("softmax", x, "x");
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);

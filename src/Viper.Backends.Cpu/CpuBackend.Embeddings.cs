@@ -4,10 +4,8 @@ namespace Viper.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public Tensor Embedding(Tensor table, Tensor ids)
+    protected override Tensor EmbeddingCore(Tensor table, Tensor ids, Shape outShape)
     {
-        OpChecks.SameBackend(this, table, ids);
-        Shape outShape = OpChecks.Embedding(table, ids);
         long rowBytes = (long)table.Shape[1] * table.DType.SizeInBytes();
         int[] index = ids.ToInts();
         TensorValueException.ThrowIfOutside(index, 0, table.Shape[0] - 1, id => TensorValueException.EmbeddingId(id, table.Shape[0]));
@@ -26,15 +24,8 @@ public sealed unsafe partial class CpuBackend
     /// freq_i = exp(−ln(max_period)·i / (half − shift)); [sin, cos] of scale·t·freq, halves swapped when
     /// flip_sin_to_cos, zero-padded by one column for an odd dim.
     /// </summary>
-    public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    protected override Tensor TimestepEmbeddingCore(Tensor timesteps, TimestepEmbeddingOptions options)
     {
-        OpChecks.SameBackend(this, timesteps);
-        OpChecks.Rank("timestep_embedding", timesteps, "timesteps (N)", 1);
-        if (options.Dim < 2 || (options.Dim / 2) - options.DownscaleFreqShift == 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
-        }
-
         int half = options.Dim / 2;
         float[] t = timesteps.ToFloats();
         float[] freq = new float[half];
@@ -61,10 +52,8 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>HF rotary embedding (modeling_mistral.py): inv_freq_i = 1/θ^(2i/D), x·cos + rotate_half(x)·sin.</summary>
-    public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
+    protected override Tensor RotaryCore(Tensor x, Tensor positions, int headDim, float theta)
     {
-        OpChecks.SameBackend(this, x, positions);
-        OpChecks.Rotary(x, positions, headDim);
         int half = headDim / 2;
         int c = x.Shape[2];
         int[] pos = positions.ToInts();

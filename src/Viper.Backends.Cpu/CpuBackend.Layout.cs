@@ -5,10 +5,8 @@ namespace Viper.Backends.Cpu;
 /// <summary>Data movement ops. They copy bytes, so they work for every dtype without widening.</summary>
 public sealed unsafe partial class CpuBackend
 {
-    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    protected override Tensor ConcatCore(IReadOnlyList<Tensor> parts, int axis, Shape outShape)
     {
-        OpChecks.SameBackend(this, [.. parts]);
-        Shape outShape = OpChecks.Concat(parts, axis);
         int ax = outShape.NormalizeAxis(axis);
         AxisSlabs slabs = AxisSlabs.For(outShape, ax, parts.Select(p => p.Shape[ax]).ToList(), parts[0].DType);
         Tensor y = Allocate(outShape, parts[0].DType, zeroed: false);
@@ -20,10 +18,8 @@ public sealed unsafe partial class CpuBackend
         return y;
     }
 
-    public Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes)
+    protected override Tensor[] SplitCore(Tensor x, int axis, IReadOnlyList<int> sizes)
     {
-        OpChecks.SameBackend(this, x);
-        OpChecks.Split(x, axis, sizes);
         AxisSlabs slabs = AxisSlabs.For(x.Shape, axis, sizes, x.DType);
         var result = new Tensor[sizes.Count];
         for (int i = 0; i < sizes.Count; i++)
@@ -35,18 +31,14 @@ public sealed unsafe partial class CpuBackend
         return result;
     }
 
-    public Tensor Narrow(Tensor x, int axis, int start, int length)
+    protected override Tensor NarrowCore(Tensor x, int axis, int start, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.Narrow(x, axis, start, length);
         (long[] strides, long offset) = StridedIndexing.NarrowStrides(x.Shape, axis, start);
         return Gather(x, outShape, strides, offset);
     }
 
-    public Tensor Permute(Tensor x, params int[] order)
+    protected override Tensor PermuteCore(Tensor x, int[] order, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.Permute(x, order);
         return Gather(x, outShape, StridedIndexing.PermuteStrides(x.Shape, order), 0);
     }
 
@@ -68,10 +60,8 @@ public sealed unsafe partial class CpuBackend
         return y;
     }
 
-    public Tensor UpsampleNearest2x(Tensor x)
+    protected override Tensor UpsampleNearest2xCore(Tensor x)
     {
-        OpChecks.SameBackend(this, x);
-        OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
         int n = x.Shape[0], h = x.Shape[1], w = x.Shape[2];
         long pixel = (long)x.Shape[3] * x.DType.SizeInBytes();
         Tensor y = Allocate(new Shape(n, h * 2, w * 2, x.Shape[3]), x.DType, zeroed: false);

@@ -9,9 +9,8 @@ public sealed unsafe partial class CpuBackend
     /// group's C/G channels, accumulated in f64, biased variance, as torch.nn.GroupNorm. The reference form of the
     /// fused add: the broadcast add, then the norm of its (rounded) result.
     /// </summary>
-    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false, Tensor? add = null)
+    protected override Tensor GroupNormCore(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu, Tensor? add, bool perChannel)
     {
-        bool perChannel = OpChecks.GroupNorm(x, groups, gamma, beta, add);
         if (add is not null)
         {
             int[] dims = new int[x.Shape.Rank];
@@ -68,9 +67,8 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps)
+    protected override Tensor LayerNormCore(Tensor x, Tensor? gamma, Tensor? beta, float eps)
     {
-        OpChecks.LastAxisAffine("layer_norm", x, gamma, beta);
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         using F32Input gs = gamma is null ? default : Read(gamma);
@@ -106,9 +104,8 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor RmsNorm(Tensor x, Tensor gamma, float eps)
+    protected override Tensor RmsNormCore(Tensor x, Tensor gamma, float eps)
     {
-        OpChecks.LastAxisAffine("rms_norm", x, gamma, null);
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         using F32Input gs = Read(gamma);

@@ -5,9 +5,8 @@ namespace Viper.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public Tensor Argmax(Tensor x)
+    protected override Tensor ArgmaxCore(Tensor x)
     {
-        OpChecks.Float("argmax", x, "x");
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         int[] result = new int[x.Shape.Rows];
@@ -16,10 +15,8 @@ public sealed unsafe partial class CpuBackend
         return this.FromInts(result, x.Shape.WithoutLast());
     }
 
-    public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
+    protected override Tensor RepetitionPenaltyCore(Tensor logits, Tensor ids, float penalty)
     {
-        OpChecks.SameBackend(this, logits, ids);
-        OpChecks.RepetitionPenalty(logits, ids, penalty);
         float[] scores = logits.ToFloats();
         float[] result = (float[])scores.Clone();
         int[] tokens = ids.ToInts();
@@ -35,10 +32,8 @@ public sealed unsafe partial class CpuBackend
         return this.FromFloats(result, logits.Shape, logits.DType);
     }
 
-    public Tensor SumLeading(Tensor x, int axes)
+    protected override Tensor SumLeadingCore(Tensor x, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.SumLeading(x, axes);
         long cols = outShape.ElementCount, rows = cols == 0 ? 0 : x.ElementCount / cols;
         using F32Input xs = Read(x);
         F32Output y = Write(outShape, x.DType);
@@ -52,9 +47,8 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor Mean(Tensor x)
+    protected override Tensor MeanCore(Tensor x)
     {
-        OpChecks.Float("mean", x, "x");
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape.WithoutLast(), x.DType);
@@ -72,9 +66,8 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    public Tensor L2Normalize(Tensor x, float eps = 1e-12f)
+    protected override Tensor L2NormalizeCore(Tensor x, float eps)
     {
-        OpChecks.Float("l2_normalize", x, "x");
         int c = x.Shape.Last;
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
@@ -97,9 +90,8 @@ public sealed unsafe partial class CpuBackend
     /// Casts as PyTorch's .to(dtype): floats round to nearest even, floats to integers truncate
     /// toward zero (NaN → 0), anything to bool is "≠ 0".
     /// </summary>
-    public Tensor Cast(Tensor x, DType dtype)
+    protected override Tensor CastCore(Tensor x, DType dtype)
     {
-        OpChecks.SameBackend(this, x);
         if (x.DType.IsFloat() && dtype.IsFloat())
         {
             using F32Input xs = Read(x);

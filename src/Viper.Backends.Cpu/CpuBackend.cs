@@ -7,7 +7,7 @@ namespace Viper.Backends.Cpu;
 /// TensorPrimitives, row loops to Parallel.For. f16/bf16 tensors are widened to f32, computed, and
 /// rounded once on the way out. Ops are split over partial files per family.
 /// </summary>
-public sealed unsafe partial class CpuBackend : IBackend
+public sealed unsafe partial class CpuBackend : Backend
 {
     private readonly ParallelOptions _parallel;
     private readonly BufferPool _pool;
@@ -27,7 +27,7 @@ public sealed unsafe partial class CpuBackend : IBackend
         OpenBlas.EnsureLoaded();
     }
 
-    public string Name => "cpu";
+    public override string Name => "cpu";
 
     public int Threads { get; }
 
@@ -35,42 +35,32 @@ public sealed unsafe partial class CpuBackend : IBackend
     public long CachedBytes => _pool.CachedBytes;
 
     /// <summary>A zero-filled tensor.</summary>
-    public Tensor Allocate(Shape shape, DType dtype) => Allocate(shape, dtype, zeroed: true);
+    public override Tensor Allocate(Shape shape, DType dtype) => Allocate(shape, dtype, zeroed: true);
 
-    public Tensor FromHost(ReadOnlySpan<byte> data, Shape shape, DType dtype)
+    protected override Tensor FromHostCore(ReadOnlySpan<byte> data, Shape shape, DType dtype)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
-        if (data.Length != bytes)
-        {
-            throw new ArgumentException($"{data.Length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
-        }
-
         Tensor t = Allocate(shape, dtype, zeroed: false);
         data.CopyTo(new Span<byte>(Ptr(t), data.Length));
         return t;
     }
 
-    public void CopyInto(Tensor source, Tensor destination)
+    protected override void CopyIntoCore(Tensor source, Tensor destination)
     {
-        OpChecks.SameBackend(this, source, destination);
-        OpChecks.CopyInto(source, destination);
         int bytes = checked((int)source.SizeInBytes);
         new ReadOnlySpan<byte>(Ptr(source), bytes).CopyTo(new Span<byte>(Ptr(destination), bytes)); // overlapping views: memmove
     }
 
-    public void CopyToHost(Tensor tensor, Span<byte> destination)
-    {
-        OpChecks.SameBackend(this, tensor);
-        if (destination.Length < tensor.SizeInBytes)
-        {
-            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than {tensor}");
-        }
-
-        new ReadOnlySpan<byte>(Ptr(tensor), checked((int)tensor.SizeInBytes)).CopyTo(destination);
-    }
+    protected override void CopyToHostCore(Tensor tensor, Span<byte> destination) =>
+        new ReadOnlySpan<byte>(Ptr(tensor), destination.Length).CopyTo(destination);
 
     /// <summary>Frees the cached memory; tensors still alive keep theirs until disposed.</summary>
-    public void Dispose() => _pool.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _pool.Dispose();
+        }
+    }
 
     /// <summary>Op outputs skip the zero fill: every op writes each element of its output.</summary>
     private Tensor Allocate(Shape shape, DType dtype, bool zeroed)
@@ -85,11 +75,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     internal static byte* Ptr(Tensor t) => ((CpuStorage)t.Storage).Pointer + t.ByteOffset;
 
     /// <summary>The tensor as f32: itself when it is f32, else a widened copy.</summary>
-    private F32Input Read(Tensor t)
-    {
-        OpChecks.SameBackend(this, t);
-        return new F32Input(t, _pool);
-    }
+    private F32Input Read(Tensor t) => new(t, _pool);
 
     /// <summary>An output of the given dtype computed in f32; <see cref="F32Output.Finish"/> rounds it once.</summary>
     private F32Output Write(Shape shape, DType dtype) => new(Allocate(shape, dtype, zeroed: false), _pool);

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Viper.Runtime;
 
@@ -43,10 +44,23 @@ public static class FloatBits
         }
     }
 
+    /// <summary>Exact (a bf16 is the top half of an f32): widen each 16-bit pattern and shift it up, vectorised.</summary>
     public static void BF16ToF32(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         CheckLengths(source.Length, destination.Length);
-        for (int i = 0; i < source.Length; i++)
+        Span<uint> bits = MemoryMarshal.Cast<float, uint>(destination);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+            {
+                (Vector256<uint> low, Vector256<uint> high) = Vector256.Widen(Vector256.Create(source.Slice(i, Vector256<ushort>.Count)));
+                Vector256.ShiftLeft(low, 16).CopyTo(bits[i..]);
+                Vector256.ShiftLeft(high, 16).CopyTo(bits[(i + Vector256<uint>.Count)..]);
+            }
+        }
+
+        for (; i < source.Length; i++)
         {
             destination[i] = BF16ToF32(source[i]);
         }

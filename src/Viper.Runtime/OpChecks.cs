@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Viper.Runtime;
 
 /// <summary>
@@ -46,6 +48,51 @@ public static class OpChecks
         if (a.DType != b.DType)
         {
             throw new ArgumentException($"{op}: dtypes differ ({a.DType} vs {b.DType})");
+        }
+    }
+
+    public static void HostBytes(int length, Shape shape, DType dtype)
+    {
+        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        if (length != bytes)
+        {
+            throw new ArgumentException($"{length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
+        }
+    }
+
+    public static void Defined<T>(string op, T value, [CallerArgumentExpression(nameof(value))] string name = "")
+        where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{op}: unknown {typeof(T).Name} {value}");
+        }
+    }
+
+    public static void Activate(Tensor x, Activation activation)
+    {
+        Float("activate", x, "x");
+        Defined("activate", activation);
+    }
+
+    /// <summary>Returns (…, N) for x (…, 2N).</summary>
+    public static Shape Geglu(Tensor x)
+    {
+        Float("geglu", x, "x");
+        if (x.Shape.Rank < 1 || x.Shape.Last % 2 != 0)
+        {
+            throw new ArgumentException($"geglu: last axis of {x.Shape} must be even (hidden, gate)");
+        }
+
+        return x.Shape.WithLast(x.Shape.Last / 2);
+    }
+
+    public static void TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    {
+        Rank("timestep_embedding", timesteps, "timesteps (N)", 1);
+        if (options.Dim < 2 || (options.Dim / 2) - options.DownscaleFreqShift == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
         }
     }
 

@@ -8,9 +8,8 @@ public sealed partial class CudaBackend
 {
     private const int MaxAttentionHeadDim = 256;
 
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    protected override Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options)
     {
-        OpChecks.Attention(q, k, v, options);
         if (options.HeadDim > MaxAttentionHeadDim)
         {
             throw new ArgumentException($"attention: head dim {options.HeadDim} exceeds the kernel's {MaxAttentionHeadDim}");
@@ -76,20 +75,16 @@ public sealed partial class CudaBackend
         GC.KeepAlive(options);
     }
 
-    public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    protected override void KvCacheWriteCore(Tensor cache, Tensor values, Tensor positions)
     {
-        OpChecks.SameBackend(this, cache, values, positions);
-        OpChecks.KvCacheWrite(cache, values, positions);
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
         LaunchElementwise("kv_cache_write_rows", values.SizeInBytes, new KernelArgs()
             .Add(this, values).Add(this, positions).Add(this, cache).Add((long)values.Shape[1]).Add((long)cache.Shape[1]).Add(rowBytes)
             .Add(values.SizeInBytes).Add(BadValues));
     }
 
-    public void KvCacheAppend(Tensor cache, Tensor values, int position)
+    protected override void KvCacheAppendCore(Tensor cache, Tensor values, int position)
     {
-        OpChecks.SameBackend(this, cache, values);
-        OpChecks.KvCacheAppend(cache, values, position);
         long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
         CopyRows(values, 0, values.Shape[1] * rowBytes, cache, position * rowBytes, cache.Shape[1] * rowBytes, cache.Shape[0], values.Shape[1] * rowBytes);
     }

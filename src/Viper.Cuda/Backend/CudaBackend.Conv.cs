@@ -11,9 +11,8 @@ public sealed partial class CudaBackend
     /// epilogue. f32: im2col + one GEMM with the bias epilogue (a 1×1 stride-1 unpadded convolution is the GEMM
     /// alone), then the residual added.
     /// </summary>
-    public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null)
+    protected override Tensor Conv2dCore(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual, Shape outShape)
     {
-        Shape outShape = OpChecks.Conv2d(x, weight, bias, options, residual);
         int cout = weight.Shape[0], kh = weight.Shape[1], kw = weight.Shape[2], cin = x.Shape[3];
         var shape = new KernelConvShape(x.Shape[1], x.Shape[2], cin, kh, kw, options.Stride, options.Padding.Top, options.Padding.Left,
             outShape[1], outShape[2]);

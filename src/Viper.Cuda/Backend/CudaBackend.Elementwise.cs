@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Viper.Cuda.Device;
 using Viper.Cuda.Kernels;
 using Viper.Runtime;
@@ -6,14 +7,8 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor Activate(Tensor x, Activation activation)
+    protected override Tensor ActivateCore(Tensor x, Activation activation)
     {
-        OpChecks.Float("activate", x, "x");
-        if (!Enum.IsDefined(activation))
-        {
-            throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
-        }
-
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         // activations.cu numbers them in IBackend's order: silu, gelu, gelu_tanh, quick_gelu.
         LaunchElementwise(KernelTable.Entry("activate", x.DType), x.ElementCount,
@@ -21,77 +16,62 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor Geglu(Tensor x)
+    protected override Tensor GegluCore(Tensor x, Shape output)
     {
-        OpChecks.Float("geglu", x, "x");
-        if (x.Shape.Rank < 1 || x.Shape.Last % 2 != 0)
-        {
-            throw new ArgumentException($"geglu: last axis of {x.Shape} must be even (hidden, gate)");
-        }
-
-        Tensor y = AllocateUninitialized(x.Shape.WithLast(x.Shape.Last / 2), x.DType);
+        Tensor y = AllocateUninitialized(output, x.DType);
         LaunchElementwise(KernelTable.Entry("geglu", x.DType), y.ElementCount,
-            new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last / 2).Add(y.ElementCount));
+            new KernelArgs().Add(this, x).Add(this, y).Add(output.Last).Add(y.ElementCount));
         return y;
     }
 
-    public Tensor Swiglu(Tensor gate, Tensor up)
+    protected override Tensor SwigluCore(Tensor gate, Tensor up)
     {
-        OpChecks.Float("swiglu", gate, "gate");
-        OpChecks.SameDType("swiglu", gate, up);
-        OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
         Tensor y = AllocateUninitialized(gate.Shape, gate.DType);
         LaunchElementwise(KernelTable.Entry("swiglu", gate.DType), y.ElementCount,
             new KernelArgs().Add(this, gate).Add(this, up).Add(this, y).Add(y.ElementCount));
         return y;
     }
 
-    public Tensor Add(Tensor a, Tensor b) => Binary("add", a, b);
-
-    public Tensor Mul(Tensor a, Tensor b) => Binary("mul", a, b);
-
-    public Tensor Subtract(Tensor a, Tensor b) => Binary("sub", a, b);
-
-    public Tensor Divide(Tensor a, Tensor b) => Binary("div", a, b);
-
-    public Tensor Sqrt(Tensor x) => Unary("sqrt", x);
-
-    public Tensor Rsqrt(Tensor x) => Unary("rsqrt", x);
-
-    private Tensor Unary(string op, Tensor x)
+    // elementwise.cu's entry names.
+    protected override Tensor BinaryCore(BinaryOp op, Tensor a, Tensor b) => Binary(op switch
     {
-        OpChecks.SameBackend(this, x);
-        OpChecks.Float(op, x, "x");
+        BinaryOp.Add => "add",
+        BinaryOp.Mul => "mul",
+        BinaryOp.Subtract => "sub",
+        BinaryOp.Divide => "div",
+        _ => throw new UnreachableException(),
+    }, a, b);
+
+    protected override Tensor UnaryCore(UnaryOp op, Tensor x)
+    {
+        string entry = op == UnaryOp.Rsqrt ? "rsqrt" : "sqrt";
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
-        LaunchElementwise(KernelTable.Entry(op, x.DType), x.ElementCount, new KernelArgs().Add(this, x).Add(this, y).Add(x.ElementCount));
+        LaunchElementwise(KernelTable.Entry(entry, x.DType), x.ElementCount, new KernelArgs().Add(this, x).Add(this, y).Add(x.ElementCount));
         return y;
     }
 
-    public Tensor Scale(Tensor x, float factor)
+    protected override Tensor ScaleCore(Tensor x, float factor)
     {
-        OpChecks.Float("scale", x, "x");
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchElementwise(KernelTable.Entry("scale", x.DType), x.ElementCount,
             new KernelArgs().Add(this, x).Add(factor).Add(this, y).Add(x.ElementCount));
         return y;
     }
 
-    public void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
-        Runtime.Guidance.GuidanceStep step)
+    protected override void GuidanceStepCore(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents,
+        Tensor? noise, Runtime.Guidance.GuidanceStep step)
     {
-        OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
         LaunchElementwise(KernelTable.Entry("guidance_step", epsUncond.DType), latents.ElementCount, new KernelArgs()
             .Add(this, epsUncond).Add(this, epsCond).Add(this, epsLiked).Add(this, epsDisliked).Add(this, noise)
             .Add(this, latents).Add(new KernelGuidanceStep(step)).Add(latents.ElementCount));
     }
 
-    public Tensor Softmax(Tensor x) => PerRow("softmax", x, x.DType);
+    protected override Tensor SoftmaxCore(Tensor x) => PerRow("softmax", x, x.DType);
 
-    public Tensor L2Normalize(Tensor x, float eps = 1e-12f) => PerRow("l2_normalize", x, x.DType, eps);
+    protected override Tensor L2NormalizeCore(Tensor x, float eps) => PerRow("l2_normalize", x, x.DType, eps);
 
-    public Tensor Argmax(Tensor x)
+    protected override Tensor ArgmaxCore(Tensor x)
     {
-        OpChecks.Float("argmax", x, "x");
         Tensor y = AllocateUninitialized(x.Shape.WithoutLast(), DType.I32);
         if (x.Shape.Rows > 0)
         {
@@ -103,10 +83,8 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
+    protected override Tensor RepetitionPenaltyCore(Tensor logits, Tensor ids, float penalty)
     {
-        OpChecks.SameBackend(this, logits, ids);
-        OpChecks.RepetitionPenalty(logits, ids, penalty);
         Tensor y = AllocateUninitialized(logits.Shape, logits.DType);
         CopyRows(logits, 0, 0, y, 0, 0, 1, logits.SizeInBytes);
         string entry = KernelTable.Entry(ids.DType == DType.I64 ? "repetition_penalty_i64" : "repetition_penalty_i32", logits.DType);
@@ -115,10 +93,8 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor SumLeading(Tensor x, int axes)
+    protected override Tensor SumLeadingCore(Tensor x, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.SumLeading(x, axes);
         long cols = outShape.ElementCount, rows = cols == 0 ? 0 : x.ElementCount / cols;
         Tensor sums = AllocateUninitialized(outShape, DType.F32);
         LaunchElementwise(KernelTable.Entry("sum_leading", x.DType), cols, new KernelArgs().Add(this, x).Add(this, sums).Add(rows).Add(cols));
@@ -132,9 +108,8 @@ public sealed partial class CudaBackend
         return rounded;
     }
 
-    public Tensor Mean(Tensor x)
+    protected override Tensor MeanCore(Tensor x)
     {
-        OpChecks.Float("mean", x, "x");
         Tensor sums = AllocateUninitialized(x.Shape.WithoutLast(), DType.F32);
         LaunchRows(KernelTable.Entry("sum_rows", x.DType), x.Shape.Rows, x.Shape.Last,
             new KernelArgs().Add(this, x).Add(this, sums).Add(x.Shape.Last).Add(1f / Math.Max(x.Shape.Last, 1)));
@@ -152,9 +127,8 @@ public sealed partial class CudaBackend
     /// Float ↔ float casts run on the device. Casts to or from integer and bool dtypes (token ids, masks: small
     /// tensors) go through the host with the CPU backend's rules, so both backends agree on them exactly.
     /// </summary>
-    public Tensor Cast(Tensor x, DType dtype)
+    protected override Tensor CastCore(Tensor x, DType dtype)
     {
-        OpChecks.SameBackend(this, x);
         if (x.DType == dtype)
         {
             Tensor copy = AllocateUninitialized(x.Shape, dtype);
@@ -175,8 +149,6 @@ public sealed partial class CudaBackend
 
     private Tensor Binary(string op, Tensor a, Tensor b)
     {
-        OpChecks.Float(op, a, "a");
-        OpChecks.Broadcast(op, a, b);
         Tensor y = AllocateUninitialized(a.Shape, a.DType);
         if (a.Shape.Equals(b.Shape))
         {
@@ -193,7 +165,6 @@ public sealed partial class CudaBackend
 
     private Tensor PerRow(string op, Tensor x, DType outType, float? eps = null)
     {
-        OpChecks.Float(op, x, "x");
         Tensor y = AllocateUninitialized(x.Shape, outType);
         var args = new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last);
         if (eps is { } e)

@@ -6,15 +6,8 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    protected override Tensor TimestepEmbeddingCore(Tensor timesteps, TimestepEmbeddingOptions options)
     {
-        OpChecks.SameBackend(this, timesteps);
-        OpChecks.Rank("timestep_embedding", timesteps, "timesteps (N)", 1);
-        if (options.Dim < 2 || (options.Dim / 2) - options.DownscaleFreqShift == 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"timestep_embedding: invalid {options}");
-        }
-
         Tensor? converted = timesteps.DType == DType.F32 ? null : Cast(timesteps, DType.F32);
         Tensor t = converted ?? timesteps;
         Tensor y = AllocateUninitialized(new Shape(t.Shape[0], options.Dim), DType.F32);
@@ -25,10 +18,8 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
+    protected override Tensor RotaryCore(Tensor x, Tensor positions, int headDim, float theta)
     {
-        OpChecks.SameBackend(this, x, positions);
-        OpChecks.Rotary(x, positions, headDim);
         Tensor y = AllocateUninitialized(x.Shape, x.DType);
         LaunchElementwise(KernelTable.Entry("rotary", x.DType), y.ElementCount, new KernelArgs()
             // The kernel reads positions[row % period]: period T repeats them for every batch row, B·T gives each row its own.

@@ -5,17 +5,15 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    protected override Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Shape outShape)
     {
-        Shape outShape = OpChecks.Linear(x, weight, bias);
         Tensor y = AllocateUninitialized(outShape, x.DType);
         Gemm(x, weight, bias, y, checked((int)x.Shape.Rows), weight.Shape[0], weight.Shape[1]);
         return y;
     }
 
-    public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false)
+    protected override Tensor MatMulCore(Tensor a, Tensor b, bool transposeB, float alpha, bool transposeA, Shape outShape)
     {
-        Shape outShape = OpChecks.MatMul(a, b, transposeB, transposeA);
         int batch = a.Shape[0], m = outShape[1], k = transposeA ? a.Shape[1] : a.Shape[2], n = outShape[2];
         Tensor y = AllocateUninitialized(outShape, a.DType);
         Device.Gemm(new GemmDescriptor(transposeA, transposeB, m, n, k, alpha,

@@ -6,10 +6,8 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    protected override Tensor ConcatCore(IReadOnlyList<Tensor> parts, int axis, Shape outShape)
     {
-        OpChecks.SameBackend(this, [.. parts]);
-        Shape outShape = OpChecks.Concat(parts, axis);
         int ax = outShape.NormalizeAxis(axis);
         AxisSlabs slabs = AxisSlabs.For(outShape, ax, parts.Select(p => p.Shape[ax]).ToList(), parts[0].DType);
         Tensor y = AllocateUninitialized(outShape, parts[0].DType);
@@ -21,10 +19,8 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes)
+    protected override Tensor[] SplitCore(Tensor x, int axis, IReadOnlyList<int> sizes)
     {
-        OpChecks.SameBackend(this, x);
-        OpChecks.Split(x, axis, sizes);
         AxisSlabs slabs = AxisSlabs.For(x.Shape, axis, sizes, x.DType);
         var result = new Tensor[sizes.Count];
         for (int i = 0; i < sizes.Count; i++)
@@ -36,10 +32,8 @@ public sealed partial class CudaBackend
         return result;
     }
 
-    public Tensor Permute(Tensor x, params int[] order)
+    protected override Tensor PermuteCore(Tensor x, int[] order, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.Permute(x, order);
         Tensor y = AllocateUninitialized(outShape, x.DType);
         var strides = KernelStrides.From(outShape, StridedIndexing.PermuteStrides(x.Shape, order));
         LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount,
@@ -47,10 +41,8 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor Narrow(Tensor x, int axis, int start, int length)
+    protected override Tensor NarrowCore(Tensor x, int axis, int start, Shape outShape)
     {
-        OpChecks.SameBackend(this, x);
-        Shape outShape = OpChecks.Narrow(x, axis, start, length);
         Tensor y = AllocateUninitialized(outShape, x.DType);
         (long[] strides, long offset) = StridedIndexing.NarrowStrides(x.Shape, axis, start);
         LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount, new KernelArgs()
@@ -58,20 +50,16 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor UpsampleNearest2x(Tensor x)
+    protected override Tensor UpsampleNearest2xCore(Tensor x)
     {
-        OpChecks.SameBackend(this, x);
-        OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
         Tensor y = AllocateUninitialized(new Shape(x.Shape[0], x.Shape[1] * 2, x.Shape[2] * 2, x.Shape[3]), x.DType);
         LaunchElementwise(KernelTable.ByElementSize("upsample_nearest2x", x.DType), y.ElementCount, new KernelArgs()
             .Add(this, x).Add(this, y).Add((long)x.Shape[1]).Add((long)x.Shape[2]).Add((long)x.Shape[3]).Add(y.ElementCount));
         return y;
     }
 
-    public Tensor Embedding(Tensor table, Tensor ids)
+    protected override Tensor EmbeddingCore(Tensor table, Tensor ids, Shape outShape)
     {
-        OpChecks.SameBackend(this, table, ids);
-        Shape outShape = OpChecks.Embedding(table, ids);
         Tensor y = AllocateUninitialized(outShape, table.DType);
         string entry = KernelTable.ByElementSize(ids.DType == DType.I64 ? "embedding_i64" : "embedding_i32", table.DType);
         LaunchElementwise(entry, y.ElementCount,

@@ -6,9 +6,8 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    public Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu = false, Tensor? add = null)
+    protected override Tensor GroupNormCore(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, bool silu, Tensor? add, bool perChannel)
     {
-        bool perChannel = OpChecks.GroupNorm(x, groups, gamma, beta, add);
         int addMode = add is null ? 0 : perChannel ? 2 : 1;
         int batch = x.Shape[0], channels = x.Shape.Last;
         long spatial = x.Shape.Product(1, x.Shape.Rank - 1);
@@ -28,17 +27,9 @@ public sealed partial class CudaBackend
         return y;
     }
 
-    public Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps)
-    {
-        OpChecks.LastAxisAffine("layer_norm", x, gamma, beta);
-        return RowNorm(x, gamma, beta, eps, rms: false);
-    }
+    protected override Tensor LayerNormCore(Tensor x, Tensor? gamma, Tensor? beta, float eps) => RowNorm(x, gamma, beta, eps, rms: false);
 
-    public Tensor RmsNorm(Tensor x, Tensor gamma, float eps)
-    {
-        OpChecks.LastAxisAffine("rms_norm", x, gamma, null);
-        return RowNorm(x, gamma, null, eps, rms: true);
-    }
+    protected override Tensor RmsNormCore(Tensor x, Tensor gamma, float eps) => RowNorm(x, gamma, null, eps, rms: true);
 
     private Tensor RowNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps, bool rms)
     {

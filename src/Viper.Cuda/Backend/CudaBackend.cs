@@ -9,44 +9,32 @@ namespace Viper.Cuda.Backend;
 /// driver, or the emulated device in CI — with GEMMs on cuBLASLt (reference GEMM when emulated). Shapes and
 /// dtypes are validated by the same <see cref="OpChecks"/> as the CPU backend. Ops are split per family.
 /// </summary>
-public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : IBackend, IGraphCapture
+public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : Runtime.Backend, IGraphCapture
 {
     private readonly BadValueRecord _badValues = new(device);
     private CaptureArena? _arena;
 
     public IGpuDevice Device { get; } = device;
 
-    public string Name => $"cuda ({Device.Name})";
+    public override string Name => $"cuda ({Device.Name})";
 
-    public Tensor Allocate(Shape shape, DType dtype)
+    public override Tensor Allocate(Shape shape, DType dtype)
     {
         Tensor t = AllocateUninitialized(shape, dtype);
         Device.Fill(Buffer(t), 0);
         return t;
     }
 
-    public Tensor FromHost(ReadOnlySpan<byte> data, Shape shape, DType dtype)
+    protected override Tensor FromHostCore(ReadOnlySpan<byte> data, Shape shape, DType dtype)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
-        if (data.Length != bytes)
-        {
-            throw new ArgumentException($"{data.Length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
-        }
-
         Tensor t = AllocateUninitialized(shape, dtype);
         Device.CopyToDevice(Buffer(t), data);
         return t;
     }
 
-    public void CopyToHost(Tensor tensor, Span<byte> destination)
+    protected override void CopyToHostCore(Tensor tensor, Span<byte> destination)
     {
-        OpChecks.SameBackend(this, tensor);
-        if (destination.Length < tensor.SizeInBytes)
-        {
-            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than {tensor}");
-        }
-
-        Device.CopyToHost(Buffer(tensor), destination[..checked((int)tensor.SizeInBytes)], tensor.ByteOffset);
+        Device.CopyToHost(Buffer(tensor), destination, tensor.ByteOffset);
         _badValues.ThrowIfSet();
     }
 
@@ -60,17 +48,13 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         _badValues.ThrowIfSet();
     }
 
-    public void CopyInto(Tensor source, Tensor destination)
-    {
-        OpChecks.SameBackend(this, source, destination);
-        OpChecks.CopyInto(source, destination);
+    protected override void CopyIntoCore(Tensor source, Tensor destination) =>
         CopyRows(source, 0, 0, destination, 0, 0, 1, source.SizeInBytes);
-    }
 
     /// <summary>Overwrites an existing tensor (a graph's input, say) with host bytes of its size and dtype.</summary>
     public void CopyFromHost(Tensor destination, ReadOnlySpan<byte> data)
     {
-        OpChecks.SameBackend(this, destination);
+        Own(destination);
         if (data.Length != destination.SizeInBytes)
         {
             throw new ArgumentException($"{data.Length} bytes given for {destination} of {destination.SizeInBytes} bytes");
@@ -113,8 +97,13 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 
     ICapturedWork IGraphCapture.Capture(Action record) => Capture(record);
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
+        if (!disposing)
+        {
+            return;
+        }
+
         _badValues.Dispose();
         if (ownsDevice)
         {
@@ -135,11 +124,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     private static DeviceBuffer Buffer(Tensor t) => ((CudaStorage)t.Storage).Buffer;
 
     /// <summary>The device address of the tensor's first element (views included).</summary>
-    private IntPtr Address(Tensor t)
-    {
-        OpChecks.SameBackend(this, t);
-        return Buffer(t).Address + (nint)t.ByteOffset;
-    }
+    private static IntPtr Address(Tensor t) => Buffer(t).Address + (nint)t.ByteOffset;
 
     internal IntPtr AddressOrNull(Tensor? t) => t is null ? IntPtr.Zero : Address(t);
 

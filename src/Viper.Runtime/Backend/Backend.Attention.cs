@@ -1,0 +1,31 @@
+namespace Viper.Runtime;
+
+public abstract partial class Backend
+{
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options)
+    {
+        Own(q, k, v, options.KeyLengths, options.KeyMask, options.Bias);
+        OpChecks.Attention(q, k, v, options);
+        return AttentionCore(q, k, v, options);
+    }
+
+    public void KvCacheAppend(Tensor cache, Tensor values, int position)
+    {
+        Own(cache, values);
+        OpChecks.KvCacheAppend(cache, values, position);
+        KvCacheAppendCore(cache, values, position);
+    }
+
+    public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
+    {
+        Own(cache, values, positions);
+        OpChecks.KvCacheWrite(cache, values, positions);
+        KvCacheWriteCore(cache, values, positions);
+    }
+
+    protected abstract Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options);
+
+    protected abstract void KvCacheAppendCore(Tensor cache, Tensor values, int position);
+
+    protected abstract void KvCacheWriteCore(Tensor cache, Tensor values, Tensor positions);
+}

@@ -1,0 +1,73 @@
+namespace Viper.Runtime;
+
+public abstract partial class Backend
+{
+    public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        Own([.. parts]);
+        return ConcatCore(parts, axis, OpChecks.Concat(parts, axis));
+    }
+
+    public Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes)
+    {
+        Own(x);
+        OpChecks.Split(x, axis, sizes);
+        return SplitCore(x, axis, sizes);
+    }
+
+    public Tensor Permute(Tensor x, params int[] order)
+    {
+        Own(x);
+        return PermuteCore(x, order, OpChecks.Permute(x, order));
+    }
+
+    public Tensor Narrow(Tensor x, int axis, int start, int length)
+    {
+        Own(x);
+        return NarrowCore(x, axis, start, OpChecks.Narrow(x, axis, start, length));
+    }
+
+    public Tensor UpsampleNearest2x(Tensor x)
+    {
+        Own(x);
+        OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
+        return UpsampleNearest2xCore(x);
+    }
+
+    public Tensor Embedding(Tensor table, Tensor ids)
+    {
+        Own(table, ids);
+        return EmbeddingCore(table, ids, OpChecks.Embedding(table, ids));
+    }
+
+    public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
+    {
+        Own(timesteps);
+        OpChecks.TimestepEmbedding(timesteps, options);
+        return TimestepEmbeddingCore(timesteps, options);
+    }
+
+    public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
+    {
+        Own(x, positions);
+        OpChecks.Rotary(x, positions, headDim);
+        return RotaryCore(x, positions, headDim, theta);
+    }
+
+    protected abstract Tensor ConcatCore(IReadOnlyList<Tensor> parts, int axis, Shape output);
+
+    protected abstract Tensor[] SplitCore(Tensor x, int axis, IReadOnlyList<int> sizes);
+
+    protected abstract Tensor PermuteCore(Tensor x, int[] order, Shape output);
+
+    /// <param name="axis">As the caller gave it (negative counts from the end).</param>
+    protected abstract Tensor NarrowCore(Tensor x, int axis, int start, Shape output);
+
+    protected abstract Tensor UpsampleNearest2xCore(Tensor x);
+
+    protected abstract Tensor EmbeddingCore(Tensor table, Tensor ids, Shape output);
+
+    protected abstract Tensor TimestepEmbeddingCore(Tensor timesteps, TimestepEmbeddingOptions options);
+
+    protected abstract Tensor RotaryCore(Tensor x, Tensor positions, int headDim, float theta);
+}
