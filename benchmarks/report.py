@@ -201,7 +201,8 @@ def mistral_table(bdn, torch_results, memory):
         f"decode {memory['decode_ms']:.0f} ms on {memory['threads']} threads.",
         "",
         f"Time: {layers} layers + embeddings and head ({torch_results['weight_bytes'] / gib:.2f} GiB); Viper: BenchmarkDotNet median of 5 runs "
-        "after 1 warm-up; PyTorch: median of 5 after 1 warm-up (its process peaked at "
+        f"after 1 warm-up; PyTorch: decode median of 5 after 1 warm-up, prefill {torch_results['prefill_runs']} run(s) "
+        "(one cold run when 1; its process peaked at "
         f"{torch_results['peak_rss_bytes'] / gib:.2f} GiB). Ratio > 1 means Viper is faster.",
         "",
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",

@@ -5,7 +5,7 @@ namespace Viper.Benchmarks;
 
 /// <summary>
 /// Prefill of a 512-token prompt and one decode step on a Mistral-7B-shaped bf16 stack on the CPU backend
-/// ($VIPER_BENCH_MISTRAL_LAYERS layers, default 2; benchmarks/run-cpu-mistral.sh). Peak memory is measured separately,
+/// ($VIPER_BENCH_MISTRAL_LAYERS layers, default 1; benchmarks/run-cpu-mistral.sh). Peak memory is measured separately,
 /// in a process of its own (<see cref="MistralMemory"/>), because in-process benchmarks share the host's peak.
 /// </summary>
 [Config(typeof(MistralConfigJob))]
@@ -16,7 +16,7 @@ public class MistralBenchmarks
     [Params("prefill_512", "decode_after_512")]
     public string Case { get; set; } = "prefill_512";
 
-    public static int Layers => int.TryParse(Environment.GetEnvironmentVariable("VIPER_BENCH_MISTRAL_LAYERS"), out int n) ? n : 2;
+    public static int Layers => int.TryParse(Environment.GetEnvironmentVariable("VIPER_BENCH_MISTRAL_LAYERS"), out int n) ? n : 1;
 
     [GlobalSetup]
     public void Setup()

@@ -5,6 +5,9 @@ namespace Viper.Weights;
 /// <summary>Reads Hugging Face / diffusers config.json files (models and schedulers) into config records (snake_case fields, unknown fields ignored).</summary>
 public static class ConfigJson
 {
+    /// <summary>The options configs are read with, for records nested in a composite config.</summary>
+    public static JsonSerializerOptions SerializerOptions => Options;
+
     private static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

@@ -19,13 +19,13 @@ public sealed class ClipAttention : Module
         _options = new AttentionOptions(heads, heads, hidden / heads) { Causal = causal };
     }
 
-    /// <summary>x (B, T, C) → (B, T, C).</summary>
-    public Tensor Forward(IBackend b, Tensor x)
+    /// <summary>x (B, T, C) → (B, T, C); keys whose <paramref name="keyMask"/> (B, T) entry is 0 are not attended to.</summary>
+    public Tensor Forward(IBackend b, Tensor x, Tensor? keyMask = null)
     {
         using Tensor q = _q.Forward(b, x);
         using Tensor k = _k.Forward(b, x);
         using Tensor v = _v.Forward(b, x);
-        using Tensor attended = b.Attention(q, k, v, _options);
+        using Tensor attended = b.Attention(q, k, v, _options with { KeyMask = keyMask });
         return _out.Forward(b, attended);
     }
 }

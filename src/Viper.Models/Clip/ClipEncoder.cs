@@ -18,9 +18,11 @@ public sealed class ClipEncoder : Module
     /// <summary>
     /// Runs every layer on <paramref name="embeddings"/> (taken over: released unless kept). Returns the last layer's
     /// output and the states <paramref name="keep"/> asks for, by index (the last may be among them, the same tensor);
-    /// the caller owns both.
+    /// the caller owns both. A <paramref name="keyMask"/> (B, T), 0 = padding, hides positions from every layer's attention
+    /// (SigLIP's patch mask for images smaller than the padded batch).
     /// </summary>
-    public EncoderStates Forward(IBackend b, Tensor embeddings, HiddenStates keep, CancellationToken cancellationToken = default)
+    public EncoderStates Forward(IBackend b, Tensor embeddings, HiddenStates keep, CancellationToken cancellationToken = default,
+        Tensor? keyMask = null)
     {
         int count = _layers.Length + 1;
         keep.Validate(count);
@@ -31,7 +33,7 @@ public sealed class ClipEncoder : Module
             for (int i = 0; i < _layers.Length; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                Tensor next = _layers[i].Forward(b, current);
+                Tensor next = _layers[i].Forward(b, current, keyMask);
                 if (keep.Keeps(i, count))
                 {
                     kept[i] = current;

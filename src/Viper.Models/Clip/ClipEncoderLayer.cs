@@ -20,11 +20,11 @@ public sealed class ClipEncoderLayer : Module
         _mlp = Own(new ClipMlp(scope["mlp"], hidden, intermediate, activation));
     }
 
-    public Tensor Forward(IBackend b, Tensor x)
+    public Tensor Forward(IBackend b, Tensor x, Tensor? keyMask = null)
     {
         Tensor afterAttention;
         using (Tensor normed = _layerNorm1.Forward(b, x))
-        using (Tensor attended = _selfAttn.Forward(b, normed))
+        using (Tensor attended = _selfAttn.Forward(b, normed, keyMask))
         {
             afterAttention = b.Add(x, attended);
         }

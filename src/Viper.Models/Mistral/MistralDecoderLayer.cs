@@ -7,17 +7,17 @@ namespace Viper.Models.Mistral;
 /// <summary>MistralDecoderLayer (<c>layers.N</c>): pre-norm attention and MLP, each with a residual.</summary>
 public sealed class MistralDecoderLayer : Module
 {
-    private readonly MistralRmsNorm _inputLayernorm;
+    private readonly RmsNorm _inputLayernorm;
     private readonly MistralAttention _selfAttn;
-    private readonly MistralRmsNorm _postAttentionLayernorm;
-    private readonly MistralMlp _mlp;
+    private readonly RmsNorm _postAttentionLayernorm;
+    private readonly GatedMlp _mlp;
 
     public MistralDecoderLayer(WeightScope scope, MistralConfig config)
     {
-        _inputLayernorm = Own(new MistralRmsNorm(scope["input_layernorm"], config.HiddenSize, config.RmsNormEps));
+        _inputLayernorm = Own(new RmsNorm(scope["input_layernorm"], config.HiddenSize, config.RmsNormEps));
         _selfAttn = Own(new MistralAttention(scope["self_attn"], config));
-        _postAttentionLayernorm = Own(new MistralRmsNorm(scope["post_attention_layernorm"], config.HiddenSize, config.RmsNormEps));
-        _mlp = Own(new MistralMlp(scope["mlp"], config.HiddenSize, config.IntermediateSize));
+        _postAttentionLayernorm = Own(new RmsNorm(scope["post_attention_layernorm"], config.HiddenSize, config.RmsNormEps));
+        _mlp = Own(new GatedMlp(scope["mlp"], config.HiddenSize, config.IntermediateSize, config.HiddenSize));
     }
 
     public Tensor Forward(IBackend b, Tensor x, MistralStep step, Tensor cacheKeys, Tensor cacheValues)

@@ -12,7 +12,7 @@ public sealed class MistralModel : Module
 {
     private readonly Tensor _embedTokens;
     private readonly MistralDecoderLayer[] _layers;
-    private readonly MistralRmsNorm _norm;
+    private readonly RmsNorm _norm;
 
     public MistralModel(WeightScope scope, MistralConfig config)
     {
@@ -24,7 +24,7 @@ public sealed class MistralModel : Module
             _layers[i] = Own(new MistralDecoderLayer(scope["layers"][i], config));
         }
 
-        _norm = Own(new MistralRmsNorm(scope["norm"], config.HiddenSize, config.RmsNormEps));
+        _norm = Own(new RmsNorm(scope["norm"], config.HiddenSize, config.RmsNormEps));
     }
 
     public MistralConfig Config { get; }

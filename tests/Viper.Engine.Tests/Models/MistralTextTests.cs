@@ -15,30 +15,16 @@ namespace Viper.Engine.Tests.Models;
 /// </summary>
 public class MistralTextTests
 {
-    public static TheoryData<string, string> Cases()
-    {
-        var data = new TheoryData<string, string>();
-        foreach (string backend in TestBackends.Names)
-        {
-            foreach (string prompt in new[] { "chat", "vpe", "metric" })
-            {
-                data.Add(backend, prompt);
-            }
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(Idefics2Refs.BackendsAndPrompts), MemberType = typeof(Idefics2Refs))]
     public void PrefillLogitsAndGreedyDecodeMatchTransformers(string backend, string prompt)
     {
-        using var outputs = new RefTensors(RepoPaths.Shared("refs", "idefics2", "outputs.safetensors"));
-        using var inputs = new RefTensors(RepoPaths.Shared("refs", "idefics2", "inputs.safetensors"));
+        using var outputs = Idefics2Refs.Outputs();
+        using var inputs = Idefics2Refs.Inputs();
         using IBackend b = TestBackends.Create(backend);
-        using WeightStore store = WeightStore.Open(RepoPaths.Shared("refs", "idefics2", "model.safetensors"));
+        using WeightStore store = WeightStore.Open(Path.Combine(Idefics2Refs.Folder, "model.safetensors"));
         var weights = new CheckpointWeights(store, b, DType.F32);
-        MistralConfig config = MistralConfig.Load(RepoPaths.Shared("refs", "idefics2", "config.json"));
+        MistralConfig config = MistralConfig.Load(Path.Combine(Idefics2Refs.Folder, "config.json"));
         using var model = new MistralModel(weights.Root["model"]["text_model"], config);
         using var lmHead = new Linear(weights.Root["lm_head"], config.HiddenSize, config.VocabSize, bias: false);
 
@@ -66,7 +52,7 @@ public class MistralTextTests
         }
 
         float penalty = prompt == "vpe" ? 0.99f : 1f; // README.json: generate(repetition_penalty=…) per prompt
-        List<int> sequence = [.. inputs.Longs($"{prompt}_input_ids").Select(id => (int)id)];
+        List<int> sequence = Idefics2Refs.InputIds(inputs, prompt);
         float[] margins = outputs.Floats($"{prompt}_generated_top1_minus_top2");
         Tensor next = b.Narrow(logits, 1, tokens - 1, 1).ReshapeInto(1, vocab);
         for (int step = 0; step < expectedIds.Length; step++)

@@ -1,16 +1,15 @@
-using Viper.Models.Layers;
 using Viper.Models.Loading;
 using Viper.Runtime;
 
-namespace Viper.Models.Mistral;
+namespace Viper.Models.Layers;
 
-/// <summary>MistralRMSNorm: <c>weight</c> · x / √(mean(x²) + eps), statistics in f32.</summary>
-public sealed class MistralRmsNorm : Module
+/// <summary>LlamaRMSNorm as Mistral and IDEFICS2 use it: <c>weight</c> · x / √(mean(x²) + eps), statistics in f32.</summary>
+public sealed class RmsNorm : Module
 {
     private readonly Tensor _weight;
     private readonly float _eps;
 
-    public MistralRmsNorm(WeightScope scope, int size, float eps)
+    public RmsNorm(WeightScope scope, int size, float eps)
     {
         _weight = Own(scope.Tensor("weight", size));
         _eps = eps;
