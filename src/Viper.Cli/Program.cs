@@ -9,6 +9,7 @@ root.Subcommands.Add(SelfCheckCommand.Create());
 root.Subcommands.Add(MakeTinyCommand.Create());
 root.Subcommands.Add(ManifestCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ChatCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

@@ -1,25 +1,31 @@
 namespace Viper.Imaging;
 
 /// <summary>
-/// Pillow's Image.resize(size, BICUBIC) for 8-bit images, bit for bit (Pillow's libImaging/Resample.c): a separable
-/// filter whose support widens with the downscale factor (antialiasing), bicubic with a = −0.5, coefficients
-/// normalised per output pixel and rounded to 22-bit fixed point, the horizontal pass first into an 8-bit image
-/// (rows limited to those the vertical pass reads), then the vertical pass, each result rounded and clamped.
+/// Pillow's Image.resize(size, BICUBIC / BILINEAR) for 8-bit images, bit for bit (Pillow's libImaging/Resample.c): a
+/// separable filter whose support widens with the downscale factor (antialiasing) — bicubic with a = −0.5 (support 2),
+/// or the triangle (support 1) — coefficients normalised per output pixel and rounded to 22-bit fixed point, the
+/// horizontal pass first into an 8-bit image (rows limited to those the vertical pass reads), then the vertical pass,
+/// each result rounded and clamped.
 /// </summary>
 public static class PilResize
 {
     private const int PrecisionBits = 32 - 8 - 2;
-    private const double BicubicSupport = 2.0;
 
-    public static RgbImage Bicubic(RgbImage image, int width, int height)
+    /// <summary>CLIPImageProcessor's resample (PIL.Image.BICUBIC, 3).</summary>
+    public static RgbImage Bicubic(RgbImage image, int width, int height) => Resize(image, width, height, BicubicFilter, 2.0);
+
+    /// <summary>Idefics2ImageProcessor's resample (PIL.Image.BILINEAR, 2).</summary>
+    public static RgbImage Bilinear(RgbImage image, int width, int height) => Resize(image, width, height, BilinearFilter, 1.0);
+
+    private static RgbImage Resize(RgbImage image, int width, int height, Func<double, double> filter, double filterSupport)
     {
         if (width <= 0 || height <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(width), $"cannot resize to {width}×{height}");
         }
 
-        (int[] boundsX, int[] kx, int kSizeX) = Coefficients(image.Width, width);
-        (int[] boundsY, int[] ky, int kSizeY) = Coefficients(image.Height, height);
+        (int[] boundsX, int[] kx, int kSizeX) = Coefficients(image.Width, width, filter, filterSupport);
+        (int[] boundsY, int[] ky, int kSizeY) = Coefficients(image.Height, height, filter, filterSupport);
         bool horizontal = width != image.Width, vertical = height != image.Height;
         byte[] source = image.Pixels;
         int sourceRows = image.Height, firstRow = 0;
@@ -87,11 +93,11 @@ public static class PilResize
     }
 
     /// <summary>Resample.c precompute_coeffs + normalize_coeffs_8bpc for the box (0, inSize).</summary>
-    private static (int[] Bounds, int[] Kernel, int KSize) Coefficients(int inSize, int outSize)
+    private static (int[] Bounds, int[] Kernel, int KSize) Coefficients(int inSize, int outSize, Func<double, double> filter, double filterSupport)
     {
         double scale = (double)inSize / outSize;
         double filterScale = Math.Max(scale, 1.0);
-        double support = BicubicSupport * filterScale;
+        double support = filterSupport * filterScale;
         int kSize = ((int)Math.Ceiling(support) * 2) + 1;
         int[] bounds = new int[outSize * 2];
         int[] kernel = new int[outSize * kSize];
@@ -105,7 +111,7 @@ public static class PilResize
             double ww = 0;
             for (int x = 0; x < xmax; x++)
             {
-                k[x] = Filter((x + xmin - center + 0.5) * ss);
+                k[x] = filter((x + xmin - center + 0.5) * ss);
                 ww += k[x];
             }
 
@@ -122,7 +128,9 @@ public static class PilResize
         return (bounds, kernel, kSize);
     }
 
-    private static double Filter(double x)
+    private static double BilinearFilter(double x) => Math.Abs(x) < 1.0 ? 1.0 - Math.Abs(x) : 0.0;
+
+    private static double BicubicFilter(double x)
     {
         const double a = -0.5;
         x = Math.Abs(x);

@@ -13,7 +13,7 @@ internal static class MakeTinyCommand
     {
         var name = new Argument<string>("component")
         {
-            Description = "A pipeline (" + string.Join(", ", TinyPipeline.Names) + ") or a CLIP component (" +
+            Description = "A pipeline (" + string.Join(", ", TinyPipeline.Names) + "), an IDEFICS2 model (" + TinyIdefics2.Name + ") or a CLIP component (" +
                 string.Join(", ", ClipComponent.Known.Select(c => c.Name)) + "; full-size ones work too, slowly)",
         };
         var output = new Option<DirectoryInfo>("--out") { Description = "Folder to write config.json and model.safetensors into", Required = true };
@@ -37,7 +37,11 @@ internal static class MakeTinyCommand
         try
         {
             using var cpu = new CpuBackend();
-            if (TinyPipeline.Names.Contains(name))
+            if (name == TinyIdefics2.Name)
+            {
+                TinyIdefics2.Write(output.FullName, Path.Combine(AppContext.BaseDirectory, "assets", "mistral-tokenizer", "tokenizer.model"), cpu, seed, variant);
+            }
+            else if (TinyPipeline.Names.Contains(name))
             {
                 TinyPipeline.Write(name, output.FullName, Path.Combine(AppContext.BaseDirectory, "assets", "clip-tokenizer"), cpu, seed, variant);
             }

@@ -51,12 +51,12 @@ public sealed partial class ClipTokenizer
 
         string padToken = EndOfText;
         int maxLength = 77;
-        if (ReadJson(Path.Combine(folder, "special_tokens_map.json")) is { } map && map.TryGetProperty("pad_token", out JsonElement pad))
+        if (TokenizerFiles.ReadJson(Path.Combine(folder, "special_tokens_map.json"), "CLIP") is { } map && map.TryGetProperty("pad_token", out JsonElement pad))
         {
             padToken = pad.ValueKind == JsonValueKind.Object ? pad.GetProperty("content").GetString()! : pad.GetString()!;
         }
 
-        if (ReadJson(Path.Combine(folder, "tokenizer_config.json")) is { } config &&
+        if (TokenizerFiles.ReadJson(Path.Combine(folder, "tokenizer_config.json"), "CLIP") is { } config &&
             config.TryGetProperty("model_max_length", out JsonElement length) && length.TryGetInt32(out int l) && l is > 2 and <= 4096)
         {
             maxLength = l;
@@ -156,23 +156,6 @@ public sealed partial class ClipTokenizer
     private static List<string> ReadMerges(string path) =>
         File.ReadLines(path).Where(line => line.Length > 0 && !line.StartsWith("#version", StringComparison.Ordinal)).ToList();
 
-    private static JsonElement? ReadJson(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        try
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"CLIP tokenizer: {path} is not valid JSON: {e.Message}", e);
-        }
-    }
 
     /// <summary>CLIP's pre-tokenizer (openai/CLIP simple_tokenizer.py), matched on the cleaned, lower-cased text.</summary>
     [GeneratedRegex(@"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+", RegexOptions.IgnoreCase)]

@@ -52,7 +52,7 @@ public class MistralTextTests
         }
 
         float penalty = prompt == "vpe" ? 0.99f : 1f; // README.json: generate(repetition_penalty=…) per prompt
-        List<int> sequence = Idefics2Refs.InputIds(inputs, prompt);
+        List<int> sequence = [.. Idefics2Refs.InputIds(inputs, prompt)];
         float[] margins = outputs.Floats($"{prompt}_generated_top1_minus_top2");
         Tensor next = b.Narrow(logits, 1, tokens - 1, 1).ReshapeInto(1, vocab);
         for (int step = 0; step < expectedIds.Length; step++)

@@ -39,6 +39,8 @@ public sealed class RefTensors : IDisposable
 
     public long[] Longs(string name) => MemoryMarshal.Cast<byte, long>(Raw(name, "I64")).ToArray();
 
+    public byte[] Bytes(string name) => Raw(name, "U8").ToArray();
+
     public void Dispose()
     {
     }

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Viper.Models.Mistral;
+using Viper.Runtime;
+
+namespace Viper.Pipelines.Chat;
+
+/// <summary>
+/// A prefilled prompt: its KV cache and the logits after its last token. <see cref="Generate"/> decodes greedily from
+/// there; each call rewinds the cache to the prompt, so one prefill serves several continuations.
+/// </summary>
+public sealed class ChatSession : IDisposable
+{
+    private readonly Idefics2Chat _chat;
+    private readonly MistralKvCache _cache;
+    private readonly float[] _promptLogits;
+
+    internal ChatSession(Idefics2Chat chat, MistralKvCache cache, IReadOnlyList<int> promptIds, float[] logits, TimeSpan prefill)
+    {
+        (_chat, _cache, PromptIds, _promptLogits, PrefillTime) = (chat, cache, promptIds, logits, prefill);
+    }
+
+    public IReadOnlyList<int> PromptIds { get; }
+
+    public TimeSpan PrefillTime { get; }
+
+    /// <summary>Tokens generated and the time they took, by the last <see cref="Generate"/>.</summary>
+    public (int Tokens, TimeSpan Time) LastDecode { get; private set; }
+
+    /// <summary>The logits after the prompt's last token (vocab), a copy: what a scorer reads.</summary>
+    public float[] NextTokenLogits() => (float[])_promptLogits.Clone();
+
+    /// <summary>
+    /// Greedy decoding as transformers' generate(do_sample=False): the repetition penalty over the prompt and the tokens
+    /// so far, the highest score (first on ties), until an end-of-sequence id of the generation config or
+    /// <see cref="ChatOptions.MaxNewTokens"/>; each token is yielded as soon as it is chosen, with the text it adds.
+    /// </summary>
+    public IEnumerable<GeneratedToken> Generate(ChatOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (PromptIds.Count + options.MaxNewTokens > _cache.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"max_new_tokens {options.MaxNewTokens} exceeds the {_cache.Capacity - PromptIds.Count} this session was prefilled for");
+        }
+
+        return Run(options, cancellationToken);
+    }
+
+    public void Dispose() => _cache.Dispose();
+
+    private IEnumerable<GeneratedToken> Run(ChatOptions options, CancellationToken cancellationToken)
+    {
+        _cache.Truncate(PromptIds.Count);
+        var clock = Stopwatch.StartNew();
+        List<int> sequence = [.. PromptIds];
+        var generated = new List<int>();
+        string text = "";
+        float[] logits = (float[])_promptLogits.Clone();
+        for (int step = 0; step < options.MaxNewTokens; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Penalize(logits, sequence, options.RepetitionPenalty);
+            (int id, float margin) = Best(logits);
+            sequence.Add(id);
+            generated.Add(id);
+            bool end = _chat.Generation.EosTokenIds.Contains(id) || step == options.MaxNewTokens - 1;
+            string decoded = _chat.Tokenizer.Decode(generated);
+            string delta = "";
+            if (!decoded.EndsWith('\uFFFD') || end) // a byte-fallback character still incomplete: wait for its other bytes
+            {
+                delta = decoded.StartsWith(text, StringComparison.Ordinal) ? decoded[text.Length..] : decoded;
+                text = decoded;
+            }
+
+            LastDecode = (generated.Count, clock.Elapsed);
+            yield return new GeneratedToken(id, delta, margin, end);
+            if (end)
+            {
+                yield break;
+            }
+
+            logits = NextLogits(id, cancellationToken);
+        }
+    }
+
+    private float[] NextLogits(int id, CancellationToken cancellationToken)
+    {
+        using Tensor embedded = _chat.Model.Embed([id]);
+        using Tensor hidden = _chat.Model.Forward(embedded, _cache, cancellationToken);
+        using Tensor logits = _chat.Model.Logits(hidden);
+        return logits.ToFloats();
+    }
+
+    // transformers RepetitionPenaltyLogitsProcessor: every id present is penalised once, from its original score.
+    private static void Penalize(float[] logits, List<int> sequence, float penalty)
+    {
+        if (penalty == 1f)
+        {
+            return;
+        }
+
+        foreach (int id in sequence.Distinct())
+        {
+            float score = logits[id];
+            logits[id] = score < 0 ? score * penalty : score / penalty;
+        }
+    }
+
+    private static (int Id, float Margin) Best(float[] logits)
+    {
+        int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+        float runnerUp = float.NegativeInfinity;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            if (i != best && logits[i] > runnerUp)
+            {
+                runnerUp = logits[i];
+            }
+        }
+
+        return (best, logits[best] - runnerUp);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Viper.Imaging;
+using Viper.Models.Idefics2;
+using Viper.Models.Loading;
+using Viper.Models.Tokenizers;
+using Viper.Runtime;
+
+namespace Viper.Pipelines.Chat;
+
+/// <summary>
+/// IDEFICS2 as a chat model: the folder's tokenizer, image processor and generation config around the model, a prompt
+/// (verbatim, or rendered from messages by the chat template) with its images turned into ids and pixels, a prefill
+/// that can be continued several times, and greedy decoding streamed token by token.
+/// </summary>
+public sealed class Idefics2Chat : IDisposable
+{
+    private Idefics2Chat(Idefics2ForConditionalGeneration model, MistralTokenizer tokenizer, Idefics2ImageProcessor processor,
+        GenerationConfig generation, int imageSequenceLength)
+    {
+        (Model, Tokenizer, Processor, Generation, ImageSequenceLength) = (model, tokenizer, processor, generation, imageSequenceLength);
+    }
+
+    public Idefics2ForConditionalGeneration Model { get; }
+
+    public MistralTokenizer Tokenizer { get; }
+
+    public Idefics2ImageProcessor Processor { get; }
+
+    public GenerationConfig Generation { get; }
+
+    /// <summary>Image tokens per image in the prompt (processor_config.json's image_seq_len, the perceiver's latents).</summary>
+    public int ImageSequenceLength { get; }
+
+    /// <summary>
+    /// Loads a Hugging Face IDEFICS2 folder (config, weights, tokenizer, preprocessor/processor/generation configs).
+    /// <paramref name="processor"/> replaces the folder's image settings (ViPer: longest 448, shortest 378, no splitting);
+    /// <paramref name="decorate"/> wraps the weight source (an adapter merge).
+    /// </summary>
+    public static Idefics2Chat Load(string folder, IBackend backend, DType dtype, Func<Idefics2ImageProcessor, Idefics2ImageProcessor>? processor = null,
+        Func<WeightSource, WeightSource>? decorate = null)
+    {
+        MistralTokenizer tokenizer = MistralTokenizer.Load(folder);
+        string preprocessor = Path.Combine(folder, "preprocessor_config.json");
+        Idefics2ImageProcessor images = File.Exists(preprocessor) ? Idefics2ImageProcessor.Load(preprocessor) : new Idefics2ImageProcessor();
+        images = processor?.Invoke(images) ?? images;
+        Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
+        int imageSequenceLength = ImageSequenceLengthOf(folder) ?? config.ImageSequenceLength;
+        if (imageSequenceLength != config.ImageSequenceLength)
+        {
+            throw new InvalidDataException(
+                $"{folder}: processor_config.json's image_seq_len {imageSequenceLength} differs from the perceiver's {config.ImageSequenceLength} latents");
+        }
+
+        foreach (string token in new[] { Idefics2Prompt.ImageToken, Idefics2Prompt.FakeImageToken, Idefics2Prompt.EndOfUtterance })
+        {
+            _ = tokenizer.TokenId(token); // the added tokens must be there before any weights are read
+        }
+
+        GenerationConfig generation = GenerationConfig.Load(folder, tokenizer.EosId);
+        var model = Idefics2ForConditionalGeneration.Load(folder, backend, dtype, decorate);
+        return new Idefics2Chat(model, tokenizer, images, generation, imageSequenceLength);
+    }
+
+    /// <summary>
+    /// Ids and pixels for a prompt: one <c>&lt;image&gt;</c> in the text per image, in order (the chat template writes
+    /// them; a verbatim prompt carries its own).
+    /// </summary>
+    public ChatPrompt Prepare(string prompt, IReadOnlyList<RgbImage> images)
+    {
+        int asked = Idefics2Prompt.CountImages(prompt);
+        if (asked != images.Count)
+        {
+            throw new ArgumentException($"the prompt has {asked} <image> tokens for {images.Count} images: give one image per <image>, in order");
+        }
+
+        ProcessedImages? pixels = images.Count == 0 ? null : Processor.Process(images);
+        string expanded = Idefics2Prompt.ExpandImages(prompt, ImageSequenceLength, Processor.DoImageSplitting);
+        return new ChatPrompt(Tokenizer.Encode(expanded), pixels);
+    }
+
+    /// <summary>Runs the prompt once; the returned session decodes from it (again and again) with <see cref="ChatSession.Generate"/>.</summary>
+    public ChatSession Prefill(ChatPrompt prompt, int maxNewTokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxNewTokens, 1);
+        var clock = Stopwatch.StartNew();
+        Tensor? states = prompt.Images is { } p
+            ? Model.ImageStates(new Idefics2Images(p.PixelValues, p.PixelMask, p.Count, p.Height, p.Width), cancellationToken)
+            : null;
+        using (states)
+        using (Tensor embeddings = Model.MergedEmbeddings(prompt.Ids, states))
+        {
+            var cache = Model.NewCache(prompt.Ids.Count + maxNewTokens);
+            try
+            {
+                using Tensor hidden = Model.Forward(embeddings, cache, cancellationToken);
+                using Tensor last = Model.Backend.Narrow(hidden, 1, prompt.Ids.Count - 1, 1);
+                using Tensor logits = Model.Logits(last);
+                return new ChatSession(this, cache, prompt.Ids, logits.ToFloats(), clock.Elapsed);
+            }
+            catch
+            {
+                cache.Dispose();
+                throw;
+            }
+        }
+    }
+
+    public void Dispose() => Model.Dispose();
+
+    private static int? ImageSequenceLengthOf(string folder)
+    {
+        string path = Path.Combine(folder, "processor_config.json");
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.TryGetProperty("image_seq_len", out JsonElement length) ? length.GetInt32() : null;
+    }
+}
+
+/// <summary>A prompt ready for the model: token ids (images expanded) and the processed images.</summary>
+public sealed record ChatPrompt(IReadOnlyList<int> Ids, ProcessedImages? Images);

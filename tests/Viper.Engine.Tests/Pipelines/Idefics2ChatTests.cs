@@ -1,0 +1,86 @@
+using System.Text.Json;
+using Viper.Engine.Tests.Models;
+using Viper.Engine.Tests.Support;
+using Viper.Imaging;
+using Viper.Pipelines.Chat;
+using Viper.Runtime;
+
+namespace Viper.Engine.Tests.Pipelines;
+
+/// <summary>
+/// The chat pipeline end to end on ../shared/refs/idefics2 (transformers 4.42.4): raw images and the README's prompt texts
+/// in, greedy ids out — compared with generate()'s up to the first step whose recorded top-1/top-2 margin is under
+/// 1e-2 (margins within 1e-3) — the metric's score from the next-token logits, the decoded text, and one prefill reused.
+/// </summary>
+public class Idefics2ChatTests
+{
+    public static TheoryData<string, string> Cases() => Idefics2Refs.BackendsAndPrompts();
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GreedyIdsMatchTransformersFromRawImagesAndText(string backend, string prompt)
+    {
+        using JsonDocument readme = Readme();
+        using RefTensors inputs = Idefics2Refs.Inputs();
+        using RefTensors outputs = Idefics2Refs.Outputs();
+        using IBackend b = TestBackends.Create(backend);
+        using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
+        int images = inputs.Shape($"{prompt}_pixel_values")[1];
+        ChatPrompt prepared = chat.Prepare(readme.RootElement.GetProperty($"{prompt}_text").GetString()!,
+            [.. Enumerable.Range(0, images).Select(i => Idefics2ProcessorTests.RawImage(inputs, i))]);
+        Assert.Equal(Idefics2Refs.InputIds(inputs, prompt), prepared.Ids);
+
+        long[] expected = outputs.Longs($"{prompt}_generated_ids");
+        float[] margins = outputs.Floats($"{prompt}_generated_top1_minus_top2");
+        var options = new ChatOptions { MaxNewTokens = expected.Length, RepetitionPenalty = prompt == "vpe" ? 0.99f : 1f };
+        using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens);
+        GeneratedToken[] tokens = [.. session.Generate(options)];
+        for (int step = 0; step < tokens.Length; step++)
+        {
+            Assert.Equal(expected[step], tokens[step].Id);
+            Assert.True(MathF.Abs(tokens[step].Margin - margins[step]) < 1e-3f, $"step {step}: margin {tokens[step].Margin} vs {margins[step]}");
+            if (margins[step] < 1e-2f)
+            {
+                break;
+            }
+        }
+
+        if (prompt == "metric")
+        {
+            float[] logits = session.NextTokenLogits();
+            int plus = readme.RootElement.GetProperty("token_ids_plus_minus").GetProperty("+").GetInt32();
+            int minus = readme.RootElement.GetProperty("token_ids_plus_minus").GetProperty("-").GetInt32();
+            double score = 1 / (1 + Math.Exp(logits[minus] - logits[plus]));
+            Assert.Equal(readme.RootElement.GetProperty("metric_score").GetDouble(), score, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void OnePrefillServesSeveralContinuationsAndTextStreamsAsDecoded()
+    {
+        using JsonDocument readme = Readme();
+        using RefTensors inputs = Idefics2Refs.Inputs();
+        using RefTensors outputs = Idefics2Refs.Outputs();
+        using IBackend b = TestBackends.Create("cpu");
+        using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
+        ChatPrompt prepared = chat.Prepare(readme.RootElement.GetProperty("chat_text").GetString()!,
+            [Idefics2ProcessorTests.RawImage(inputs, 0), Idefics2ProcessorTests.RawImage(inputs, 1)]);
+        using ChatSession session = chat.Prefill(prepared, maxNewTokens: 10);
+        GeneratedToken[] first = [.. session.Generate(new ChatOptions { MaxNewTokens = 10 })];
+        GeneratedToken[] again = [.. session.Generate(new ChatOptions { MaxNewTokens = 4 })];
+        Assert.Equal(first.Take(4).Select(t => t.Id), again.Select(t => t.Id));
+        Assert.True(first[^1].IsEnd);
+        Assert.Equal(chat.Tokenizer.Decode(first.Select(t => t.Id)), string.Concat(first.Select(t => t.Text)));
+        Assert.Equal(readme.RootElement.GetProperty("vpe_decoded").GetString(), chat.Tokenizer.Decode(outputs.Longs("vpe_generated_ids").Select(i => (int)i)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Generate(new ChatOptions { MaxNewTokens = 11 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Generate(new ChatOptions { MaxNewTokens = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Generate(new ChatOptions { RepetitionPenalty = -1f, MaxNewTokens = 2 }));
+        var mismatch = Assert.Throws<ArgumentException>(() => chat.Prepare("User:<image>Hi<end_of_utterance>\nAssistant:", []));
+        Assert.Contains("1 <image> tokens for 0 images", mismatch.Message, StringComparison.Ordinal);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => session.Generate(new ChatOptions { MaxNewTokens = 3 }, cancelled.Token).ToList());
+    }
+
+    private static JsonDocument Readme() => JsonDocument.Parse(File.ReadAllText(Path.Combine(Idefics2Refs.Folder, "README.json")));
+}
