@@ -15,6 +15,11 @@ namespace Viper.Cli.Commands;
 internal static class ChatCommand
 {
     private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "An IDEFICS2 folder as downloaded (config.json, model*.safetensors, tokenizer.model, …)", Required = true, HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Adapter = new("--adapter")
+    {
+        Description = "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) merged into the weights at load — ViPer's VPE or metric adapter",
+        HelpName = "folder",
+    };
     private static readonly Option<FileInfo[]> Images = new("--image") { Description = "An image the prompt talks about (repeat for several, in the order of their <image> tokens)", HelpName = "file", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<string?> Prompt = new("--prompt") { Description = "The prompt, used verbatim: write the chat turns yourself (\"User:<image>Describe it.<end_of_utterance>\\nAssistant:\"), one <image> per --image", HelpName = "text" };
     private static readonly Option<FileInfo?> Messages = new("--messages")
@@ -34,7 +39,7 @@ internal static class ChatCommand
         OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("chat", "Answer a prompt about images with an IDEFICS2 model, streaming the tokens. " + ExitCodes.Help)
         {
-            Model, Images, Prompt, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
+            Model, Adapter, Images, Prompt, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
         return command;
@@ -52,10 +57,16 @@ internal static class ChatCommand
                 throw new UsageException($"--model {folder}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
             }
 
+            string? adapter = r.GetValue(Adapter)?.FullName;
+            if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
+            {
+                throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
+            }
+
             var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
             using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
             Console.Error.WriteLine($"loading {folder} …");
-            using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!));
+            using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions { AdapterFolder = adapter });
             ChatPrompt prepared = chat.Prepare(prompt, images);
             using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens, cancellationToken);
             var ids = new List<int>();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Viper.Imaging;
+using Viper.Models.Adapters;
 using Viper.Models.Idefics2;
 using Viper.Models.Loading;
 using Viper.Models.Tokenizers;
@@ -15,10 +16,13 @@ namespace Viper.Pipelines.Chat;
 /// </summary>
 public sealed class Idefics2Chat : IDisposable
 {
+    private readonly IDisposable? _attachedAdapter;
+
     private Idefics2Chat(Idefics2ForConditionalGeneration model, MistralTokenizer tokenizer, Idefics2ImageProcessor processor,
-        GenerationConfig generation, int imageSequenceLength)
+        GenerationConfig generation, int imageSequenceLength, IDisposable? attachedAdapter)
     {
         (Model, Tokenizer, Processor, Generation, ImageSequenceLength) = (model, tokenizer, processor, generation, imageSequenceLength);
+        _attachedAdapter = attachedAdapter;
     }
 
     public Idefics2ForConditionalGeneration Model { get; }
@@ -33,17 +37,16 @@ public sealed class Idefics2Chat : IDisposable
     public int ImageSequenceLength { get; }
 
     /// <summary>
-    /// Loads a Hugging Face IDEFICS2 folder (config, weights, tokenizer, preprocessor/processor/generation configs).
-    /// <paramref name="processor"/> replaces the folder's image settings (ViPer: longest 448, shortest 378, no splitting);
-    /// <paramref name="decorate"/> wraps the weight source (an adapter merge).
+    /// Loads a Hugging Face IDEFICS2 folder (config, weights, tokenizer, preprocessor/processor/generation configs), with a
+    /// PEFT LoRA adapter merged in (or attached unmerged) and the image settings replaced when <paramref name="options"/> say so.
     /// </summary>
-    public static Idefics2Chat Load(string folder, IBackend backend, DType dtype, Func<Idefics2ImageProcessor, Idefics2ImageProcessor>? processor = null,
-        Func<WeightSource, WeightSource>? decorate = null)
+    public static Idefics2Chat Load(string folder, IBackend backend, DType dtype, ChatLoadOptions? options = null)
     {
+        options ??= new ChatLoadOptions();
         MistralTokenizer tokenizer = MistralTokenizer.Load(folder);
         string preprocessor = Path.Combine(folder, "preprocessor_config.json");
         Idefics2ImageProcessor images = File.Exists(preprocessor) ? Idefics2ImageProcessor.Load(preprocessor) : new Idefics2ImageProcessor();
-        images = processor?.Invoke(images) ?? images;
+        images = options.Processor?.Invoke(images) ?? images;
         Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
         int imageSequenceLength = ImageSequenceLengthOf(folder) ?? config.ImageSequenceLength;
         if (imageSequenceLength != config.ImageSequenceLength)
@@ -58,8 +61,28 @@ public sealed class Idefics2Chat : IDisposable
         }
 
         GenerationConfig generation = GenerationConfig.Load(folder, tokenizer.EosId);
-        var model = Idefics2ForConditionalGeneration.Load(folder, backend, dtype, decorate);
-        return new Idefics2Chat(model, tokenizer, images, generation, imageSequenceLength);
+        using PeftLoraAdapter? adapter = options.AdapterFolder is { } adapterFolder ? PeftLoraAdapter.Load(adapterFolder) : null;
+        var model = Idefics2ForConditionalGeneration.Load(folder, backend, dtype, weights =>
+        {
+            if (adapter is null)
+            {
+                return weights;
+            }
+
+            var checkpoint = (CheckpointWeights)weights;
+            adapter.CheckAgainst(checkpoint.Store); // before any tensor is read
+            return options.KeepAdapterUnmerged ? checkpoint : adapter.Merge(checkpoint);
+        });
+        try
+        {
+            IDisposable? attached = adapter is not null && options.KeepAdapterUnmerged ? adapter.Attach(model.Parameters, backend, dtype) : null;
+            return new Idefics2Chat(model, tokenizer, images, generation, imageSequenceLength, attached);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -106,7 +129,11 @@ public sealed class Idefics2Chat : IDisposable
         }
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        _attachedAdapter?.Dispose();
+        Model.Dispose();
+    }
 
     private static int? ImageSequenceLengthOf(string folder)
     {
@@ -119,6 +146,19 @@ public sealed class Idefics2Chat : IDisposable
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
         return doc.RootElement.TryGetProperty("image_seq_len", out JsonElement length) ? length.GetInt32() : null;
     }
+}
+
+/// <summary>How <see cref="Idefics2Chat.Load"/> sets the model up beyond the folder's own files.</summary>
+public sealed record ChatLoadOptions
+{
+    /// <summary>Replaces the folder's image settings (ViPer: longest 448, shortest 378, no splitting).</summary>
+    public Func<Idefics2ImageProcessor, Idefics2ImageProcessor>? Processor { get; init; }
+
+    /// <summary>A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors), merged at load unless kept unmerged.</summary>
+    public string? AdapterFolder { get; init; }
+
+    /// <summary>Attach the adapter to the linear layers instead of merging it (the base weights stay as stored).</summary>
+    public bool KeepAdapterUnmerged { get; init; }
 }
 
 /// <summary>A prompt ready for the model: token ids (images expanded) and the processed images.</summary>
