@@ -67,8 +67,11 @@ public sealed record Idefics2ImageProcessor
         }
     }
 
-    /// <summary>The processed images of one prompt, padded to a common size.</summary>
-    public ProcessedImages Process(IReadOnlyList<RgbImage> images)
+    /// <summary>
+    /// The processed images of one prompt, padded to a common size — the largest image's, or <paramref name="canvas"/> when
+    /// that is larger (the size a batch with other images would pad them to, which transformers 4.42's patch rule sees).
+    /// </summary>
+    public ProcessedImages Process(IReadOnlyList<RgbImage> images, (int Height, int Width)? canvas = null)
     {
         Validated("Idefics2 image processor");
         if (images.Count == 0)
@@ -77,7 +80,8 @@ public sealed record Idefics2ImageProcessor
         }
 
         RgbImage[] resized = [.. images.SelectMany(Split).Select(image => Resize(image))];
-        int height = resized.Max(r => r.Height), width = resized.Max(r => r.Width), plane = height * width;
+        int height = Math.Max(resized.Max(r => r.Height), canvas?.Height ?? 0), width = Math.Max(resized.Max(r => r.Width), canvas?.Width ?? 0);
+        int plane = height * width;
         float[] pixels = new float[resized.Length * 3 * plane]; // padding stays 0, as transformers pads after normalising
         byte[] mask = new byte[resized.Length * plane];
         for (int i = 0; i < resized.Length; i++)
@@ -98,6 +102,13 @@ public sealed record Idefics2ImageProcessor
         }
 
         return new ProcessedImages(pixels, mask, resized.Length, height, width);
+    }
+
+    /// <summary>The padded size the images would share: the largest (height, width) after resizing (and splitting).</summary>
+    public (int Height, int Width) Canvas(IEnumerable<RgbImage> images)
+    {
+        (int Height, int Width)[] sizes = [.. images.SelectMany(Split).Select(i => OutputSize(i.Height, i.Width))];
+        return (sizes.Max(s => s.Height), sizes.Max(s => s.Width));
     }
 
     /// <summary>get_resize_output_image_size: (height, width) after the longest-edge cap and the shortest-edge floor.</summary>

@@ -27,19 +27,28 @@ public sealed partial record VisualPreference
     public static VisualPreference FromLists(string? likes, string? dislikes) => new(Split(likes), Split(dislikes));
 
     /// <summary>
-    /// The extractor's text: "Liked Art Features: a, b, … Disliked Art Features: c, d, …" (either part may be missing;
-    /// case and line breaks do not matter).
+    /// The extractor's text, parsed as the authors' extract_features (ViPer.py): what follows the last "\nAssistant:",
+    /// then the "Liked Art Features:" and "Disliked Art Features:" sections, each split on ", "; an attribute in both
+    /// lists is dropped from both. Unlike the authors' sets, each list keeps its first-occurrence order (so a seed
+    /// reproduces the same shuffle), repeats are dropped, and a missing section is an empty list rather than a slice of
+    /// the other; a text with neither section is a FormatException.
     /// </summary>
     public static VisualPreference ParseExtractorOutput(string text)
     {
-        Match liked = LikedPattern().Match(text);
-        Match disliked = DislikedPattern().Match(text);
+        int assistant = text.LastIndexOf("\nAssistant:", StringComparison.Ordinal);
+        string answer = (assistant < 0 ? text : text[(assistant + "\nAssistant:".Length)..]).Trim();
+        Match liked = LikedPattern().Match(answer);
+        Match disliked = DislikedPattern().Match(answer);
         if (!liked.Success && !disliked.Success)
         {
             throw new FormatException("the text has neither 'Liked Art Features:' nor 'Disliked Art Features:'");
         }
 
-        return FromLists(liked.Success ? liked.Groups[1].Value : null, disliked.Success ? disliked.Groups[1].Value : null);
+        string[] likes = Sections(liked), dislikes = Sections(disliked);
+        string[] both = [.. likes.Intersect(dislikes, StringComparer.Ordinal)];
+        return new VisualPreference([.. likes.Except(both, StringComparer.Ordinal)], [.. dislikes.Except(both, StringComparer.Ordinal)]);
+
+        static string[] Sections(Match m) => m.Success ? [.. m.Groups[1].Value.Trim().Split(", ").Select(a => a.Trim()).Where(a => a.Length > 0).Distinct(StringComparer.Ordinal)] : [];
     }
 
     /// <summary>Reads {"likes": [...], "dislikes": [...]} (lists of strings, or comma-separated strings).</summary>
@@ -84,10 +93,11 @@ public sealed partial record VisualPreference
 
     private static string[] Split(string? list) => list is null ? [] : list.Split(',');
 
+    // The attributes as the text encoders will see them: trimmed (the authors' randomize_vp strips each), empty ones dropped.
     private static IReadOnlyList<string> Clean(IEnumerable<string> attributes) =>
-        attributes.Select(a => a.Trim().TrimEnd('.').Trim()).Where(a => a.Length > 0).ToArray();
+        attributes.Select(a => a.Trim()).Where(a => a.Length > 0).ToArray();
 
-    [GeneratedRegex(@"liked\s+art\s+features\s*:\s*(.*?)(?=disliked\s+art\s+features\s*:|$)", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
+    [GeneratedRegex(@"(?<!dis)liked\s+art\s+features\s*:\s*(.*?)(?=disliked\s+art\s+features\s*:|$)", RegexOptions.IgnoreCase | RegexOptions.Singleline)]
     private static partial Regex LikedPattern();
 
     [GeneratedRegex(@"disliked\s+art\s+features\s*:\s*(.*)$", RegexOptions.IgnoreCase | RegexOptions.Singleline)]

@@ -118,15 +118,23 @@ public sealed class MistralTokenizer
     }
 
     /// <summary>Token ids of <paramref name="text"/>, BOS first when the folder asks for it.</summary>
-    public int[] Encode(string text)
+    public int[] Encode(string text) => Encode(text, start: true);
+
+    /// <summary>
+    /// Ids of text that continues an encoded text which ended with a special token (no BOS, no "▁" prefix): then
+    /// Encode(a) followed by EncodeContinuation(b) equals Encode(a + b), as the two sides share no SentencePiece run.
+    /// </summary>
+    public int[] EncodeContinuation(string text) => Encode(text, start: false);
+
+    private int[] Encode(string text, bool start)
     {
         var ids = new List<int>();
-        if (AddBos)
+        if (AddBos && start)
         {
             ids.Add(BosId);
         }
 
-        bool first = true;
+        bool first = start;
         foreach ((string segment, int? specialId) in Split(text.Replace(Underline, ' ')))
         {
             if (specialId is { } id)

@@ -11,9 +11,22 @@ public class VisualPreferenceTests
     {
         VisualPreference p = VisualPreference.ParseExtractorOutput(
             "Liked Art Features: vibrant colors, Impressionism, soft light.\nDisliked Art Features: dark tones, clutter");
-        Assert.Equal(["vibrant colors", "Impressionism", "soft light"], p.Likes);
+        Assert.Equal(["vibrant colors", "Impressionism", "soft light."], p.Likes); // the authors keep the period
         Assert.Equal(["dark tones", "clutter"], p.Dislikes);
         Assert.Throws<FormatException>(() => VisualPreference.ParseExtractorOutput("I like cats"));
+    }
+
+    [Theory]
+    [InlineData("User: comments<end_of_utterance>\nAssistant: Liked Art Features: pastel tones, pastel tones,  loose brushwork \n\nDisliked Art Features: neon, pastel tones, hard shadows",
+        new[] { "loose brushwork" }, new[] { "neon", "hard shadows" })] // repeats dropped, shared attribute dropped from both, spaces trimmed
+    [InlineData("Liked Art Features: watercolor,ink wash, muted palette\nDisliked Art Features: ", new[] { "watercolor,ink wash", "muted palette" }, new string[0])]
+    [InlineData("Disliked Art Features: clutter, glossy finish", new string[0], new[] { "clutter", "glossy finish" })]
+    [InlineData("\nAssistant: Liked Art Features: old\nAssistant: Liked Art Features: new, calm\nDisliked Art Features: busy", new[] { "new", "calm" }, new[] { "busy" })]
+    public void ParsesExtractorTextAsTheAuthorsDoInAStableOrder(string text, string[] likes, string[] dislikes)
+    {
+        VisualPreference p = VisualPreference.ParseExtractorOutput(text);
+        Assert.Equal(likes, p.Likes);
+        Assert.Equal(dislikes, p.Dislikes);
     }
 
     [Fact]
