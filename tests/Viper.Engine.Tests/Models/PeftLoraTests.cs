@@ -14,20 +14,8 @@ namespace Viper.Engine.Tests.Models;
 /// </summary>
 public class PeftLoraTests
 {
-    public static TheoryData<string, bool> Modes()
-    {
-        var data = new TheoryData<string, bool>();
-        foreach (string backend in TestBackends.Names)
-        {
-            data.Add(backend, false);
-            data.Add(backend, true);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(TestBackends.WithFlag), MemberType = typeof(TestBackends))]
     public void TheAdaptedModelMatchesTransformersMergedOrNot(string backend, bool unmerged)
     {
         using RefTensors inputs = Idefics2Refs.Inputs();

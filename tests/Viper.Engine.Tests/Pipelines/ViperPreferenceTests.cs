@@ -25,20 +25,8 @@ public class ViperPreferenceTests
         Assert.Equal(readme.RootElement.GetProperty("metric_text").GetString(), ProxyMetric.Prompt(2));
     }
 
-    public static TheoryData<string, bool> Modes()
-    {
-        var data = new TheoryData<string, bool>();
-        foreach (string backend in TestBackends.Names)
-        {
-            data.Add(backend, false);
-            data.Add(backend, true);
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(TestBackends.WithFlag), MemberType = typeof(TestBackends))]
     public void TheMetricScoresAsTheAuthorsCode(string backend, bool withAdapter)
     {
         using JsonDocument readme = Readme();

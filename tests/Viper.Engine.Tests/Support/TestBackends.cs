@@ -41,6 +41,19 @@ public static class TestBackends
         return data;
     }
 
+    /// <summary>Every backend, each with a flag false and true (a mode a test runs both ways).</summary>
+    public static TheoryData<string, bool> WithFlag()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (string backend in Names)
+        {
+            data.Add(backend, false);
+            data.Add(backend, true);
+        }
+
+        return data;
+    }
+
     public static IBackend Create(string name) => name switch
     {
         "cpu" => new CpuBackend(),
