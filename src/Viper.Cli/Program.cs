@@ -10,6 +10,8 @@ root.Subcommands.Add(MakeTinyCommand.Create());
 root.Subcommands.Add(ManifestCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
+root.Subcommands.Add(PreferencesCommand.Create());
+root.Subcommands.Add(ScoreCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

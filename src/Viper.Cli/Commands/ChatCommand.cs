@@ -41,70 +41,51 @@ internal static class ChatCommand
         {
             Model, Adapter, Images, Prompt, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
         };
-        command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
+        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
 
     private static int Run(ParseResult r, CancellationToken cancellationToken)
     {
-        try
+        RgbImage[] images = [.. (r.GetValue(Images) ?? []).Select(f => ImageArguments.Read(f, "--image"))];
+        string prompt = PromptText(r.GetValue(Prompt), r.GetValue(Messages), images.Length);
+        string folder = r.GetValue(Model)!.FullName;
+        if (!File.Exists(Path.Combine(folder, "config.json")))
         {
-            RgbImage[] images = [.. (r.GetValue(Images) ?? []).Select(ReadImage)];
-            string prompt = PromptText(r.GetValue(Prompt), r.GetValue(Messages), images.Length);
-            string folder = r.GetValue(Model)!.FullName;
-            if (!File.Exists(Path.Combine(folder, "config.json")))
-            {
-                throw new UsageException($"--model {folder}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
-            }
+            throw new UsageException($"--model {folder}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
+        }
 
-            string? adapter = r.GetValue(Adapter)?.FullName;
-            if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
-            {
-                throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
-            }
+        string? adapter = r.GetValue(Adapter)?.FullName;
+        if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
+        {
+            throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
+        }
 
-            var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
-            using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-            Console.Error.WriteLine($"loading {folder} …");
-            using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions { AdapterFolder = adapter });
-            ChatPrompt prepared = chat.Prepare(prompt, images);
-            using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens, cancellationToken);
-            var ids = new List<int>();
-            foreach (GeneratedToken token in session.Generate(options, cancellationToken))
-            {
-                Console.Out.Write(token.Text);
-                Console.Out.Flush();
-                ids.Add(token.Id);
-            }
+        var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
+        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        Console.Error.WriteLine($"loading {folder} …");
+        using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions { AdapterFolder = adapter });
+        ChatPrompt prepared = chat.Prepare(prompt, images);
+        using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens, cancellationToken);
+        var ids = new List<int>();
+        foreach (GeneratedToken token in session.Generate(options, cancellationToken))
+        {
+            Console.Out.Write(token.Text);
+            Console.Out.Flush();
+            ids.Add(token.Id);
+        }
 
-            Console.Out.WriteLine();
-            if (r.GetValue(PrintIds))
-            {
-                CliOutput.Line("ids: " + string.Join(' ', ids.Select(i => i.ToString(CultureInfo.InvariantCulture))));
-            }
+        Console.Out.WriteLine();
+        if (r.GetValue(PrintIds))
+        {
+            CliOutput.Line("ids: " + string.Join(' ', ids.Select(i => i.ToString(CultureInfo.InvariantCulture))));
+        }
 
-            (int tokens, TimeSpan time) = session.LastDecode;
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"prompt: {prepared.Ids.Count} tokens in {session.PrefillTime.TotalSeconds:F2} s ({prepared.Ids.Count / session.PrefillTime.TotalSeconds:F1} tokens/s); "
-                + $"decode: {tokens} tokens in {time.TotalSeconds:F2} s ({tokens / Math.Max(time.TotalSeconds, 1e-9):F1} tokens/s)"));
-            return ExitCodes.Ok;
-        }
-        catch (OperationCanceledException)
-        {
-            return CliOutput.Error("cancelled", ExitCodes.Cancelled);
-        }
-        catch (UsageException e)
-        {
-            return CliOutput.Error(e.Message, ExitCodes.Usage);
-        }
-        catch (Exception e) when (CliErrors.IsInputError(e) || e is InvalidDataException)
-        {
-            return CliOutput.Error(e.Message);
-        }
-        catch (Exception e)
-        {
-            return CliErrors.Internal(e);
-        }
+        (int tokens, TimeSpan time) = session.LastDecode;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"prompt: {prepared.Ids.Count} tokens in {session.PrefillTime.TotalSeconds:F2} s ({prepared.Ids.Count / session.PrefillTime.TotalSeconds:F1} tokens/s); "
+            + $"decode: {tokens} tokens in {time.TotalSeconds:F2} s ({tokens / Math.Max(time.TotalSeconds, 1e-9):F1} tokens/s)"));
+        return ExitCodes.Ok;
     }
 
     // Exactly one of --prompt and --messages, with one image per <image> it holds.
@@ -135,22 +116,5 @@ internal static class ChatCommand
         int asked = Idefics2Prompt.CountImages(prompt);
         return asked == images ? prompt
             : throw new UsageException($"{option} has {asked} image(s) but {images} --image given: one --image per image in the prompt, in order");
-    }
-
-    private static RgbImage ReadImage(FileInfo file)
-    {
-        if (!file.Exists)
-        {
-            throw new UsageException($"--image {file.FullName}: the file does not exist");
-        }
-
-        try
-        {
-            return ImageFile.Load(file.FullName);
-        }
-        catch (ImageFormatException e)
-        {
-            throw new ImageFormatException($"--image {file.Name}: {e.Message}", e);
-        }
     }
 }

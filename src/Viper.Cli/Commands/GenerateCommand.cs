@@ -32,6 +32,13 @@ internal static class GenerateCommand
         HelpName = "file",
     };
 
+    private static readonly Option<FileInfo?> Comments = new("--comments")
+    {
+        Description = "Commented images instead of --likes/--preferences: the extractor (--extractor, --adapter) turns them into the preference first, "
+            + "then its memory is released before the diffusion models load; JSON [{\"image\": \"path\", \"comment\": \"text\"}, …]",
+        HelpName = "file",
+    };
+
     private static readonly Option<float> Beta = OptionKinds.Float("--beta",
         "β: how strongly the liked attributes pull the image toward them and the disliked ones push it away (β₊ = β₋; 0 = plain classifier-free guidance, bit for bit)",
         0.85f, 0f, 10f);
@@ -89,74 +96,75 @@ internal static class GenerateCommand
             "Generate images personalized with a visual preference (ViPer): liked attributes (VP+) pull the image toward them, disliked ones (VP−) "
             + "push it away, weighted by β. " + ExitCodes.Help)
         {
-            Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
+            Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
+            PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
             SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs, Output,
         };
-        command.SetAction((result, cancellationToken) => Task.FromResult(Run(result, cancellationToken)));
+        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
 
     private static int Run(ParseResult r, CancellationToken cancellationToken)
     {
-        try
+        FileInfo? comments = r.GetValue(Comments);
+        if (comments is not null && (r.GetValue(Likes) is not null || r.GetValue(Dislikes) is not null || r.GetValue(Preferences) is not null))
         {
-            GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
-                r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
-            inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
-            if (inputs.RandomSeed)
-            {
-                CliOutput.Line($"seed: {inputs.Seed} (random)");
-            }
+            throw new UsageException("--comments extracts the preference itself: leave out --likes, --dislikes and --preferences");
+        }
 
-            float beta = r.GetValue(Beta);
-            var request = new GenerationRequest
+        GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
+            r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
+        inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
+        if (inputs.RandomSeed)
+        {
+            CliOutput.Line($"seed: {inputs.Seed} (random)");
+        }
+
+        float beta = r.GetValue(Beta);
+        var request = new GenerationRequest
+        {
+            Prompt = r.GetValue(Prompt)!, NegativePrompt = r.GetValue(Negative), Preference = inputs.Preference, BetaPositive = beta,
+            BetaNegative = r.GetValue(BetaNegative) ?? beta, Form = r.GetValue(Form) == "paper" ? ViperForm.Paper : ViperForm.Reference,
+            ShufflePreferences = !r.GetValue(NoShuffle), LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate,
+            Guidance = r.GetValue(Guidance), Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName), Width = r.GetValue(Width),
+            Height = r.GetValue(Height), Seed = inputs.Seed, Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
+            InitImage = inputs.InitImage, Strength = r.GetValue(Strength),
+        };
+        var options = new PipelineOptions
+        {
+            DType = OptionKinds.ToDType(r.GetValue(Precision)!), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
+        };
+        ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));
+        var view = new GenerationProgressView();
+        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        if (extractor is not null)
+        {
+            var extractorOptions = new Pipelines.Chat.ChatOptions
             {
-                Prompt = r.GetValue(Prompt)!, NegativePrompt = r.GetValue(Negative), Preference = inputs.Preference, BetaPositive = beta,
-                BetaNegative = r.GetValue(BetaNegative) ?? beta, Form = r.GetValue(Form) == "paper" ? ViperForm.Paper : ViperForm.Reference,
-                ShufflePreferences = !r.GetValue(NoShuffle), LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate,
-                Guidance = r.GetValue(Guidance), Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName), Width = r.GetValue(Width),
-                Height = r.GetValue(Height), Seed = inputs.Seed, Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
-                InitImage = inputs.InitImage, Strength = r.GetValue(Strength),
+                MaxNewTokens = r.GetValue(PreferencesCommand.MaxNewTokens), RepetitionPenalty = r.GetValue(PreferencesCommand.RepetitionPenalty),
             };
-            var options = new PipelineOptions
-            {
-                DType = OptionKinds.ToDType(r.GetValue(Precision)!), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
-            };
-            var view = new GenerationProgressView();
-            using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-            using ViperPipeline pipeline = view.Show(() => ViperPipeline.Load(inputs.ModelFolder, backend, options, view, cancellationToken));
-            GenerateInputs.CheckSize(pipeline, request);
-            foreach (string warning in pipeline.Warnings(request))
-            {
-                CliOutput.Warning(warning);
-            }
+            VisualPreference extracted = PreferencesCommand.Extract(extractor, backend, options.DType, extractorOptions, cancellationToken).Preference;
+            CliOutput.Line($"likes: {VisualPreference.Join(extracted.Likes)}");
+            CliOutput.Line($"dislikes: {VisualPreference.Join(extracted.Dislikes)}");
+            request = request with { Preference = extracted };
+        }
 
-            var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
-            GenerationResult result = view.Show(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
-            var parameters = new ImageParameters(request, result, inputs, r.GetValue(Backend)!, options);
-            foreach (string path in parameters.Save(result, inputs.Output))
-            {
-                CliOutput.Line($"wrote {path}");
-            }
+        using ViperPipeline pipeline = view.Show(() => ViperPipeline.Load(inputs.ModelFolder, backend, options, view, cancellationToken));
+        GenerateInputs.CheckSize(pipeline, request);
+        foreach (string warning in pipeline.Warnings(request))
+        {
+            CliOutput.Warning(warning);
+        }
 
-            view.PrintTimings(result);
-            return ExitCodes.Ok;
-        }
-        catch (OperationCanceledException)
+        var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
+        GenerationResult result = view.Show(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
+        var parameters = new ImageParameters(request, result, inputs, r.GetValue(Backend)!, options);
+        foreach (string path in parameters.Save(result, inputs.Output))
         {
-            return CliOutput.Error("cancelled", ExitCodes.Cancelled);
+            CliOutput.Line($"wrote {path}");
         }
-        catch (UsageException e)
-        {
-            return CliOutput.Error(e.Message, ExitCodes.Usage);
-        }
-        catch (Exception e) when (CliErrors.IsInputError(e))
-        {
-            return CliOutput.Error(e.Message);
-        }
-        catch (Exception e)
-        {
-            return CliErrors.Internal(e);
-        }
+
+        view.PrintTimings(result);
+        return ExitCodes.Ok;
     }
 }

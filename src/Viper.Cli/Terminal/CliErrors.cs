@@ -20,5 +20,30 @@ internal static class CliErrors
 
     public static bool IsInputError(Exception e) =>
         e is ArgumentException or FormatException or IOException or UnauthorizedAccessException or ModelConfigException or WeightsException
-            or SafeTensorsFormatException or ImageFormatException or DllNotFoundException or CudaException or OutOfMemoryException;
+            or SafeTensorsFormatException or ImageFormatException or InvalidDataException or DllNotFoundException or CudaException or OutOfMemoryException;
+
+    /// <summary>A command's body with its errors reported as exit codes: usage 1, input or model 2, cancelled 130, anything else internal.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (OperationCanceledException)
+        {
+            return CliOutput.Error("cancelled", ExitCodes.Cancelled);
+        }
+        catch (UsageException e)
+        {
+            return CliOutput.Error(e.Message, ExitCodes.Usage);
+        }
+        catch (Exception e) when (IsInputError(e))
+        {
+            return CliOutput.Error(e.Message);
+        }
+        catch (Exception e)
+        {
+            return Internal(e);
+        }
+    }
 }

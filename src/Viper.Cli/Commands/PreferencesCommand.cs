@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Viper.Cli.Terminal;
+using Viper.Pipelines;
+using Viper.Pipelines.Chat;
+using Viper.Pipelines.Preferences;
+using Viper.Runtime;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>
+/// `viper preferences`: the visual preference extractor (IDEFICS2 + VPE-ViPer) turns commented images into liked and
+/// disliked attributes, streaming its text, and writes a preferences file that `viper generate --preferences` reads.
+/// </summary>
+internal static class PreferencesCommand
+{
+    internal static readonly Option<FileInfo> Comments = new("--comments") { Description = "Commented images: JSON [{\"image\": \"path\", \"comment\": \"text\"}, …], paths relative to the file (about 8 is best)", HelpName = "file" };
+    internal static readonly Option<DirectoryInfo?> Extractor = new("--extractor") { Description = "The IDEFICS2 folder (HuggingFaceM4/idefics2-8b)", HelpName = "folder" };
+    internal static readonly Option<DirectoryInfo?> Adapter = new("--adapter") { Description = "The extractor's LoRA adapter folder (EPFL-VILAB/VPE-ViPer)", HelpName = "folder" };
+    internal static readonly Option<int> MaxNewTokens = OptionKinds.Int("--extractor-max-new-tokens", "Tokens the extractor may write (the authors': 2000)", 2000, 1, 32768);
+    internal static readonly Option<float> RepetitionPenalty = OptionKinds.Float("--extractor-repetition-penalty", "The extractor's repetition penalty (the authors': 0.99)", 0.99f, 0f, 100f, minExclusive: true);
+    private static readonly Option<FileInfo> Output = new("--out") { Description = "The preferences JSON to write", Required = true, HelpName = "file" };
+    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
+    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the extractor (bf16 keeps the 8B model in 16 GB)");
+
+    public static Command Create()
+    {
+        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
+        Comments.Required = true;
+        var command = new Command("preferences", "Extract liked and disliked visual attributes from comments on images (ViPer's extractor). " + ExitCodes.Help)
+        {
+            Comments, Extractor, Adapter, MaxNewTokens, RepetitionPenalty, Output, Backend, Threads, Precision,
+        };
+        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
+        return command;
+    }
+
+    /// <summary>Runs the extractor (streaming its text to stdout) and returns what it found; the model is released before returning.</summary>
+    internal static ExtractedPreference Extract(ExtractorInputs inputs, IBackend backend, DType dtype, ChatOptions options, CancellationToken cancellationToken)
+    {
+        Console.Error.WriteLine($"extracting preferences from {inputs.Comments.Count} commented image(s) with {inputs.Extractor} + {inputs.Adapter} …");
+        using PreferenceExtractor extractor = PreferenceExtractor.Load(inputs.Extractor, inputs.Adapter, backend, dtype);
+        ExtractedPreference extracted = extractor.Extract(inputs.Comments, options, text => Console.Out.Write(text), cancellationToken);
+        Console.Out.WriteLine();
+        return extracted;
+    }
+
+    /// <summary>The preferences file: likes and dislikes (what --preferences reads) and where they came from.</summary>
+    internal static void Save(ExtractedPreference extracted, ExtractorInputs inputs, string path)
+    {
+        var json = new JsonObject
+        {
+            ["likes"] = new JsonArray([.. extracted.Preference.Likes.Select(l => (JsonNode)l)]),
+            ["dislikes"] = new JsonArray([.. extracted.Preference.Dislikes.Select(d => (JsonNode)d)]),
+            ["source"] = new JsonObject
+            {
+                ["comments"] = inputs.CommentsPath, ["extractor"] = inputs.Extractor, ["adapter"] = inputs.Adapter, ["text"] = extracted.RawText,
+            },
+        };
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    private static int Run(ParseResult r, CancellationToken cancellationToken)
+    {
+        ExtractorInputs inputs = ExtractorInputs.Read(r.GetValue(Comments)!, r.GetValue(Extractor), r.GetValue(Adapter));
+        string output = r.GetValue(Output)!.FullName;
+        if (Path.GetDirectoryName(output) is { } folder && !Directory.Exists(folder))
+        {
+            throw new UsageException($"--out {output}: the folder {folder} does not exist");
+        }
+
+        var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
+        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        ExtractedPreference extracted = Extract(inputs, backend, OptionKinds.ToDType(r.GetValue(Precision)!), options, cancellationToken);
+        Save(extracted, inputs, output);
+        CliOutput.Line($"likes: {VisualPreference.Join(extracted.Preference.Likes)}");
+        CliOutput.Line($"dislikes: {VisualPreference.Join(extracted.Preference.Dislikes)}");
+        CliOutput.Line($"wrote {output}");
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Viper.Cli.Terminal;
+using Viper.Imaging;
+using Viper.Pipelines.Preferences;
+using Viper.Runtime;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>
+/// `viper score`: ViPer's proxy metric — how likely a user who liked and disliked the given images is to like each query
+/// image (IDEFICS2 + Metric-ViPer), one context computed once for all queries.
+/// </summary>
+internal static class ScoreCommand
+{
+    private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "The IDEFICS2 folder (HuggingFaceM4/idefics2-8b)", Required = true, HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Adapter = new("--adapter") { Description = "The metric's LoRA adapter folder (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
+    private static readonly Option<FileInfo[]> Liked = new("--liked") { Description = "An image the user liked (repeat; as many as --disliked, paired in order)", HelpName = "file", Required = true };
+    private static readonly Option<FileInfo[]> Disliked = new("--disliked") { Description = "An image the user disliked (repeat)", HelpName = "file", Required = true };
+    private static readonly Option<FileInfo[]> Query = new("--query") { Description = "An image to score (repeat)", HelpName = "file", Required = true };
+    private static readonly Option<bool> Json = new("--json") { Description = "Print the scores as JSON instead of a table" };
+    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
+    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the model");
+
+    public static Command Create()
+    {
+        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
+        var command = new Command("score", "Score query images with ViPer's proxy metric against images a user liked and disliked. " + ExitCodes.Help)
+        {
+            Model, Adapter, Liked, Disliked, Query, Json, Backend, Threads, Precision,
+        };
+        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
+        return command;
+    }
+
+    private static int Run(ParseResult r, CancellationToken cancellationToken)
+    {
+        FileInfo[] liked = r.GetValue(Liked)!, disliked = r.GetValue(Disliked)!, queries = r.GetValue(Query)!;
+        if (liked.Length != disliked.Length)
+        {
+            throw new UsageException($"{liked.Length} --liked and {disliked.Length} --disliked images: the metric pairs them, so give as many of each");
+        }
+
+        RgbImage[] likedImages = [.. liked.Select(f => ImageArguments.Read(f, "--liked"))], dislikedImages = [.. disliked.Select(f => ImageArguments.Read(f, "--disliked"))];
+        RgbImage[] queryImages = [.. queries.Select(f => ImageArguments.Read(f, "--query"))];
+        string model = r.GetValue(Model)!.FullName;
+        if (!File.Exists(Path.Combine(model, "config.json")))
+        {
+            throw new UsageException($"--model {model}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
+        }
+
+        string? adapter = r.GetValue(Adapter)?.FullName;
+        if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
+        {
+            throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
+        }
+
+        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!));
+        IReadOnlyList<double> scores = metric.Score(dislikedImages, likedImages, queryImages, cancellationToken);
+        if (r.GetValue(Json))
+        {
+            CliOutput.Line(JsonSerializer.Serialize(queries.Select((q, i) => new { query = q.FullName, score = scores[i] })));
+            return ExitCodes.Ok;
+        }
+
+        int width = Math.Max(5, queries.Max(q => q.Name.Length));
+        CliOutput.Line($"{"query".PadRight(width)}  score");
+        for (int i = 0; i < queries.Length; i++)
+        {
+            CliOutput.Line($"{queries[i].Name.PadRight(width)}  {scores[i].ToString("F4", CultureInfo.InvariantCulture)}");
+        }
+
+        return ExitCodes.Ok;
+    }
+}
