@@ -5,6 +5,12 @@ namespace Viper.Imaging;
 /// <summary>Decodes PNG, JPEG, BMP, GIF (first frame), TGA and PSD through StbImageSharp into RGB.</summary>
 public static class ImageFile
 {
+    /// <summary>
+    /// The most pixels an image may declare (134 megapixels, more than any camera's): a crafted header cannot make the
+    /// decoder allocate gigabytes (StbImageSharp itself only refuses sizes whose byte count overflows an int).
+    /// </summary>
+    public const long MaxPixels = 1L << 27;
+
     public static RgbImage Load(string path)
     {
         byte[] bytes;
@@ -29,6 +35,14 @@ public static class ImageFile
         ImageResult image;
         try
         {
+            using (var header = new MemoryStream(encoded, writable: false))
+            {
+                if (ImageInfo.FromStream(header) is { } info && (long)info.Width * info.Height > MaxPixels)
+                {
+                    throw new ImageFormatException($"{source}: {info.Width}×{info.Height} is over the {MaxPixels / 1_000_000} megapixels this decoder accepts");
+                }
+            }
+
             image = ImageResult.FromMemory(encoded, ColorComponents.RedGreenBlueAlpha);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NotSupportedException)
