@@ -12,6 +12,7 @@ root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(PreferencesCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
+root.Subcommands.Add(EvaluateCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

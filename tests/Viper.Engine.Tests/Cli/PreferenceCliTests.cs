@@ -40,7 +40,35 @@ public class PreferenceCliTests
         Assert.Matches(@"query\s+score\ni4\.png\s+0\.\d{4}\ni1\.png\s+0\.\d{4}", table.Stdout.Replace("\r", "", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void EvaluateWritesBothImagesPerPromptAndTheAccuracy()
+    {
+        using var work = Workspace();
+        CliResult made = CliRunner.Run(work.Path, "make-tiny", "tiny-sd", "--out", "tiny-sd");
+        Assert.True(made.ExitCode == 0, made.ToString());
+        File.WriteAllText(Path.Combine(work.Path, "prefs.json"), """{"likes": ["watercolor", "pastel tones"], "dislikes": ["neon"]}""");
+        File.WriteAllText(Path.Combine(work.Path, "prompts.txt"), "a lighthouse\n\na cat on a roof\n");
+        CliResult r = CliRunner.Run(work.Path, "evaluate", "--model", "tiny-sd", "--preferences", "prefs.json", "--prompts", "prompts.txt",
+            "--metric", Idefics2Refs.Folder, "--metric-adapter", Path.Combine(Idefics2Refs.Folder, "lora_adapter"),
+            "--liked", "i1.png", "--disliked", "i0.png", "--steps", "2", "--seed", "5", "--out", "eval");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        foreach (string image in new[] { "000-personalized.png", "000-plain.png", "001-personalized.png", "001-plain.png" })
+        {
+            Assert.True(File.Exists(Path.Combine(work.Path, "eval", image)), image);
+        }
+
+        using JsonDocument report = JsonDocument.Parse(File.ReadAllText(Path.Combine(work.Path, "eval", "report.json")));
+        JsonElement[] prompts = [.. report.RootElement.GetProperty("prompts").EnumerateArray()];
+        Assert.Equal(["a lighthouse", "a cat on a roof"], prompts.Select(p => p.GetProperty("prompt").GetString()));
+        Assert.Equal([5UL, 6UL], prompts.Select(p => p.GetProperty("seed").GetUInt64()));
+        double wins = prompts.Count(p => p.GetProperty("personalized").GetProperty("score").GetDouble() > p.GetProperty("plain").GetProperty("score").GetDouble());
+        Assert.Equal(wins / 2, report.RootElement.GetProperty("accuracy").GetDouble());
+        Assert.Contains($"accuracy: {wins / 2:F3} ({wins} of 2 prompts)", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
+    [InlineData("evaluate", "no prompts in it", "--model", "MODEL", "--preferences", "comments.json", "--prompts", "empty.txt", "--metric", "MODEL",
+        "--liked", "i1.png", "--disliked", "i0.png", "--out", "eval")]
     [InlineData("score", "2 --liked and 1 --disliked images", "--model", "MODEL", "--liked", "i1.png", "--liked", "i3.png", "--disliked", "i0.png", "--query", "i4.png")]
     [InlineData("score", "--query", "--model", "MODEL", "--liked", "i1.png", "--disliked", "i0.png", "--query", "nope.png")]
     [InlineData("preferences", "--comments needs --extractor", "--comments", "comments.json", "--out", "p.json")]
@@ -62,6 +90,7 @@ public class PreferenceCliTests
             PngWriter.Write(Path.Combine(work.Path, $"i{i}.png"), Idefics2ProcessorTests.RawImage(inputs, i));
         }
 
+        File.WriteAllText(Path.Combine(work.Path, "empty.txt"), "\n  \n");
         File.WriteAllText(Path.Combine(work.Path, "comments.json"),
             """[{"image": "i0.png", "comment": "I love the soft pastel colours."}, {"image": "i1.png", "comment": "Too harsh for me."}]""");
         return work;
