@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Viper.Cli.Terminal;
 using Viper.Pipelines;
 using Viper.Pipelines.Chat;
@@ -47,21 +45,6 @@ internal static class PreferencesCommand
         return extracted;
     }
 
-    /// <summary>The preferences file: likes and dislikes (what --preferences reads) and where they came from.</summary>
-    internal static void Save(ExtractedPreference extracted, ExtractorInputs inputs, string path)
-    {
-        var json = new JsonObject
-        {
-            ["likes"] = new JsonArray([.. extracted.Preference.Likes.Select(l => (JsonNode)l)]),
-            ["dislikes"] = new JsonArray([.. extracted.Preference.Dislikes.Select(d => (JsonNode)d)]),
-            ["source"] = new JsonObject
-            {
-                ["comments"] = inputs.CommentsPath, ["extractor"] = inputs.Extractor, ["adapter"] = inputs.Adapter, ["text"] = extracted.RawText,
-            },
-        };
-        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-    }
-
     private static int Run(ParseResult r, CancellationToken cancellationToken)
     {
         ExtractorInputs inputs = ExtractorInputs.Read(r.GetValue(Comments)!, r.GetValue(Extractor), r.GetValue(Adapter));
@@ -74,7 +57,7 @@ internal static class PreferencesCommand
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         ExtractedPreference extracted = Extract(inputs, backend, OptionKinds.ToDType(r.GetValue(Precision)!), options, cancellationToken);
-        Save(extracted, inputs, output);
+        extracted.Save(output, inputs.CommentsPath, inputs.Extractor, inputs.Adapter);
         CliOutput.Line($"likes: {VisualPreference.Join(extracted.Preference.Likes)}");
         CliOutput.Line($"dislikes: {VisualPreference.Join(extracted.Preference.Dislikes)}");
         CliOutput.Line($"wrote {output}");

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Viper.Imaging;
 using Viper.Models.Idefics2;
 using Viper.Pipelines.Chat;
@@ -96,7 +98,27 @@ public sealed class PreferenceExtractor : IDisposable
 }
 
 /// <summary>A preference the extractor found, with the text it wrote and the comments it read.</summary>
-public sealed record ExtractedPreference(VisualPreference Preference, string RawText, IReadOnlyList<CommentedImage> Comments);
+public sealed record ExtractedPreference(VisualPreference Preference, string RawText, IReadOnlyList<CommentedImage> Comments)
+{
+    /// <summary>
+    /// Writes the preferences file: <c>likes</c> and <c>dislikes</c> (what <see cref="VisualPreference.Load"/> and
+    /// <c>viper generate --preferences</c> read) and <c>source</c>: the comments, the models and the extractor's text.
+    /// </summary>
+    public void Save(string path, string? commentsFile, string extractor, string adapter)
+    {
+        var json = new JsonObject
+        {
+            ["likes"] = new JsonArray([.. Preference.Likes.Select(l => (JsonNode)l)]),
+            ["dislikes"] = new JsonArray([.. Preference.Dislikes.Select(d => (JsonNode)d)]),
+            ["source"] = new JsonObject
+            {
+                ["comments"] = commentsFile, ["extractor"] = extractor, ["adapter"] = adapter, ["text"] = RawText,
+                ["images"] = new JsonArray([.. Comments.Select(c => (JsonNode)new JsonObject { ["image"] = c.ImagePath, ["comment"] = c.Comment })]),
+            },
+        };
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+}
 
 /// <summary>The extractor wrote no "Liked Art Features:" / "Disliked Art Features:" sections; <see cref="RawText"/> is what it wrote.</summary>
 public sealed class PreferenceParseException(string message, string rawText) : FormatException($"{message}; the extractor wrote: {rawText}")

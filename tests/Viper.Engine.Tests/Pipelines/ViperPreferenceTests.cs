@@ -65,6 +65,22 @@ public class ViperPreferenceTests
     }
 
     [Fact]
+    public void ThePreferencesFileRoundTripsIntoGenerate()
+    {
+        using var dir = new TempFolder();
+        string path = Path.Combine(dir.Path, "prefs.json");
+        string raw = "Liked Art Features: soft pastel tones, loose brushwork\nDisliked Art Features: neon contrast, hard shadows";
+        var extracted = new ExtractedPreference(Viper.Pipelines.VisualPreference.ParseExtractorOutput(raw), raw, [new CommentedImage("/x/a.png", "pretty")]);
+        extracted.Save(path, "/x/comments.json", "/m/idefics2-8b", "/m/VPE-ViPer");
+        Viper.Pipelines.VisualPreference loaded = Viper.Pipelines.VisualPreference.Load(path);
+        Assert.Equal(["soft pastel tones", "loose brushwork"], loaded.Likes);
+        Assert.Equal(["neon contrast", "hard shadows"], loaded.Dislikes);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+        Assert.Equal(raw, doc.RootElement.GetProperty("source").GetProperty("text").GetString());
+        Assert.Equal("pretty", doc.RootElement.GetProperty("source").GetProperty("images")[0].GetProperty("comment").GetString());
+    }
+
+    [Fact]
     public void CommentsFilesAreCheckedEntryByEntry()
     {
         using var dir = new TempFolder();
