@@ -25,6 +25,9 @@ public static class HostTensors
         return backend.FromHost(MemoryMarshal.AsBytes(values), shape, DType.I32);
     }
 
+    /// <summary>I32 values as the bytes of an I32 tensor (for <see cref="IGraphCapture.CopyFromHost"/>).</summary>
+    public static byte[] EncodeInts(ReadOnlySpan<int> values) => MemoryMarshal.AsBytes(values).ToArray();
+
     public static byte[] ToBytes(this Tensor tensor)
     {
         byte[] bytes = new byte[tensor.SizeInBytes];

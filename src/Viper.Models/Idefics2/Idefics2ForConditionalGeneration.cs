@@ -114,6 +114,12 @@ public sealed class Idefics2ForConditionalGeneration : Module
         return _textModel.Embed(Backend, idTensor);
     }
 
+    /// <summary>Token embeddings of ids already on the device (I32 (1, T)), e.g. a recorded decode step's input.</summary>
+    public Tensor Embed(Tensor ids) => _textModel.Embed(Backend, ids);
+
+    /// <summary>One decode token at a caller-owned step's position (see <see cref="MistralModel.Forward(IBackend, Tensor, MistralKvCache, MistralStep)"/>).</summary>
+    public Tensor Forward(Tensor embeddings, MistralKvCache cache, MistralStep step) => _textModel.Forward(Backend, embeddings, cache, step);
+
     /// <summary>lm_head: hidden states (…, C) → logits (…, vocab).</summary>
     public Tensor Logits(Tensor hidden) => _lmHead.Forward(Backend, hidden);
 

@@ -30,8 +30,8 @@ public sealed class MistralAttention : Module
         using Tensor q = Projected(b, _q, x, step, rotate: true);
         using Tensor k = Projected(b, _k, x, step, rotate: true);
         using Tensor v = Projected(b, _v, x, step, rotate: false);
-        b.KvCacheAppend(cacheKeys, k, step.Start);
-        b.KvCacheAppend(cacheValues, v, step.Start);
+        b.KvCacheWrite(cacheKeys, k, step.CachePositions); // positions in device memory: a recorded decode step replays anywhere
+        b.KvCacheWrite(cacheValues, v, step.CachePositions);
         var options = new AttentionOptions(_config.NumAttentionHeads, _config.NumKeyValueHeads, d)
         {
             Causal = true, KeyLengths = step.KeyLengths, Bias = step.WindowBias,

@@ -50,6 +50,14 @@ public sealed class MistralKvCache : IDisposable
 
     internal void Advance(int tokens) => Length += tokens;
 
+    /// <summary>After a replayed decode step wrote position <paramref name="length"/> − 1: the filled length.</summary>
+    public void SetLength(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Capacity);
+        Length = length;
+    }
+
     public void Dispose()
     {
         foreach (Tensor t in _keys.Concat(_values))

@@ -38,12 +38,33 @@ public sealed class MistralModel : Module
     /// </summary>
     public Tensor Forward(IBackend b, Tensor embeddings, MistralKvCache cache, CancellationToken cancellationToken = default)
     {
+        Check(embeddings, cache);
+        using MistralStep step = MistralStep.For(b, Config, cache, embeddings.Shape[1]);
+        Tensor hidden = Run(b, embeddings, cache, step, cancellationToken);
+        cache.Advance(step.Tokens);
+        return hidden;
+    }
+
+    /// <summary>
+    /// Runs embeddings (B, 1, C) of one token at <paramref name="step"/>'s position with a caller-owned step (a decode
+    /// step a graph records once and replays after <see cref="MistralStep.MoveTo"/>); the caller sets the cache's length.
+    /// </summary>
+    public Tensor Forward(IBackend b, Tensor embeddings, MistralKvCache cache, MistralStep step)
+    {
+        Check(embeddings, cache);
+        return Run(b, embeddings, cache, step, CancellationToken.None);
+    }
+
+    private void Check(Tensor embeddings, MistralKvCache cache)
+    {
         if (embeddings.Shape.Rank != 3 || embeddings.Shape[0] != cache.Batch || embeddings.Shape[2] != Config.HiddenSize)
         {
             throw new ArgumentException($"mistral: embeddings {embeddings.Shape} do not fit a batch-{cache.Batch} cache of width {Config.HiddenSize}");
         }
+    }
 
-        using MistralStep step = MistralStep.For(b, Config, cache, embeddings.Shape[1]);
+    private Tensor Run(IBackend b, Tensor embeddings, MistralKvCache cache, MistralStep step, CancellationToken cancellationToken)
+    {
         Tensor x = embeddings;
         for (int i = 0; i < _layers.Length; i++)
         {
@@ -57,7 +78,6 @@ public sealed class MistralModel : Module
             x = next;
         }
 
-        cache.Advance(step.Tokens);
         using (x)
         {
             return _norm.Forward(b, x);

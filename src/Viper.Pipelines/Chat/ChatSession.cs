@@ -13,6 +13,8 @@ public sealed class ChatSession : IDisposable
     private readonly Idefics2Chat _chat;
     private readonly MistralKvCache _cache;
     private readonly float[] _promptLogits;
+    private DecodeGraph? _graph;
+    private bool _graphTried;
 
     internal ChatSession(Idefics2Chat chat, MistralKvCache cache, IReadOnlyList<int> promptIds, float[] logits, TimeSpan prefill)
     {
@@ -20,6 +22,9 @@ public sealed class ChatSession : IDisposable
     }
 
     public IReadOnlyList<int> PromptIds { get; }
+
+    /// <summary>Whether decode tokens replay one recorded graph (known after the first decode token).</summary>
+    public bool DecodesWithGraph => _graph is not null;
 
     public TimeSpan PrefillTime { get; }
 
@@ -45,7 +50,11 @@ public sealed class ChatSession : IDisposable
         return Run(options, cancellationToken);
     }
 
-    public void Dispose() => _cache.Dispose();
+    public void Dispose()
+    {
+        _graph?.Dispose();
+        _cache.Dispose();
+    }
 
     private IEnumerable<GeneratedToken> Run(ChatOptions options, CancellationToken cancellationToken)
     {
@@ -82,8 +91,20 @@ public sealed class ChatSession : IDisposable
         }
     }
 
+    // On a backend that records graphs (CUDA), decode tokens replay one recorded step; elsewhere the ops run one by one.
     private float[] NextLogits(int id, CancellationToken cancellationToken)
     {
+        if (!_graphTried)
+        {
+            _graphTried = true;
+            _graph = DecodeGraph.TryCreate(_chat.Model, _cache);
+        }
+
+        if (_graph is not null)
+        {
+            return _graph.Step(id);
+        }
+
         using Tensor embedded = _chat.Model.Embed([id]);
         using Tensor hidden = _chat.Model.Forward(embedded, _cache, cancellationToken);
         using Tensor logits = _chat.Model.Logits(hidden);
