@@ -14,7 +14,21 @@ namespace Viper.Engine.Tests.Pipelines;
 /// </summary>
 public class Idefics2ChatTests
 {
-    public static TheoryData<string, string> Cases() => Idefics2Refs.BackendsAndPrompts();
+    // The 310-token VPE prompt runs on the CPU only here: on the emulated device it takes 45 s, and its prefill and
+    // decode are already compared there by MistralTextTests and Idefics2ModelTests.
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach ((string backend, string prompt) in Idefics2Refs.BackendsAndPrompts().Select(row => ((string)row[0], (string)row[1])))
+        {
+            if (backend == "cpu" || prompt != "vpe")
+            {
+                data.Add(backend, prompt);
+            }
+        }
+
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
