@@ -5,6 +5,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --pipeline BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (CPU stages, called by benchmarks/run-cpu-pipeline.sh)
        report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
        report.py --mistral BDN_RESULTS_DIR TORCH_JSON MEMORY_JSON RESULTS_MD  (bf16 decoder, benchmarks/run-cpu-mistral.sh)
+       report.py --idefics2 BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (ViPer's IDEFICS2 workloads, benchmarks/run-cpu-idefics2.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import ctypes
@@ -211,7 +212,33 @@ def mistral_table(bdn, torch_results, memory):
     return lines + timing_rows(flops, ours, torch_results["cases"], digits=1, show_gflop=True)
 
 
+def idefics2_table(bdn, torch_results):
+    """ViPer's IDEFICS2 workloads: times, and tokens per second where the work is counted in tokens."""
+    ours, theirs = viper_medians(bdn), torch_results["cases"]
+    tokens = {"extractor_prefill": torch_results["prompt_tokens"]["extractor"], "decode_32": 32}
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, f32, {blas_kernels()}; "
+        f"PyTorch {torch_results['torch']} (Debian python3-torch), whose model first matched transformers' tiny references "
+        f"(max |err| {torch_results['self_check_max_err']:.1e}). One run of benchmarks/run-cpu-idefics2.sh; medians of 3 after 1 warm-up. "
+        "Ratio > 1 means Viper is faster.",
+        "",
+        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | Viper tokens/s | PyTorch tokens/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in ["extractor_prefill", "decode_32", "metric_reuse", "metric_recompute"]:
+        v, t = ours.get(name), theirs.get(name)
+        rate = lambda ms: f"{tokens[name] / ms * 1000:.1f}" if name in tokens and ms else "—"  # noqa: E731
+        cells = ["—" if v is None else f"{v:.0f}", "—" if t is None else f"{t:.0f}", "—" if v is None or t is None else f"{t / v:.2f}", rate(v), rate(t)]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return lines
+
+
 def main():
+    if sys.argv[1] == "--idefics2":
+        bdn, torch_json, results_md = sys.argv[2:5]
+        with open(torch_json) as f:
+            replace_between(results_md, "cpu-idefics2", idefics2_table(bdn, json.load(f)))
+        return
     if sys.argv[1] == "--mistral":
         bdn, torch_json, memory_json, results_md = sys.argv[2:6]
         with open(torch_json) as f, open(memory_json) as m:

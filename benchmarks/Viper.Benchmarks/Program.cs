@@ -5,5 +5,14 @@ if (args is ["mistral-memory", .. var rest])
     return Viper.Benchmarks.MistralMemory.Run(rest);
 }
 
+if (args is ["idefics2-inputs", var path])
+{
+    using var cpu = new Viper.Backends.Cpu.CpuBackend();
+    using Viper.Pipelines.Chat.Idefics2Chat chat = Viper.Benchmarks.Idefics2Workload.LoadChat(cpu);
+    Viper.Benchmarks.Idefics2Workload.ExportInputs(chat, path);
+    Console.WriteLine($"wrote {path} ({Viper.Benchmarks.Idefics2Workload.Folder})");
+    return 0;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Viper.Benchmarks.Shapes).Assembly).Run(args);
 return 0;

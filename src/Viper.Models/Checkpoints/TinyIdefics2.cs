@@ -28,23 +28,27 @@ public static class TinyIdefics2
 
     private static readonly (string Token, int Id)[] Added = [("<fake_token_around_image>", 32000), ("<image>", 32001), ("<end_of_utterance>", 32002)];
 
-    /// <summary>Writes the folder; <paramref name="tokenizerModel"/> is Mistral's SentencePiece model to copy in.</summary>
-    public static void Write(string folder, string tokenizerModel, IBackend backend, int seed = 0, string? variant = null)
+    /// <summary>
+    /// Writes the folder; <paramref name="tokenizerModel"/> is Mistral's SentencePiece model to copy in. Another
+    /// <paramref name="config"/> (a benchmark's medium sizes) replaces the tiny one; its processor keeps the tiny edges.
+    /// </summary>
+    public static void Write(string folder, string tokenizerModel, IBackend backend, int seed = 0, string? variant = null, Idefics2Config? config = null)
     {
+        config ??= Config;
         if (!File.Exists(tokenizerModel))
         {
             throw new FileNotFoundException($"the Mistral tokenizer model {tokenizerModel} is missing", tokenizerModel);
         }
 
         var weights = new RandomWeights(backend, DType.F32, seed);
-        using (new Idefics2ForConditionalGeneration(weights.Root, Config))
+        using (new Idefics2ForConditionalGeneration(weights.Root, config))
         {
             Directory.CreateDirectory(folder);
             TinyCheckpoint.WriteWeights(folder, "model", weights.Recorded, variant, $"tiny idefics2, seed {seed}");
         }
 
         File.Copy(tokenizerModel, Path.Combine(folder, "tokenizer.model"), overwrite: true);
-        WriteJson(folder, "config.json", ConfigJson());
+        WriteJson(folder, "config.json", ConfigJson(config));
         WriteJson(folder, "generation_config.json", new JsonObject { ["bos_token_id"] = 1, ["eos_token_id"] = new JsonArray(2, 32002), ["pad_token_id"] = 0 });
         WriteJson(folder, "added_tokens.json", new JsonObject(Added.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)a.Id))));
         WriteJson(folder, "special_tokens_map.json", new JsonObject
@@ -66,17 +70,17 @@ public static class TinyIdefics2
             ["image_processor_type"] = "Idefics2ImageProcessor", ["processor_class"] = "Idefics2Processor", ["resample"] = 2,
             ["rescale_factor"] = 1 / 255.0, ["size"] = new JsonObject { ["longest_edge"] = 48, ["shortest_edge"] = 24 },
         });
-        WriteJson(folder, "processor_config.json", new JsonObject { ["image_seq_len"] = Config.ImageSequenceLength, ["processor_class"] = "Idefics2Processor" });
+        WriteJson(folder, "processor_config.json", new JsonObject { ["image_seq_len"] = config.ImageSequenceLength, ["processor_class"] = "Idefics2Processor" });
     }
 
-    private static JsonObject ConfigJson()
+    private static JsonObject ConfigJson(Idefics2Config config)
     {
-        Idefics2VisionConfig v = Config.Vision;
-        Idefics2PerceiverConfig p = Config.Perceiver;
-        Mistral.MistralConfig t = Config.Text;
+        Idefics2VisionConfig v = config.Vision;
+        Idefics2PerceiverConfig p = config.Perceiver;
+        Mistral.MistralConfig t = config.Text;
         return new JsonObject
         {
-            ["architectures"] = new JsonArray("Idefics2ForConditionalGeneration"), ["model_type"] = "idefics2", ["image_token_id"] = Config.ImageTokenId,
+            ["architectures"] = new JsonArray("Idefics2ForConditionalGeneration"), ["model_type"] = "idefics2", ["image_token_id"] = config.ImageTokenId,
             ["tie_word_embeddings"] = false, ["torch_dtype"] = "float32", ["use_cache"] = true,
             ["vision_config"] = new JsonObject
             {
