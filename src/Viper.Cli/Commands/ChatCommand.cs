@@ -27,6 +27,9 @@ internal static class ChatCommand
         Description = "Chat messages (JSON: [{\"role\": \"user\", \"content\": [{\"type\": \"image\"}, {\"type\": \"text\", \"text\": \"…\"}]}]) rendered with the IDEFICS2 chat template",
         HelpName = "file",
     };
+    private static readonly Option<int?> LongestEdge = OptionKinds.OptionalInt("--longest-edge", "Image processor: cap the longest edge at this many pixels (default: the folder's preprocessor_config.json; ViPer uses 448)", 1, 8192, "pixels");
+    private static readonly Option<int?> ShortestEdge = OptionKinds.OptionalInt("--shortest-edge", "Image processor: lift each edge to at least this many pixels (ViPer uses 378)", 1, 8192, "pixels");
+    private static readonly Option<string?> ImageSplitting = new("--image-splitting") { Description = "Image processor: split each image into four crops plus the whole (on|off; default: the folder's)", HelpName = "on|off" };
     private static readonly Option<int> MaxNewTokens = OptionKinds.Int("--max-new-tokens", "Tokens to generate at most", 256, 1, 32768);
     private static readonly Option<float> RepetitionPenalty = OptionKinds.Float("--repetition-penalty", "transformers' repetition penalty (1 = none; ViPer's extractor uses 0.99)", 1f, 0f, 100f, minExclusive: true);
     private static readonly Option<bool> PrintIds = new("--print-ids") { Description = "Print the generated token ids after the answer (to compare with transformers)" };
@@ -37,9 +40,10 @@ internal static class ChatCommand
     public static Command Create()
     {
         OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
+        OptionKinds.OneOf(ImageSplitting, "on or off", ["on", "off"]);
         var command = new Command("chat", "Answer a prompt about images with an IDEFICS2 model, streaming the tokens. " + ExitCodes.Help)
         {
-            Model, Adapter, Images, Prompt, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
+            Model, Adapter, Images, Prompt, LongestEdge, ShortestEdge, ImageSplitting, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -64,7 +68,14 @@ internal static class ChatCommand
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         Console.Error.WriteLine($"loading {folder} …");
-        using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions { AdapterFolder = adapter });
+        using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions
+        {
+            AdapterFolder = adapter, Processor = folderSettings => folderSettings with
+            {
+                LongestEdge = r.GetValue(LongestEdge) ?? folderSettings.LongestEdge, ShortestEdge = r.GetValue(ShortestEdge) ?? folderSettings.ShortestEdge,
+                DoImageSplitting = r.GetValue(ImageSplitting) is { } split ? split == "on" : folderSettings.DoImageSplitting,
+            },
+        });
         ChatPrompt prepared = chat.Prepare(prompt, images);
         using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens, cancellationToken);
         var ids = new List<int>();

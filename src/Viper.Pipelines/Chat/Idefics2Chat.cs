@@ -129,6 +129,34 @@ public sealed class Idefics2Chat : IDisposable
         }
     }
 
+    /// <summary>
+    /// The logits (vocab) at each of <paramref name="positions"/> of the prompt (0-based token positions; negative counts
+    /// from the end) — what a scorer reads, e.g. the log-likelihood of given answer tokens.
+    /// </summary>
+    public IReadOnlyList<float[]> PositionLogits(ChatPrompt prompt, IReadOnlyList<int> positions, CancellationToken cancellationToken = default)
+    {
+        int count = prompt.Ids.Count;
+        int[] at = [.. positions.Select(p => p < 0 ? count + p : p)];
+        if (at.FirstOrDefault(p => p < 0 || p >= count, -1) is var bad && bad != -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(positions), $"position {bad} is outside the prompt's {count} tokens");
+        }
+
+        Tensor? states = prompt.Images is { } p ? Model.ImageStates(new Idefics2Images(p.PixelValues, p.PixelMask, p.Count, p.Height, p.Width), cancellationToken) : null;
+        using (states)
+        using (Tensor embeddings = Model.MergedEmbeddings(prompt.Ids, states))
+        using (var cache = Model.NewCache(count))
+        using (Tensor hidden = Model.Forward(embeddings, cache, cancellationToken))
+        {
+            return [.. at.Select(position =>
+            {
+                using Tensor row = Model.Backend.Narrow(hidden, 1, position, 1);
+                using Tensor logits = Model.Logits(row);
+                return logits.ToFloats();
+            })];
+        }
+    }
+
     public void Dispose()
     {
         _attachedAdapter?.Dispose();

@@ -22,7 +22,8 @@ public class ChatCliTests
         File.WriteAllText(Path.Combine(work.Path, "messages.json"),
             "[{\"role\": \"user\", \"content\": [{\"type\": \"image\"}, {\"type\": \"text\", \"text\": \"What is this?\"}]}]");
         CliResult r = CliRunner.Run(work.Path, "chat", "--model", "tiny-idefics2", "--image", "cat.png", "--messages", "messages.json",
-            "--max-new-tokens", "5", "--repetition-penalty", "0.99", "--print-ids", "--backend", "cuda-emulated");
+            "--max-new-tokens", "5", "--repetition-penalty", "0.99", "--print-ids", "--backend", "cuda-emulated",
+            "--longest-edge", "32", "--shortest-edge", "16", "--image-splitting", "on");
         Assert.True(r.ExitCode == 0, r.ToString());
         string ids = r.Stdout.Split('\n').Single(l => l.StartsWith("ids: ", StringComparison.Ordinal));
         int count = ids["ids: ".Length..].Split(' ').Length;

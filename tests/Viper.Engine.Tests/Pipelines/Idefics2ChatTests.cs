@@ -97,5 +97,20 @@ public class Idefics2ChatTests
         Assert.Throws<OperationCanceledException>(() => session.Generate(new ChatOptions { MaxNewTokens = 3 }, cancelled.Token).ToList());
     }
 
+    [Fact]
+    public void LogitsAtChosenPositionsEqualTransformers()
+    {
+        using JsonDocument readme = Readme();
+        using RefTensors inputs = Idefics2Refs.Inputs();
+        using RefTensors outputs = Idefics2Refs.Outputs();
+        using IBackend b = TestBackends.Create("cpu");
+        using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
+        ChatPrompt prepared = chat.Prepare(readme.RootElement.GetProperty("chat_text").GetString()!,
+            [Idefics2ProcessorTests.RawImage(inputs, 0), Idefics2ProcessorTests.RawImage(inputs, 1)]);
+        IReadOnlyList<float[]> logits = chat.PositionLogits(prepared, [-4, -3, prepared.Ids.Count - 2, -1]);
+        Tolerance.Close(outputs.Floats("chat_logits_last4"), [.. logits.SelectMany(l => l)], 1e-4f, 1e-4f, "logits of the last 4 positions");
+        Assert.Throws<ArgumentOutOfRangeException>(() => chat.PositionLogits(prepared, [prepared.Ids.Count]));
+    }
+
     private static JsonDocument Readme() => JsonDocument.Parse(File.ReadAllText(Path.Combine(Idefics2Refs.Folder, "README.json")));
 }
