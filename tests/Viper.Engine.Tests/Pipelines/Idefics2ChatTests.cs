@@ -74,12 +74,10 @@ public class Idefics2ChatTests
     public void OnePrefillServesSeveralContinuationsAndTextStreamsAsDecoded()
     {
         using JsonDocument readme = Readme();
-        using RefTensors inputs = Idefics2Refs.Inputs();
         using RefTensors outputs = Idefics2Refs.Outputs();
         using IBackend b = TestBackends.Create("cpu");
         using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
-        ChatPrompt prepared = chat.Prepare(readme.RootElement.GetProperty("chat_text").GetString()!,
-            [Idefics2ProcessorTests.RawImage(inputs, 0), Idefics2ProcessorTests.RawImage(inputs, 1)]);
+        ChatPrompt prepared = ChatPrompt(chat, readme);
         using ChatSession session = chat.Prefill(prepared, maxNewTokens: 10);
         GeneratedToken[] first = [.. session.Generate(new ChatOptions { MaxNewTokens = 10 })];
         GeneratedToken[] again = [.. session.Generate(new ChatOptions { MaxNewTokens = 4 })];
@@ -100,16 +98,22 @@ public class Idefics2ChatTests
     [Fact]
     public void LogitsAtChosenPositionsEqualTransformers()
     {
-        using JsonDocument readme = Readme();
-        using RefTensors inputs = Idefics2Refs.Inputs();
         using RefTensors outputs = Idefics2Refs.Outputs();
         using IBackend b = TestBackends.Create("cpu");
         using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
-        ChatPrompt prepared = chat.Prepare(readme.RootElement.GetProperty("chat_text").GetString()!,
-            [Idefics2ProcessorTests.RawImage(inputs, 0), Idefics2ProcessorTests.RawImage(inputs, 1)]);
+        using JsonDocument readme = Readme();
+        ChatPrompt prepared = ChatPrompt(chat, readme);
         IReadOnlyList<float[]> logits = chat.PositionLogits(prepared, [-4, -3, prepared.Ids.Count - 2, -1]);
         Tolerance.Close(outputs.Floats("chat_logits_last4"), [.. logits.SelectMany(l => l)], 1e-4f, 1e-4f, "logits of the last 4 positions");
         Assert.Throws<ArgumentOutOfRangeException>(() => chat.PositionLogits(prepared, [prepared.Ids.Count]));
+    }
+
+    // The README's chat prompt with its two images (0 and 1), prepared by the chat's processor and tokenizer.
+    private static ChatPrompt ChatPrompt(Idefics2Chat chat, JsonDocument readme)
+    {
+        using RefTensors inputs = Idefics2Refs.Inputs();
+        return chat.Prepare(readme.RootElement.GetProperty("chat_text").GetString()!,
+            [Idefics2ProcessorTests.RawImage(inputs, 0), Idefics2ProcessorTests.RawImage(inputs, 1)]);
     }
 
     private static JsonDocument Readme() => JsonDocument.Parse(File.ReadAllText(Path.Combine(Idefics2Refs.Folder, "README.json")));
