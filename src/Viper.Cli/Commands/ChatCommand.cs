@@ -53,17 +53,8 @@ internal static class ChatCommand
     {
         RgbImage[] images = [.. (r.GetValue(Images) ?? []).Select(f => ImageArguments.Read(f, "--image"))];
         string prompt = PromptText(r.GetValue(Prompt), r.GetValue(Messages), images.Length);
-        string folder = r.GetValue(Model)!.FullName;
-        if (!File.Exists(Path.Combine(folder, "config.json")))
-        {
-            throw new UsageException($"--model {folder}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
-        }
-
-        string? adapter = r.GetValue(Adapter)?.FullName;
-        if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
-        {
-            throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
-        }
+        string folder = Idefics2Folders.Model(r.GetValue(Model)!, "--model");
+        string? adapter = Idefics2Folders.Adapter(r.GetValue(Adapter), "--adapter");
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));

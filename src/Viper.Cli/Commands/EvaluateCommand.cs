@@ -53,15 +53,10 @@ internal static class EvaluateCommand
         FileInfo preferences = r.GetValue(Preferences)!;
         VisualPreference preference = preferences.Exists ? VisualPreference.Load(preferences.FullName)
             : throw new UsageException($"--preferences {preferences.FullName}: the file does not exist");
-        string model = r.GetValue(Model)!.FullName, metric = r.GetValue(Metric)!.FullName;
+        string model = r.GetValue(Model)!.FullName, metric = Idefics2Folders.Model(r.GetValue(Metric)!, "--metric");
         if (!File.Exists(Path.Combine(model, "model_index.json")))
         {
             throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
-        }
-
-        if (!File.Exists(Path.Combine(metric, "config.json")))
-        {
-            throw new UsageException($"--metric {metric}: no config.json there (an IDEFICS2 folder)");
         }
 
         string? adapter = r.GetValue(MetricAdapter)?.FullName;

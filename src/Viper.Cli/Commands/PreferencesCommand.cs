@@ -40,7 +40,7 @@ internal static class PreferencesCommand
     {
         Console.Error.WriteLine($"extracting preferences from {inputs.Comments.Count} commented image(s) with {inputs.Extractor} + {inputs.Adapter} …");
         using PreferenceExtractor extractor = PreferenceExtractor.Load(inputs.Extractor, inputs.Adapter, backend, dtype);
-        ExtractedPreference extracted = extractor.Extract(inputs.Comments, options, text => Console.Out.Write(text), cancellationToken);
+        ExtractedPreference extracted = extractor.Extract(inputs.Comments, inputs.Images, options, text => Console.Out.Write(text), cancellationToken);
         Console.Out.WriteLine();
         return extracted;
     }

@@ -45,17 +45,8 @@ internal static class ScoreCommand
 
         RgbImage[] likedImages = [.. liked.Select(f => ImageArguments.Read(f, "--liked"))], dislikedImages = [.. disliked.Select(f => ImageArguments.Read(f, "--disliked"))];
         RgbImage[] queryImages = [.. queries.Select(f => ImageArguments.Read(f, "--query"))];
-        string model = r.GetValue(Model)!.FullName;
-        if (!File.Exists(Path.Combine(model, "config.json")))
-        {
-            throw new UsageException($"--model {model}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
-        }
-
-        string? adapter = r.GetValue(Adapter)?.FullName;
-        if (adapter is not null && !File.Exists(Path.Combine(adapter, "adapter_config.json")))
-        {
-            throw new UsageException($"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
-        }
+        string model = Idefics2Folders.Model(r.GetValue(Model)!, "--model");
+        string? adapter = Idefics2Folders.Adapter(r.GetValue(Adapter), "--adapter");
 
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!));

@@ -84,8 +84,7 @@ public sealed class Idefics2ForConditionalGeneration : Module
                 $"({Config.ImageSequenceLength} per image): one <image> in the text per image, expanded by the processor");
         }
 
-        using Tensor idTensor = Backend.FromInts([.. ids], new Shape(1, ids.Count));
-        Tensor tokens = _textModel.Embed(Backend, idTensor);
+        Tensor tokens = Embed(ids);
         if (imageStates is null || available == 0)
         {
             return tokens;

@@ -48,14 +48,12 @@ public sealed class MistralKvCache : IDisposable
         Length = length;
     }
 
-    internal void Advance(int tokens) => Length += tokens;
-
-    /// <summary>After a replayed decode step wrote position <paramref name="length"/> − 1: the filled length.</summary>
-    public void SetLength(int length)
+    /// <summary>Counts <paramref name="tokens"/> more positions as filled (a forward, or a replayed decode step, wrote them).</summary>
+    public void Advance(int tokens)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, Capacity);
-        Length = length;
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tokens, Capacity - Length);
+        Length += tokens;
     }
 
     public void Dispose()

@@ -23,6 +23,7 @@ public sealed class MistralTokenizer
     private readonly SentencePieceBpe _bpe;
     private readonly Dictionary<string, int> _special;
     private readonly Dictionary<int, string> _specialById;
+    private readonly string[] _longestFirst;
 
     private MistralTokenizer(SentencePieceTokenizer pieces, SentencePieceBpe bpe, Dictionary<string, int> special, bool addBos)
     {
@@ -30,6 +31,7 @@ public sealed class MistralTokenizer
         _bpe = bpe;
         _special = special;
         _specialById = special.ToDictionary(kv => kv.Value, kv => kv.Key);
+        _longestFirst = [.. special.Keys.OrderByDescending(t => t.Length)];
         AddBos = addBos;
     }
 
@@ -191,10 +193,9 @@ public sealed class MistralTokenizer
     private IEnumerable<(string Segment, int? Special)> Split(string text)
     {
         int start = 0, i = 0;
-        string[] tokens = [.. _special.Keys.OrderByDescending(t => t.Length)];
         while (i < text.Length)
         {
-            string? match = tokens.FirstOrDefault(t => string.CompareOrdinal(text, i, t, 0, t.Length) == 0);
+            string? match = _longestFirst.FirstOrDefault(t => string.CompareOrdinal(text, i, t, 0, t.Length) == 0);
             if (match is null)
             {
                 i++;

@@ -13,10 +13,12 @@ internal sealed class SentencePieceBpe
     private readonly Dictionary<string, int> _mergeable;
     private readonly float[] _scores;
     private readonly int[] _bytePieces;
+    private readonly bool _byteFallback;
 
     private SentencePieceBpe(Dictionary<string, int> mergeable, float[] scores, int[] bytePieces, int unknownId)
     {
         (_mergeable, _scores, _bytePieces, UnknownId) = (mergeable, scores, bytePieces, unknownId);
+        _byteFallback = bytePieces.Any(b => b >= 0);
     }
 
     public int UnknownId { get; }
@@ -120,7 +122,7 @@ internal sealed class SentencePieceBpe
             return;
         }
 
-        if (_bytePieces.All(b => b < 0))
+        if (!_byteFallback)
         {
             ids.Add(UnknownId); // no byte fallback: the whole symbol is unknown
             return;

@@ -57,7 +57,7 @@ internal sealed class DecodeGraph : IDisposable
         _step.MoveTo(_device, _cache, position);
         _device.CopyFromHost(_id, HostTensors.EncodeInts([id]));
         _graph.Replay();
-        _cache.SetLength(position + 1);
+        _cache.Advance(1);
         return _logits!.ToFloats();
     }
 

@@ -4,6 +4,7 @@ using Viper.Imaging;
 using Viper.Models.Adapters;
 using Viper.Models.Idefics2;
 using Viper.Models.Loading;
+using Viper.Models.Mistral;
 using Viper.Models.Tokenizers;
 using Viper.Runtime;
 
@@ -107,26 +108,32 @@ public sealed class Idefics2Chat : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxNewTokens, 1);
         var clock = Stopwatch.StartNew();
-        Tensor? states = prompt.Images is { } p
+        var cache = Model.NewCache(prompt.Ids.Count + maxNewTokens);
+        try
+        {
+            using Tensor hidden = Forward(prompt, cache, cancellationToken);
+            using Tensor last = Model.Backend.Narrow(hidden, 1, prompt.Ids.Count - 1, 1);
+            using Tensor logits = Model.Logits(last);
+            return new ChatSession(this, cache, prompt.Ids, logits.ToFloats(), clock.Elapsed);
+        }
+        catch
+        {
+            cache.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The prompt's ids and images through the model after the cache's filled positions (an empty cache, or a context
+    /// a continuation follows): image states, the merged embeddings, the decoder → final hidden states (1, T, C).
+    /// </summary>
+    internal Tensor Forward(ChatPrompt prompt, MistralKvCache cache, CancellationToken cancellationToken)
+    {
+        using Tensor? states = prompt.Images is { } p
             ? Model.ImageStates(new Idefics2Images(p.PixelValues, p.PixelMask, p.Count, p.Height, p.Width), cancellationToken)
             : null;
-        using (states)
-        using (Tensor embeddings = Model.MergedEmbeddings(prompt.Ids, states))
-        {
-            var cache = Model.NewCache(prompt.Ids.Count + maxNewTokens);
-            try
-            {
-                using Tensor hidden = Model.Forward(embeddings, cache, cancellationToken);
-                using Tensor last = Model.Backend.Narrow(hidden, 1, prompt.Ids.Count - 1, 1);
-                using Tensor logits = Model.Logits(last);
-                return new ChatSession(this, cache, prompt.Ids, logits.ToFloats(), clock.Elapsed);
-            }
-            catch
-            {
-                cache.Dispose();
-                throw;
-            }
-        }
+        using Tensor embeddings = Model.MergedEmbeddings(prompt.Ids, states);
+        return Model.Forward(embeddings, cache, cancellationToken);
     }
 
     /// <summary>
@@ -142,19 +149,14 @@ public sealed class Idefics2Chat : IDisposable
             throw new ArgumentOutOfRangeException(nameof(positions), $"position {bad} is outside the prompt's {count} tokens");
         }
 
-        Tensor? states = prompt.Images is { } p ? Model.ImageStates(new Idefics2Images(p.PixelValues, p.PixelMask, p.Count, p.Height, p.Width), cancellationToken) : null;
-        using (states)
-        using (Tensor embeddings = Model.MergedEmbeddings(prompt.Ids, states))
-        using (var cache = Model.NewCache(count))
-        using (Tensor hidden = Model.Forward(embeddings, cache, cancellationToken))
+        using MistralKvCache cache = Model.NewCache(count);
+        using Tensor hidden = Forward(prompt, cache, cancellationToken);
+        return [.. at.Select(position =>
         {
-            return [.. at.Select(position =>
-            {
-                using Tensor row = Model.Backend.Narrow(hidden, 1, position, 1);
-                using Tensor logits = Model.Logits(row);
-                return logits.ToFloats();
-            })];
-        }
+            using Tensor row = Model.Backend.Narrow(hidden, 1, position, 1);
+            using Tensor logits = Model.Logits(row);
+            return logits.ToFloats();
+        })];
     }
 
     public void Dispose()

@@ -67,10 +67,19 @@ public sealed class PreferenceExtractor : IDisposable
     /// Output without the two sections is a <see cref="PreferenceParseException"/> that carries the raw text.
     /// </summary>
     public ExtractedPreference Extract(IReadOnlyList<CommentedImage> items, ChatOptions? options = null, Action<string>? onText = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        Extract(items, [.. items.Select(i => ImageFile.Load(i.ImagePath))], options, onText, cancellationToken);
+
+    /// <summary>As above, with the items' images already decoded (in the same order).</summary>
+    public ExtractedPreference Extract(IReadOnlyList<CommentedImage> items, IReadOnlyList<RgbImage> images, ChatOptions? options = null,
+        Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
+        if (images.Count != items.Count)
+        {
+            throw new ArgumentException($"{images.Count} decoded images for {items.Count} commented images");
+        }
+
         options ??= DefaultOptions;
-        RgbImage[] images = [.. items.Select(i => ImageFile.Load(i.ImagePath))];
         ChatPrompt prompt = Chat.Prepare(Prompt([.. items.Select(i => i.Comment)]), images);
         using ChatSession session = Chat.Prefill(prompt, options.MaxNewTokens, cancellationToken);
         var text = new System.Text.StringBuilder();

@@ -59,14 +59,22 @@ public sealed class ProxyMetric : IDisposable
 
         RgbImage[] context = [.. disliked.Zip(liked).SelectMany(p => new[] { p.First, p.Second })];
         (int Height, int Width) contextCanvas = Chat.Processor.Canvas(context);
+        int[] contextIds = Chat.Tokenizer.Encode(Expanded(Context(liked.Count)));
+        int[] queryIds = Chat.Tokenizer.EncodeContinuation(Expanded("\n" + Query));
         var scores = new double[queries.Count];
         foreach (IGrouping<(int, int), int> group in Enumerable.Range(0, queries.Count)
             .GroupBy(i => Max(contextCanvas, Chat.Processor.Canvas([queries[i]]))))
         {
-            using PrefilledContext prefilled = Prefill(context, liked.Count, group.Key, cancellationToken);
+            using MistralKvCache cache = Chat.Model.NewCache(contextIds.Length + queryIds.Length);
+            Chat.Forward(new ChatPrompt(contextIds, Chat.Processor.Process(context, group.Key)), cache, cancellationToken).Dispose();
             foreach (int i in group)
             {
-                scores[i] = ScoreQuery(prefilled, queries[i], group.Key, cancellationToken);
+                cache.Truncate(contextIds.Length);
+                using Tensor hidden = Chat.Forward(new ChatPrompt(queryIds, Chat.Processor.Process([queries[i]], group.Key)), cache, cancellationToken);
+                using Tensor last = Chat.Model.Backend.Narrow(hidden, 1, queryIds.Length - 1, 1);
+                using Tensor logits = Chat.Model.Logits(last);
+                float[] l = logits.ToFloats();
+                scores[i] = 1 / (1 + Math.Exp((double)l[MinusId] - l[PlusId])); // exp(l+) / (exp(l+) + exp(l-)), without overflow
             }
         }
 
@@ -81,45 +89,7 @@ public sealed class ProxyMetric : IDisposable
     // The query text after the context's last <end_of_utterance> (so the two encode apart exactly as together).
     private const string Query = Turn + "Assistant: ";
 
-    private PrefilledContext Prefill(RgbImage[] context, int pairs, (int, int) canvas, CancellationToken cancellationToken)
-    {
-        int[] ids = Chat.Tokenizer.Encode(Idefics2Prompt.ExpandImages(Context(pairs), Chat.ImageSequenceLength, imageSplitting: false));
-        int queryTokens = Chat.Tokenizer.EncodeContinuation(Expanded("\n" + Query)).Length;
-        using Tensor states = Chat.Model.ImageStates(Images(context, canvas), cancellationToken);
-        using Tensor embeddings = Chat.Model.MergedEmbeddings(ids, states);
-        MistralKvCache cache = Chat.Model.NewCache(ids.Length + queryTokens);
-        try
-        {
-            Chat.Model.Forward(embeddings, cache, cancellationToken).Dispose();
-            return new PrefilledContext(cache, ids.Length);
-        }
-        catch
-        {
-            cache.Dispose();
-            throw;
-        }
-    }
-
-    private double ScoreQuery(PrefilledContext context, RgbImage query, (int, int) canvas, CancellationToken cancellationToken)
-    {
-        context.Cache.Truncate(context.Length);
-        int[] ids = Chat.Tokenizer.EncodeContinuation(Expanded("\n" + Query));
-        using Tensor states = Chat.Model.ImageStates(Images([query], canvas), cancellationToken);
-        using Tensor embeddings = Chat.Model.MergedEmbeddings(ids, states);
-        using Tensor hidden = Chat.Model.Forward(embeddings, context.Cache, cancellationToken);
-        using Tensor last = Chat.Model.Backend.Narrow(hidden, 1, ids.Length - 1, 1);
-        using Tensor logits = Chat.Model.Logits(last);
-        float[] l = logits.ToFloats();
-        return 1 / (1 + Math.Exp((double)l[MinusId] - l[PlusId])); // exp(l+) / (exp(l+) + exp(l-)), without overflow
-    }
-
     private string Expanded(string text) => Idefics2Prompt.ExpandImages(text, Chat.ImageSequenceLength, imageSplitting: false);
-
-    private Idefics2Images Images(IReadOnlyList<RgbImage> images, (int Height, int Width) canvas)
-    {
-        ProcessedImages p = Chat.Processor.Process(images, canvas);
-        return new Idefics2Images(p.PixelValues, p.PixelMask, p.Count, p.Height, p.Width);
-    }
 
     private static (int, int) Max((int Height, int Width) a, (int Height, int Width) b) => (Math.Max(a.Height, b.Height), Math.Max(a.Width, b.Width));
 
@@ -128,10 +98,5 @@ public sealed class ProxyMetric : IDisposable
     {
         int[] ids = chat.Tokenizer.EncodeContinuation(" " + symbol);
         return ids.Length == 1 ? ids[0] : throw new InvalidDataException($"the tokenizer splits ' {symbol}' into {ids.Length} tokens; the metric needs one");
-    }
-
-    private sealed record PrefilledContext(MistralKvCache Cache, int Length) : IDisposable
-    {
-        public void Dispose() => Cache.Dispose();
     }
 }

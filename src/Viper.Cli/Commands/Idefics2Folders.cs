@@ -1,0 +1,15 @@
+using Viper.Cli.Terminal;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>The IDEFICS2 and adapter folders a command line names, checked for their config file before anything loads.</summary>
+internal static class Idefics2Folders
+{
+    public static string Model(DirectoryInfo folder, string option) =>
+        File.Exists(Path.Combine(folder.FullName, "config.json")) ? folder.FullName
+            : throw new UsageException($"{option} {folder.FullName}: no config.json there (an IDEFICS2 folder as downloaded from Hugging Face)");
+
+    public static string? Adapter(DirectoryInfo? folder, string option) =>
+        folder is null || File.Exists(Path.Combine(folder.FullName, "adapter_config.json")) ? folder?.FullName
+            : throw new UsageException($"{option} {folder.FullName}: no adapter_config.json there (a PEFT adapter folder as saved by save_pretrained)");
+}
