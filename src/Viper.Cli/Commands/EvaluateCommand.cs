@@ -59,7 +59,7 @@ internal static class EvaluateCommand
             throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
         }
 
-        string? adapter = r.GetValue(MetricAdapter)?.FullName;
+        string? adapter = Idefics2Folders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"); // before minutes of generation
         string output = r.GetValue(Output)!.FullName;
         Directory.CreateDirectory(output);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);

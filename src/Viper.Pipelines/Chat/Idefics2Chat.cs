@@ -173,8 +173,15 @@ public sealed class Idefics2Chat : IDisposable
             return null;
         }
 
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-        return doc.RootElement.TryGetProperty("image_seq_len", out JsonElement length) ? length.GetInt32() : null;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            return doc.RootElement.TryGetProperty("image_seq_len", out JsonElement length) ? length.GetInt32() : null;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: image_seq_len must be an integer in a JSON object ({e.Message})", e);
+        }
     }
 }
 

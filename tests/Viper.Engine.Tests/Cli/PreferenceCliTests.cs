@@ -69,6 +69,8 @@ public class PreferenceCliTests
     [Theory]
     [InlineData("evaluate", "no prompts in it", "--model", "MODEL", "--preferences", "comments.json", "--prompts", "empty.txt", "--metric", "MODEL",
         "--liked", "i1.png", "--disliked", "i0.png", "--out", "eval")]
+    [InlineData("evaluate", "--metric-adapter", "--model", "sd", "--preferences", "user-prefs.json", "--prompts", "prompts.txt", "--metric", "MODEL",
+        "--metric-adapter", "no-adapter", "--liked", "i1.png", "--disliked", "i0.png", "--out", "eval")]
     [InlineData("score", "2 --liked and 1 --disliked images", "--model", "MODEL", "--liked", "i1.png", "--liked", "i3.png", "--disliked", "i0.png", "--query", "i4.png")]
     [InlineData("score", "--query", "--model", "MODEL", "--liked", "i1.png", "--disliked", "i0.png", "--query", "nope.png")]
     [InlineData("preferences", "--comments needs --extractor", "--comments", "comments.json", "--out", "p.json")]
@@ -91,6 +93,10 @@ public class PreferenceCliTests
         }
 
         File.WriteAllText(Path.Combine(work.Path, "empty.txt"), "\n  \n");
+        File.WriteAllText(Path.Combine(work.Path, "prompts.txt"), "a lighthouse\n");
+        File.WriteAllText(Path.Combine(work.Path, "user-prefs.json"), """{"likes": ["watercolor"], "dislikes": ["neon"]}""");
+        Directory.CreateDirectory(Path.Combine(work.Path, "sd"));
+        File.WriteAllText(Path.Combine(work.Path, "sd", "model_index.json"), "{}");
         File.WriteAllText(Path.Combine(work.Path, "comments.json"),
             """[{"image": "i0.png", "comment": "I love the soft pastel colours."}, {"image": "i1.png", "comment": "Too harsh for me."}]""");
         return work;

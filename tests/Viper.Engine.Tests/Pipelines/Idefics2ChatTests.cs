@@ -108,6 +108,21 @@ public class Idefics2ChatTests
         Assert.Throws<ArgumentOutOfRangeException>(() => chat.PositionLogits(prepared, [prepared.Ids.Count]));
     }
 
+    [Fact]
+    public void AMalformedProcessorConfigIsNamed()
+    {
+        using var copy = new TempFolder();
+        foreach (string file in Directory.GetFiles(Idefics2Refs.Folder))
+        {
+            File.Copy(file, Path.Combine(copy.Path, Path.GetFileName(file)));
+        }
+
+        File.WriteAllText(Path.Combine(copy.Path, "processor_config.json"), "{\"image_seq_len\": \"three\"}");
+        using IBackend b = TestBackends.Create("cpu");
+        var e = Assert.Throws<InvalidDataException>(() => Idefics2Chat.Load(copy.Path, b, DType.F32));
+        Assert.Contains("processor_config.json: image_seq_len must be an integer", e.Message, StringComparison.Ordinal);
+    }
+
     // The README's chat prompt with its two images (0 and 1), prepared by the chat's processor and tokenizer.
     private static ChatPrompt ChatPrompt(Idefics2Chat chat, JsonDocument readme)
     {
