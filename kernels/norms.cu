@@ -84,6 +84,55 @@ VIPER_INLINE void row_norm(const T* __restrict__ x, const T* __restrict__ gamma,
     }
 }
 
+// Layer norm's dx for one row per block, statistics recomputed as row_norm does them (kept in stats for the γ/β pass):
+// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = dy·γ (PyTorch's layer_norm_backward).
+template <typename T>
+VIPER_INLINE void layer_norm_backward(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ dy, T* __restrict__ dx,
+                                      float* __restrict__ stats, int cols, float eps) {
+    __shared__ float scratch[32];
+    i64 base = i64(blockIdx.x) * cols;
+    float sum = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += to_float(x[base + c]);
+    float mean = block_sum(sum, scratch) / float(cols);
+    float sq = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float d = to_float(x[base + c]) - mean;
+        sq += d * d;
+    }
+    float rstd = rsqrtf(block_sum(sq, scratch) / float(cols) + eps);
+    float sum_g = 0.f, sum_gx = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float g = to_float(dy[base + c]) * to_float(gamma[c]);
+        sum_g += g;
+        sum_gx += g * ((to_float(x[base + c]) - mean) * rstd);
+    }
+    float mean_g = block_sum(sum_g, scratch) / float(cols), mean_gx = block_sum(sum_gx, scratch) / float(cols);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float xh = (to_float(x[base + c]) - mean) * rstd;
+        dx[base + c] = from_float<T>(rstd * (to_float(dy[base + c]) * to_float(gamma[c]) - mean_g - xh * mean_gx));
+    }
+    if (threadIdx.x == 0) {
+        stats[2 * blockIdx.x] = mean;
+        stats[2 * blockIdx.x + 1] = rstd;
+    }
+}
+
+// dγ[c] = Σ_r dy·x̂ and dβ[c] = Σ_r dy over rows in order, one thread per column (f32 out).
+template <typename T>
+VIPER_INLINE void layer_norm_param_backward(const T* __restrict__ x, const T* __restrict__ dy, const float* __restrict__ stats,
+                                            float* __restrict__ dgamma, float* __restrict__ dbeta, i64 rows, int cols) {
+    for (i64 c = i64(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += i64(gridDim.x) * blockDim.x) {
+        float sg = 0.f, sb = 0.f;
+        for (i64 r = 0; r < rows; ++r) {
+            float g = to_float(dy[r * cols + c]);
+            sg += g * ((to_float(x[r * cols + c]) - stats[2 * r]) * stats[2 * r + 1]);
+            sb += g;
+        }
+        dgamma[c] = sg;
+        dbeta[c] = sb;
+    }
+}
+
 }  // namespace viper
 
 #define VIPER_NORMS(suffix, T)                                                                                              \
@@ -106,3 +155,19 @@ VIPER_INLINE void row_norm(const T* __restrict__ x, const T* __restrict__ gamma,
 VIPER_NORMS(f32, float)
 VIPER_NORMS(f16, viper::f16)
 VIPER_NORMS(bf16, viper::bf16)
+
+#define VIPER_NORM_GRADIENTS(suffix, T)                                                                                      \
+    extern "C" __global__ void layer_norm_backward_##suffix(const T* x, const T* gamma, const T* dy, T* dx, float* stats,     \
+                                                            int cols, float eps) {                                           \
+        viper::layer_norm_backward<T>(x, gamma, dy, dx, stats, cols, eps);                                                   \
+    }                                                                                                                        \
+    VIPER_ENTRY(layer_norm_backward_##suffix)                                                                                \
+    extern "C" __global__ void layer_norm_param_backward_##suffix(const T* x, const T* dy, const float* stats, float* dgamma,  \
+                                                                  float* dbeta, i64 rows, int cols) {                        \
+        viper::layer_norm_param_backward<T>(x, dy, stats, dgamma, dbeta, rows, cols);                                        \
+    }                                                                                                                        \
+    VIPER_ENTRY(layer_norm_param_backward_##suffix)
+
+VIPER_NORM_GRADIENTS(f32, float)
+VIPER_NORM_GRADIENTS(f16, viper::f16)
+VIPER_NORM_GRADIENTS(bf16, viper::bf16)

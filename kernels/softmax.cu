@@ -59,6 +59,25 @@ VIPER_INLINE void l2_normalize_rows(const T* __restrict__ x, T* __restrict__ y, 
     for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(to_float(row[c]) * inv);
 }
 
+// The gradient of l2_normalize_rows per row: (dy − x̂·Σ dy·x̂) / ‖x‖, or dy / eps where the norm was clamped to eps.
+template <typename T>
+VIPER_INLINE void l2_normalize_backward_rows(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dx, int cols, float eps) {
+    __shared__ float scratch[32];
+    i64 base = i64(blockIdx.x) * cols;
+    float sq = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sq += to_float(x[base + c]) * to_float(x[base + c]);
+    float norm = sqrtf(block_sum(sq, scratch));
+    if (!(norm > eps)) {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) dx[base + c] = from_float<T>(to_float(dy[base + c]) / eps);
+        return;
+    }
+    float dot = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) dot += to_float(dy[base + c]) * (to_float(x[base + c]) / norm);
+    dot = block_sum(dot, scratch);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        dx[base + c] = from_float<T>((to_float(dy[base + c]) - to_float(x[base + c]) / norm * dot) / norm);
+}
+
 // y already holds a copy of the logits; each id's original score is penalised (a repeated id writes the same value). An
 // id outside the vocabulary is recorded and skipped.
 template <typename T, typename I>
@@ -87,6 +106,10 @@ VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __re
         viper::l2_normalize_rows<T>(x, y, cols, eps);                                                                 \
     }                                                                                                                 \
     VIPER_ENTRY(l2_normalize_##suffix)                                                                               \
+    extern "C" __global__ void l2_normalize_backward_##suffix(const T* x, const T* dy, T* dx, int cols, float eps) {    \
+        viper::l2_normalize_backward_rows<T>(x, dy, dx, cols, eps);                                                   \
+    }                                                                                                                 \
+    VIPER_ENTRY(l2_normalize_backward_##suffix)                                                                      \
     extern "C" __global__ void repetition_penalty_i32_##suffix(const T* logits, const int* ids, T* y, int vocab, int length, \
                                                               float penalty, i64 n, viper::BadValueRecord* bad) {     \
         viper::repetition_penalty<T, int>(logits, ids, y, vocab, length, penalty, n, bad);                            \

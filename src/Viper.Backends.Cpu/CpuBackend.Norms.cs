@@ -79,22 +79,7 @@ public sealed unsafe partial class CpuBackend
         {
             float* v = xp + (row * c);
             float* o = yp + (row * c);
-            double sum = 0;
-            for (int j = 0; j < c; j++)
-            {
-                sum += v[j];
-            }
-
-            double mu = sum / c;
-            double sq = 0;
-            for (int j = 0; j < c; j++)
-            {
-                double d = v[j] - mu;
-                sq += d * d;
-            }
-
-            float rs = (float)(1.0 / Math.Sqrt((sq / c) + eps));
-            float m = (float)mu;
+            (float m, float rs) = RowMoments(v, c, eps);
             for (int j = 0; j < c; j++)
             {
                 float value = (v[j] - m) * rs;
@@ -128,5 +113,24 @@ public sealed unsafe partial class CpuBackend
             }
         });
         return y.Finish();
+    }
+
+    /// <summary>Mean and 1/√(var + eps) of a row for layer norm and its backward (double sums, rounded to f32).</summary>
+    private static (float Mean, float Rstd) RowMoments(float* v, int c, float eps)
+    {
+        double sum = 0;
+        for (int j = 0; j < c; j++)
+        {
+            sum += v[j];
+        }
+
+        double mu = sum / c, sq = 0;
+        for (int j = 0; j < c; j++)
+        {
+            double d = v[j] - mu;
+            sq += d * d;
+        }
+
+        return ((float)mu, (float)(1.0 / Math.Sqrt((sq / c) + eps)));
     }
 }

@@ -6,7 +6,7 @@ namespace Viper.Runtime;
 /// Shape and dtype validation shared by every backend, so each op rejects bad arguments with the
 /// same message whichever backend runs it. Each method returns the op's output shape.
 /// </summary>
-public static class OpChecks
+public static partial class OpChecks
 {
     public static void SameBackend(IBackend backend, params Tensor?[] tensors)
     {

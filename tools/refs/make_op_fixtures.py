@@ -447,12 +447,116 @@ def group_norm_add(gen):
                       {"x": x, "add": temb, "gamma": g, "beta": b}, dt, groups=8, eps=1e-5, silu=True)
 
 
+# ---- gradients (aesthetic gradients' backward pass) --------------------------------------------
+
+def grads_of(fn, inputs, wrt, dy):
+    """PyTorch autograd: the gradients of sum(fn(inputs) * dy) with respect to the inputs named in wrt."""
+    leaves = {k: (v.clone().requires_grad_(k in wrt) if v.is_floating_point() else v) for k, v in inputs.items()}
+    fn(**leaves).backward(dy)
+    return {k: leaves[k].grad for k in wrt}
+
+
+def save_gradients(name, fn, inputs, wrt, dy, **params):
+    """f32 fixture: inputs, dy and expected_<input> for every input in wrt."""
+    tensors = dict(inputs)
+    tensors["dy"] = dy
+    for k, g in grads_of(fn, inputs, wrt, dy).items():
+        tensors["expected_" + k] = g
+    save(name, "gradients", tensors, **params)
+
+
+def low_precision_gradients(name, fn, inputs, wrt, dy, dtype, **params):
+    """f16/bf16: rounded inputs, f64 autograd reference ("expected_<input>"), and the naive result: PyTorch's autograd in
+    that dtype where its CPU kernels have it, else f32 autograd rounded once ("naive" says which)."""
+    low = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in inputs.items()}
+    low_dy = dy.to(dtype)
+    expected = grads_of(fn, {k: (v.double() if v.is_floating_point() else v) for k, v in low.items()}, wrt, low_dy.double())
+    try:
+        naive = grads_of(fn, low, wrt, low_dy)
+        how = "pytorch " + str(dtype)
+    except RuntimeError:
+        naive = {k: g.to(dtype) for k, g in grads_of(fn, {k: (v.float() if v.is_floating_point() else v) for k, v in low.items()},
+                                                       wrt, low_dy.float()).items()}
+        how = "f32 autograd, rounded once"
+    tensors = dict(low)
+    tensors["dy"] = low_dy
+    for k in wrt:
+        tensors["expected_" + k] = expected[k].float()
+        tensors["naive_" + k] = naive[k].to(dtype)
+    save(name, "gradients", tensors, dtype=DTYPES[dtype], naive=how, **params)
+
+
+def gradients(gen):
+    ids = torch.tensor([[3, 0, 6, 3, 3], [1, 6, 2, 0, 3]], dtype=torch.int32)
+    emb = lambda table, ids: F.embedding(ids.long(), table)
+    table, dy = rnd(gen, 7, 24), rnd(gen, 2, 5, 24)
+    save_gradients("embedding_backward_f32", emb, {"table": table, "ids": ids}, ["table"], dy, rows=7)
+    for tag, dt in LOW.items():
+        low_precision_gradients(f"embedding_backward_{tag}", emb, {"table": table, "ids": ids}, ["table"], dy, dt, rows=7)
+
+    ln = lambda x, gamma, beta: F.layer_norm(x, (48,), gamma, beta, 1e-5)
+    x, g, b, dy = rnd(gen, 2, 7, 48) * 3 + 1, rnd(gen, 48), rnd(gen, 48), rnd(gen, 2, 7, 48)
+    save_gradients("layer_norm_backward_f32", ln, {"x": x, "gamma": g, "beta": b}, ["x", "gamma", "beta"], dy, eps=1e-5)
+    for tag, dt in LOW.items():
+        low_precision_gradients(f"layer_norm_backward_{tag}", ln, {"x": x, "gamma": g, "beta": b}, ["x", "gamma", "beta"], dy, dt, eps=1e-5)
+
+    cases = [("attention_backward_causal_f32", 1, 9, 9, 3, 3, 16, True),
+             ("attention_backward_clip_f32", 1, 77, 77, 2, 2, 32, True),
+             ("attention_backward_gqa_cross_f32", 2, 6, 11, 4, 2, 8, False),
+             ("attention_backward_gqa_causal_f32", 2, 5, 8, 4, 1, 8, True)]
+    for name, bsz, tq, tk, hq, hkv, d, causal in cases:
+        att = lambda q, k, v, hq=hq, hkv=hkv, d=d, causal=causal: attention_ref(q, k, v, hq, hkv, d, causal)
+        q, k, v, dy = rnd(gen, bsz, tq, hq * d), rnd(gen, bsz, tk, hkv * d), rnd(gen, bsz, tk, hkv * d), rnd(gen, bsz, tq, hq * d)
+        save_gradients(name, att, {"q": q, "k": k, "v": v}, ["q", "k", "v"], dy, query_heads=hq, kv_heads=hkv, head_dim=d, causal=causal)
+    att = lambda q, k, v: attention_ref(q, k, v, 2, 2, 16, True)
+    q, k, v, dy = rnd(gen, 1, 13, 32), rnd(gen, 1, 13, 32), rnd(gen, 1, 13, 32), rnd(gen, 1, 13, 32)
+    for tag, dt in LOW.items():
+        low_precision_gradients(f"attention_backward_{tag}", att, {"q": q, "k": k, "v": v}, ["q", "k", "v"], dy, dt,
+                                query_heads=2, kv_heads=2, head_dim=16, causal=True)
+
+    acts = {"silu": F.silu, "gelu": F.gelu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+            "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x)}
+    x, dy = rnd(gen, 4, 33) * 3, rnd(gen, 4, 33)
+    for act, f in acts.items():
+        save_gradients(f"activation_backward_{act}_f32", lambda x, f=f: f(x), {"x": x}, ["x"], dy, activation=act)
+    for tag, dt in LOW.items():
+        for act in ("gelu", "quick_gelu"):
+            low_precision_gradients(f"activation_backward_{act}_{tag}", lambda x, f=acts[act]: f(x), {"x": x}, ["x"], dy, dt, activation=act)
+
+    x, dy = rnd(gen, 4, 16), rnd(gen, 4, 16)
+    x[3] = 0.0  # a clamped row: the gradient is dy / eps
+    save_gradients("l2_normalize_backward_f32", lambda x: F.normalize(x, dim=-1, eps=1e-3), {"x": x}, ["x"], dy, eps=1e-3)
+
+
+def adam(gen):
+    """torch.optim.Adam / AdamW over 3 steps with given gradients: the parameter after each step and the moments after the last."""
+    cases = [("adam_f32", torch.optim.Adam, dict(lr=1e-3)),
+             ("adam_weight_decay_f32", torch.optim.Adam, dict(lr=3e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+             ("adamw_f32", torch.optim.AdamW, dict(lr=1e-2, weight_decay=0.05))]
+    for name, opt_class, hp in cases:
+        p0 = rnd(gen, 300)
+        grads = rnd(gen, 3, 300) * torch.tensor([1.0, 1e-3, 10.0])[:, None]
+        grads[:, :5] = 0.0  # never-touched entries stay put
+        p = p0.clone().requires_grad_(True)
+        opt = opt_class([p], **hp)
+        after = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            after.append(p.detach().clone())
+        st = opt.state[p]
+        save(name, "adam", {"param": p0, "grads": grads, "expected": torch.stack(after), "expected_m": st["exp_avg"],
+                            "expected_v": st["exp_avg_sq"]}, optimizer=opt_class.__name__, lr=hp["lr"],
+             beta1=hp.get("betas", (0.9, 0.999))[0], beta2=hp.get("betas", (0.9, 0.999))[1], eps=hp.get("eps", 1e-8),
+             weight_decay=hp.get("weight_decay", 0.0))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks):
+                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks, gradients, adam):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

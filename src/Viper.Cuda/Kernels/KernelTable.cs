@@ -23,16 +23,17 @@ public static class KernelTable
         .. Casts().Select(c => Entry("cast", c.From, c.To)),
     ]);
 
-    public static readonly KernelFamily Reduce = new("reduce.cu", [.. Each("sum_rows"), .. Each("sum_leading")]);
+    public static readonly KernelFamily Reduce = new("reduce.cu", [.. Each("sum_rows"), .. Each("sum_leading"), .. Each("embedding_backward")]);
 
     public static readonly KernelFamily Guidance = new("guidance.cu", [.. Each("guidance_step")]);
 
-    public static readonly KernelFamily Norms = new("norms.cu", [.. Each("group_norm_stats"), .. Each("group_norm_apply"), .. Each("row_norm")]);
+    public static readonly KernelFamily Norms = new("norms.cu", 
+        [.. Each("group_norm_stats"), .. Each("group_norm_apply"), .. Each("row_norm"), .. Each("layer_norm_backward"), .. Each("layer_norm_param_backward")]);
 
-    public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu")]);
+    public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu"), .. Each("activation_backward")]);
 
     public static readonly KernelFamily Rows = new("softmax.cu",
-        [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
+        [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize"), .. Each("l2_normalize_backward"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
 
     public static readonly KernelFamily Layout = new("layout.cu",
     [
@@ -45,6 +46,11 @@ public static class KernelTable
     public static readonly KernelFamily Attention = new("attention.cu",
         [.. Each("attention_rows"), .. Each("attention_split_partial"), .. Each("attention_split_combine")]);
 
+    public static readonly KernelFamily AttentionBackward = new("attention_backward.cu",
+        [.. Each("attention_backward_rows"), .. Each("attention_backward_dq"), .. Each("attention_backward_dkv")]);
+
+    public static readonly KernelFamily Adam = new("adam.cu", [.. Each("adam_update")]);
+
     public static readonly KernelFamily FlashAttention = new("flash_attention.cu", ["flash_attention_f16", "flash_attention_bf16"]);
 
     public static readonly KernelFamily Im2Col = new("im2col.cu", [.. Each("im2col")]);
@@ -52,7 +58,7 @@ public static class KernelTable
     public static readonly KernelFamily Conv = new("conv.cu", ["conv2d_implicit_gemm_f16", "conv2d_implicit_gemm_bf16"]);
 
     public static IReadOnlyList<KernelFamily> Families { get; } =
-        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, FlashAttention, Im2Col, Conv];
+        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, AttentionBackward, Adam, FlashAttention, Im2Col, Conv];
 
     public static IEnumerable<(DType From, DType To)> Casts() =>
         from a in FloatTypes from b in FloatTypes where a != b select (a, b);

@@ -57,6 +57,10 @@ public static class Launchers
         return ((keys + chunk - 1) / chunk, chunk);
     }
 
+    /// <summary>attention_backward.cu's row pass: one block per (query, head, batch), one key per thread per step.</summary>
+    public static (Dim3 Grid, Dim3 Block) AttentionBackwardRows(int batch, int queries, int heads, int keys) =>
+        (new Dim3((uint)queries, (uint)heads, (uint)batch), new Dim3((uint)Math.Clamp((keys + 31) / 32 * 32, 32, AttentionRowsBlock)));
+
     /// <summary>conv.cu: 4 warps per block, each block a 64 (output pixels) × 64 (output channels) tile.</summary>
     public static (Dim3 Grid, Dim3 Block) ImplicitGemmConv(long outputPixels, int outputChannels) =>
         (new Dim3(checked((uint)((outputPixels + 63) / 64)), (uint)((outputChannels + 63) / 64)), new Dim3(128));

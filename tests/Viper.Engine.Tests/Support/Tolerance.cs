@@ -46,17 +46,17 @@ public static class Tolerance
     /// at most 2× the naive one (plus a floor of half an ulp at the data's scale, so a naive result that happens to be exact
     /// does not demand exactness).
     /// </summary>
-    public static void WithinTwiceNaive(OpFixture fixture, Tensor result)
+    public static void WithinTwiceNaive(OpFixture fixture, Tensor result, string expectedName = "expected", string naiveName = "naive")
     {
-        float[] expected = fixture.Floats("expected");
-        float[] naive = fixture.Floats("naive");
+        float[] expected = fixture.Floats(expectedName);
+        float[] naive = fixture.Floats(naiveName);
         float[] ours = result.ToFloats();
-        Assert.Equal(fixture.DTypeOf("naive"), result.DType);
+        Assert.Equal(fixture.DTypeOf(naiveName), result.DType);
         double naiveError = MaxAbsError(expected, naive);
         double ourError = MaxAbsError(expected, ours);
         double scale = expected.Max(v => Math.Abs((double)v));
         double ulp = scale * (result.DType == DType.BF16 ? 1.0 / 256 : 1.0 / 2048);
         Assert.True(ourError <= (2 * naiveError) + ulp,
-            $"{fixture.Name}: max error {ourError:g4} exceeds 2 × naive {result.DType} error {naiveError:g4} (+ulp {ulp:g3})");
+            $"{fixture.Name} {expectedName}: max error {ourError:g4} exceeds 2 × naive {result.DType} error {naiveError:g4} (+ulp {ulp:g3})");
     }
 }
