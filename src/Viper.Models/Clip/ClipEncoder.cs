@@ -1,5 +1,6 @@
 using Viper.Models.Layers;
 using Viper.Models.Loading;
+using Viper.Models.Training;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;
@@ -63,6 +64,64 @@ public sealed class ClipEncoder : Module
         }
 
         return new EncoderStates(current, kept, count);
+    }
+
+    /// <summary>Every layer on <paramref name="embeddings"/> (the caller's) keeping each layer's activations; returns the last output.</summary>
+    public Tensor ForwardForTraining(IBackend b, Tensor embeddings, out Saved saved, CancellationToken cancellationToken = default)
+    {
+        var layers = new List<ClipEncoderLayer.Saved>(_layers.Length);
+        saved = new Saved(layers);
+        Tensor current = embeddings;
+        foreach (ClipEncoderLayer layer in _layers)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            current = layer.ForwardForTraining(b, current, out ClipEncoderLayer.Saved s);
+            layers.Add(s);
+        }
+
+        return current;
+    }
+
+    /// <summary>The layers' backward passes from the last to the first; returns the gradient of the embeddings.</summary>
+    public Tensor Backward(IBackend b, Saved saved, Tensor dOut, Gradients grads, CancellationToken cancellationToken = default)
+    {
+        Tensor gradient = dOut;
+        for (int i = _layers.Length - 1; i >= 0; i--)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Tensor next = _layers[i].Backward(b, saved.Layers[i], gradient, grads);
+            if (!ReferenceEquals(gradient, dOut))
+            {
+                gradient.Dispose();
+            }
+
+            gradient = next;
+        }
+
+        return gradient;
+    }
+
+    /// <summary>
+    /// A training forward's activations, layer by layer. Owns each layer's saved state and the outputs that fed the next
+    /// layer (layer i + 1's input); the last output and the embeddings belong to the caller.
+    /// </summary>
+    public sealed class Saved(List<ClipEncoderLayer.Saved> layers) : IDisposable
+    {
+        public IReadOnlyList<ClipEncoderLayer.Saved> Layers => layers;
+
+        public void Dispose()
+        {
+            for (int i = 0; i < layers.Count; i++)
+            {
+                layers[i].Dispose();
+                if (i > 0)
+                {
+                    layers[i].X.Dispose(); // the output of layer i − 1
+                }
+            }
+
+            layers.Clear();
+        }
     }
 }
 

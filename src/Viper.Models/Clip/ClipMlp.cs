@@ -1,5 +1,6 @@
 using Viper.Models.Layers;
 using Viper.Models.Loading;
+using Viper.Models.Training;
 using Viper.Runtime;
 
 namespace Viper.Models.Clip;
@@ -22,5 +23,31 @@ public sealed class ClipMlp : Module
         using Tensor h = _fc1.Forward(b, x);
         using Tensor a = b.Activate(h, _activation);
         return _fc2.Forward(b, a);
+    }
+
+    /// <summary><see cref="Forward"/> keeping what <see cref="Backward"/> needs.</summary>
+    public Tensor ForwardForTraining(IBackend b, Tensor x, out Saved saved)
+    {
+        Tensor h = _fc1.Forward(b, x);
+        Tensor a = b.Activate(h, _activation);
+        saved = new Saved(x, h, a);
+        return _fc2.Forward(b, a);
+    }
+
+    public Tensor Backward(IBackend b, Saved s, Tensor dOut, Gradients grads)
+    {
+        using Tensor da = _fc2.Backward(b, s.Activated, dOut, grads)!;
+        using Tensor dh = b.ActivationBackward(s.Hidden, da, _activation);
+        return _fc1.Backward(b, s.X, dh, grads)!;
+    }
+
+    /// <summary>A training forward's activations: owns fc1's output and its activation; x is the caller's.</summary>
+    public sealed record Saved(Tensor X, Tensor Hidden, Tensor Activated) : IDisposable
+    {
+        public void Dispose()
+        {
+            Hidden.Dispose();
+            Activated.Dispose();
+        }
     }
 }

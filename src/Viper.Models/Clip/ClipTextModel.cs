@@ -32,6 +32,15 @@ public sealed class ClipTextModel : Module
 
     public bool HasProjection => _textProjection is not null;
 
+    /// <summary>The <c>text_model</c> tower, for training it (aesthetic gradients).</summary>
+    public ClipTextTransformer TextModel => _textModel;
+
+    /// <summary><c>text_projection</c> (hidden → projection_dim, no bias), when the model has one.</summary>
+    public Linear? TextProjection => _textProjection;
+
+    /// <summary>The backend the model's parameters live on.</summary>
+    public IBackend Backend => _backend;
+
     /// <summary>
     /// Loads a folder with config.json and model[.variant].safetensors (or shards). The projection is loaded when the config
     /// names CLIPTextModelWithProjection or the checkpoint holds <c>text_projection.weight</c>.

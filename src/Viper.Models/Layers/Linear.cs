@@ -1,4 +1,5 @@
 using Viper.Models.Loading;
+using Viper.Models.Training;
 using Viper.Runtime;
 
 namespace Viper.Models.Layers;
@@ -17,8 +18,12 @@ public sealed class Linear : Module
         _weight = Own(scope.Tensor("weight", outFeatures, inFeatures));
         _bias = bias ? Own(scope.Tensor("bias", outFeatures)) : null;
         (InFeatures, OutFeatures) = (inFeatures, outFeatures);
+        Path = scope.Prefix;
         scope.Source.Parameters.AddLinear(scope.Prefix, this);
     }
+
+    /// <summary>The module path (<c>text_model.encoder.layers.0.mlp.fc1</c>); its parameters are Path.weight and Path.bias.</summary>
+    public string Path { get; }
 
     public int InFeatures { get; }
 
@@ -57,6 +62,39 @@ public sealed class Linear : Module
         {
             return b.Add(y, scaled);
         }
+    }
+
+    /// <summary>
+    /// nn.Linear's backward for the input x (…, in) of a forward and the output gradient dy (…, out): dW = dyᵀ·x and
+    /// db = Σ dy go into <paramref name="grads"/> when it wants them; returns dx = dy·W (null when not asked for).
+    /// </summary>
+    public Tensor? Backward(IBackend b, Tensor x, Tensor dy, Gradients grads, bool inputGradient = true)
+    {
+        if (Adapter is not null)
+        {
+            throw new NotSupportedException($"{Path}: training through an unmerged low-rank adapter is not supported (merge it at load)");
+        }
+
+        int rows = checked((int)x.Shape.Rows);
+        using Tensor dy3 = dy.Reshape(1, rows, OutFeatures);
+        if (grads.Wants($"{Path}.weight"))
+        {
+            using Tensor x3 = x.Reshape(1, rows, InFeatures);
+            grads.Add($"{Path}.weight", b.MatMul(dy3, x3, transposeA: true).ReshapeInto(OutFeatures, InFeatures));
+        }
+
+        if (_bias is not null && grads.Wants($"{Path}.bias"))
+        {
+            grads.Add($"{Path}.bias", b.SumLeading(dy, dy.Shape.Rank - 1));
+        }
+
+        if (!inputGradient)
+        {
+            return null;
+        }
+
+        using Tensor w3 = _weight.Reshape(1, OutFeatures, InFeatures);
+        return b.MatMul(dy3, w3).ReshapeInto(x.Shape.ToArray());
     }
 }
 

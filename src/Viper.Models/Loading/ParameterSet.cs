@@ -43,13 +43,22 @@ public sealed class ParameterSet : IDisposable
             throw new ArgumentException($"parameter '{name}' is {p.Tensor.Shape} {p.Tensor.DType}; the new value is {value.Shape} {value.DType}", nameof(value));
         }
 
-        IBackend backend = p.Tensor.Backend;
+        p.Tensor.Backend.CopyInto(value, Edit(name));
+    }
+
+    /// <summary>
+    /// The live tensor of parameter <paramref name="name"/> for updates in place (an optimizer step writes into it),
+    /// its original value kept once for <see cref="Restore"/>.
+    /// </summary>
+    public Tensor Edit(string name)
+    {
+        Parameter p = Find(name);
         if (!_originals.ContainsKey(name))
         {
-            _originals[name] = backend.Clone(p.Tensor);
+            _originals[name] = p.Tensor.Backend.Clone(p.Tensor);
         }
 
-        backend.CopyInto(value, p.Tensor);
+        return p.Tensor;
     }
 
     /// <summary>The names of the parameters changed since the last <see cref="Restore"/>.</summary>
