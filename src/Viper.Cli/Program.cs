@@ -13,6 +13,8 @@ root.Subcommands.Add(ChatCommand.Create());
 root.Subcommands.Add(PreferencesCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
+root.Subcommands.Add(AestheticEmbeddingCommand.Create());
+root.Subcommands.Add(AestheticPersonalizeCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

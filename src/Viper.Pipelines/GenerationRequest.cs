@@ -94,6 +94,13 @@ public sealed record GenerationRequest
 
     public float NegativeAestheticScore { get; init; } = 2.5f;
 
+    /// <summary>
+    /// Aesthetic gradients (Gallego 2022) for the prompt: its encoder is tuned toward the embedding before encoding
+    /// (needs <see cref="PipelineOptions.AestheticClipFolder"/>). Combined with <see cref="Preference"/>, the prompt's
+    /// personalized embedding is what ViPer's eq. 1/3 then steer.
+    /// </summary>
+    public Aesthetic.AestheticSettings? Aesthetic { get; init; }
+
     internal void Validate(int sizeMultiple)
     {
         if (string.IsNullOrWhiteSpace(Prompt))
@@ -140,6 +147,7 @@ public sealed record GenerationRequest
             throw new ArgumentException("give initial latents or an initial image, not both", nameof(Latents));
         }
 
+        Aesthetic?.Validate();
         if (Latents is not null && Latents.Any(v => !float.IsFinite(v)))
         {
             throw new ArgumentException("the initial latents hold a non-finite value", nameof(Latents));
@@ -176,6 +184,9 @@ public sealed record GenerationResult(
 {
     /// <summary>The sampler that ran (the request's, or the folder's default).</summary>
     public string Scheduler { get; init; } = "";
+
+    /// <summary>With aesthetic gradients: the loss −cos(text, aesthetic embedding) before and after each Adam step.</summary>
+    public float[]? AestheticLosses { get; init; }
 
     public int Width { get; init; }
 

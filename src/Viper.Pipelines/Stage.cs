@@ -79,7 +79,9 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     /// or null for plain CFG — the refiner's, as in the reference code. SDXL's pooled embeddings come from the prompt and
     /// the negative prompt only.
     /// </summary>
-    public Conditioning Condition(GenerationRequest request, (string Liked, string Disliked)? preference, int batch, int height, int width, bool refiner)
+    /// <param name="promptContext">The prompt's personalized last_hidden_state (aesthetic gradients) to use in place of the encoder's.</param>
+    public Conditioning Condition(GenerationRequest request, (string Liked, string Disliked)? preference, int batch, int height, int width, bool refiner,
+        Tensor? promptContext = null)
     {
         bool paper = request.Form == ViperForm.Paper;
         float betaPlus = request.BetaPositive;
@@ -91,6 +93,11 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
             : [request.Prompt, request.NegativePrompt ?? ""];
         int windows = request.LongText == LongTextMode.Chunk ? texts.Max(text.WindowsFor) : 1;
         TextEmbedding[] encoded = texts.Select(t => text.Encode(t, request.LongText, windows)).ToArray();
+        if (promptContext is not null)
+        {
+            encoded[0].Dispose();
+            encoded[0] = new TextEmbedding(backend.Clone(promptContext), null);
+        }
         if (zeroNegative)
         {
             // diffusers' SDXL encode_prompt: negative_prompt_embeds = zeros_like(prompt_embeds), and the pooled likewise.
@@ -111,6 +118,12 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
             }
         }
     }
+
+    /// <summary>The prompt's padded 77 ids from the (first) tokenizer, what aesthetic gradients personalize.</summary>
+    public int[] PromptIds(string prompt) => text.PromptIds(prompt);
+
+    /// <summary>Refuses a CLIP text model that cannot stand in for this stage's text encoder (see <see cref="TextConditioning.CheckPersonalizable"/>).</summary>
+    public void CheckPersonalizable(Viper.Models.Clip.ClipTextConfig clip, string clipFolder) => text.CheckPersonalizable(clip, clipFolder);
 
     public void Dispose()
     {

@@ -103,6 +103,29 @@ public sealed class TextConditioning : IDisposable
 
     public void Dispose() => _encoders.ForEach(e => e.Encoder.Dispose());
 
+    /// <summary>The padded ids of the first tokenizer (77 for CLIP).</summary>
+    public int[] PromptIds(string text) => _encoders[0].Tokenizer.EncodePadded(text);
+
+    /// <summary>
+    /// Aesthetic gradients replace the prompt's last_hidden_state with the one of a tuned CLIP text model: that needs a
+    /// pipeline conditioned on one encoder's last hidden state (SD1.x/2.x, not SDXL's two penultimate states) whose
+    /// vocabulary, width and length the CLIP folder's text model shares.
+    /// </summary>
+    public void CheckPersonalizable(ClipTextConfig clip, string clipFolder)
+    {
+        if (_encoders.Count != 1 || _penultimate)
+        {
+            throw new Viper.Weights.ModelConfigException("aesthetic gradients personalize a single CLIP text encoder's last hidden state (SD1.x/2.x pipelines); this pipeline conditions on two encoders' penultimate states (SDXL)");
+        }
+
+        ClipTextConfig own = _encoders[0].Encoder.Config;
+        if (own.HiddenSize != clip.HiddenSize || own.VocabSize != clip.VocabSize || own.MaxPositionEmbeddings != clip.MaxPositionEmbeddings)
+        {
+            throw new Viper.Weights.ModelConfigException(
+                $"{clipFolder}: its text model (hidden {clip.HiddenSize}, vocab {clip.VocabSize}, {clip.MaxPositionEmbeddings} positions) differs in shape from the pipeline's text_encoder (hidden {own.HiddenSize}, vocab {own.VocabSize}, {own.MaxPositionEmbeddings} positions): aesthetic gradients tune the CLIP folder's text model in its place, so the two must be the same tower (openai/clip-vit-large-patch14 for SD1.x)");
+        }
+    }
+
     private static int[][] Windows(ClipTokenizer tokenizer, string text, LongTextMode mode, int windows)
     {
         if (mode == LongTextMode.Truncate)

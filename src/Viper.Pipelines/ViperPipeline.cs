@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Viper.Imaging;
 using Viper.Models.Unet;
 using Viper.Models.Vae;
+using Viper.Pipelines.Aesthetic;
 using Viper.Runtime;
 using Viper.Schedulers;
 
@@ -25,6 +26,13 @@ public sealed record PipelineOptions
     /// stage (about the eager step's peak), so it is an option, off by default. Ignored on the CPU backend.
     /// </summary>
     public bool CaptureSteps { get; init; }
+
+    /// <summary>
+    /// A CLIP model folder (text_model + text_projection, openai/clip-vit-large-patch14 for SD1.x) for aesthetic gradients
+    /// (<see cref="GenerationRequest.Aesthetic"/>): its text model is what gets personalized, so it must match the pipeline's
+    /// text encoder in shape (real SD1.x downloads hold the same weights).
+    /// </summary>
+    public string? AestheticClipFolder { get; init; }
 }
 
 /// <summary>
@@ -39,10 +47,11 @@ public sealed class ViperPipeline : IDisposable
     private readonly Stage? _refiner;
     private readonly AutoencoderKL _vae;
     private readonly PipelineOptions _options;
+    private readonly AestheticPersonalizer? _aesthetic;
 
-    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options)
+    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticPersonalizer? aesthetic)
     {
-        (_backend, _base, _refiner, _vae, _options) = (backend, baseStage, refiner, vae, options);
+        (_backend, _base, _refiner, _vae, _options, _aesthetic) = (backend, baseStage, refiner, vae, options, aesthetic);
     }
 
     public UNet2DConditionConfig UnetConfig => _base.Unet.Config;
@@ -76,8 +85,16 @@ public sealed class ViperPipeline : IDisposable
                 }
             }
 
+            AestheticPersonalizer? aesthetic = null;
+            if (options.AestheticClipFolder is { } clipFolder)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                aesthetic = owned.Added(AestheticPersonalizer.Load(clipFolder, backend, options.DType));
+                baseStage.CheckPersonalizable(aesthetic.Clip.Config, clipFolder);
+            }
+
             progress?.Report(new GenerationProgress("load", refinerIndex is null ? 1 : 2, refinerIndex is null ? 1 : 2));
-            return new ViperPipeline(backend, baseStage, refiner, vae, options);
+            return new ViperPipeline(backend, baseStage, refiner, vae, options, aesthetic);
         }
         catch
         {
@@ -143,9 +160,16 @@ public sealed class ViperPipeline : IDisposable
         }
 
         var warnings = Warnings(request);
+        using AestheticResult? aesthetic = Personalize(request, progress, cancellationToken);
+        if (aesthetic is not null)
+        {
+            timings.Add(new StageTiming("aesthetic", clock.Elapsed));
+            clock.Restart();
+        }
+
         progress?.Report(new GenerationProgress("text", 0, 1));
         (string Liked, string Disliked)? preference = Stage.PreferenceTexts(request);
-        using Conditioning baseConditioning = _base.Condition(request, preference, n, height, width, refiner: false);
+        using Conditioning baseConditioning = _base.Condition(request, preference, n, height, width, refiner: false, aesthetic?.LastHiddenState);
         using Conditioning? refinerConditioning = _refiner?.Condition(request, null, n, height, width, refiner: true);
         progress?.Report(new GenerationProgress("text", 1, 1));
         timings.Add(new StageTiming("text", clock.Elapsed));
@@ -194,8 +218,34 @@ public sealed class ViperPipeline : IDisposable
         return new GenerationResult(ToImages(pixels, n, height, width), pixels, LatentLayout.NhwcToNchw(finalLatents, n, h, w, c), timings)
         {
             Scheduler = schedulerName, Width = width, Height = height, LikedText = preference?.Liked ?? "", DislikedText = preference?.Disliked ?? "",
-            Warnings = warnings,
+            Warnings = warnings, AestheticLosses = aesthetic?.Losses,
         };
+    }
+
+    /// <summary>
+    /// Aesthetic gradients for the request's prompt (none without <see cref="GenerationRequest.Aesthetic"/>): T Adam steps on
+    /// the CLIP folder's text model, whose last_hidden_state then stands in for the prompt's (ViPer's terms, when asked for,
+    /// are applied to it afterwards; the negative/unconditional prompt and VP+/VP− use the pipeline's own encoder).
+    /// </summary>
+    private AestheticResult? Personalize(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+    {
+        if (request.Aesthetic is not { } settings)
+        {
+            return null;
+        }
+
+        if (_aesthetic is null)
+        {
+            throw new ArgumentException("the request asks for aesthetic gradients, but the pipeline was loaded without a CLIP folder (PipelineOptions.AestheticClipFolder, --aesthetic-clip)", nameof(request));
+        }
+
+        if (request.LongText == LongTextMode.Chunk)
+        {
+            throw new ArgumentException("aesthetic gradients personalize the prompt's one 77-token window; they do not combine with chunked long text", nameof(request));
+        }
+
+        return _aesthetic.Personalize(_base.PromptIds(request.Prompt), settings,
+            step => progress?.Report(new GenerationProgress("aesthetic", step, settings.Steps)), cancellationToken);
     }
 
     /// <summary>The step preview's latent→RGB map for this pipeline's family (SDXL or SD), for 4-channel latents.</summary>

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Globalization;
 using Viper.Cli.Terminal;
 using Viper.Pipelines;
+using Viper.Pipelines.Aesthetic;
 using Viper.Runtime;
 using Viper.Schedulers;
 
@@ -80,6 +82,17 @@ internal static class GenerateCommand
     {
         Description = "CUDA backends: record each step's UNet evaluation once as a graph and replay it (holds the step's activations for the stage)",
     };
+    private static readonly Option<FileInfo?> AestheticEmbeddingFile = new("--aesthetic-embedding")
+    {
+        Description = "Aesthetic gradients: tune the prompt's text encoder toward this embedding first (.pt or .safetensors, see viper aesthetic-embedding); SD1.x/2.x, needs --aesthetic-clip. With ViPer attributes, they steer the tuned prompt",
+        HelpName = "file",
+    };
+    private static readonly Option<DirectoryInfo?> AestheticClip = new("--aesthetic-clip")
+    {
+        Description = "The CLIP model folder whose text model is tuned (openai/clip-vit-large-patch14 for SD1.x)", HelpName = "folder",
+    };
+    private static readonly Option<int> AestheticSteps = AestheticArguments.Steps("--aesthetic-steps");
+    private static readonly Option<double> AestheticLearningRate = AestheticArguments.LearningRate("--aesthetic-lr");
     private static readonly Option<FileInfo> Output = new("--out")
     {
         Description = "Output PNG (image i of a batch gets -i before the extension); its folder must exist", DefaultValueFactory = _ => new FileInfo("viper.png"), HelpName = "file",
@@ -98,7 +111,8 @@ internal static class GenerateCommand
         {
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
-            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs, Output,
+            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs,
+            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -115,6 +129,7 @@ internal static class GenerateCommand
         GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
             r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
         inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
+        (AestheticSettings? aesthetic, string? aestheticClip) = ReadAesthetic(r);
         if (inputs.RandomSeed)
         {
             CliOutput.Line($"seed: {inputs.Seed} (random)");
@@ -128,11 +143,12 @@ internal static class GenerateCommand
             ShufflePreferences = !r.GetValue(NoShuffle), LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate,
             Guidance = r.GetValue(Guidance), Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName), Width = r.GetValue(Width),
             Height = r.GetValue(Height), Seed = inputs.Seed, Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
-            InitImage = inputs.InitImage, Strength = r.GetValue(Strength),
+            InitImage = inputs.InitImage, Strength = r.GetValue(Strength), Aesthetic = aesthetic,
         };
         var options = new PipelineOptions
         {
             DType = OptionKinds.ToDType(r.GetValue(Precision)!), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
+            AestheticClipFolder = aestheticClip,
         };
         ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));
         var view = new GenerationProgressView();
@@ -164,7 +180,38 @@ internal static class GenerateCommand
             CliOutput.Line($"wrote {path}");
         }
 
+        if (result.AestheticLosses is { } losses)
+        {
+            CliOutput.Line(string.Create(CultureInfo.InvariantCulture, $"aesthetic loss: {losses[0]:F5} → {losses[^1]:F5} in {losses.Length - 1} step(s)"));
+        }
+
         view.PrintTimings(result);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The aesthetic-gradients options, checked together before anything loads.</summary>
+    private static (AestheticSettings? Settings, string? ClipFolder) ReadAesthetic(ParseResult r)
+    {
+        FileInfo? embedding = r.GetValue(AestheticEmbeddingFile);
+        DirectoryInfo? clip = r.GetValue(AestheticClip);
+        bool tuning = r.GetResult(AestheticSteps) is { Implicit: false } || r.GetResult(AestheticLearningRate) is { Implicit: false };
+        if (embedding is null)
+        {
+            return clip is null && !tuning ? (null, null)
+                : throw new UsageException("--aesthetic-clip, --aesthetic-steps and --aesthetic-lr apply to --aesthetic-embedding, which is missing");
+        }
+
+        if (clip is null)
+        {
+            throw new UsageException("--aesthetic-embedding needs --aesthetic-clip: the CLIP model folder whose text model is tuned");
+        }
+
+        if (r.GetValue(ChunkLongText))
+        {
+            throw new UsageException("--aesthetic-embedding tunes the prompt's one 77-token window; leave out --chunk-long-text");
+        }
+
+        return (AestheticArguments.Settings(embedding, "--aesthetic-embedding", r.GetValue(AestheticSteps), r.GetValue(AestheticLearningRate)),
+            AestheticArguments.ClipFolder(clip, "--aesthetic-clip"));
     }
 }

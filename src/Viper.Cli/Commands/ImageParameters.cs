@@ -28,6 +28,12 @@ internal sealed class ImageParameters(GenerationRequest q, GenerationResult resu
                 Invariant($"form: {q.Form.ToString().ToLowerInvariant()}, beta+: {q.BetaPositive}, beta-: {q.BetaNegative}, shuffle: {Shuffle}, guidance: {q.Guidance}, steps: {q.Steps}, scheduler: {result.Scheduler}, seed: {q.Seed}, batch: {q.Batch}"),
                 Invariant($"size: {result.Width}x{result.Height}, backend: {backend}, dtype: {OptionKinds.Name(options.DType)}, variant: {options.Variant ?? "none"}, long text: {q.LongText.ToString().ToLowerInvariant()}"),
             };
+            if (q.Aesthetic is { } aesthetic)
+            {
+                string losses = result.AestheticLosses is { } l ? Invariant($", loss: {l[0]:F5} -> {l[^1]:F5}") : "";
+                lines.Add(Invariant($"aesthetic embedding: {aesthetic.Source}, aesthetic steps: {aesthetic.Steps}, aesthetic lr: {aesthetic.LearningRate:R}, aesthetic clip: {options.AestheticClipFolder}{losses}"));
+            }
+
             if (inputs.InitImagePath is { } init)
             {
                 lines.Add(Invariant($"init image: {init}, strength: {q.Strength}"));

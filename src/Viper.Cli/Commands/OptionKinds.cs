@@ -39,6 +39,15 @@ internal static class OptionKinds
         return option;
     }
 
+    /// <summary>A positive number parsed as a double (a learning rate: 1e-4 stays Python's 1e-4).</summary>
+    public static Option<double> PositiveDouble(string name, string description, double defaultValue, double max)
+    {
+        string range = $"(0, {Show((float)max)}]";
+        var option = new Option<double>(name) { Description = $"{description}; {range}", HelpName = "x", DefaultValueFactory = _ => defaultValue };
+        option.CustomParser = r => ParseNumber(r, name, 0, max, minExclusive: true, range) ?? defaultValue;
+        return option;
+    }
+
     public static Option<int> Int(string name, string description, int defaultValue, int min, int max)
     {
         var option = new Option<int>(name) { Description = $"{description}; {min}..{max}", HelpName = "n", DefaultValueFactory = _ => defaultValue };

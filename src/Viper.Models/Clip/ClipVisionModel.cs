@@ -20,11 +20,18 @@ public sealed class ClipVisionModel : Module
         _visionModel = Own(new ClipVisionTransformer(root["vision_model"], config));
         _visualProjection = Own(new Linear(root["visual_projection"], config.HiddenSize, config.ProjectionDim, bias: false));
         _backend = root.Backend;
+        DType = root.DType;
         Config = config;
         Parameters = Own(root.Source.Parameters);
     }
 
     public ClipVisionConfig Config { get; }
+
+    /// <summary>The backend the model runs on.</summary>
+    public IBackend Backend => _backend;
+
+    /// <summary>The dtype the model computes in (pixels go in as this dtype).</summary>
+    public DType DType { get; }
 
     /// <summary>Every parameter loaded for this model, by its checkpoint name.</summary>
     public ParameterSet Parameters { get; }
