@@ -197,7 +197,7 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
     }
 
     // tEXt chunks of a PNG, "key\0value" each.
-    private static string PngText(string path)
+    internal static string PngText(string path)
     {
         byte[] png = File.ReadAllBytes(path);
         var text = new StringBuilder();
