@@ -6,6 +6,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --gpu BDN_RESULTS_DIR TORCH_JSON RESULTS_MD   (GPU, called by benchmarks/run-gpu.sh)
        report.py --mistral BDN_RESULTS_DIR TORCH_JSON MEMORY_JSON RESULTS_MD  (bf16 decoder, benchmarks/run-cpu-mistral.sh)
        report.py --idefics2 BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (ViPer's IDEFICS2 workloads, benchmarks/run-cpu-idefics2.sh)
+       report.py --aesthetic BDN_RESULTS_DIR TORCH_JSON RESULTS_MD (aesthetic gradients on CLIP-L, benchmarks/run-cpu-aesthetic.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import ctypes
@@ -233,7 +234,34 @@ def idefics2_table(bdn, torch_results):
     return lines
 
 
+def aesthetic_table(bdn, torch_results):
+    """One personalization, T = 10: work = 11 forwards + 10 backwards (2x a forward) of the GEMMs, 2·MACs, 77 tokens."""
+    c, inter, layers, t, p = 768, 3072, 12, 77, 768
+    forward = 2.0 * t * layers * (4 * c * c + 2 * c * inter) + 2.0 * c * p
+    flops = {"personalize_t10": 11 * forward + 10 * 2 * forward}
+    ours = {}
+    for path in glob.glob(os.path.join(bdn, "*-report-full.json")):
+        with open(path) as f:
+            for b in json.load(f)["Benchmarks"]:  # an unparameterised class: the case is the method's name
+                ours[b["Method"].lower()] = b["Statistics"]["Median"] / 1e6
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, f32, {blas_kernels()}; "
+        f"PyTorch {torch_results['torch']} (Debian python3-torch) autograd + torch.optim.Adam, whose model first reproduced "
+        f"../shared/refs/aesthetic (max |err| {torch_results['self_check_max_err']:.1e}). One run of benchmarks/run-cpu-aesthetic.sh; "
+        "medians of 3 after 1 warm-up. GFLOP counts the GEMMs of 11 forwards and 10 backwards. Ratio > 1 means Viper is faster.",
+        "",
+        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
+
+
 def main():
+    if sys.argv[1] == "--aesthetic":
+        bdn, torch_json, results_md = sys.argv[2:5]
+        with open(torch_json) as f:
+            replace_between(results_md, "cpu-aesthetic", aesthetic_table(bdn, json.load(f)))
+        return
     if sys.argv[1] == "--idefics2":
         bdn, torch_json, results_md = sys.argv[2:5]
         with open(torch_json) as f:

@@ -14,5 +14,12 @@ if (args is ["idefics2-inputs", var path])
     return 0;
 }
 
+if (args is ["aesthetic-inputs"])
+{
+    Viper.Benchmarks.AestheticBenchmarks.ExportInputs();
+    Console.WriteLine($"wrote {Viper.Benchmarks.AestheticBenchmarks.Folder}");
+    return 0;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Viper.Benchmarks.Shapes).Assembly).Run(args);
 return 0;
