@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Viper.Runtime;
 using Viper.Runtime.Training;
 
 namespace Viper.Backends.Cpu;
 
 /// <summary>
-/// The gradient ops in plain f32 loops, in the order kernels/*.cu accumulate (positions and rows in order), so the two
-/// backends agree closely and both are checked against PyTorch autograd and f64 finite differences.
+/// The gradient ops in f32 on the host — reductions over positions and rows in order, as kernels/*.cu add them; attention
+/// through OpenBLAS GEMMs — each checked against PyTorch autograd and f64 finite differences.
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
@@ -168,125 +169,105 @@ public sealed unsafe partial class CpuBackend
         return dx.Finish();
     }
 
+    /// <summary>
+    /// Per (batch, head), five strided GEMMs reading heads straight out of the (B, T, H·D) layout as the forward does:
+    /// P = softmax(scale·Q·Kᵀ) recomputed (causal rows masked), dP = dO·Vᵀ, dS = P∘(dP − rowsum(P∘dP)) row by row, then
+    /// dQ = scale·dS·K, dK += scale·dSᵀ·Q and dV += Pᵀ·dO (summed over the query heads that share a KV head).
+    /// </summary>
     protected override AttentionGradients AttentionBackwardCore(Tensor q, Tensor k, Tensor v, Tensor dOut, AttentionOptions options)
     {
         int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1], hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim;
-        int group = hq / hkv;
+        int group = hq / hkv, qStride = hq * d, kvStride = hkv * d;
         float scale = options.EffectiveScale;
         using F32Input qs = Read(q), ks = Read(k), vs = Read(v), dos = Read(dOut);
-        long rowsTotal = (long)batch * hq * tq;
-        using BufferPool.Rental pRental = Scratch(rowsTotal * tk * 4), dsRental = Scratch(rowsTotal * tk * 4);
-        float* qp = qs.Pointer, kp = ks.Pointer, vp = vs.Pointer, dop = dos.Pointer, probs = (float*)pRental.Pointer, ds = (float*)dsRental.Pointer;
-        int causalShift = tk - tq;
-        bool causal = options.Causal;
-
-        // Each (b, h, t) row: probabilities recomputed, then dS = P∘(dP − Σ P∘dP).
-        ParallelRows(rowsTotal, row =>
-        {
-            int t = (int)(row % tq), h = (int)(row / tq % hq), b = (int)(row / tq / hq), kvh = h / group;
-            int limit = causal ? Math.Min(tk, t + causalShift + 1) : tk;
-            float* qrow = qp + ((((long)b * tq) + t) * hq * d) + (h * d), dorow = dop + ((((long)b * tq) + t) * hq * d) + (h * d);
-            float* p = probs + (row * tk), s = ds + (row * tk);
-            float max = float.NegativeInfinity;
-            for (int j = 0; j < limit; j++)
-            {
-                p[j] = scale * Dot(qrow, kp + ((((long)b * tk) + j) * hkv * d) + (kvh * d), d);
-                max = MathF.Max(max, p[j]);
-            }
-
-            float sum = 0f;
-            for (int j = 0; j < limit; j++)
-            {
-                p[j] = MathF.Exp(p[j] - max);
-                sum += p[j];
-            }
-
-            float rowDot = 0f;
-            for (int j = 0; j < tk; j++)
-            {
-                p[j] = j < limit ? p[j] / sum : 0f;
-                s[j] = j < limit ? Dot(dorow, vp + ((((long)b * tk) + j) * hkv * d) + (kvh * d), d) : 0f;
-                rowDot += p[j] * s[j];
-            }
-
-            for (int j = 0; j < tk; j++)
-            {
-                s[j] = p[j] * (s[j] - rowDot);
-            }
-        });
-
         F32Output dq = Write(q.Shape, q.DType), dk = Write(k.Shape, k.DType), dv = Write(v.Shape, v.DType);
-        float* dqp = dq.Pointer, dkp = dk.Pointer, dvp = dv.Pointer;
-        ParallelRows(rowsTotal, row => // dq[t] = scale·Σ_j dS[t, j]·k[j]
+        using BufferPool.Rental pRental = Scratch((long)tq * tk * 4), dsRental = Scratch((long)tq * tk * 4);
+        float* probs = (float*)pRental.Pointer, ds = (float*)dsRental.Pointer;
+        for (int b = 0; b < batch; b++)
         {
-            int t = (int)(row % tq), h = (int)(row / tq % hq), b = (int)(row / tq / hq), kvh = h / group;
-            float* o = dqp + ((((long)b * tq) + t) * hq * d) + (h * d), s = ds + (row * tk);
-            for (int e = 0; e < d; e++)
+            for (int h = 0; h < hq; h++)
             {
-                float acc = 0f;
-                for (int j = 0; j < tk; j++)
+                int kvh = h / group;
+                long qAt = ((long)b * tq * qStride) + (h * d), kvAt = ((long)b * tk * kvStride) + (kvh * d);
+                float* qh = qs.Pointer + qAt, doh = dos.Pointer + qAt, kh = ks.Pointer + kvAt, vh = vs.Pointer + kvAt;
+                OpenBlas.Sgemm(Threads, false, true, tq, tk, d, scale, qh, qStride, kh, kvStride, 0f, probs, tk);
+                OpenBlas.Sgemm(Threads, false, true, tq, tk, d, 1f, doh, qStride, vh, kvStride, 0f, ds, tk);
+                for (int t = 0; t < tq; t++)
                 {
-                    acc += s[j] * kp[((((long)b * tk) + j) * hkv * d) + (kvh * d) + e];
-                }
-
-                o[e] = scale * acc;
-            }
-        });
-        ParallelRows((long)batch * hkv * tk, row => // dk[j] = scale·Σ_heads Σ_t dS[t, j]·q[t]; dv[j] = Σ_heads Σ_t P[t, j]·dO[t]
-        {
-            int j = (int)(row % tk), kvh = (int)(row / tk % hkv), b = (int)(row / tk / hkv);
-            long at = ((((long)b * tk) + j) * hkv * d) + (kvh * d);
-            for (int e = 0; e < d; e++)
-            {
-                float accK = 0f, accV = 0f;
-                for (int h = kvh * group; h < (kvh + 1) * group; h++)
-                {
-                    long baseRow = (((long)b * hq) + h) * tq;
-                    for (int t = 0; t < tq; t++)
+                    var p = new Span<float>(probs + ((long)t * tk), tk);
+                    var s = new Span<float>(ds + ((long)t * tk), tk);
+                    MaskedSoftmaxRow(p, options.Causal ? Math.Min(tk, t + (tk - tq) + 1) : tk);
+                    float rowDot = TensorPrimitives.Dot(p, s);
+                    for (int j = 0; j < tk; j++)
                     {
-                        long qAt = ((((long)b * tq) + t) * hq * d) + (h * d) + e;
-                        accK += ds[((baseRow + t) * tk) + j] * qp[qAt];
-                        accV += probs[((baseRow + t) * tk) + j] * dop[qAt];
+                        s[j] = p[j] * (s[j] - rowDot);
                     }
                 }
 
-                dkp[at + e] = scale * accK;
-                dvp[at + e] = accV;
+                float beta = h % group == 0 ? 0f : 1f; // the first query head of a group writes, the others add
+                OpenBlas.Sgemm(Threads, false, false, tq, d, tk, scale, ds, tk, kh, kvStride, 0f, dq.Pointer + qAt, qStride);
+                OpenBlas.Sgemm(Threads, true, false, tk, d, tq, scale, ds, tk, qh, qStride, beta, dk.Pointer + kvAt, kvStride);
+                OpenBlas.Sgemm(Threads, true, false, tk, d, tq, 1f, probs, tk, doh, qStride, beta, dv.Pointer + kvAt, kvStride);
             }
-        });
-        return new AttentionGradients(dq.Finish(), dk.Finish(), dv.Finish());
-    }
-
-    private static float Dot(float* a, float* b, int n)
-    {
-        float acc = 0f;
-        for (int i = 0; i < n; i++)
-        {
-            acc += a[i] * b[i];
         }
 
-        return acc;
+        return new AttentionGradients(dq.Finish(), dk.Finish(), dv.Finish());
     }
 
     protected override void AdamUpdateCore(Tensor master, Tensor m, Tensor v, Tensor grad, Tensor? param, AdamStep step)
     {
         using F32Input gs = Read(grad);
         float* w = (float*)Ptr(master), mp = (float*)Ptr(m), vp = (float*)Ptr(v), g = gs.Pointer;
+        byte* target = param is null ? null : Ptr(param);
+        DType targetType = param?.DType ?? DType.F32;
         AdamScalars s = step.Scalars();
         ParallelChunks(gs.Count, (start, end) =>
         {
-            for (long i = start; i < end; i++)
+            long i = start;
+            for (; i + Vector256<float>.Count <= end; i += Vector256<float>.Count)
+            {
+                AdamVector(w + i, mp + i, vp + i, g + i, s);
+            }
+
+            for (; i < end; i++)
             {
                 AdamElement(ref w[i], ref mp[i], ref vp[i], g[i], s);
             }
-        });
-        if (param is null)
-        {
-            return;
-        }
 
-        using Tensor rounded = CastCore(master, param.DType); // a copy even for f32: param may not alias master
-        CopyIntoCore(rounded, param);
+            if (target is null)
+            {
+                return;
+            }
+
+            // The model's copy, rounded once from the new master values (round to nearest even, as a cast).
+            var values = new ReadOnlySpan<float>(w + start, (int)(end - start));
+            switch (targetType)
+            {
+                case DType.F16:
+                    FloatBits.F32ToF16(values, new Span<ushort>((ushort*)target + start, values.Length));
+                    break;
+                case DType.BF16:
+                    FloatBits.F32ToBF16(values, new Span<ushort>((ushort*)target + start, values.Length));
+                    break;
+                default:
+                    values.CopyTo(new Span<float>((float*)target + start, values.Length));
+                    break;
+            }
+        });
+    }
+
+    /// <summary><see cref="AdamElement"/> on eight lanes: the same IEEE operations in the same order (no FMA), so the same bits.</summary>
+    private static void AdamVector(float* w, float* m, float* v, float* g, AdamScalars s)
+    {
+        Vector256<float> p = Vector256.Load(w) * s.DecayFactor;
+        Vector256<float> grad = Vector256.Load(g) + (Vector256.Create(s.GradientDecay) * p);
+        Vector256<float> mi = (Vector256.Load(m) * s.Beta1) + (Vector256.Create(s.OneMinusBeta1) * grad);
+        Vector256<float> vi = (Vector256.Load(v) * s.Beta2) + (Vector256.Create(s.OneMinusBeta2) * grad * grad);
+        Vector256<float> denom = (Vector256.Sqrt(vi) / s.BiasCorrection2Sqrt) + Vector256.Create(s.Eps);
+        p += Vector256.Create(-s.StepSize) * mi / denom;
+        p.Store(w);
+        mi.Store(m);
+        vi.Store(v);
     }
 
     /// <summary>One parameter's update, operation by operation as PyTorch 1.13's _single_tensor_adam orders them.</summary>
