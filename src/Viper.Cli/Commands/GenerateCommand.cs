@@ -93,6 +93,10 @@ internal static class GenerateCommand
     };
     private static readonly Option<int> AestheticSteps = AestheticArguments.Steps("--aesthetic-steps");
     private static readonly Option<double> AestheticLearningRate = AestheticArguments.LearningRate("--aesthetic-lr");
+    private static readonly Option<bool> Verbose = new("--verbose")
+    {
+        Description = "After generating, print the device memory the CUDA backend's caching allocator holds (in use, peak, cached, reserved)",
+    };
     private static readonly Option<FileInfo> Output = new("--out")
     {
         Description = "Output PNG (image i of a batch gets -i before the extension); its folder must exist", DefaultValueFactory = _ => new FileInfo("viper.png"), HelpName = "file",
@@ -112,7 +116,7 @@ internal static class GenerateCommand
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
             SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs,
-            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, Output,
+            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, Verbose, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -186,6 +190,11 @@ internal static class GenerateCommand
         }
 
         view.PrintTimings(result);
+        if (r.GetValue(Verbose))
+        {
+            CliOutput.Line(backend is Viper.Cuda.Backend.CudaBackend cuda ? $"device memory: {cuda.Memory}" : "device memory: none (the cpu backend)");
+        }
+
         return ExitCodes.Ok;
     }
 

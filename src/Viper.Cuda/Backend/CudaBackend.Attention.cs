@@ -22,7 +22,7 @@ public sealed partial class CudaBackend
             return y;
         }
 
-        (int splits, int chunk) = Launchers.SplitKv(batch, tq, options.QueryHeads, tk);
+        (int splits, int chunk) = Launchers.SplitKv(batch, tq, options.QueryHeads, tk, Device.MultiprocessorCount);
         if (splits > 1)
         {
             SplitKvAttention(q, k, v, y, options, splits, chunk);

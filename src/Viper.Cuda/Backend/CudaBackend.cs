@@ -13,10 +13,17 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 {
     private readonly BadValueRecord _badValues = new(device);
     private CaptureArena? _arena;
+    private readonly DevicePool _pool = new(device);
 
     public IGpuDevice Device { get; } = device;
 
     public override string Name => $"cuda ({Device.Name})";
+
+    /// <summary>The caching allocator's figures: bytes lent to tensors now and at most, cached for reuse, taken from the device.</summary>
+    public MemoryStatistics Memory => _pool.Statistics;
+
+    /// <summary>Gives the cached (free) device memory back to the device, for other processes or a larger model.</summary>
+    public void ReleaseCachedMemory() => _pool.ReleaseCached();
 
     public override Tensor Allocate(Shape shape, DType dtype)
     {
@@ -105,6 +112,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         }
 
         _badValues.Dispose();
+        _pool.Dispose();
         if (ownsDevice)
         {
             Device.Dispose();
@@ -116,8 +124,8 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     {
         long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
         CudaStorage storage = _arena is { } arena
-            ? new CudaStorage(this, arena.Rent(bytes, Device.Allocate), arena)
-            : new CudaStorage(this, Device.Allocate(bytes));
+            ? new CudaStorage(this, arena.Rent(bytes, _pool.Allocate), arena)
+            : new CudaStorage(this, _pool.Allocate(bytes));
         return new Tensor(storage, shape, dtype);
     }
 
@@ -138,7 +146,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
             return;
         }
 
-        (Dim3 grid, Dim3 block) = Launchers.Elementwise(n);
+        (Dim3 grid, Dim3 block) = Launchers.Elementwise(n, Device.MultiprocessorCount);
         Device.Launch(entry, grid, block, 0, args);
     }
 

@@ -9,6 +9,12 @@ public interface IGpuDevice : IDisposable
 {
     string Name { get; }
 
+    /// <summary>Streaming multiprocessors, what launch configurations size their grids by.</summary>
+    int MultiprocessorCount { get; }
+
+    /// <summary>Every allocation is fenced by guard zones (the emulated device): allocators keep exact sizes so overruns still hit one.</summary>
+    bool GuardsBounds { get; }
+
     DeviceBuffer Allocate(long bytes);
 
     /// <summary>Copies host bytes into the buffer starting <paramref name="offset"/> bytes in.</summary>

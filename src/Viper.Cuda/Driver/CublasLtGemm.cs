@@ -15,6 +15,7 @@ internal sealed unsafe class CublasLtGemm : IDisposable
     private readonly CublasLtHandle _handle;
     private readonly DeviceBuffer _workspace;
     private readonly IntPtr _stream;
+    private readonly Dictionary<GemmShape, GemmPlan> _plans = [];
 
     public CublasLtGemm(IGpuDevice device, IntPtr stream)
     {
@@ -26,11 +27,40 @@ internal sealed unsafe class CublasLtGemm : IDisposable
 
     public void Run(in GemmDescriptor g)
     {
-        var pending = new List<Action>();
+        GemmPlan plan = Plan(g);
+        if (g.Epilogue != GemmEpilogue.None)
+        {
+            IntPtr bias = g.Bias != IntPtr.Zero ? g.Bias : throw new ArgumentException("a bias epilogue needs a bias address");
+            CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(plan.Desc, CublasLt.DescBiasPointer, &bias, (nuint)sizeof(IntPtr)));
+        }
+
+        float alpha = g.Alpha, beta = g.Beta;
+        CublasLt.HeuristicResult algo = plan.Algo;
+        CublasLt.Check(CublasLt.cublasLtMatmul(_handle.Value, plan.Desc, &alpha, g.B, plan.A, g.A, plan.B, &beta, g.C, plan.C,
+            g.C, plan.C, algo.Algo, _workspace.Address, (nuint)WorkspaceBytes, _stream));
+    }
+
+    /// <summary>Plans built so far (one per distinct shape, layout, dtype and epilogue).</summary>
+    public int PlanCount => _plans.Count;
+
+    /// <summary>
+    /// The descriptor, layouts and heuristic algorithm for a GEMM's shape, built once and kept: creating them and asking
+    /// the heuristic costs more than a small GEMM itself, and a model repeats a few dozen shapes.
+    /// </summary>
+    private GemmPlan Plan(in GemmDescriptor g)
+    {
+        var key = new GemmShape(g.TransposeA, g.TransposeB, g.M, g.N, g.K, g.Lda, g.StrideA, g.Ldb, g.StrideB, g.Ldc, g.StrideC, g.Batch,
+            g.InputType, g.OutputType, g.Epilogue);
+        if (_plans.TryGetValue(key, out GemmPlan? cached))
+        {
+            return cached;
+        }
+
+        var plan = new GemmPlan();
         try
         {
             CublasLt.Check(CublasLt.cublasLtMatmulDescCreate(out IntPtr desc, CublasLt.ComputeF32, CublasLt.DataF32));
-            pending.Add(() => CublasLt.cublasLtMatmulDescDestroy(desc));
+            plan.Desc = desc;
             int transA = g.TransposeB ? CublasLt.OpT : CublasLt.OpN; // swapped operands: B first
             int transB = g.TransposeA ? CublasLt.OpT : CublasLt.OpN;
             CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescTransA, &transA, sizeof(int)));
@@ -44,30 +74,34 @@ internal sealed unsafe class CublasLtGemm : IDisposable
             CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescEpilogue, &epilogue, sizeof(int)));
             if (g.Epilogue != GemmEpilogue.None)
             {
-                IntPtr bias = g.Bias != IntPtr.Zero ? g.Bias : throw new ArgumentException("a bias epilogue needs a bias address");
                 int biasType = DataType(g.OutputType);
-                CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescBiasPointer, &bias, (nuint)sizeof(IntPtr)));
                 CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(desc, CublasLt.DescBiasDataType, &biasType, sizeof(int)));
             }
 
             // Column-major shapes of the swapped problem: Bᵀ-side (N×K), Aᵀ-side (K×M), Cᵀ (N×M).
-            IntPtr a = Layout(pending, g.InputType, g.TransposeB ? g.K : g.N, g.TransposeB ? g.N : g.K, g.Ldb, g.StrideB, g.Batch);
-            IntPtr b = Layout(pending, g.InputType, g.TransposeA ? g.M : g.K, g.TransposeA ? g.K : g.M, g.Lda, g.StrideA, g.Batch);
-            IntPtr c = Layout(pending, g.OutputType, g.N, g.M, g.Ldc, g.StrideC, g.Batch);
-            CublasLt.HeuristicResult algo = Heuristic(pending, desc, a, b, c);
-            float alpha = g.Alpha, beta = g.Beta;
-            CublasLt.Check(CublasLt.cublasLtMatmul(_handle.Value, desc, &alpha, g.B, a, g.A, b, &beta, g.C, c,
-                g.C, c, algo.Algo, _workspace.Address, (nuint)WorkspaceBytes, _stream));
+            plan.A = Layout(g.InputType, g.TransposeB ? g.K : g.N, g.TransposeB ? g.N : g.K, g.Ldb, g.StrideB, g.Batch);
+            plan.B = Layout(g.InputType, g.TransposeA ? g.M : g.K, g.TransposeA ? g.K : g.M, g.Lda, g.StrideA, g.Batch);
+            plan.C = Layout(g.OutputType, g.N, g.M, g.Ldc, g.StrideC, g.Batch);
+            plan.Algo = Heuristic(plan.Desc, plan.A, plan.B, plan.C);
         }
-        finally
+        catch
         {
-            pending.Reverse();
-            pending.ForEach(release => release());
+            plan.Dispose();
+            throw;
         }
+
+        _plans[key] = plan;
+        return plan;
     }
 
     public void Dispose()
     {
+        foreach (GemmPlan plan in _plans.Values)
+        {
+            plan.Dispose();
+        }
+
+        _plans.Clear();
         _workspace.Dispose();
         _handle.Dispose();
     }
@@ -80,32 +114,64 @@ internal sealed unsafe class CublasLtGemm : IDisposable
         _ => throw new ArgumentException($"cuBLASLt GEMM takes f32, f16 or bf16, not {t}"),
     };
 
-    private static IntPtr Layout(List<Action> pending, DType type, int rows, int cols, int ld, long stride, int batch)
+    private static IntPtr Layout(DType type, int rows, int cols, int ld, long stride, int batch)
     {
         CublasLt.Check(CublasLt.cublasLtMatrixLayoutCreate(out IntPtr layout, DataType(type), (ulong)rows, (ulong)cols, ld));
-        pending.Add(() => CublasLt.cublasLtMatrixLayoutDestroy(layout));
         if (batch > 1)
         {
-            CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(layout, CublasLt.LayoutBatchCount, &batch, sizeof(int)));
-            CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(layout, CublasLt.LayoutStridedBatchOffset, &stride, sizeof(long)));
+            try
+            {
+                CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(layout, CublasLt.LayoutBatchCount, &batch, sizeof(int)));
+                CublasLt.Check(CublasLt.cublasLtMatrixLayoutSetAttribute(layout, CublasLt.LayoutStridedBatchOffset, &stride, sizeof(long)));
+            }
+            catch
+            {
+                CublasLt.cublasLtMatrixLayoutDestroy(layout);
+                throw;
+            }
         }
 
         return layout;
     }
 
-    private CublasLt.HeuristicResult Heuristic(List<Action> pending, IntPtr desc, IntPtr a, IntPtr b, IntPtr c)
+    private CublasLt.HeuristicResult Heuristic(IntPtr desc, IntPtr a, IntPtr b, IntPtr c)
     {
         CublasLt.Check(CublasLt.cublasLtMatmulPreferenceCreate(out IntPtr preference));
-        pending.Add(() => CublasLt.cublasLtMatmulPreferenceDestroy(preference));
-        ulong workspace = WorkspaceBytes;
-        CublasLt.Check(CublasLt.cublasLtMatmulPreferenceSetAttribute(preference, CublasLt.PreferenceMaxWorkspaceBytes, &workspace, sizeof(ulong)));
-        CublasLt.HeuristicResult result;
-        CublasLt.Check(CublasLt.cublasLtMatmulAlgoGetHeuristic(_handle.Value, desc, a, b, c, c, preference, 1, &result, out int found));
-        if (found == 0)
+        try
         {
-            throw new CudaException("cublasLtMatmulAlgoGetHeuristic", 0, "no cuBLASLt algorithm for this GEMM");
+            ulong workspace = WorkspaceBytes;
+            CublasLt.Check(CublasLt.cublasLtMatmulPreferenceSetAttribute(preference, CublasLt.PreferenceMaxWorkspaceBytes, &workspace, sizeof(ulong)));
+            CublasLt.HeuristicResult result;
+            CublasLt.Check(CublasLt.cublasLtMatmulAlgoGetHeuristic(_handle.Value, desc, a, b, c, c, preference, 1, &result, out int found));
+            return found > 0 ? result : throw new CudaException("cublasLtMatmulAlgoGetHeuristic", 0, "no cuBLASLt algorithm for this GEMM");
         }
+        finally
+        {
+            CublasLt.cublasLtMatmulPreferenceDestroy(preference);
+        }
+    }
 
-        return result;
+    /// <summary>A GEMM's identity for the plan cache: everything but the addresses and the scalars.</summary>
+    private readonly record struct GemmShape(bool TransposeA, bool TransposeB, int M, int N, int K, int Lda, long StrideA, int Ldb, long StrideB,
+        int Ldc, long StrideC, int Batch, DType InputType, DType OutputType, GemmEpilogue Epilogue);
+
+    /// <summary>cuBLASLt objects of one shape, destroyed together.</summary>
+    private sealed class GemmPlan : IDisposable
+    {
+        public IntPtr Desc, A, B, C;
+        public CublasLt.HeuristicResult Algo;
+
+        public void Dispose()
+        {
+            foreach (IntPtr layout in new[] { A, B, C }.Where(l => l != IntPtr.Zero))
+            {
+                CublasLt.cublasLtMatrixLayoutDestroy(layout);
+            }
+
+            if (Desc != IntPtr.Zero)
+            {
+                CublasLt.cublasLtMatmulDescDestroy(Desc);
+            }
+        }
     }
 }

@@ -15,6 +15,9 @@ public class CudaException : Exception
     public int Status { get; }
 }
 
-/// <summary>cuMemAlloc reported CUDA_ERROR_OUT_OF_MEMORY.</summary>
-public sealed class GpuOutOfMemoryException(string call, long bytes)
-    : CudaException(call, CudaDriver.OutOfMemory, $"GPU out of memory allocating {bytes:N0} bytes");
+/// <summary>The device had no memory for an allocation (CUDA_ERROR_OUT_OF_MEMORY, or the emulated device's limit); <paramref name="state"/> says what was held.</summary>
+public sealed class GpuOutOfMemoryException(string call, long bytes, string? state = null)
+    : CudaException(call, CudaDriver.OutOfMemory, $"GPU out of memory allocating {bytes:N0} bytes" + (state is null ? "" : $" ({state})"))
+{
+    public long Bytes { get; } = bytes;
+}

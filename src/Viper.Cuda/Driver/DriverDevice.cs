@@ -54,6 +54,8 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public int MultiprocessorCount { get; }
 
+    public bool GuardsBounds => false;
+
     public long TotalMemoryBytes { get; }
 
     /// <summary>Null when a GPU can be used here, else why not (no driver, no device).</summary>
@@ -75,6 +77,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public DeviceBuffer Allocate(long bytes)
     {
+        Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         int result = cuMemAlloc(out IntPtr p, (nuint)Math.Max(bytes, 1));
         if (result == OutOfMemory)
@@ -83,11 +86,12 @@ public sealed unsafe class DriverDevice : IGpuDevice
         }
 
         Check(result, "cuMemAlloc");
-        return new DeviceBuffer(this, p, bytes, pointer => cuMemFree(pointer));
+        return new DeviceBuffer(this, p, bytes, Free);
     }
 
     public void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0)
     {
+        Enter();
         destination.RequireFits(offset + source.Length);
         fixed (byte* s = source)
         {
@@ -98,6 +102,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public void CopyToHost(DeviceBuffer source, Span<byte> destination, long offset = 0)
     {
+        Enter();
         source.RequireFits(offset + destination.Length);
         fixed (byte* d = destination)
         {
@@ -108,18 +113,23 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public void CopyDeviceToDevice(DeviceBuffer destination, DeviceBuffer source, long bytes)
     {
+        Enter();
         destination.RequireFits(bytes);
         source.RequireFits(bytes);
         Check(cuMemcpyDtoDAsync(destination.Address, source.Address, (nuint)bytes, _stream.Value));
     }
 
-    public void Fill(DeviceBuffer destination, byte value) =>
+    public void Fill(DeviceBuffer destination, byte value)
+    {
+        Enter();
         Check(cuMemsetD8Async(destination.Address, value, (nuint)destination.SizeInBytes, _stream.Value));
+    }
 
     public bool HasKernel(string entry) => KernelTable.Families.Any(f => f.Entries.Contains(entry));
 
     public void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args)
     {
+        Enter();
         IntPtr function = Function(entry);
         if (sharedBytes > 48 * 1024)
         {
@@ -133,14 +143,20 @@ public sealed unsafe class DriverDevice : IGpuDevice
     /// <summary>Resident blocks per SM for a kernel at a block size and dynamic shared memory (cuOccupancy…).</summary>
     public int MaxActiveBlocksPerMultiprocessor(string entry, int blockSize, int sharedBytes)
     {
+        Enter();
         Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Function(entry), blockSize, (nuint)sharedBytes));
         return blocks;
     }
 
-    public void Gemm(in GemmDescriptor gemm) => _gemm.Value.Run(gemm);
+    public void Gemm(in GemmDescriptor gemm)
+    {
+        Enter();
+        _gemm.Value.Run(gemm);
+    }
 
     public DeviceGraph Capture(Action record)
     {
+        Enter();
         // Relaxed: ops captured by the backend allocate their outputs (cuMemAlloc) while the stream is capturing.
         Check(cuStreamBeginCapture(_stream.Value, StreamCaptureModeRelaxed));
         try
@@ -166,6 +182,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
     /// <summary>Milliseconds the device spent on what <paramref name="work"/> enqueues, between two stream events.</summary>
     public float Time(Action work)
     {
+        Enter();
         Check(cuEventCreate(out IntPtr start, 0));
         using var startHandle = new EventHandle(start);
         Check(cuEventCreate(out IntPtr end, 0));
@@ -178,7 +195,11 @@ public sealed unsafe class DriverDevice : IGpuDevice
         return ms;
     }
 
-    public void Synchronize() => Check(cuStreamSynchronize(_stream.Value));
+    public void Synchronize()
+    {
+        Enter();
+        Check(cuStreamSynchronize(_stream.Value));
+    }
 
     public void Dispose()
     {
@@ -194,6 +215,28 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
         _stream.Dispose();
         _context.Dispose();
+    }
+
+    /// <summary>
+    /// Makes this device's context current on the calling thread: the driver's current context is per thread, and the
+    /// engine is called from many (thread-pool continuations, a finalizer releasing a buffer).
+    /// </summary>
+    private void Enter() => Check(cuCtxSetCurrent(_context.Value));
+
+    /// <summary>cuMemFree on whatever thread releases the buffer; a failure is reported (a finalizer cannot throw).</summary>
+    private void Free(IntPtr pointer)
+    {
+        if (_context.IsClosed)
+        {
+            return; // the device was disposed: releasing its primary context released its memory
+        }
+
+        int status = cuCtxSetCurrent(_context.Value);
+        status = status == Success ? cuMemFree(pointer) : status;
+        if (status != Success)
+        {
+            Console.Error.WriteLine($"cuMemFree(0x{pointer:x}) failed: {Describe(status)} ({status})");
+        }
     }
 
     private IntPtr Function(string entry)

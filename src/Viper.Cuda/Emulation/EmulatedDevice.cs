@@ -9,9 +9,21 @@ namespace Viper.Cuda.Emulation;
 /// device memory fenced by guard zones so an out-of-bounds write fails the launch that made it.
 /// Work runs synchronously, so <see cref="Synchronize"/> has nothing to wait for.
 /// </summary>
-public sealed class EmulatedDevice : IGpuDevice
+public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultMultiprocessors, long? memoryLimitBytes = null) : IGpuDevice
 {
+    /// <summary>The SM count the emulated device reports by default: an H100 SXM's, so launches are sized as there.</summary>
+    public const int DefaultMultiprocessors = 132;
+
+    private long _liveBytes;
+
     public string Name => "emulated CUDA device";
+
+    public int MultiprocessorCount { get; } = multiprocessors > 0 ? multiprocessors : throw new ArgumentOutOfRangeException(nameof(multiprocessors));
+
+    public bool GuardsBounds => true;
+
+    /// <summary>When set, allocations past this many live bytes fail as a GPU out of memory does (for allocator tests).</summary>
+    public long? MemoryLimitBytes { get; } = memoryLimitBytes;
 
     public static bool IsAvailable => LibraryPath is not null;
 
@@ -21,8 +33,18 @@ public sealed class EmulatedDevice : IGpuDevice
     public DeviceBuffer Allocate(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (Interlocked.Add(ref _liveBytes, bytes) is var live && live > MemoryLimitBytes)
+        {
+            Interlocked.Add(ref _liveBytes, -bytes);
+            throw new Driver.GpuOutOfMemoryException("viper_emu_malloc", bytes, $"the emulated device's limit of {MemoryLimitBytes:N0} bytes");
+        }
+
         Check(viper_emu_malloc(out IntPtr p, (nuint)bytes));
-        return new DeviceBuffer(this, p, bytes, FreeChecked);
+        return new DeviceBuffer(this, p, bytes, pointer =>
+        {
+            Interlocked.Add(ref _liveBytes, -bytes);
+            FreeChecked(pointer);
+        });
     }
 
     public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0)

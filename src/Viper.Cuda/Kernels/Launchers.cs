@@ -8,14 +8,16 @@ public static class Launchers
     /// <summary>Threads per block for the grid-stride elementwise kernels (elementwise.cu, guidance.cu).</summary>
     public const uint ElementwiseBlock = 256;
 
-    /// <summary>Enough blocks to cover n once, capped so a grid-stride loop keeps every SM busy without a huge grid.</summary>
-    public const uint ElementwiseMaxBlocks = 4096;
+    /// <summary>Grid-stride kernels launch at most this many blocks per SM (32 × 132 on an H100: about 4k blocks).</summary>
+    public const int ElementwiseBlocksPerMultiprocessor = 32;
 
     /// <summary>Threads per block of reduce.cu: a multiple of 32, as block_sum requires.</summary>
     public const uint ReduceBlock = 256;
 
-    public static (Dim3 Grid, Dim3 Block) Elementwise(long n) =>
-        (new Dim3((uint)Math.Clamp((n + ElementwiseBlock - 1) / ElementwiseBlock, 1, ElementwiseMaxBlocks)), new Dim3(ElementwiseBlock));
+    /// <summary>Enough blocks to cover n once, capped by the device's SMs so a grid-stride loop keeps each busy without a huge grid.</summary>
+    public static (Dim3 Grid, Dim3 Block) Elementwise(long n, int multiprocessors) =>
+        (new Dim3((uint)Math.Clamp((n + ElementwiseBlock - 1) / ElementwiseBlock, 1, (long)ElementwiseBlocksPerMultiprocessor * Math.Max(1, multiprocessors))),
+            new Dim3(ElementwiseBlock));
 
     /// <summary>One block per row; short rows get a smaller block (still whole warps).</summary>
     public static (Dim3 Grid, Dim3 Block) RowReduce(long rows, int cols) =>
@@ -36,14 +38,14 @@ public static class Launchers
     /// <summary>Split-KV applies to at most this many query rows (decode, a few speculative tokens).</summary>
     public const int SplitKvMaxQueries = 8;
 
-    /// <summary>Blocks a split-KV launch aims for: two per SM on a 132-SM H100.</summary>
-    public const int SplitKvTargetBlocks = 264;
+    /// <summary>Blocks per SM a split-KV launch aims for.</summary>
+    public const int SplitKvBlocksPerMultiprocessor = 2;
 
     /// <summary>
     /// attention.cu split-KV decode: how many key chunks each (row, head, batch) is cut into, and the chunk length
     /// (whole tiles, at least two per split). One split means the plain row kernel.
     /// </summary>
-    public static (int Splits, int Chunk) SplitKv(int batch, int queries, int heads, int keys)
+    public static (int Splits, int Chunk) SplitKv(int batch, int queries, int heads, int keys, int multiprocessors)
     {
         int rows = batch * queries * heads;
         if (queries > SplitKvMaxQueries || rows == 0)
@@ -51,7 +53,7 @@ public static class Launchers
             return (1, keys);
         }
 
-        int wanted = Math.Clamp(Math.Min(keys / (2 * AttentionRowsBlock), SplitKvTargetBlocks / rows), 1, 64);
+        int wanted = Math.Clamp(Math.Min(keys / (2 * AttentionRowsBlock), SplitKvBlocksPerMultiprocessor * Math.Max(1, multiprocessors) / rows), 1, 64);
         int chunk = (keys + wanted - 1) / wanted;
         chunk = (chunk + AttentionRowsBlock - 1) / AttentionRowsBlock * AttentionRowsBlock;
         return ((keys + chunk - 1) / chunk, chunk);

@@ -48,7 +48,7 @@ public class FlashAttentionTests
     public void SplitKvDecodeWithinTwiceTheNaiveError(string backend, DType dtype, int headDim)
     {
         using IBackend gpu = TestBackends.Create(backend);
-        Assert.True(Launchers.SplitKv(2, 3, 4, 1100).Splits > 1);
+        Assert.True(Launchers.SplitKv(2, 3, 4, 1100, Viper.Cuda.Emulation.EmulatedDevice.DefaultMultiprocessors).Splits > 1);
         Check(gpu, dtype, batch: 2, tq: 3, tk: 1100, hq: 4, hkv: 2, headDim, causal: true, lengths: [1100, 530]);
         Check(gpu, DType.F32, batch: 1, tq: 1, tk: 700, hq: 2, hkv: 1, headDim, causal: false, lengths: null);
     }
@@ -58,12 +58,13 @@ public class FlashAttentionTests
     {
         foreach ((int batch, int queries, int heads, int keys) in new[] { (1, 1, 32, 4096), (2, 3, 4, 1100), (1, 1, 1, 257), (4, 8, 32, 16384) })
         {
-            (int splits, int chunk) = Launchers.SplitKv(batch, queries, heads, keys);
+            (int splits, int chunk) = Launchers.SplitKv(batch, queries, heads, keys, 132);
             Assert.True(splits >= 1 && chunk % Launchers.AttentionRowsBlock == 0, $"{splits} × {chunk}");
             Assert.True(splits * chunk >= keys && (splits - 1) * chunk < keys, $"{splits} × {chunk} for {keys} keys");
         }
 
-        Assert.Equal(1, Launchers.SplitKv(1, Launchers.SplitKvMaxQueries + 1, 8, 4096).Splits);
+        Assert.Equal(1, Launchers.SplitKv(1, Launchers.SplitKvMaxQueries + 1, 8, 4096, 132).Splits);
+        Assert.True(Launchers.SplitKv(1, 1, 8, 16384, 16).Splits < Launchers.SplitKv(1, 1, 8, 16384, 132).Splits); // a smaller GPU gets fewer splits
     }
 
     private static void Check(IBackend gpu, DType dtype, int batch, int tq, int tk, int hq, int hkv, int headDim, bool causal, int[]? lengths)

@@ -21,7 +21,9 @@ public class OpRegistryTests
         ["Split"] = "split_", ["Permute"] = "permute_", ["Narrow"] = "narrow_", ["UpsampleNearest2x"] = "upsample_nearest2x",
         ["Embedding"] = "embedding_", ["TimestepEmbedding"] = "timestep_embedding_", ["Rotary"] = "rotary_", ["Cast"] = "cast_",
         ["Argmax"] = "argmax", ["RepetitionPenalty"] = "repetition_penalty", ["Mean"] = "mean_", ["L2Normalize"] = "l2_normalize",
-        ["SumLeading"] = "sum_leading_",
+        ["SumLeading"] = "sum_leading_", ["EmbeddingBackward"] = "embedding_backward_", ["LayerNormBackward"] = "layer_norm_backward_",
+        ["AttentionBackward"] = "attention_backward_", ["ActivationBackward"] = "activation_backward_",
+        ["L2NormalizeBackward"] = "l2_normalize_backward_", ["AdamUpdate"] = "adam",
     };
 
     private static readonly Dictionary<string, string> NotFixtureChecked = new()
