@@ -43,7 +43,7 @@ fi
 part() {
   local name=$1 limit=$2 t0=$SECONDS status
   shift 2
-  timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  timeout "$limit" bash -c '"$@"' part "$@" > "$out/$name.log" 2>&1
   status=$?
   case $status in
     0) verdict=ok ;;
@@ -69,6 +69,8 @@ environment() {
   "$dotnet" "$bench" --list flat | head -3
 }
 
+export out dotnet xunit cli bench tests python gpu rehearse
+export -f environment
 part env 120 environment
 if $gpu; then
   part selfcheck 120 "$dotnet" "$cli" self-check --backend cuda
@@ -84,6 +86,7 @@ if $gpu; then
     "$python" benchmarks/report.py --gpu "$work/bdn/results" "$work/torch.json" "$work/RESULTS.md" &&
       sed -n '/gpu-ops:begin/,/gpu-ops:end/p' "$work/RESULTS.md" > "$out/gpu-results.md"
   }
+  export -f bench_gpu
   part bench 200 bench_gpu
   sd15() {
     local folder; folder=$(mktemp -d)/sd15-random
@@ -91,6 +94,7 @@ if $gpu; then
     "$dotnet" "$cli" generate --model "$folder" --prompt "a lighthouse at dawn" --backend cuda --dtype f16 --steps 10 --cuda-graphs \
       --width 512 --height 512 --seed 1 --verbose --out "$(dirname "$folder")/sd15.png"
   }
+  export -f sd15
   part sd15 120 sd15
 else
   for name in selfcheck tests bench sd15; do skip "$name" "no GPU$($rehearse && echo ' (rehearsal)')"; done
