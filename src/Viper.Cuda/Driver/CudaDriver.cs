@@ -80,6 +80,13 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(NativeLibraries.Cuda, EntryPoint = "cuMemGetInfo_v2")]
     public static partial int cuMemGetInfo(out nuint free, out nuint total);
 
+    /// <summary>Page-locked host memory (cuMemHostAlloc; the v2 entry point is the only one exported).</summary>
+    [LibraryImport(NativeLibraries.Cuda)]
+    public static partial int cuMemHostAlloc(out IntPtr pointer, nuint bytes, uint flags);
+
+    [LibraryImport(NativeLibraries.Cuda)]
+    public static partial int cuMemFreeHost(IntPtr pointer);
+
     [LibraryImport(NativeLibraries.Cuda, EntryPoint = "cuMemcpyHtoDAsync_v2")]
     public static partial int cuMemcpyHtoDAsync(IntPtr destination, void* source, nuint bytes, IntPtr stream);
 

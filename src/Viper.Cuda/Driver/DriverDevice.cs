@@ -6,8 +6,10 @@ using static Viper.Cuda.Driver.CudaDriver;
 namespace Viper.Cuda.Driver;
 
 /// <summary>
-/// A real NVIDIA GPU through the driver API: the primary context, one non-blocking stream, kernel families
-/// compiled by NVRTC for the device's SM on first use (cached on disk), GEMMs on cuBLASLt.
+/// A real NVIDIA GPU through the driver API: the primary context (made current on every calling thread), one
+/// non-blocking stream, kernel families compiled by NVRTC for the device's SM on first use (cached on disk), GEMMs on
+/// cuBLASLt with plans kept per shape, transfers up to 32 MiB through a page-locked staging buffer (uploads then do not
+/// wait for the stream).
 /// </summary>
 public sealed unsafe class DriverDevice : IGpuDevice
 {
@@ -18,6 +20,8 @@ public sealed unsafe class DriverDevice : IGpuDevice
     private readonly Dictionary<string, ModuleHandle> _modules = [];
     private readonly Dictionary<string, IntPtr> _functions = [];
     private readonly Lazy<CublasLtGemm> _gemm;
+    private readonly Lazy<PinnedStaging> _staging;
+    private bool _capturing;
 
     public DriverDevice(int ordinal = 0, KernelCache? cache = null)
     {
@@ -46,6 +50,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Name = Encoding.UTF8.GetString(name, new ReadOnlySpan<byte>(name, 256).IndexOf((byte)0));
         _compiler = new NvrtcCompiler($"sm_{major}{minor}", cache ?? KernelCache.Default());
         _gemm = new Lazy<CublasLtGemm>(() => new CublasLtGemm(this, _stream.Value));
+        _staging = new Lazy<PinnedStaging>(() => new PinnedStaging(_stream.Value));
     }
 
     public string Name { get; }
@@ -93,6 +98,11 @@ public sealed unsafe class DriverDevice : IGpuDevice
     {
         Enter();
         destination.RequireFits(offset + source.Length);
+        if (!_capturing && _staging.Value.TryUpload(destination.Address + (nint)offset, source))
+        {
+            return; // enqueued from page-locked memory: no wait for the stream
+        }
+
         fixed (byte* s = source)
         {
             Check(cuMemcpyHtoDAsync(destination.Address + (nint)offset, s, (nuint)source.Length, _stream.Value));
@@ -104,6 +114,11 @@ public sealed unsafe class DriverDevice : IGpuDevice
     {
         Enter();
         source.RequireFits(offset + destination.Length);
+        if (!_capturing && _staging.Value.TryDownload(destination, source.Address + (nint)offset))
+        {
+            return;
+        }
+
         fixed (byte* d = destination)
         {
             Check(cuMemcpyDtoHAsync(d, source.Address + (nint)offset, (nuint)destination.Length, _stream.Value));
@@ -159,12 +174,14 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Enter();
         // Relaxed: ops captured by the backend allocate their outputs (cuMemAlloc) while the stream is capturing.
         Check(cuStreamBeginCapture(_stream.Value, StreamCaptureModeRelaxed));
+        _capturing = true;
         try
         {
             record();
         }
         catch
         {
+            _capturing = false;
             if (cuStreamEndCapture(_stream.Value, out IntPtr abandoned) == Success)
             {
                 cuGraphDestroy(abandoned);
@@ -173,6 +190,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
             throw;
         }
 
+        _capturing = false;
         Check(cuStreamEndCapture(_stream.Value, out IntPtr graph));
         var graphHandle = new GraphHandle(graph);
         Check(cuGraphInstantiateWithFlags(out IntPtr exec, graph, 0));
@@ -206,6 +224,11 @@ public sealed unsafe class DriverDevice : IGpuDevice
         if (_gemm.IsValueCreated)
         {
             _gemm.Value.Dispose();
+        }
+
+        if (_staging.IsValueCreated)
+        {
+            _staging.Value.Dispose();
         }
 
         foreach (ModuleHandle m in _modules.Values)
