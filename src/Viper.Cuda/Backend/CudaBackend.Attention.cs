@@ -33,10 +33,11 @@ public sealed partial class CudaBackend
             .Add(this, q).Add(this, k).Add(this, v).Add(this, y).Add(this, options.KeyLengths).Add(BadValues).Add(Masks(options))
             .Add(tq).Add(tk).Add(options.QueryHeads).Add(options.KeyValueHeads).Add(options.HeadDim)
             .Add(options.Causal ? 1 : 0).Add(options.EffectiveScale);
-        if (q.DType != DType.F32 && options.HeadDim % 8 == 0)
+        (Dim3 grid, Dim3 block, int shared) = Launchers.FlashAttention(batch, tq, options.QueryHeads, options.HeadDim);
+        if (q.DType != DType.F32 && options.HeadDim % 8 == 0 && shared <= Device.MaxSharedBytesPerBlock)
         {
-            // Tensor cores: f16/bf16 with head dims in whole 8-column n-tiles (every model's: 40, 64, 72, 80, 96, 128, 160).
-            (Dim3 grid, Dim3 block, int shared) = Launchers.FlashAttention(batch, tq, options.QueryHeads, options.HeadDim);
+            // Tensor cores: f16/bf16 with head dims in whole 8-column n-tiles (every model's: 40, 64, 72, 80, 96, 128, 160),
+            // when the device has the shared memory for the Q, K and V tiles; otherwise the row kernel.
             Device.Launch(KernelTable.Entry("flash_attention", q.DType), grid, block, shared, args);
         }
         else

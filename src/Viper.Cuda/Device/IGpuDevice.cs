@@ -12,6 +12,9 @@ public interface IGpuDevice : IDisposable
     /// <summary>Streaming multiprocessors, what launch configurations size their grids by.</summary>
     int MultiprocessorCount { get; }
 
+    /// <summary>The most shared memory one block may use (the opt-in limit: 227 KiB on an H100, 163 KiB on an A100).</summary>
+    int MaxSharedBytesPerBlock { get; }
+
     /// <summary>Every allocation is fenced by guard zones (the emulated device): allocators keep exact sizes so overruns still hit one.</summary>
     bool GuardsBounds { get; }
 

@@ -41,7 +41,9 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Check(cuDeviceGetAttribute(out int major, AttributeComputeCapabilityMajor, _device));
         Check(cuDeviceGetAttribute(out int minor, AttributeComputeCapabilityMinor, _device));
         Check(cuDeviceGetAttribute(out int sms, AttributeMultiprocessorCount, _device));
+        Check(cuDeviceGetAttribute(out int sharedOptin, AttributeMaxSharedMemoryPerBlockOptin, _device));
         Check(cuDeviceTotalMem(out nuint memory, _device));
+        MaxSharedBytesPerBlock = sharedOptin;
         ComputeCapability = (major, minor);
         MultiprocessorCount = sms;
         TotalMemoryBytes = (long)memory;
@@ -60,6 +62,8 @@ public sealed unsafe class DriverDevice : IGpuDevice
     public int MultiprocessorCount { get; }
 
     public bool GuardsBounds => false;
+
+    public int MaxSharedBytesPerBlock { get; }
 
     public long TotalMemoryBytes { get; }
 
@@ -146,6 +150,11 @@ public sealed unsafe class DriverDevice : IGpuDevice
     {
         Enter();
         IntPtr function = Function(entry);
+        if (sharedBytes > MaxSharedBytesPerBlock)
+        {
+            throw new ArgumentException($"{entry}: {sharedBytes} bytes of shared memory per block exceed this GPU's {MaxSharedBytesPerBlock}");
+        }
+
         if (sharedBytes > 48 * 1024)
         {
             Check(cuFuncSetAttribute(function, FunctionAttributeMaxDynamicSharedSizeBytes, sharedBytes));

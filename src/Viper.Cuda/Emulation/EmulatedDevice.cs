@@ -9,7 +9,8 @@ namespace Viper.Cuda.Emulation;
 /// device memory fenced by guard zones so an out-of-bounds write fails the launch that made it.
 /// Work runs synchronously, so <see cref="Synchronize"/> has nothing to wait for.
 /// </summary>
-public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultMultiprocessors, long? memoryLimitBytes = null) : IGpuDevice
+public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultMultiprocessors, long? memoryLimitBytes = null,
+    int maxSharedBytesPerBlock = 227 * 1024) : IGpuDevice
 {
     /// <summary>The SM count the emulated device reports by default: an H100 SXM's, so launches are sized as there.</summary>
     public const int DefaultMultiprocessors = 132;
@@ -21,6 +22,9 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
     public int MultiprocessorCount { get; } = multiprocessors > 0 ? multiprocessors : throw new ArgumentOutOfRangeException(nameof(multiprocessors));
 
     public bool GuardsBounds => true;
+
+    /// <summary>An H100's opt-in limit by default, so kernels are chosen as there; smaller to stand in for a smaller GPU.</summary>
+    public int MaxSharedBytesPerBlock { get; } = maxSharedBytesPerBlock;
 
     /// <summary>When set, allocations past this many live bytes fail as a GPU out of memory does (for allocator tests).</summary>
     public long? MemoryLimitBytes { get; } = memoryLimitBytes;

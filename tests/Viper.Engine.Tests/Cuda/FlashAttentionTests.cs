@@ -53,6 +53,29 @@ public class FlashAttentionTests
         Check(gpu, DType.F32, batch: 1, tq: 1, tk: 700, hq: 2, hkv: 1, headDim, causal: false, lengths: null);
     }
 
+    /// <summary>
+    /// A GPU without the shared memory for flash attention's tiles (here 48 KiB against 61 KiB at head dim 160) runs the
+    /// row kernel instead: within the same bound, and not the flash kernel's bits.
+    /// </summary>
+    [Fact]
+    public void ADeviceWithLessSharedMemoryFallsBackToTheRowKernel()
+    {
+        Assert.True(Launchers.FlashAttention(1, 20, 2, 160).SharedBytes > 48 * 1024);
+        using var small = new Viper.Cuda.Backend.CudaBackend(new Viper.Cuda.Emulation.EmulatedDevice(maxSharedBytesPerBlock: 48 * 1024));
+        Check(small, DType.F16, batch: 1, tq: 20, tk: 20, hq: 2, hkv: 2, headDim: 160, causal: true, lengths: null);
+        using var large = new Viper.Cuda.Backend.CudaBackend(new Viper.Cuda.Emulation.EmulatedDevice());
+        float[] values = KernelOpTests.Random(new Random(5), new Shape(20 * 2 * 160));
+        var options = new AttentionOptions(2, 2, 160) { Causal = true };
+        byte[] Run(IBackend b)
+        {
+            using Tensor q = b.FromFloats(values, new Shape(1, 20, 320), DType.F16);
+            using Tensor y = b.Attention(q, q, q, options);
+            return y.ToBytes();
+        }
+
+        Assert.NotEqual(Run(large), Run(small));
+    }
+
     [Fact]
     public void SplitKvChunksCoverEveryKeyInWholeTiles()
     {
