@@ -132,6 +132,33 @@ public class GradientFiniteDifferenceTests
         Check(dt, table, Loss, "dtable");
     }
 
+    /// <summary>nn.Linear's backward as the layer composes it (MatMul with aᵀ for dW, MatMul for dX, SumLeading for db).</summary>
+    [Fact]
+    public void Linear()
+    {
+        const int rows = 4, inputs = 5, outputs = 3;
+        using var b = new CpuBackend(1);
+        var source = new Viper.Models.Loading.RandomWeights(b, DType.F32, seed: 3);
+        using var linear = new Viper.Models.Layers.Linear(source.Root["proj"], inputs, outputs);
+        double[] w = source.Parameters["proj.weight"].ToFloats().Select(v => (double)v).ToArray();
+        double[] bias = source.Parameters["proj.bias"].ToFloats().Select(v => (double)v).ToArray();
+        double[] x = Random(rows * inputs, 15), dy = Random(rows * outputs, 16);
+        double Loss(double[] xs, double[] ws, double[] bs)
+        {
+            double total = 0;
+            for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outputs; o++)
+                total += (bs[o] + Enumerable.Range(0, inputs).Sum(i => xs[(r * inputs) + i] * ws[(o * inputs) + i])) * dy[(r * outputs) + o];
+            return total;
+        }
+
+        using var grads = new Viper.Models.Training.Gradients(_ => true);
+        using Tensor dx = linear.Backward(b, T(b, x, 2, 2, inputs), T(b, dy, 2, 2, outputs), grads)!;
+        Check(dx, x, v => Loss(v, w, bias), "dx");
+        Check(grads["proj.weight"], w, v => Loss(x, v, bias), "dW");
+        Check(grads["proj.bias"], bias, v => Loss(x, w, v), "db");
+    }
+
     /// <summary>Random values rounded to f32, so the f64 forward and the f32 backend see the same inputs.</summary>
     private static double[] Random(int n, int seed, double scale = 1)
     {
