@@ -7,9 +7,15 @@ public sealed unsafe partial class CpuBackend
     /// <summary>Bound on one block of attention scores (queries × keys, f32).</summary>
     private const long ScoreBudgetBytes = 32L << 20;
 
+    /// <summary>Whole heads go to threads one each when every head's score matrix is at most this many entries (4 MiB).</summary>
+    private const long HeadParallelScores = 1 << 20;
+
     /// <summary>
-    /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head) with two strided GEMMs reading heads straight out
-    /// of the (B, T, H·D) layout, queries processed in blocks so the score matrix stays bounded.
+    /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head) with two strided GEMMs reading heads straight out of the (B, T, H·D)
+    /// layout. Short sequences with enough heads to share out (CLIP's 77 tokens × 12 heads, the perceiver, decode) run
+    /// whole heads in parallel on single-threaded GEMMs; long ones run heads in turn, queries in blocks so the score
+    /// matrix stays bounded, each GEMM on every thread. Which way depends only on the shapes and the thread count, so a
+    /// result repeats on a given machine and thread count.
     /// </summary>
     protected override Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options)
     {
@@ -24,42 +30,61 @@ public sealed unsafe partial class CpuBackend
         using F32Input ks = Read(k);
         using F32Input vs = Read(v);
         F32Output y = Write(q.Shape, q.DType);
+        float* qp = qs.Pointer, kp = ks.Pointer, vp = vs.Pointer, yp = y.Pointer;
+        float scale = options.EffectiveScale;
+
+        // One query row of head h of batch item b at query index t: the causal / key-length limit, the mask and bias.
+        void SoftmaxRow(Span<float> row, int b, int h, int t)
+        {
+            int limit = options.Causal ? Math.Min(keyLengths[b], t + (tk - tq) + 1) : keyLengths[b];
+            if (keyMask is null && bias is null)
+            {
+                MaskedSoftmaxRow(row, limit);
+                return;
+            }
+
+            long biasAt = ((((long)b * biasHeads) + (biasHeads == 1 ? 0 : h)) * tq + t) * tk;
+            ExcludingSoftmaxRow(row, limit, keyMask.AsSpan(keyMask is null ? 0 : b * tk), bias.AsSpan(bias is null ? 0 : (int)biasAt));
+        }
+
+        float* Head(float* p, int b, int t, int h, int heads, int length) => p + ((((long)b * length) + t) * heads * d) + (h * d);
+
+        if ((long)tq * tk <= HeadParallelScores && batch * hq >= 2 * Threads)
+        {
+            OpenBlas.SerialRegion(() => Parallel.For(0, batch * hq, _parallel, bh =>
+            {
+                int b = bh / hq, h = bh % hq, kvh = h / (hq / hkv);
+                float[] scores = System.Buffers.ArrayPool<float>.Shared.Rent(tq * tk);
+                fixed (float* s = scores)
+                {
+                    OpenBlas.SgemmSerial(false, true, tq, tk, d, scale, Head(qp, b, 0, h, hq, tq), hq * d, Head(kp, b, 0, kvh, hkv, tk), hkv * d, 0f, s, tk);
+                    for (int t = 0; t < tq; t++)
+                    {
+                        SoftmaxRow(new Span<float>(s + ((long)t * tk), tk), b, h, t);
+                    }
+
+                    OpenBlas.SgemmSerial(false, false, tq, d, tk, 1f, s, tk, Head(vp, b, 0, kvh, hkv, tk), hkv * d, 0f, Head(yp, b, 0, h, hq, tq), hq * d);
+                }
+
+                System.Buffers.ArrayPool<float>.Shared.Return(scores);
+            }));
+            return y.Finish();
+        }
+
         int block = (int)Math.Clamp(ScoreBudgetBytes / ((long)Math.Max(tk, 1) * 4), 1, Math.Max(tq, 1));
-        using BufferPool.Rental scores = Scratch((long)block * tk * 4);
-        float* s = (float*)scores.Pointer;
-        float* yp = y.Pointer;
+        using BufferPool.Rental scoreRental = Scratch((long)block * tk * 4);
+        float* sp = (float*)scoreRental.Pointer;
         for (int b = 0; b < batch; b++)
         {
             for (int h = 0; h < hq; h++)
             {
                 int kvh = h / (hq / hkv);
-                float* kh = ks.Pointer + ((long)b * tk * hkv * d) + (kvh * d);
-                float* vh = vs.Pointer + ((long)b * tk * hkv * d) + (kvh * d);
                 for (int q0 = 0; q0 < tq; q0 += block)
                 {
-                    int rows = Math.Min(block, tq - q0);
-                    float* qh = qs.Pointer + ((((long)b * tq) + q0) * hq * d) + (h * d);
-                    OpenBlas.Sgemm(Threads, false, true, rows, tk, d, options.EffectiveScale, qh, hq * d, kh, hkv * d, 0f, s, tk);
-                    int visible = keyLengths[b];
-                    bool causal = options.Causal;
-                    int start = q0;
-                    int head = h, item = b;
-                    ParallelRows(rows, r =>
-                    {
-                        int limit = causal ? Math.Min(visible, start + (int)r + (tk - tq) + 1) : visible;
-                        var row = new Span<float>(s + (r * tk), tk);
-                        if (keyMask is null && bias is null)
-                        {
-                            MaskedSoftmaxRow(row, limit);
-                        }
-                        else
-                        {
-                            long biasAt = ((((long)item * biasHeads) + (biasHeads == 1 ? 0 : head)) * tq + start + r) * tk;
-                            ExcludingSoftmaxRow(row, limit, keyMask.AsSpan(keyMask is null ? 0 : item * tk), bias.AsSpan(bias is null ? 0 : (int)biasAt));
-                        }
-                    });
-                    float* yh = yp + ((((long)b * tq) + q0) * hq * d) + (h * d);
-                    OpenBlas.Sgemm(Threads, false, false, rows, d, tk, 1f, s, tk, vh, hkv * d, 0f, yh, hq * d);
+                    int rows = Math.Min(block, tq - q0), item = b, head = h, start = q0;
+                    OpenBlas.Sgemm(Threads, false, true, rows, tk, d, scale, Head(qp, b, q0, h, hq, tq), hq * d, Head(kp, b, 0, kvh, hkv, tk), hkv * d, 0f, sp, tk);
+                    ParallelRows(rows, r => SoftmaxRow(new Span<float>(sp + (r * tk), tk), item, head, start + (int)r));
+                    OpenBlas.Sgemm(Threads, false, false, rows, d, tk, 1f, sp, tk, Head(vp, b, 0, kvh, hkv, tk), hkv * d, 0f, Head(yp, b, q0, h, hq, tq), hq * d);
                 }
             }
         }

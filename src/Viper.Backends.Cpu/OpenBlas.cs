@@ -45,6 +45,36 @@ internal static unsafe partial class OpenBlas
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> with OpenBLAS at one thread and the lock held, so that inside it <see cref="SgemmSerial"/>
+    /// may be called from many threads at once — one small GEMM each (attention's heads in parallel) — and no other
+    /// caller changes the thread count meanwhile. The body must not call <see cref="Sgemm"/> from another thread.
+    /// </summary>
+    public static void SerialRegion(Action body)
+    {
+        _ = Loaded.Value;
+        lock (Gate)
+        {
+            if (_threads != 1)
+            {
+                openblas_set_num_threads(1);
+                _threads = 1;
+            }
+
+            body();
+        }
+    }
+
+    /// <summary>A single-threaded row-major GEMM, only inside <see cref="SerialRegion"/>.</summary>
+    public static void SgemmSerial(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta,
+        float* c, int ldc)
+    {
+        if (m != 0 && n != 0)
+        {
+            cblas_sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    }
+
     private static bool Load()
     {
         if (!NativeLibrary.TryLoad(Library, typeof(OpenBlas).Assembly, null, out _))
