@@ -29,13 +29,7 @@ VIPER_INLINE void attention_backward_rows(const T* __restrict__ q, const T* __re
         p[j] = scale * acc;
         local_max = fmaxf(local_max, p[j]);
     }
-    // Block max through the sum scratch: every thread's max, reduced by warps (block_sum pattern with fmaxf).
-    local_max = warp_max(local_max);
-    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    if (lane == 0) scratch[warp] = local_max;
-    __syncthreads();
-    float max = warp_max(lane < warps ? scratch[lane] : -3.402823466e38f);
-    __syncthreads();
+    float max = block_max(local_max, scratch);
     float local_sum = 0.f;
     for (int j = threadIdx.x; j < limit; j += blockDim.x) {
         p[j] = expf(p[j] - max);

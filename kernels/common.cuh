@@ -186,6 +186,18 @@ VIPER_INLINE float block_sum(float v, float* scratch) {
     return v;
 }
 
+// Maximum over a block, as block_sum (lanes past the last warp count as the lowest finite float).
+VIPER_INLINE float block_max(float v, float* scratch) {
+    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    v = warp_max(v);
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : -3.402823466e38f;
+    v = warp_max(v);
+    __syncthreads();
+    return v;
+}
+
 // ---- dynamic shared memory ------------------------------------------------------------------------
 
 #if VIPER_DEVICE_BUILD

@@ -4,17 +4,6 @@
 
 namespace viper {
 
-VIPER_INLINE float block_max(float v, float* scratch) {
-    unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    v = warp_max(v);
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    v = lane < warps ? scratch[lane] : -3.402823466e38f;
-    v = warp_max(v);
-    __syncthreads();
-    return v;
-}
-
 template <typename T>
 VIPER_INLINE void softmax_rows(const T* __restrict__ x, T* __restrict__ y, int cols) {
     __shared__ float scratch[32];

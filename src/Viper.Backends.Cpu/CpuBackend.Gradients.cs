@@ -142,13 +142,7 @@ public sealed unsafe partial class CpuBackend
         ParallelRows(x.Shape.Rows, row =>
         {
             float* v = xp + (row * c), g = dyp + (row * c), o = dxp + (row * c);
-            double sq = 0;
-            for (int j = 0; j < c; j++)
-            {
-                sq += (double)v[j] * v[j];
-            }
-
-            float norm = (float)Math.Sqrt(sq);
+            float norm = L2Norm(v, c);
             if (!(norm > eps))
             {
                 TensorPrimitives.Divide(new ReadOnlySpan<float>(g, c), eps, new Span<float>(o, c)); // clamp_min passes no gradient to the norm

@@ -74,13 +74,7 @@ public sealed unsafe partial class CpuBackend
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelRows(x.Shape.Rows, row =>
         {
-            double sq = 0;
-            for (int j = 0; j < c; j++)
-            {
-                sq += (double)xp[(row * c) + j] * xp[(row * c) + j];
-            }
-
-            float norm = MathF.Max((float)Math.Sqrt(sq), eps);
+            float norm = MathF.Max(L2Norm(xp + (row * c), c), eps);
             TensorPrimitives.Divide(new ReadOnlySpan<float>(xp + (row * c), c), norm, new Span<float>(yp + (row * c), c));
         });
         return y.Finish();
@@ -101,5 +95,17 @@ public sealed unsafe partial class CpuBackend
         }
 
         return FromHost(HostCasts.Convert(x.ToBytes(), x.DType, dtype), x.Shape, dtype);
+    }
+
+    /// <summary>‖v‖₂ of a row: squares summed in double, the root rounded to f32 (l2_normalize and its backward).</summary>
+    private static float L2Norm(float* v, int c)
+    {
+        double sq = 0;
+        for (int j = 0; j < c; j++)
+        {
+            sq += (double)v[j] * v[j];
+        }
+
+        return (float)Math.Sqrt(sq);
     }
 }

@@ -98,14 +98,7 @@ public sealed partial class CudaBackend
         long cols = outShape.ElementCount, rows = cols == 0 ? 0 : x.ElementCount / cols;
         Tensor sums = AllocateUninitialized(outShape, DType.F32);
         LaunchElementwise(KernelTable.Entry("sum_leading", x.DType), cols, new KernelArgs().Add(this, x).Add(this, sums).Add(rows).Add(cols));
-        if (x.DType == DType.F32)
-        {
-            return sums;
-        }
-
-        Tensor rounded = Cast(sums, x.DType);
-        sums.Dispose();
-        return rounded;
+        return RoundedTo(sums, x.DType);
     }
 
     protected override Tensor MeanCore(Tensor x)
@@ -113,14 +106,7 @@ public sealed partial class CudaBackend
         Tensor sums = AllocateUninitialized(x.Shape.WithoutLast(), DType.F32);
         LaunchRows(KernelTable.Entry("sum_rows", x.DType), x.Shape.Rows, x.Shape.Last,
             new KernelArgs().Add(this, x).Add(this, sums).Add(x.Shape.Last).Add(1f / Math.Max(x.Shape.Last, 1)));
-        if (x.DType == DType.F32)
-        {
-            return sums;
-        }
-
-        Tensor mean = Cast(sums, x.DType);
-        sums.Dispose();
-        return mean;
+        return RoundedTo(sums, x.DType);
     }
 
     /// <summary>

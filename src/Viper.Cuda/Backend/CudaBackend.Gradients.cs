@@ -76,17 +76,4 @@ public sealed partial class CudaBackend
             .Add(s.Beta1).Add(s.Beta2).Add(s.OneMinusBeta1).Add(s.OneMinusBeta2).Add(s.Eps).Add(s.StepSize).Add(s.BiasCorrection2Sqrt)
             .Add(s.DecayFactor).Add(s.GradientDecay).Add(grad.ElementCount));
     }
-
-    /// <summary>An f32 result rounded once to <paramref name="dtype"/> (itself when f32).</summary>
-    private Tensor RoundedTo(Tensor f32, DType dtype)
-    {
-        if (dtype == DType.F32)
-        {
-            return f32;
-        }
-
-        Tensor rounded = Cast(f32, dtype);
-        f32.Dispose();
-        return rounded;
-    }
 }

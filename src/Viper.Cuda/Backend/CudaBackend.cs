@@ -129,6 +129,19 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         return new Tensor(storage, shape, dtype);
     }
 
+    /// <summary>An f32 result rounded once to <paramref name="dtype"/> (itself when f32).</summary>
+    private Tensor RoundedTo(Tensor f32, DType dtype)
+    {
+        if (dtype == DType.F32)
+        {
+            return f32;
+        }
+
+        Tensor rounded = Cast(f32, dtype);
+        f32.Dispose();
+        return rounded;
+    }
+
     private static DeviceBuffer Buffer(Tensor t) => ((CudaStorage)t.Storage).Buffer;
 
     /// <summary>The device address of the tensor's first element (views included).</summary>

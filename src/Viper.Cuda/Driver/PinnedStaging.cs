@@ -61,8 +61,7 @@ internal sealed unsafe class PinnedStaging : IDisposable
         }
 
         Check(cuMemcpyDtoHAsync((void*)_buffer, source, (nuint)destination.Length, _stream));
-        Check(cuEventRecord(_consumed.Value, _stream));
-        Check(cuStreamSynchronize(_stream));
+        Check(cuStreamSynchronize(_stream)); // every earlier transfer has finished too, so the next upload need not wait
         new ReadOnlySpan<byte>((void*)_buffer, destination.Length).CopyTo(destination);
         return true;
     }

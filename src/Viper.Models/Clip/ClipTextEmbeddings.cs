@@ -28,23 +28,20 @@ public sealed class ClipTextEmbeddings : Module
     public Tensor TokenTable => _tokens;
 
     /// <summary>ids I32 (B, T) → (B, T, C); positions 0…T−1.</summary>
-    public Tensor Forward(IBackend b, Tensor ids)
-    {
-        int length = ids.Shape[1];
-        using Tensor positionIds = b.FromInts(Enumerable.Range(0, length).ToArray(), new Shape(length));
-        using Tensor tokens = b.Embedding(_tokens, ids);
-        using Tensor positions = b.Embedding(_positions, positionIds);
-        return b.Add(tokens, positions);
-    }
+    public Tensor Forward(IBackend b, Tensor ids) => Embed(b, _tokens, ids);
 
     /// <summary>
     /// <see cref="Forward"/> with the token rows taken from <paramref name="tokenRows"/> (U, C) at <paramref name="slots"/>
     /// (B, T) instead of the whole table: training touches only the rows of the ids a prompt uses.
     /// </summary>
-    public Tensor ForwardForTraining(IBackend b, Tensor tokenRows, Tensor slots)
+    public Tensor ForwardForTraining(IBackend b, Tensor tokenRows, Tensor slots) => Embed(b, tokenRows, slots);
+
+    /// <summary>Rows of <paramref name="table"/> at <paramref name="ids"/> (B, T) plus the positions 0…T−1.</summary>
+    private Tensor Embed(IBackend b, Tensor table, Tensor ids)
     {
-        using Tensor positionIds = b.FromInts(Enumerable.Range(0, slots.Shape[1]).ToArray(), new Shape(slots.Shape[1]));
-        using Tensor tokens = b.Embedding(tokenRows, slots);
+        int length = ids.Shape[1];
+        using Tensor positionIds = b.FromInts(Enumerable.Range(0, length).ToArray(), new Shape(length));
+        using Tensor tokens = b.Embedding(table, ids);
         using Tensor positions = b.Embedding(_positions, positionIds);
         return b.Add(tokens, positions);
     }

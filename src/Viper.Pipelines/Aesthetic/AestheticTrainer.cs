@@ -19,6 +19,9 @@ namespace Viper.Pipelines.Aesthetic;
 /// </summary>
 public sealed class AestheticTrainer : IDisposable
 {
+    /// <summary>The parameters the method trains: the text model's, not text_projection.</summary>
+    private const string TrainedPrefix = "text_model.";
+
     private readonly ClipTextModel _clip;
     private readonly IBackend _b;
     private readonly int[] _ids;
@@ -62,7 +65,7 @@ public sealed class AestheticTrainer : IDisposable
         try
         {
             Track(tokenName, _rows.Rows);
-            foreach (string name in parameters.Names.Where(n => n.StartsWith("text_model.", StringComparison.Ordinal) && n != tokenName))
+            foreach (string name in parameters.Names.Where(n => n.StartsWith(TrainedPrefix, StringComparison.Ordinal) && n != tokenName))
             {
                 Track(name, parameters.Edit(name));
             }
@@ -102,7 +105,7 @@ public sealed class AestheticTrainer : IDisposable
             return _gradients;
         }
 
-        var grads = new Gradients(name => name.StartsWith("text_model.", StringComparison.Ordinal));
+        var grads = new Gradients(name => name.StartsWith(TrainedPrefix, StringComparison.Ordinal));
         try
         {
             // loss = −t̂·î: d loss / d t̂ = −î, then through the normalisation, text_projection (frozen) and the text model.

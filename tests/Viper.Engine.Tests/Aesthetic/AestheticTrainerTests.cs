@@ -156,33 +156,22 @@ public class AestheticTrainerTests(ITestOutputHelper output)
     private static float[] Dense(AestheticTrainer trainer, Gradients grads, string name, int length)
     {
         float[] g = grads[name].ToFloats();
-        if (g.Length == length)
-        {
-            return g;
-        }
-
-        float[] dense = new float[length];
-        int c = g.Length / trainer.TokenIds.Count;
-        for (int r = 0; r < trainer.TokenIds.Count; r++)
-        {
-            Array.Copy(g, r * c, dense, trainer.TokenIds[r] * c, c);
-        }
-
-        return dense;
+        return g.Length == length ? g : WithRows(new float[length], g, trainer.TokenIds);
     }
 
-    private static float[] DenseParam(AestheticTrainer trainer, ClipTextModel clip, string name, Dictionary<string, byte[]> before)
-    {
-        if (name != clip.TextModel.Embeddings.TokenWeightName)
-        {
-            return clip.Parameters[name].ToFloats();
-        }
+    /// <summary>A parameter as the reference stores it: the token table is the original with the trained rows written in.</summary>
+    private static float[] DenseParam(AestheticTrainer trainer, ClipTextModel clip, string name, Dictionary<string, byte[]> before) =>
+        name != clip.TextModel.Embeddings.TokenWeightName
+            ? clip.Parameters[name].ToFloats()
+            : WithRows(HostTensors.DecodeFloats(before[name], DType.F32), trainer.TokenRowValues.ToFloats(), trainer.TokenIds);
 
-        float[] table = HostTensors.DecodeFloats(before[name], DType.F32), rows = trainer.TokenRowValues.ToFloats();
-        int c = rows.Length / trainer.TokenIds.Count;
-        for (int r = 0; r < trainer.TokenIds.Count; r++)
+    /// <summary>Writes row r of <paramref name="rows"/> into row ids[r] of <paramref name="table"/>; returns the table.</summary>
+    private static float[] WithRows(float[] table, float[] rows, IReadOnlyList<int> ids)
+    {
+        int c = rows.Length / ids.Count;
+        for (int r = 0; r < ids.Count; r++)
         {
-            Array.Copy(rows, r * c, table, trainer.TokenIds[r] * c, c);
+            Array.Copy(rows, r * c, table, ids[r] * c, c);
         }
 
         return table;
