@@ -15,6 +15,8 @@ root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(EvaluateCommand.Create());
 root.Subcommands.Add(AestheticEmbeddingCommand.Create());
 root.Subcommands.Add(AestheticPersonalizeCommand.Create());
+root.Subcommands.Add(StarterSetCommand.Create());
+root.Subcommands.Add(StudioCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

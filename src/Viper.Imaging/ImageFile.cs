@@ -55,17 +55,28 @@ public static class ImageFile
             throw new ImageFormatException($"{source}: not a decodable image");
         }
 
-        byte[] rgb = new byte[image.Width * image.Height * 3];
-        for (int p = 0; p < image.Width * image.Height; p++)
+        return OverWhite(image.Width, image.Height, image.Data);
+    }
+
+    /// <summary>Unpremultiplied RGBA pixels composited over opaque white into RGB (what every decoder here hands on).</summary>
+    public static RgbImage OverWhite(int width, int height, ReadOnlySpan<byte> rgba)
+    {
+        if (rgba.Length != (long)width * height * 4)
         {
-            int alpha = image.Data[(p * 4) + 3];
+            throw new ArgumentException($"{rgba.Length} bytes are not {width}×{height} RGBA pixels", nameof(rgba));
+        }
+
+        byte[] rgb = new byte[width * height * 3];
+        for (int p = 0; p < width * height; p++)
+        {
+            int alpha = rgba[(p * 4) + 3];
             for (int c = 0; c < 3; c++)
             {
-                rgb[(p * 3) + c] = OverWhite(image.Data[(p * 4) + c], alpha);
+                rgb[(p * 3) + c] = OverWhite(rgba[(p * 4) + c], alpha);
             }
         }
 
-        return new RgbImage(image.Width, image.Height, rgb);
+        return new RgbImage(width, height, rgb);
     }
 
     /// <summary>

@@ -59,7 +59,12 @@ public sealed class ViperPipeline : IDisposable
     public bool HasRefiner => _refiner is not null;
 
     /// <summary>The default image size: the UNet's sample_size times the VAE's down factor (512 for SD1.5, 1024 for SDXL).</summary>
-    public int DefaultSize => _base.Unet.Config.SampleSize * _vae.Config.DownFactor;
+    public int DefaultSize => Geometry.DefaultSize;
+
+    /// <summary>Width and height must be multiples of this: the VAE's down factor times the UNet's total downsampling.</summary>
+    public int SizeMultiple => Geometry.SizeMultiple;
+
+    private PipelineGeometry Geometry => new(_base.Unet.Config, _vae.Config);
 
     public static ViperPipeline Load(string folder, IBackend backend, PipelineOptions? options = null,
         IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -102,9 +107,6 @@ public sealed class ViperPipeline : IDisposable
             throw;
         }
     }
-
-    /// <summary>Width and height must be multiples of this: the VAE's down factor times the UNet's total downsampling.</summary>
-    public int SizeMultiple => _vae.Config.DownFactor * (1 << (_base.Unet.Config.BlockOutChannels.Length - 1));
 
     /// <summary>The sampler used when a request names none: the folder's scheduler class (or Euler, with a fallback note).</summary>
     public (string Name, string? Fallback) DefaultScheduler => SchedulerKind.DefaultFor(_base.SchedulerConfig);

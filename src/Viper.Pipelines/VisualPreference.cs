@@ -21,6 +21,7 @@ public sealed partial record VisualPreference
     [JsonPropertyName("dislikes")]
     public IReadOnlyList<string> Dislikes { get; }
 
+    [JsonIgnore]
     public bool IsEmpty => Likes.Count == 0 && Dislikes.Count == 0;
 
     /// <summary>Comma-separated attribute lists ("watercolor, muted tones") → a preference.</summary>

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Viper.Cli.Terminal;
+using Viper.Runtime;
+using Viper.Studio;
+
+namespace Viper.Cli.Commands;
+
+/// <summary>
+/// `viper studio`: the local web page for the whole ViPer flow (pick and comment, extract, generate, compare, score),
+/// served on 127.0.0.1 unless --listen says otherwise. Folders are checked before the server starts.
+/// </summary>
+internal static class StudioCommand
+{
+    private static readonly Option<DirectoryInfo> Workspace = new("--workspace") { Description = "The session's folder: images, preferences.json (created)", DefaultValueFactory = _ => new DirectoryInfo("viper-studio"), HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Images = new("--images") { Description = "Images to comment on, imported at start (e.g. a `viper starter-set` folder)", HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Model = new("--model") { Description = "The diffusers pipeline that generates (SDXL for ViPer)", HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> Metric = new("--metric") { Description = "The IDEFICS2 folder of the proxy metric (scores are shown only with one)", HelpName = "folder" };
+    private static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
+    private static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
+    private static readonly Option<int> MaxUploadMiB = OptionKinds.Int("--max-upload-mib", "Largest accepted upload, per file, in MiB", 20, 1, 1024);
+    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
+    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
+
+    public static Command Create()
+    {
+        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
+        var command = new Command("studio", "Serve the local web page for the ViPer flow: pick and comment on images, extract preferences, generate, compare and score. " + ExitCodes.Help)
+        {
+            Workspace, Images, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
+            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision,
+        };
+        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
+        return command;
+    }
+
+    private static async Task<int> Run(ParseResult r, CancellationToken cancellationToken)
+    {
+        string? model = r.GetValue(Model)?.FullName;
+        if (model is not null && !File.Exists(Path.Combine(model, "model_index.json")))
+        {
+            throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
+        }
+
+        DirectoryInfo? extractor = r.GetValue(PreferencesCommand.Extractor), adapter = r.GetValue(PreferencesCommand.Adapter);
+        if ((extractor is null) != (adapter is null))
+        {
+            throw new UsageException("--extractor and --adapter go together (the IDEFICS2 folder and the VPE-ViPer adapter)");
+        }
+
+        DirectoryInfo? images = r.GetValue(Images);
+        if (images is not null && !images.Exists)
+        {
+            throw new UsageException($"--images {images.FullName}: the folder does not exist");
+        }
+
+        string backend = r.GetValue(Backend)!;
+        int? threads = r.GetValue(Threads);
+        var options = new StudioOptions
+        {
+            Workspace = r.GetValue(Workspace)!.FullName,
+            StarterFolder = images?.FullName,
+            Generator = model,
+            Extractor = extractor is null ? null : Idefics2Folders.Model(extractor, "--extractor"),
+            ExtractorAdapter = Idefics2Folders.Adapter(adapter, "--adapter"),
+            ExtractorOptions = new() { MaxNewTokens = r.GetValue(PreferencesCommand.MaxNewTokens), RepetitionPenalty = r.GetValue(PreferencesCommand.RepetitionPenalty) },
+            Metric = r.GetValue(Metric) is { } metric ? Idefics2Folders.Model(metric, "--metric") : null,
+            MetricAdapter = Idefics2Folders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"),
+            Backend = () => BackendChoice.Create(backend, threads),
+            DType = OptionKinds.ToDType(r.GetValue(Precision)!),
+            MaxUploadBytes = (long)r.GetValue(MaxUploadMiB) << 20,
+            Url = Url(r.GetValue(Listen)!),
+        };
+
+        using IHost host = StudioHost.CreateBuilder(options).Build();
+        IReadOnlyList<string> problems = StudioHost.ImportStarter(host);
+        foreach (string problem in problems)
+        {
+            CliOutput.Warning($"--images: skipped {problem}");
+        }
+
+        await host.StartAsync(cancellationToken);
+        string address = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        CliOutput.Line($"Viper Studio on {address} (workspace {options.Workspace}); Ctrl+C stops it");
+        await host.WaitForShutdownAsync(cancellationToken);
+        return ExitCodes.Ok;
+    }
+
+    private static string Url(string listen)
+    {
+        int colon = listen.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(listen[(colon + 1)..], out int port) || port is < 0 or > 65535)
+        {
+            throw new UsageException($"--listen {listen}: expected host:port, e.g. 127.0.0.1:5170");
+        }
+
+        string host = listen[..colon];
+        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip) || !IPAddress.IsLoopback(ip))
+        {
+            CliOutput.Warning($"--listen {listen}: not a loopback address — anyone who can reach this machine can use the studio");
+        }
+
+        return $"http://{listen}";
+    }
+}

@@ -1,0 +1,170 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Routing;
+using Viper.Pipelines;
+using Viper.Pipelines.Preferences;
+using Viper.Studio.Jobs;
+using Viper.Studio.Library;
+using Viper.Studio.Work;
+
+namespace Viper.Studio.Api;
+
+/// <summary>
+/// The JSON API (the page is one client of it; README "viper studio" documents every route). Requests are checked here,
+/// before any work is queued; jobs report through server-sent events.
+/// </summary>
+public static class StudioApi
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/", () => StaticAssets.Serve("index.html"));
+        app.MapGet("/assets/{name}", (string name) => StaticAssets.Serve(name));
+        app.MapGet("/api/status", Status);
+
+        app.MapGet("/api/images", (ImageLibrary library) => Results.Json(new { images = library.All }));
+        app.MapGet("/api/images/{id}", (string id, ImageLibrary library) =>
+        {
+            StoredImage image = library.Find(id) ?? throw ApiException.NotFound($"no image with id '{id}'");
+            return Results.File(library.PathOf(image), "image/png");
+        });
+        app.MapPost("/api/images", Upload);
+
+        app.MapGet("/api/preferences", (PreferenceStore store) => Preference(store.Current));
+        app.MapPut("/api/preferences", async (HttpRequest request, PreferenceStore store) =>
+        {
+            VisualPreference preference = (await ErrorHandling.ReadJson<PreferenceRequest>(request)).ToPreference();
+            store.Save(preference);
+            return Preference(preference);
+        });
+        app.MapGet("/api/preferences/file", (PreferenceStore store) => File.Exists(store.Path)
+            ? Results.File(store.Path, "application/json", "preferences.json")
+            : throw ApiException.NotFound("no preferences saved yet"));
+
+        app.MapPost("/api/extract", Extract);
+        app.MapPost("/api/generate", Generate);
+
+        app.MapGet("/api/jobs/{id}", (string id, JobQueue queue) => Snapshot(Find(queue, id)));
+        app.MapGet("/api/jobs/{id}/events", Events);
+        app.MapPost("/api/jobs/{id}/cancel", (string id, JobQueue queue) =>
+        {
+            Job job = Find(queue, id);
+            job.Cancel();
+            return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
+        });
+    }
+
+    private static IResult Status(StudioOptions options, JobQueue queue, StudioGeometry geometry) => Results.Json(new
+    {
+        generator = options.Generator is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator)),
+        extractor = options.Extractor is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Extractor)),
+        metric = options.Metric is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Metric)),
+        recommendedComments = CommentedImage.Recommended,
+        sizeMultiple = geometry.Value?.SizeMultiple,
+        defaultSize = geometry.Value?.DefaultSize,
+        waiting = queue.Waiting,
+        maxUploadBytes = options.MaxUploadBytes,
+    });
+
+    private static async Task<IResult> Upload(HttpRequest request, ImageLibrary library, StudioOptions options)
+    {
+        if (!request.HasFormContentType)
+        {
+            throw ApiException.BadRequest("send the images as multipart/form-data, in fields named 'files'");
+        }
+
+        IFormCollection form;
+        try
+        {
+            form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"an uploaded file is over the {options.MaxUploadBytes >> 20} MiB limit");
+        }
+
+        if (form.Files.Count == 0)
+        {
+            throw ApiException.BadRequest("the upload holds no file");
+        }
+
+        // Every file is checked and decoded before any is stored: a bad one refuses the whole upload and writes nothing.
+        var decoded = new List<(Viper.Imaging.RgbImage Image, string Label)>();
+        foreach (IFormFile file in form.Files)
+        {
+            string label = ImageLibrary.Clean(file.FileName);
+            if (file.Length > options.MaxUploadBytes)
+            {
+                throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"{label} is over the {options.MaxUploadBytes >> 20} MiB limit");
+            }
+
+            using var bytes = new MemoryStream();
+            await file.CopyToAsync(bytes, request.HttpContext.RequestAborted);
+            decoded.Add((UploadDecoder.Decode(bytes.ToArray(), label, options.MaxUploadPixels), label));
+        }
+
+        StoredImage[] stored = [.. decoded.Select(d => library.Add(d.Image, "upload", d.Label))];
+        return Results.Json(new { images = stored }, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> Extract(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
+        PreferenceStore preferences)
+    {
+        if (options.Extractor is null || options.ExtractorAdapter is null)
+        {
+            throw new ApiException(StatusCodes.Status409Conflict, "no extractor is configured: start the studio with --extractor and --extractor-adapter");
+        }
+
+        var items = (await ErrorHandling.ReadJson<ExtractRequest>(request)).Resolve(library);
+        Job job = queue.Enqueue("extract", ExtractionWork.Create(items, library, models, preferences, options));
+        return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> Generate(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
+        PreferenceStore preferences, StudioGeometry geometry)
+    {
+        if (geometry.Value is not { } shape)
+        {
+            throw new ApiException(StatusCodes.Status409Conflict, "no generator is configured: start the studio with --model");
+        }
+
+        GenerateRequest body = await ErrorHandling.ReadJson<GenerateRequest>(request);
+        VisualPreference preference = body.Preference?.ToPreference("preference.") ?? preferences.Current;
+        if (preference.IsEmpty)
+        {
+            throw ApiException.BadRequest("preference: no liked or disliked attributes yet; extract them or add some");
+        }
+
+        GenerationRequest generation = body.ToRequest(shape, preference);
+        (IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked) = body.MetricContext(library);
+        Job job = queue.Enqueue("generate", GenerationWork.Create(generation, disliked, liked, library, models, options));
+        return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task Events(string id, HttpContext context, JobQueue queue)
+    {
+        Job job = Find(queue, id);
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        try
+        {
+            await foreach (JobEvent e in job.Follow(context.RequestAborted))
+            {
+                await context.Response.WriteAsync($"event: {e.Type}\ndata: {e.Data.ToJsonString()}\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The page went away; the job goes on.
+        }
+    }
+
+    private static Job Find(JobQueue queue, string id) => queue.Find(id) ?? throw ApiException.NotFound($"no job with id '{id}'");
+
+    private static JsonObject Snapshot(Job job) => new()
+    {
+        ["id"] = job.Id, ["kind"] = job.Kind, ["state"] = Job.Name(job.State), ["position"] = job.Position,
+        ["result"] = job.Result?.DeepClone(), ["error"] = job.Error,
+    };
+
+    private static IResult Preference(VisualPreference preference) => Results.Json(new { likes = preference.Likes, dislikes = preference.Dislikes });
+}

@@ -1,0 +1,121 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+
+namespace Viper.Studio.Jobs;
+
+public enum JobState
+{
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>One event of a job, sent to the page as a server-sent event of type <paramref name="Type"/>.</summary>
+public sealed record JobEvent(string Type, JsonObject Data);
+
+/// <summary>
+/// A queued piece of work (an extraction or a generation) and everything it has reported, so that a page that connects
+/// late — or twice — sees the whole stream from the start.
+/// </summary>
+public sealed class Job(string id, string kind, Action<Job, CancellationToken> work)
+{
+    private readonly List<JobEvent> _events = [];
+    private readonly CancellationTokenSource _cancel = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string Id { get; } = id;
+
+    public string Kind { get; } = kind;
+
+    public JobState State { get; private set; } = JobState.Queued;
+
+    public bool IsFinished => State is JobState.Done or JobState.Failed or JobState.Cancelled;
+
+    /// <summary>Jobs ahead of this one, the running one included (0: this one runs next, or runs).</summary>
+    public int Position { get; private set; }
+
+    /// <summary>The last "result" event's data, once done.</summary>
+    public JsonObject? Result { get; private set; }
+
+    /// <summary>The message of the "error" event, once failed.</summary>
+    public string? Error { get; private set; }
+
+    internal CancellationToken CancellationToken => _cancel.Token;
+
+    internal Action<Job, CancellationToken> Work { get; } = work;
+
+    public void Post(string type, JsonObject data)
+    {
+        TaskCompletionSource changed;
+        lock (_events)
+        {
+            _events.Add(new JobEvent(type, data));
+            switch (type)
+            {
+                case "result":
+                    Result = data;
+                    break;
+                case "error":
+                    Error = data["message"]?.GetValue<string>();
+                    break;
+            }
+
+            (changed, _changed) = (_changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+
+        changed.TrySetResult();
+    }
+
+    /// <summary>Asks the job to stop: a queued job never starts, a running one stops at its next step.</summary>
+    public void Cancel() => _cancel.Cancel();
+
+    internal void MoveTo(int position, bool announce = false)
+    {
+        if (State == JobState.Queued && (announce || position != Position))
+        {
+            Position = position;
+            Post("queued", new JsonObject { ["position"] = position });
+        }
+    }
+
+    internal void Enter(JobState state)
+    {
+        State = state;
+        Post("state", new JsonObject { ["state"] = Name(state) });
+    }
+
+    public static string Name(JobState state) => state.ToString().ToLowerInvariant();
+
+    /// <summary>Every event from the first, then each new one as it is posted, until the job has finished.</summary>
+    public async IAsyncEnumerable<JobEvent> Follow([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        int next = 0;
+        while (true)
+        {
+            JobEvent[] fresh;
+            Task changed;
+            bool finished;
+            lock (_events)
+            {
+                fresh = [.. _events.Skip(next)];
+                next = _events.Count;
+                changed = _changed.Task;
+                finished = IsFinished;
+            }
+
+            foreach (JobEvent e in fresh)
+            {
+                yield return e;
+            }
+
+            if (finished)
+            {
+                yield break;
+            }
+
+            await changed.WaitAsync(cancellationToken);
+        }
+    }
+}

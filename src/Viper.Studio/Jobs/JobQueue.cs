@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Viper.Studio.Jobs;
+
+/// <summary>
+/// Runs jobs one at a time, in the order they came, on one worker (the models share one device and one memory budget).
+/// Each job learns its place in the queue as it changes; an error ends the job with its message, never a stack trace
+/// (that goes to the server's log).
+/// </summary>
+public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
+{
+    private readonly Channel<Job> _pending = Channel.CreateUnbounded<Job>();
+    private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly List<Job> _waiting = [];
+    private Job? _running;
+
+    public Job? Find(string id) => _jobs.GetValueOrDefault(id);
+
+    public int Waiting
+    {
+        get
+        {
+            lock (_waiting)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
+    public Job Enqueue(string kind, Action<Job, CancellationToken> work)
+    {
+        var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work);
+        _jobs[job.Id] = job;
+        lock (_waiting)
+        {
+            _waiting.Add(job);
+            job.MoveTo(_waiting.Count - 1 + (_running is null ? 0 : 1), announce: true);
+        }
+
+        _pending.Writer.TryWrite(job);
+        return job;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await foreach (Job job in _pending.Reader.ReadAllAsync(stoppingToken))
+        {
+            lock (_waiting)
+            {
+                _waiting.Remove(job);
+                _running = job;
+                for (int i = 0; i < _waiting.Count; i++)
+                {
+                    _waiting[i].MoveTo(i + 1);
+                }
+            }
+
+            // The work is synchronous and long (a whole generation): it runs off the request threads.
+            await Task.Factory.StartNew(() => Run(job), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            lock (_waiting)
+            {
+                _running = null;
+            }
+        }
+    }
+
+    private void Run(Job job)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.CancellationToken);
+        if (linked.IsCancellationRequested)
+        {
+            job.Enter(JobState.Cancelled);
+            return;
+        }
+
+        job.Enter(JobState.Running);
+        try
+        {
+            job.Work(job, linked.Token);
+            job.Enter(JobState.Done);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            job.Enter(JobState.Cancelled);
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "{Kind} job {Id} failed", job.Kind, job.Id);
+            JsonObject error = new() { ["message"] = e.Message };
+            if (e is Pipelines.Preferences.PreferenceParseException parse)
+            {
+                error["message"] = "the extractor's text has no 'Liked Art Features:' / 'Disliked Art Features:' sections; edit the preferences by hand or extract again";
+                error["text"] = parse.RawText;
+            }
+
+            job.Post("error", error);
+            job.Enter(JobState.Failed);
+        }
+    }
+}

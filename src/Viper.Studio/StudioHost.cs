@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Viper.Studio.Api;
+using Viper.Studio.Jobs;
+using Viper.Studio.Library;
+using Viper.Studio.Work;
+
+namespace Viper.Studio;
+
+/// <summary>The studio's web host: Kestrel on <see cref="StudioOptions.Url"/>, the API, the job worker and the models.</summary>
+public static class StudioHost
+{
+    public static IHostBuilder CreateBuilder(StudioOptions options)
+    {
+        Directory.CreateDirectory(options.Workspace);
+        return new HostBuilder()
+            .ConfigureLogging(logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
+            .ConfigureWebHost(web => web
+                .UseKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = (16 * options.MaxUploadBytes) + (1 << 20))
+                .UseUrls(options.Url)
+                .ConfigureServices(services =>
+                {
+                    services.AddRouting();
+                    services.Configure<FormOptions>(form =>
+                    {
+                        form.MultipartBodyLengthLimit = options.MaxUploadBytes; // per file: a huge one is cut off while it streams in
+                        form.ValueCountLimit = 64;
+                    });
+                    services.AddSingleton(options);
+                    services.AddSingleton(_ => new ImageLibrary(options.Workspace));
+                    services.AddSingleton<PreferenceStore>();
+                    services.AddSingleton<StudioGeometry>();
+                    services.AddSingleton<ModelSlots>();
+                    services.AddSingleton<JobQueue>();
+                    services.AddHostedService(s => s.GetRequiredService<JobQueue>());
+                })
+                .Configure(app =>
+                {
+                    app.UseMiddleware<ErrorHandling>();
+                    app.UseRouting();
+                    app.UseEndpoints(StudioApi.Map);
+                }));
+    }
+
+    /// <summary>Imports the starter folder into the library (before serving, so the page opens with the images); returns the problems.</summary>
+    public static IReadOnlyList<string> ImportStarter(IHost host)
+    {
+        StudioOptions options = host.Services.GetRequiredService<StudioOptions>();
+        return options.StarterFolder is { } folder
+            ? host.Services.GetRequiredService<ImageLibrary>().Import(folder, options.MaxUploadPixels)
+            : [];
+    }
+}

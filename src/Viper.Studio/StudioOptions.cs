@@ -1,0 +1,44 @@
+using Viper.Pipelines.Chat;
+using Viper.Runtime;
+
+namespace Viper.Studio;
+
+/// <summary>What `viper studio` serves: its workspace, the models of each kind, where they run and the upload limits.</summary>
+public sealed record StudioOptions
+{
+    /// <summary>The session's folder: images (uploads, starter set, generated) and the preferences file live under it.</summary>
+    public required string Workspace { get; init; }
+
+    /// <summary>Images to offer for commenting, imported at start (a folder of images, e.g. what `viper starter-set` wrote).</summary>
+    public string? StarterFolder { get; init; }
+
+    /// <summary>The diffusers pipeline folder that generates (SDXL for ViPer; any SD the engine runs works).</summary>
+    public string? Generator { get; init; }
+
+    /// <summary>The IDEFICS2 folder and the VPE-ViPer adapter folder of the preference extractor.</summary>
+    public string? Extractor { get; init; }
+
+    public string? ExtractorAdapter { get; init; }
+
+    /// <summary>The IDEFICS2 folder and the Metric-ViPer adapter folder of the proxy metric (scores are shown only with one).</summary>
+    public string? Metric { get; init; }
+
+    public string? MetricAdapter { get; init; }
+
+    /// <summary>Creates the backend every model runs on (called once, at start).</summary>
+    public required Func<IBackend> Backend { get; init; }
+
+    public DType DType { get; init; } = DType.F32;
+
+    /// <summary>The extractor's generation settings (the authors': 2000 new tokens, repetition penalty 0.99).</summary>
+    public ChatOptions ExtractorOptions { get; init; } = Pipelines.Preferences.PreferenceExtractor.DefaultOptions;
+
+    /// <summary>The largest upload accepted, per file.</summary>
+    public long MaxUploadBytes { get; init; } = 20L << 20;
+
+    /// <summary>The most pixels an uploaded image may have (larger ones are refused before decoding).</summary>
+    public long MaxUploadPixels { get; init; } = 40_000_000;
+
+    /// <summary>Where Kestrel listens; loopback unless the user says otherwise.</summary>
+    public string Url { get; init; } = "http://127.0.0.1:5170";
+}

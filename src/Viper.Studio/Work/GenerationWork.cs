@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Viper.Imaging;
+using Viper.Pipelines;
+using Viper.Studio.Jobs;
+using Viper.Studio.Library;
+
+namespace Viper.Studio.Work;
+
+/// <summary>
+/// A generation job: the personalized image, then the plain one from the same seed (no preference, i.e. β = 0), each
+/// reporting every step ("progress") with a latent preview ("preview", a PNG data URL); both are stored in the library,
+/// then scored with the metric against the marked images when there is a metric and at least one liked/disliked pair.
+/// </summary>
+public static class GenerationWork
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static Action<Job, CancellationToken> Create(GenerationRequest request, IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked,
+        ImageLibrary library, ModelSlots models, StudioOptions options) => (job, cancellationToken) =>
+    {
+        RgbImage[] likedImages = [.. liked.Select(library.Load)], dislikedImages = [.. disliked.Select(library.Load)];
+        job.Post("progress", new JsonObject { ["image"] = "personalized", ["stage"] = "load", ["step"] = 0, ["total"] = 1 });
+        ViperPipeline pipeline = models.Generator();
+        var made = new List<(string Name, StoredImage Stored, RgbImage Image)>();
+        foreach ((string name, GenerationRequest q) in new[] { ("personalized", request), ("plain", request with { Preference = null }) })
+        {
+            var progress = new Reporter<GenerationProgress>(p =>
+                job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
+            GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
+            StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed);
+            made.Add((name, stored, generated.Images[0]));
+            job.Post("image", new JsonObject { ["image"] = name, ["stored"] = JsonSerializer.SerializeToNode(stored, Json), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });
+        }
+
+        IReadOnlyList<double>? scores = null;
+        string? scoreNote = options.Metric is null ? "no metric is configured (start the studio with --metric)"
+            : liked.Count == 0 ? "mark at least one image liked and one disliked to score" : null;
+        if (scoreNote is null)
+        {
+            job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 0, ["total"] = 1 });
+            scores = models.Metric().Score(dislikedImages, likedImages, [.. made.Select(m => m.Image)], cancellationToken);
+            job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 1, ["total"] = 1 });
+        }
+
+        var result = new JsonObject { ["pairs"] = liked.Count, ["scoreNote"] = scoreNote };
+        for (int i = 0; i < made.Count; i++)
+        {
+            result[made[i].Name] = new JsonObject { ["image"] = JsonSerializer.SerializeToNode(made[i].Stored, Json), ["score"] = scores is null ? null : scores[i] };
+        }
+
+        job.Post("result", result);
+    };
+
+    private static void Preview(Job job, string name, StepState state)
+    {
+        if (state.Preview() is not [RgbImage preview, ..])
+        {
+            return;
+        }
+
+        using var png = new MemoryStream();
+        PngWriter.Write(png, preview);
+        job.Post("preview", new JsonObject
+        {
+            ["image"] = name, ["step"] = state.Step, ["total"] = state.TotalSteps,
+            ["png"] = "data:image/png;base64," + Convert.ToBase64String(png.ToArray()),
+        });
+    }
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool and reorder).</summary>
+    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
