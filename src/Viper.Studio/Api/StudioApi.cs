@@ -76,9 +76,11 @@ public static class StudioApi
         {
             form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
         }
-        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        catch (InvalidDataException e)
         {
-            throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"an uploaded file is over the {options.MaxUploadBytes >> 20} MiB limit");
+            throw e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
+                ? new ApiException(StatusCodes.Status413PayloadTooLarge, $"an uploaded file is over the {options.MaxUploadBytes >> 20} MiB limit")
+                : ApiException.BadRequest($"the upload is not well-formed multipart/form-data: {e.Message}");
         }
 
         if (form.Files.Count == 0)
