@@ -48,7 +48,10 @@ internal sealed class BufferPool(long capacityBytes) : IDisposable
         return new Rental(this, buffer);
     }
 
-    public void Dispose()
+    public void Dispose() => ReleaseCached();
+
+    /// <summary>Frees every cached buffer (those still rented come back to the cache as usual).</summary>
+    public void ReleaseCached()
     {
         lock (_free)
         {

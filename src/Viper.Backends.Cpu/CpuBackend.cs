@@ -7,7 +7,7 @@ namespace Viper.Backends.Cpu;
 /// TensorPrimitives, row loops to Parallel.For. f16/bf16 tensors are widened to f32, computed, and
 /// rounded once on the way out. Ops are split over partial files per family.
 /// </summary>
-public sealed unsafe partial class CpuBackend : Backend
+public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 {
     private readonly ParallelOptions _parallel;
     private readonly BufferPool _pool;
@@ -33,6 +33,9 @@ public sealed unsafe partial class CpuBackend : Backend
 
     /// <summary>Bytes of freed tensor memory held for reuse.</summary>
     public long CachedBytes => _pool.CachedBytes;
+
+    /// <summary>Frees the scratch and tensor buffers kept for reuse (between models of different shapes).</summary>
+    public void ReleaseCachedMemory() => _pool.ReleaseCached();
 
     /// <summary>A zero-filled tensor.</summary>
     public override Tensor Allocate(Shape shape, DType dtype) => Allocate(shape, dtype, zeroed: true);

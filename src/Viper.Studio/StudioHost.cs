@@ -40,6 +40,7 @@ public static class StudioHost
                 .Configure(app =>
                 {
                     app.UseMiddleware<ErrorHandling>();
+                    app.UseMiddleware<LocalRequestsOnly>();
                     app.UseRouting();
                     app.UseEndpoints(StudioApi.Map);
                 }));

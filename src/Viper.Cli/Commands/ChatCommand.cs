@@ -53,8 +53,8 @@ internal static class ChatCommand
     {
         RgbImage[] images = [.. (r.GetValue(Images) ?? []).Select(f => ImageArguments.Read(f, "--image"))];
         string prompt = PromptText(r.GetValue(Prompt), r.GetValue(Messages), images.Length);
-        string folder = Idefics2Folders.Model(r.GetValue(Model)!, "--model");
-        string? adapter = Idefics2Folders.Adapter(r.GetValue(Adapter), "--adapter");
+        string folder = ModelFolders.Model(r.GetValue(Model)!, "--model");
+        string? adapter = ModelFolders.Adapter(r.GetValue(Adapter), "--adapter");
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));

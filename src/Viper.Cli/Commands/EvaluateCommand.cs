@@ -53,13 +53,9 @@ internal static class EvaluateCommand
         FileInfo preferences = r.GetValue(Preferences)!;
         VisualPreference preference = preferences.Exists ? VisualPreference.Load(preferences.FullName)
             : throw new UsageException($"--preferences {preferences.FullName}: the file does not exist");
-        string model = r.GetValue(Model)!.FullName, metric = Idefics2Folders.Model(r.GetValue(Metric)!, "--metric");
-        if (!File.Exists(Path.Combine(model, "model_index.json")))
-        {
-            throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
-        }
+        string model = ModelFolders.Pipeline(r.GetValue(Model)!, "--model"), metric = ModelFolders.Model(r.GetValue(Metric)!, "--metric");
 
-        string? adapter = Idefics2Folders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"); // before minutes of generation
+        string? adapter = ModelFolders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"); // before minutes of generation
         string output = r.GetValue(Output)!.FullName;
         Directory.CreateDirectory(output);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);

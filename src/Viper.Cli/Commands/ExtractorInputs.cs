@@ -17,7 +17,7 @@ internal sealed record ExtractorInputs(IReadOnlyList<CommentedImage> Comments, I
             throw new UsageException("--comments needs --extractor (the IDEFICS2 folder) and --adapter (the VPE-ViPer adapter folder)");
         }
 
-        string model = Idefics2Folders.Model(extractor, "--extractor"), adapterFolder = Idefics2Folders.Adapter(adapter, "--adapter")!;
+        string model = ModelFolders.Model(extractor, "--extractor"), adapterFolder = ModelFolders.Adapter(adapter, "--adapter")!;
 
         IReadOnlyList<CommentedImage> items = CommentedImage.Load(comments.FullName);
         RgbImage[] images = [.. items.Select(i => ImageFile.Load(i.ImagePath))]; // a broken image is found now, not after the model loads

@@ -45,8 +45,8 @@ internal static class ScoreCommand
 
         RgbImage[] likedImages = [.. liked.Select(f => ImageArguments.Read(f, "--liked"))], dislikedImages = [.. disliked.Select(f => ImageArguments.Read(f, "--disliked"))];
         RgbImage[] queryImages = [.. queries.Select(f => ImageArguments.Read(f, "--query"))];
-        string model = Idefics2Folders.Model(r.GetValue(Model)!, "--model");
-        string? adapter = Idefics2Folders.Adapter(r.GetValue(Adapter), "--adapter");
+        string model = ModelFolders.Model(r.GetValue(Model)!, "--model");
+        string? adapter = ModelFolders.Adapter(r.GetValue(Adapter), "--adapter");
 
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!));

@@ -37,11 +37,7 @@ internal static class StarterSetCommand
 
     private static int Run(ParseResult r, CancellationToken cancellationToken)
     {
-        string model = r.GetValue(Model)!.FullName;
-        if (!File.Exists(Path.Combine(model, "model_index.json")))
-        {
-            throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
-        }
+        string model = ModelFolders.Pipeline(r.GetValue(Model)!, "--model");
 
         PipelineGeometry geometry = PipelineGeometry.Read(model);
         if (r.GetValue(Size) is { } size && size % geometry.SizeMultiple != 0)

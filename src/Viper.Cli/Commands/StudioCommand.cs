@@ -41,12 +41,7 @@ internal static class StudioCommand
 
     private static async Task<int> Run(ParseResult r, CancellationToken cancellationToken)
     {
-        string? model = r.GetValue(Model)?.FullName;
-        if (model is not null && !File.Exists(Path.Combine(model, "model_index.json")))
-        {
-            throw new UsageException($"--model {model}: no model_index.json there (a diffusers pipeline folder)");
-        }
-
+        string? model = r.GetValue(Model) is { } folder ? ModelFolders.Pipeline(folder, "--model") : null;
         DirectoryInfo? extractor = r.GetValue(PreferencesCommand.Extractor), adapter = r.GetValue(PreferencesCommand.Adapter);
         if ((extractor is null) != (adapter is null))
         {
@@ -66,11 +61,11 @@ internal static class StudioCommand
             Workspace = r.GetValue(Workspace)!.FullName,
             StarterFolder = images?.FullName,
             Generator = model,
-            Extractor = extractor is null ? null : Idefics2Folders.Model(extractor, "--extractor"),
-            ExtractorAdapter = Idefics2Folders.Adapter(adapter, "--adapter"),
+            Extractor = extractor is null ? null : ModelFolders.Model(extractor, "--extractor"),
+            ExtractorAdapter = ModelFolders.Adapter(adapter, "--adapter"),
             ExtractorOptions = new() { MaxNewTokens = r.GetValue(PreferencesCommand.MaxNewTokens), RepetitionPenalty = r.GetValue(PreferencesCommand.RepetitionPenalty) },
-            Metric = r.GetValue(Metric) is { } metric ? Idefics2Folders.Model(metric, "--metric") : null,
-            MetricAdapter = Idefics2Folders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"),
+            Metric = r.GetValue(Metric) is { } metric ? ModelFolders.Model(metric, "--metric") : null,
+            MetricAdapter = ModelFolders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"),
             Backend = () => BackendChoice.Create(backend, threads),
             DType = OptionKinds.ToDType(r.GetValue(Precision)!),
             MaxUploadBytes = (long)r.GetValue(MaxUploadMiB) << 20,

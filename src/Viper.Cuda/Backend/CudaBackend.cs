@@ -9,7 +9,7 @@ namespace Viper.Cuda.Backend;
 /// driver, or the emulated device in CI — with GEMMs on cuBLASLt (reference GEMM when emulated). Shapes and
 /// dtypes are validated by the same <see cref="OpChecks"/> as the CPU backend. Ops are split per family.
 /// </summary>
-public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : Runtime.Backend, IGraphCapture
+public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : Runtime.Backend, IGraphCapture, ICachedMemory
 {
     private readonly BadValueRecord _badValues = new(device);
     private CaptureArena? _arena;

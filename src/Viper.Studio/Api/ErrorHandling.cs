@@ -47,6 +47,11 @@ public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> l
     public static async Task<T> ReadJson<T>(HttpRequest request)
         where T : class
     {
+        if (!request.HasJsonContentType())
+        {
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, "send the body as JSON with Content-Type: application/json");
+        }
+
         try
         {
             return await JsonSerializer.DeserializeAsync<T>(request.Body, new JsonSerializerOptions(JsonSerializerDefaults.Web), request.HttpContext.RequestAborted)

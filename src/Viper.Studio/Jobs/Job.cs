@@ -22,6 +22,7 @@ public sealed record JobEvent(string Type, JsonObject Data);
 public sealed class Job(string id, string kind, Action<Job, CancellationToken> work)
 {
     private readonly List<JobEvent> _events = [];
+    private readonly Dictionary<string, (int Index, JsonObject Summary)> _superseded = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _cancel = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -46,11 +47,41 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
 
     internal Action<Job, CancellationToken> Work { get; } = work;
 
-    public void Post(string type, JsonObject data)
+    /// <summary>
+    /// Reports an event whose payload only matters until the next one of its type (a step's preview image): when the next
+    /// arrives, this one stays in the history as <paramref name="summary"/> (its step, without the picture), so a long
+    /// generation does not hold every preview it sent. Followers reading live get every payload.
+    /// </summary>
+    public void PostSuperseded(string type, JsonObject data, JsonObject summary)
     {
         TaskCompletionSource changed;
         lock (_events)
         {
+            if (_superseded.TryGetValue(type, out (int Index, JsonObject Summary) previous))
+            {
+                _events[previous.Index] = new JobEvent(type, previous.Summary);
+            }
+
+            _superseded[type] = (_events.Count, summary);
+            _events.Add(new JobEvent(type, data));
+            (changed, _changed) = (_changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+
+        changed.TrySetResult();
+    }
+
+    public void Post(string type, JsonObject data) => Post(type, data, null);
+
+    internal void Enter(JobState state) => Post("state", new JsonObject { ["state"] = Name(state) }, state);
+
+    // The state changes under the same lock as the event that announces it, so a follower that sees a finished job has
+    // also got its last event.
+    private void Post(string type, JsonObject data, JobState? state)
+    {
+        TaskCompletionSource changed;
+        lock (_events)
+        {
+            State = state ?? State;
             _events.Add(new JobEvent(type, data));
             switch (type)
             {
@@ -80,12 +111,6 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
         }
     }
 
-    internal void Enter(JobState state)
-    {
-        State = state;
-        Post("state", new JsonObject { ["state"] = Name(state) });
-    }
-
     public static string Name(JobState state) => state.ToString().ToLowerInvariant();
 
     /// <summary>Every event from the first, then each new one as it is posted, until the job has finished.</summary>
@@ -99,10 +124,10 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
             bool finished;
             lock (_events)
             {
+                finished = IsFinished;
                 fresh = [.. _events.Skip(next)];
                 next = _events.Count;
                 changed = _changed.Task;
-                finished = IsFinished;
             }
 
             foreach (JobEvent e in fresh)

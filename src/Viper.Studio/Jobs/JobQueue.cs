@@ -16,6 +16,7 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
 {
     private readonly Channel<Job> _pending = Channel.CreateUnbounded<Job>();
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<Job> _order = new();
     private readonly List<Job> _waiting = [];
     private Job? _running;
 
@@ -32,10 +33,19 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         }
     }
 
+    /// <summary>Finished jobs kept for late readers; older ones are forgotten (their images stay in the library).</summary>
+    public const int KeptFinished = 100;
+
     public Job Enqueue(string kind, Action<Job, CancellationToken> work)
     {
         var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work);
         _jobs[job.Id] = job;
+        _order.Enqueue(job);
+        while (_order.Count > KeptFinished && _order.TryPeek(out Job? oldest) && oldest.IsFinished && _order.TryDequeue(out _))
+        {
+            _jobs.TryRemove(oldest.Id, out _);
+        }
+
         lock (_waiting)
         {
             _waiting.Add(job);
@@ -61,7 +71,7 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
             }
 
             // The work is synchronous and long (a whole generation): it runs off the request threads.
-            await Task.Factory.StartNew(() => Run(job), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await Task.Factory.StartNew(() => Run(job, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             lock (_waiting)
             {
                 _running = null;
@@ -69,9 +79,10 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         }
     }
 
-    private void Run(Job job)
+    // Stopping the server cancels the running job too, so that the models it uses are not released under it.
+    private void Run(Job job, CancellationToken stopping)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.CancellationToken);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.CancellationToken, stopping);
         if (linked.IsCancellationRequested)
         {
             job.Enter(JobState.Cancelled);

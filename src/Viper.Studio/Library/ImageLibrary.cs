@@ -25,8 +25,7 @@ public sealed partial class ImageLibrary
         Directory.CreateDirectory(_folder);
         foreach (string sidecar in Directory.EnumerateFiles(_folder, "*.json"))
         {
-            if (JsonSerializer.Deserialize<StoredImage>(File.ReadAllText(sidecar), Json) is { } image && IsId(image.Id)
-                && File.Exists(PathOf(image.Id)))
+            if (Read(sidecar) is { } image && IsId(image.Id) && File.Exists(PathOf(image.Id)))
             {
                 _images[image.Id] = image;
             }
@@ -102,6 +101,19 @@ public sealed partial class ImageLibrary
     }
 
     private string PathOf(string id) => Path.Combine(_folder, id + ".png");
+
+    // A sidecar someone edited or a crash cut short: that image is left out of the session, not the whole studio.
+    private static StoredImage? Read(string sidecar)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<StoredImage>(File.ReadAllText(sidecar), Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     [GeneratedRegex("^[0-9a-f]{16}$")]
     private static partial Regex IdPattern();

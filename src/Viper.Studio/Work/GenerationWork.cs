@@ -61,11 +61,11 @@ public static class GenerationWork
 
         using var png = new MemoryStream();
         PngWriter.Write(png, preview);
-        job.Post("preview", new JsonObject
+        job.PostSuperseded("preview", new JsonObject
         {
             ["image"] = name, ["step"] = state.Step, ["total"] = state.TotalSteps,
             ["png"] = "data:image/png;base64," + Convert.ToBase64String(png.ToArray()),
-        });
+        }, new JsonObject { ["image"] = name, ["step"] = state.Step, ["total"] = state.TotalSteps });
     }
 
     /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool and reorder).</summary>

@@ -6,7 +6,8 @@ namespace Viper.Studio.Work;
 
 /// <summary>
 /// The models the studio has loaded: at most one at a time — the extractor, the generator or the metric — so that an 8B
-/// extractor and an SDXL pipeline never share the memory; switching kinds releases the previous model first. Only the job
+/// extractor and an SDXL pipeline never share the memory; switching kinds releases the previous model and the backend's
+/// cached memory first. Only the job
 /// worker uses it (one job at a time), so it needs no lock.
 /// </summary>
 public sealed class ModelSlots(StudioOptions options) : IDisposable
@@ -55,7 +56,13 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
 
     private void Release()
     {
-        _loaded?.Dispose();
+        if (_loaded is null)
+        {
+            return;
+        }
+
+        _loaded.Dispose();
         (_loaded, _kind) = (null, null);
+        (Backend as ICachedMemory)?.ReleaseCachedMemory(); // the next model has other shapes: the cache would only add to its peak
     }
 }

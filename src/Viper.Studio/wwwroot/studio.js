@@ -198,7 +198,7 @@ $('generate').onclick = async () => {
     state.generateJob = await follow('/api/generate', body, {
       queued: queued(status),
       progress: (d) => { status.textContent = `${d.image}: ${d.stage} ${d.step}/${d.total}`; progress.max = d.total || 1; progress.value = d.step; },
-      preview: (d) => { $('preview').src = d.png; $('preview').hidden = false; },
+      preview: (d) => { if (d.png) { $('preview').src = d.png; $('preview').hidden = false; } }, // a replayed old step has no picture
       image: (d) => { const img = $(`result-${d.image}`).querySelector('img'); img.src = d.stored.url; img.hidden = false; },
       result: (d) => {
         for (const side of ['personalized', 'plain']) {

@@ -40,6 +40,20 @@ public class BufferPoolTests
     }
 
     [Fact]
+    public void ReleasingTheCacheFreesWhatIsCachedAndKeepsWhatIsRented()
+    {
+        using var cpu = new CpuBackend(1);
+        using Tensor kept = cpu.FromFloats([5f, 6f], new Shape(2));
+        cpu.Allocate(new Shape(1000), DType.F32).Dispose();
+        Assert.Equal(4096, cpu.CachedBytes);
+        cpu.ReleaseCachedMemory();
+        Assert.Equal(0, cpu.CachedBytes);
+        Assert.Equal([5f, 6f], kept.ToFloats());
+        using Tensor fresh = cpu.FromFloats([1f], new Shape(1));
+        Assert.Equal([1f], fresh.ToFloats());
+    }
+
+    [Fact]
     public void DisposingTwiceReturnsOnceAndUseAfterDisposeThrows()
     {
         using var cpu = new CpuBackend(1);

@@ -133,6 +133,36 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
         Assert.Equal(0, state!["waiting"]!.GetValue<int>());
     }
 
+    [Theory]
+    [InlineData("PUT", "/api/preferences", "Origin", "http://evil.example", 403, "a request from another site (http://evil.example) may not change the studio")]
+    [InlineData("PUT", "/api/preferences", "Sec-Fetch-Site", "cross-site", 403, "may not change the studio")]
+    [InlineData("GET", "/api/images", "Host", "rebound.example", 403, "answers requests for localhost only, not for 'rebound.example'")]
+    [InlineData("PUT", "/api/preferences", "Content-Type", "text/plain", 415, "Content-Type: application/json")]
+    [InlineData("PUT", "/api/preferences", "Origin", "http://localhost", 200, null)]
+    public async Task OtherSitesCannotChangeTheStudio(string method, string url, string header, string value, int expected, string? message)
+    {
+        using StudioFactory studio = Studio();
+        HttpClient http = studio.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        if (method == "PUT")
+        {
+            request.Content = new StringContent("""{"likes": ["ink"]}""", System.Text.Encoding.UTF8, header == "Content-Type" ? value : "application/json");
+        }
+
+        if (header != "Content-Type")
+        {
+            request.Headers.TryAddWithoutValidation(header, value);
+        }
+
+        using HttpResponseMessage response = await http.SendAsync(request);
+        Assert.Equal(expected, (int)response.StatusCode);
+        if (message is not null)
+        {
+            Assert.Contains(message, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(_workspace.Path, "preferences.json")));
+        }
+    }
+
     [Fact]
     public async Task WithoutTheModelsExtractionAndGenerationSaySo()
     {
@@ -199,10 +229,18 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
             int[] steps = [.. events.Where(e => e.Type == "progress" && e.Data["image"]!.GetValue<string>() == image && e.Data["stage"]!.GetValue<string>() == "base")
                 .Select(e => e.Data["step"]!.GetValue<int>())];
             Assert.Equal([0, 1, 2, 3], steps);
-            string[] previews = [.. events.Where(e => e.Type == "preview" && e.Data["image"]!.GetValue<string>() == image).Select(e => e.Data["png"]!.GetValue<string>())];
-            Assert.Equal(3, previews.Length);
-            Assert.All(previews, p => ImageFile.Decode(Convert.FromBase64String(p["data:image/png;base64,".Length..])));
+            // One preview per step; replayed after the fact, only the latest still carries its picture.
+            JsonObject[] previews = [.. events.Where(e => e.Type == "preview" && e.Data["image"]!.GetValue<string>() == image).Select(e => e.Data)];
+            Assert.Equal([1, 2, 3], previews.Select(p => p["step"]!.GetValue<int>()));
         }
+
+        // A live reader gets every picture; a late one at least the last. Each is the latent-resolution preview.
+        JsonObject last = Last(events, "preview");
+        Assert.Equal(("plain", 3), (last["image"]!.GetValue<string>(), last["step"]!.GetValue<int>()));
+        Assert.NotNull(last["png"]);
+        Assert.All(events.Where(e => e.Type == "preview" && e.Data["png"] is not null), e =>
+            Assert.Equal(PipelineGeometry.Read(models.Pipelines.Sdxl).DefaultSize / 8,
+                ImageFile.Decode(Convert.FromBase64String(e.Data["png"]!.GetValue<string>()["data:image/png;base64,".Length..])).Width));
 
         JsonObject result = Last(events, "result");
         Assert.Equal(1, result["pairs"]!.GetValue<int>());
