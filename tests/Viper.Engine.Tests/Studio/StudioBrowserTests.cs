@@ -15,7 +15,8 @@ namespace Viper.Engine.Tests.Studio;
 /// <summary>
 /// The page as a person uses it, in headless chromium against the studio on Kestrel (127.0.0.1, a free port): pick three
 /// images, comment, extract with the scripted tiny extractor, edit the chips, generate with the tiny SDXL, and see two
-/// images with two scores. The finished page is saved as artifacts/studio/finished-page.png.
+/// images with two scores; then cancel a long generation from the page. The finished page is saved as
+/// artifacts/studio/finished-page.png (and the page as the test left it as last-page.png).
 /// </summary>
 public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper output) : IClassFixture<StudioModels>
 {
@@ -91,17 +92,35 @@ public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper ou
             }
 
             Assert.True(browser.FindElement(By.Id("message")).GetAttribute("hidden") is not null, browser.FindElement(By.Id("message")).Text);
+            string finished = browser.FindElement(By.CssSelector("#result-plain img")).GetAttribute("src")!;
+            Screenshot(browser, "finished-page.png");
+
+            // A long generation cancelled from the page: it stops, says so, and no new image takes the last one's place.
+            steps.Clear();
+            steps.SendKeys("150");
+            browser.FindElement(By.Id("generate")).Click();
+            Until<string>(() => browser.FindElement(By.Id("generate-status")).Text.Contains("base", StringComparison.Ordinal) ? "" : null);
+            browser.FindElement(By.Id("generate-cancel")).Click();
+            Until<string>(() => browser.FindElement(By.Id("generate-status")).Text == "cancelled" ? "" : null);
+            Assert.True(browser.FindElement(By.Id("generate")).Enabled);
+            Assert.Equal(finished, browser.FindElement(By.CssSelector("#result-plain img")).GetAttribute("src"));
         }
         finally
         {
-            string artifact = Path.Combine(RepoPaths.Root, "artifacts", "studio", "finished-page.png");
-            Directory.CreateDirectory(Path.GetDirectoryName(artifact)!);
-            browser.GetScreenshot().SaveAsFile(artifact);
-            output.WriteLine($"screenshot: {artifact}");
+            Screenshot(browser, "last-page.png"); // where the page was when the test ended, passed or not
             await host.StopAsync();
         }
 
-        Assert.True(ImageFile.Load(Path.Combine(RepoPaths.Root, "artifacts", "studio", "finished-page.png")).Width > 0);
+        Assert.True(ImageFile.Load(Path.Combine(Artifacts, "finished-page.png")).Width > 0);
+    }
+
+    private static string Artifacts => Path.Combine(RepoPaths.Root, "artifacts", "studio");
+
+    private void Screenshot(ChromeDriver browser, string name)
+    {
+        Directory.CreateDirectory(Artifacts);
+        browser.GetScreenshot().SaveAsFile(Path.Combine(Artifacts, name));
+        output.WriteLine($"screenshot: {Path.Combine(Artifacts, name)}");
     }
 
     private static string[] Chips(IWebDriver browser, string side) =>
