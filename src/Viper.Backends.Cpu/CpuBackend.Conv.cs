@@ -11,7 +11,8 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// NHWC convolution as im2col + one GEMM per chunk of output rows: the columns matrix is
     /// (rows·Wo, KH·KW·Cin) against the weight (Cout, KH·KW·Cin), both row-major. A 1×1 stride-1
-    /// unpadded convolution skips im2col and is a plain GEMM.
+    /// unpadded convolution skips im2col and is a plain GEMM; a wide 3×3 stride-1 "same" one runs as Winograd
+    /// F(2×2, 3×3) (CpuBackend.Winograd.cs).
     /// </summary>
     protected override Tensor Conv2dCore(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual, Shape outShape)
     {
@@ -24,6 +25,12 @@ public sealed unsafe partial class CpuBackend
         using F32Input bs = bias is null ? default : Read(bias);
         using F32Input rs = residual is null ? default : Read(residual);
         F32Output y = Write(outShape, x.DType);
+        if (UsesWinograd(kh, kw, h, w, cin, cout, options))
+        {
+            WinogradConv(xs.Pointer, batch, h, w, cin, ws.Pointer, cout, bias is null ? null : bs.Pointer, residual is null ? null : rs.Pointer, y.Pointer);
+            return y.Finish();
+        }
+
         bool pointwise = kh == 1 && kw == 1 && options.Stride == 1 && options.Padding == default;
         int rowsPerChunk = (int)Math.Clamp(Im2ColBudgetBytes / ((long)wo * patch * 4), 1, ho);
         using BufferPool.Rental? cols = pointwise ? null : Scratch((long)rowsPerChunk * wo * patch * 4);
