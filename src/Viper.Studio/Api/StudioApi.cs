@@ -47,7 +47,7 @@ public static class StudioApi
         app.MapPost("/api/jobs/{id}/cancel", (string id, JobQueue queue) =>
         {
             Job job = Find(queue, id);
-            job.Cancel();
+            queue.Cancel(job);
             return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
         });
     }

@@ -99,8 +99,8 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
         changed.TrySetResult();
     }
 
-    /// <summary>Asks the job to stop: a queued job never starts, a running one stops at its next step.</summary>
-    public void Cancel() => _cancel.Cancel();
+    /// <summary>Asks the job's work to stop (<see cref="JobQueue.Cancel"/> also ends a job that has not started).</summary>
+    internal void Cancel() => _cancel.Cancel();
 
     internal void MoveTo(int position, bool announce = false)
     {

@@ -16,7 +16,7 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
 {
     private readonly Channel<Job> _pending = Channel.CreateUnbounded<Job>();
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<Job> _order = new();
+    private readonly Queue<Job> _order = new(); // every job kept, oldest first (under the _waiting lock)
     private readonly List<Job> _waiting = [];
     private Job? _running;
 
@@ -39,15 +39,15 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
     public Job Enqueue(string kind, Action<Job, CancellationToken> work)
     {
         var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work);
-        _jobs[job.Id] = job;
-        _order.Enqueue(job);
-        while (_order.Count > KeptFinished && _order.TryPeek(out Job? oldest) && oldest.IsFinished && _order.TryDequeue(out _))
-        {
-            _jobs.TryRemove(oldest.Id, out _);
-        }
-
         lock (_waiting)
         {
+            _jobs[job.Id] = job;
+            _order.Enqueue(job);
+            while (_order.Count > KeptFinished && _order.Peek().IsFinished)
+            {
+                _jobs.TryRemove(_order.Dequeue().Id, out _);
+            }
+
             _waiting.Add(job);
             job.MoveTo(_waiting.Count - 1 + (_running is null ? 0 : 1), announce: true);
         }
@@ -56,18 +56,33 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         return job;
     }
 
+    /// <summary>Cancels a job: one still waiting ends now (and those behind it move up); a running one stops at its next step.</summary>
+    public void Cancel(Job job)
+    {
+        job.Cancel();
+        lock (_waiting)
+        {
+            if (_waiting.Remove(job))
+            {
+                job.Enter(JobState.Cancelled);
+                Renumber();
+            }
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await foreach (Job job in _pending.Reader.ReadAllAsync(stoppingToken))
         {
             lock (_waiting)
             {
-                _waiting.Remove(job);
-                _running = job;
-                for (int i = 0; i < _waiting.Count; i++)
+                if (!_waiting.Remove(job))
                 {
-                    _waiting[i].MoveTo(i + 1);
+                    continue; // cancelled while it waited
                 }
+
+                _running = job;
+                Renumber();
             }
 
             // The work is synchronous and long (a whole generation): it runs off the request threads.
@@ -76,6 +91,15 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
             {
                 _running = null;
             }
+        }
+    }
+
+    // Under the _waiting lock: each waiting job's place behind the running one.
+    private void Renumber()
+    {
+        for (int i = 0; i < _waiting.Count; i++)
+        {
+            _waiting[i].MoveTo(i + (_running is null ? 0 : 1));
         }
     }
 

@@ -266,19 +266,31 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
         using StudioFactory studio = Studio(generator: true);
         var client = new StudioClient(studio.CreateClient());
         string body = Json(new { prompt = "a lighthouse", steps = 150, preference = new { likes = new[] { "ink" } } });
-        (_, JsonNode? first) = await client.Send(HttpMethod.Post, "/api/generate", body);
-        (_, JsonNode? second) = await client.Send(HttpMethod.Post, "/api/generate", body);
-        Assert.Equal(1, second!["position"]!.GetValue<int>());
-        string firstId = first!["id"]!.GetValue<string>(), secondId = second["id"]!.GetValue<string>();
-        (HttpStatusCode status, _) = await client.Send(HttpMethod.Post, $"/api/jobs/{secondId}/cancel");
+        string[] ids = new string[3];
+        for (int i = 0; i < 3; i++)
+        {
+            (_, JsonNode? job) = await client.Send(HttpMethod.Post, "/api/generate", body);
+            ids[i] = job!["id"]!.GetValue<string>();
+            if (i > 0)
+            {
+                Assert.Equal(i, job["position"]!.GetValue<int>());
+            }
+        }
+
+        // A waiting job cancelled ends at once, and the one behind it moves up.
+        (HttpStatusCode status, JsonNode? second) = await client.Send(HttpMethod.Post, $"/api/jobs/{ids[1]}/cancel");
         Assert.Equal(HttpStatusCode.Accepted, status);
-        await client.Send(HttpMethod.Post, $"/api/jobs/{firstId}/cancel");
-        var firstEvents = await client.Events(firstId);
-        var secondEvents = await client.Events(secondId);
+        Assert.Equal("cancelled", second!["state"]!.GetValue<string>());
+        (_, JsonNode? third) = await client.Send(HttpMethod.Get, $"/api/jobs/{ids[2]}");
+        Assert.Equal(1, third!["position"]!.GetValue<int>());
+
+        await client.Send(HttpMethod.Post, $"/api/jobs/{ids[2]}/cancel");
+        await client.Send(HttpMethod.Post, $"/api/jobs/{ids[0]}/cancel");
+        var firstEvents = await client.Events(ids[0]);
         Assert.Equal("cancelled", Last(firstEvents, "state")["state"]!.GetValue<string>());
-        Assert.Equal(["queued", "state"], secondEvents.Select(e => e.Type));
-        Assert.Equal("cancelled", Last(secondEvents, "state")["state"]!.GetValue<string>());
         Assert.DoesNotContain(firstEvents, e => e.Type == "result");
+        Assert.Equal(["queued", "state"], (await client.Events(ids[1])).Select(e => e.Type));
+        Assert.Equal([2, 1], (await client.Events(ids[2])).Where(e => e.Type == "queued").Select(e => e.Data["position"]!.GetValue<int>()));
     }
 
     public void Dispose() => _workspace.Dispose();
