@@ -6,6 +6,7 @@ using Viper.Cli.Terminal;
 using Viper.Cuda.Backend;
 using Viper.Cuda.Driver;
 using Viper.Cuda.Emulation;
+using Viper.Pipelines;
 using Viper.Runtime;
 
 namespace Viper.Cli.Commands;
@@ -70,11 +71,5 @@ internal static class SelfCheckCommand
         int failed = results.Count(r => !r.Passed);
         AnsiConsole.MarkupLine(failed == 0 ? "[green]all {0} checks passed[/]" : "[red]{1} of {0} checks failed[/]", results.Count, failed);
         return failed == 0 ? 0 : 1;
-    }
-
-    /// <summary>Reports on the calling thread, so the progress bar sees every step in order.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -54,9 +54,9 @@ public static class StudioApi
 
     private static IResult Status(StudioOptions options, JobQueue queue, StudioGeometry geometry) => Results.Json(new
     {
-        generator = options.Generator is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator)),
-        extractor = options.Extractor is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Extractor)),
-        metric = options.Metric is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Metric)),
+        generator = FolderName(options.Generator),
+        extractor = FolderName(options.Extractor),
+        metric = FolderName(options.Metric),
         recommendedComments = CommentedImage.Recommended,
         sizeMultiple = geometry.Value?.SizeMultiple,
         defaultSize = geometry.Value?.DefaultSize,
@@ -159,6 +159,8 @@ public static class StudioApi
             // The page went away; the job goes on.
         }
     }
+
+    private static string? FolderName(string? folder) => folder is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
 
     private static Job Find(JobQueue queue, string id) => queue.Find(id) ?? throw ApiException.NotFound($"no job with id '{id}'");
 

@@ -47,16 +47,17 @@ public sealed partial class ImageLibrary
     /// <summary>Encodes <paramref name="image"/> as PNG and stores it (or returns the existing entry for the same pixels).</summary>
     public StoredImage Add(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null)
     {
-        using var png = new MemoryStream();
-        PngWriter.Write(png, image);
-        string id = Convert.ToHexStringLower(SHA256.HashData(png.ToArray()))[..16];
+        using var stream = new MemoryStream();
+        PngWriter.Write(stream, image);
+        byte[] png = stream.ToArray();
+        string id = Convert.ToHexStringLower(SHA256.HashData(png))[..16];
         if (_images.TryGetValue(id, out StoredImage? existing))
         {
             return existing;
         }
 
         var stored = new StoredImage(id, origin, Clean(label), image.Width, image.Height, prompt, seed);
-        File.WriteAllBytes(PathOf(id), png.ToArray());
+        File.WriteAllBytes(PathOf(id), png);
         File.WriteAllText(Path.Combine(_folder, id + ".json"), JsonSerializer.Serialize(stored, Json));
         return _images[id] = stored;
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SkiaSharp;
 using Viper.Imaging;
 
@@ -9,7 +8,7 @@ namespace Viper.Studio.Library;
 /// first and anything but a PNG, JPEG, WebP, GIF or BMP, or an image over the pixel limit, is refused before any pixel is
 /// decoded. The pixels are converted to unpremultiplied RGBA and composited over white, as <see cref="ImageFile"/> does.
 /// </summary>
-public static class UploadDecoder
+public static unsafe class UploadDecoder
 {
     private static readonly SKEncodedImageFormat[] Accepted =
         [SKEncodedImageFormat.Png, SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Webp, SKEncodedImageFormat.Gif, SKEncodedImageFormat.Bmp];
@@ -36,19 +35,16 @@ public static class UploadDecoder
 
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         byte[] rgba = new byte[info.BytesSize64];
-        GCHandle pin = GCHandle.Alloc(rgba, GCHandleType.Pinned);
-        try
+        SKCodecResult decoded;
+        fixed (byte* pixels = rgba)
         {
-            SKCodecResult decoded = codec.GetPixels(info, pin.AddrOfPinnedObject());
-            // A truncated file decodes partially (the rest stays zero): refused, so a broken upload never looks like a picture.
-            if (decoded != SKCodecResult.Success)
-            {
-                throw new ImageFormatException($"{name}: the image data is damaged ({decoded})");
-            }
+            decoded = codec.GetPixels(info, (nint)pixels);
         }
-        finally
+
+        // A truncated file decodes partially (the rest stays zero): refused, so a broken upload never looks like a picture.
+        if (decoded != SKCodecResult.Success)
         {
-            pin.Free();
+            throw new ImageFormatException($"{name}: the image data is damaged ({decoded})");
         }
 
         return ImageFile.OverWhite(width, height, rgba);

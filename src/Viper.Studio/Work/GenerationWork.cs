@@ -22,15 +22,16 @@ public static class GenerationWork
         RgbImage[] likedImages = [.. liked.Select(library.Load)], dislikedImages = [.. disliked.Select(library.Load)];
         job.Post("progress", new JsonObject { ["image"] = "personalized", ["stage"] = "load", ["step"] = 0, ["total"] = 1 });
         ViperPipeline pipeline = models.Generator();
-        var made = new List<(string Name, StoredImage Stored, RgbImage Image)>();
+        var made = new List<(string Name, JsonNode? Stored, RgbImage Image)>();
         foreach ((string name, GenerationRequest q) in new[] { ("personalized", request), ("plain", request with { Preference = null }) })
         {
-            var progress = new Reporter<GenerationProgress>(p =>
+            var progress = new SynchronousProgress<GenerationProgress>(p =>
                 job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
             GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
             StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed);
-            made.Add((name, stored, generated.Images[0]));
-            job.Post("image", new JsonObject { ["image"] = name, ["stored"] = JsonSerializer.SerializeToNode(stored, Json), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });
+            JsonNode? storedJson = JsonSerializer.SerializeToNode(stored, Json);
+            made.Add((name, storedJson, generated.Images[0]));
+            job.Post("image", new JsonObject { ["image"] = name, ["stored"] = storedJson?.DeepClone(), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });
         }
 
         IReadOnlyList<double>? scores = null;
@@ -46,7 +47,7 @@ public static class GenerationWork
         var result = new JsonObject { ["pairs"] = liked.Count, ["scoreNote"] = scoreNote };
         for (int i = 0; i < made.Count; i++)
         {
-            result[made[i].Name] = new JsonObject { ["image"] = JsonSerializer.SerializeToNode(made[i].Stored, Json), ["score"] = scores is null ? null : scores[i] };
+            result[made[i].Name] = new JsonObject { ["image"] = made[i].Stored, ["score"] = scores is null ? null : scores[i] };
         }
 
         job.Post("result", result);
@@ -66,11 +67,5 @@ public static class GenerationWork
             ["image"] = name, ["step"] = state.Step, ["total"] = state.TotalSteps,
             ["png"] = "data:image/png;base64," + Convert.ToBase64String(png.ToArray()),
         }, new JsonObject { ["image"] = name, ["step"] = state.Step, ["total"] = state.TotalSteps });
-    }
-
-    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool and reorder).</summary>
-    private sealed class Reporter<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -7,27 +7,25 @@ namespace Viper.Studio.Work;
 /// <summary>
 /// The models the studio has loaded: at most one at a time — the extractor, the generator or the metric — so that an 8B
 /// extractor and an SDXL pipeline never share the memory; switching kinds releases the previous model and the backend's
-/// cached memory first. Only the job
-/// worker uses it (one job at a time), so it needs no lock.
+/// cached memory first. Only the job worker uses it (one job at a time), so it needs no lock.
 /// </summary>
 public sealed class ModelSlots(StudioOptions options) : IDisposable
 {
     private readonly Lazy<IBackend> _backend = new(options.Backend);
     private IDisposable? _loaded;
-    private string? _kind;
 
     public IBackend Backend => _backend.Value;
 
-    public PreferenceExtractor Extractor() => Use("extractor", () => PreferenceExtractor.Load(
+    public PreferenceExtractor Extractor() => Use(() => PreferenceExtractor.Load(
         options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --extractor-adapter"),
         options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --extractor-adapter"),
         Backend, options.DType));
 
-    public ViperPipeline Generator() => Use("generator", () => ViperPipeline.Load(
+    public ViperPipeline Generator() => Use(() => ViperPipeline.Load(
         options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
         Backend, new PipelineOptions { DType = options.DType }));
 
-    public ProxyMetric Metric() => Use("metric", () => ProxyMetric.Load(
+    public ProxyMetric Metric() => Use(() => ProxyMetric.Load(
         options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),
         options.MetricAdapter, Backend, options.DType));
 
@@ -40,17 +38,18 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         }
     }
 
-    private T Use<T>(string kind, Func<T> load)
+    // Each kind is its own type, so the loaded model's type says which kind is resident.
+    private T Use<T>(Func<T> load)
         where T : class, IDisposable
     {
-        if (_kind == kind && _loaded is T loaded)
+        if (_loaded is T loaded)
         {
             return loaded;
         }
 
         Release();
         T model = load();
-        (_loaded, _kind) = (model, kind);
+        _loaded = model;
         return model;
     }
 
@@ -62,7 +61,7 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         }
 
         _loaded.Dispose();
-        (_loaded, _kind) = (null, null);
+        _loaded = null;
         (Backend as ICachedMemory)?.ReleaseCachedMemory(); // the next model has other shapes: the cache would only add to its peak
     }
 }
