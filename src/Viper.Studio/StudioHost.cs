@@ -46,10 +46,14 @@ public static class StudioHost
                 }));
     }
 
-    /// <summary>Imports the starter folder into the library (before serving, so the page opens with the images); returns the problems.</summary>
-    public static IReadOnlyList<string> ImportStarter(IHost host)
+    /// <summary>
+    /// Before serving: reads the generator's configs (a broken one is an error now, not on the first request) and imports
+    /// the starter folder into the library, so the page opens with the images; returns the images it could not import.
+    /// </summary>
+    public static IReadOnlyList<string> Prepare(IHost host)
     {
         StudioOptions options = host.Services.GetRequiredService<StudioOptions>();
+        _ = host.Services.GetRequiredService<StudioGeometry>().Value;
         return options.StarterFolder is { } folder
             ? host.Services.GetRequiredService<ImageLibrary>().Import(folder, options.MaxUploadPixels)
             : [];

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Viper.Cli.Terminal;
 using Viper.Runtime;
 using Viper.Studio;
+using Viper.Studio.Api;
 
 namespace Viper.Cli.Commands;
 
@@ -73,7 +73,7 @@ internal static class StudioCommand
         };
 
         using IHost host = StudioHost.CreateBuilder(options).Build();
-        IReadOnlyList<string> problems = StudioHost.ImportStarter(host);
+        IReadOnlyList<string> problems = StudioHost.Prepare(host);
         foreach (string problem in problems)
         {
             CliOutput.Warning($"--images: skipped {problem}");
@@ -94,8 +94,7 @@ internal static class StudioCommand
             throw new UsageException($"--listen {listen}: expected host:port, e.g. 127.0.0.1:5170");
         }
 
-        string host = listen[..colon];
-        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip) || !IPAddress.IsLoopback(ip))
+        if (!LocalRequestsOnly.IsLoopback(listen[..colon]))
         {
             CliOutput.Warning($"--listen {listen}: not a loopback address — anyone who can reach this machine can use the studio");
         }

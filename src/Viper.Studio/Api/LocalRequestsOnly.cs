@@ -43,6 +43,7 @@ public sealed class LocalRequestsOnly(RequestDelegate next, StudioOptions option
         return request.Headers["Sec-Fetch-Site"].ToString() == "cross-site" ? "Sec-Fetch-Site: cross-site" : null;
     }
 
-    private static bool IsLoopback(string host) =>
+    /// <summary>True for localhost and loopback addresses (IPv4, IPv6 with or without brackets).</summary>
+    public static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip) && IPAddress.IsLoopback(ip));
 }

@@ -112,7 +112,7 @@ public static class StudioApi
     {
         if (options.Extractor is null || options.ExtractorAdapter is null)
         {
-            throw new ApiException(StatusCodes.Status409Conflict, "no extractor is configured: start the studio with --extractor and --extractor-adapter");
+            throw new ApiException(StatusCodes.Status409Conflict, "no extractor is configured: start the studio with --extractor and --adapter");
         }
 
         var items = (await ErrorHandling.ReadJson<ExtractRequest>(request)).Resolve(library);

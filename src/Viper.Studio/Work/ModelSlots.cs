@@ -17,8 +17,8 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
     public IBackend Backend => _backend.Value;
 
     public PreferenceExtractor Extractor() => Use(() => PreferenceExtractor.Load(
-        options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --extractor-adapter"),
-        options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --extractor-adapter"),
+        options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --adapter"),
+        options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
         Backend, options.DType));
 
     public ViperPipeline Generator() => Use(() => ViperPipeline.Load(

@@ -36,6 +36,18 @@ public class StudioCliTests
             StarterSet.Prompts.Select(p => p.Category).Distinct().Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void ABrokenGeneratorConfigIsReportedBeforeTheStudioServes()
+    {
+        using var work = new TempFolder();
+        Assert.Equal(0, CliRunner.Run(work.Path, "make-tiny", "tiny-sdxl", "--out", "sdxl").ExitCode);
+        File.WriteAllText(Path.Combine(work.Path, "sdxl", "unet", "config.json"), "{ not json");
+        CliResult r = CliRunner.Run(work.Path, "studio", "--model", "sdxl", "--listen", "127.0.0.1:0");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("config.json", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Viper Studio on", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--size 20: this model's sizes are multiples of 16", "starter-set", "--model", "sdxl", "--out", "set", "--size", "20")]
     [InlineData("--count", "starter-set", "--model", "sdxl", "--out", "set", "--count", "51")]

@@ -35,7 +35,7 @@ public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper ou
 
         using StudioFactory factory = StudioFactory.Create(workspace.Path, models.Pipelines.Sdxl, models.Extractor, metric: true);
         using IHost host = Viper.Studio.StudioHost.CreateBuilder(factory.Options with { StarterFolder = starter.Path, Url = "http://127.0.0.1:0" }).Build();
-        Assert.Empty(Viper.Studio.StudioHost.ImportStarter(host));
+        Assert.Empty(Viper.Studio.StudioHost.Prepare(host));
         await host.StartAsync();
         string url = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
