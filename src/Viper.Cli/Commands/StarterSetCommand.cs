@@ -15,7 +15,7 @@ internal static class StarterSetCommand
 {
     private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "A diffusers pipeline folder (SDXL for ViPer)", Required = true, HelpName = "folder" };
     private static readonly Option<DirectoryInfo> Output = new("--out") { Description = "Folder for the images and starter-set.json (created)", Required = true, HelpName = "folder" };
-    private static readonly Option<int> Count = OptionKinds.Int("--count", $"How many images (the first N of the {StarterSet.Prompts.Count} prompts)", StarterSet.Prompts.Count, 1, StarterSet.Prompts.Count);
+    private static readonly Option<int> Count = OptionKinds.Int("--count", $"How many images (the first N of the {StarterSet.Prompts.Count} prompts, which take the categories in turn)", StarterSet.Prompts.Count, 1, StarterSet.Prompts.Count);
     private static readonly Option<int> Seed = OptionKinds.Int("--seed", "Seed of the first image; image i uses seed + i", 0, 0, int.MaxValue);
     private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 30, 1, 1000);
     private static readonly Option<float> Guidance = OptionKinds.Float("--guidance", "Classifier-free guidance scale", 5.0f, 0f, 100f);

@@ -19,7 +19,17 @@ public static class StarterSet
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
+    /// <summary>
+    /// The prompts in generation order: one per category in turn (the first ten span every category, the first twenty
+    /// two subjects of each…), so a set shorter than 50 still varies in every category.
+    /// </summary>
     public static IReadOnlyList<(string Category, string Prompt)> Prompts { get; } =
+        [.. ByCategory.Select((p, i) => (p, i)).OrderBy(e => e.i % PerCategory).ThenBy(e => e.i / PerCategory).Select(e => e.p)];
+
+    private const int PerCategory = 5;
+
+    // Five subjects per category, grouped by category for reading.
+    private static (string Category, string Prompt)[] ByCategory =>
     [
         ("style", "a lighthouse on a cliff, ukiyo-e woodblock print"),
         ("style", "a city street at dusk, art nouveau poster"),
@@ -74,7 +84,7 @@ public static class StarterSet
     ];
 
     /// <summary>
-    /// Generates the first <paramref name="count"/> prompts' images into <paramref name="folder"/> (<c>NNN.png</c>, seed
+    /// Generates the first <paramref name="count"/> prompts' images (in <see cref="Prompts"/>' interleaved order) into <paramref name="folder"/> (<c>NNN.png</c>, seed
     /// <c>seed + i</c>) and writes the manifest; <paramref name="onImage"/> sees each one as it is saved.
     /// </summary>
     public static IReadOnlyList<StarterImage> Generate(ViperPipeline pipeline, GenerationRequest template, string folder, int count,

@@ -28,12 +28,13 @@ public class StudioCliTests
     }
 
     [Fact]
-    public void TheStarterPromptsSpanEveryAttributeCategory()
+    public void TheStarterPromptsSpanEveryAttributeCategoryInEveryTen()
     {
         Assert.Equal(50, StarterSet.Prompts.Count);
         Assert.Equal(StarterSet.Prompts.Count, StarterSet.Prompts.Select(p => p.Prompt).Distinct().Count());
-        Assert.Equal(["brushwork", "colour palette", "composition", "lighting", "medium", "mood", "perspective", "shadow", "style", "texture"],
-            StarterSet.Prompts.Select(p => p.Category).Distinct().Order(StringComparer.Ordinal));
+        string[] categories = ["brushwork", "colour palette", "composition", "lighting", "medium", "mood", "perspective", "shadow", "style", "texture"];
+        Assert.Equal(categories, StarterSet.Prompts.Select(p => p.Category).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(StarterSet.Prompts.Chunk(10), ten => Assert.Equal(categories, ten.Select(p => p.Category).Order(StringComparer.Ordinal)));
     }
 
     [Fact]
