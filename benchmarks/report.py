@@ -158,7 +158,7 @@ def pipeline_table(bdn, torch_results):
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, "
         f"f32, {blas_kernels()}; PyTorch {torch_results['torch']} (Debian python3-torch). One run of benchmarks/run-cpu-pipeline.sh; "
-        "medians of 5 timed runs after 1 warm-up. Ratio > 1 means Viper is faster.",
+        "medians of 5 timed runs after 1 warm-up (of 3 for the 512² cases, whose runs take minutes). Ratio > 1 means Viper is faster.",
         "",
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -19,5 +19,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 benchmarks/torch/bench_cpu_pipeline.py --pipelines "$VIPER_BENCH_PIPELINES" --threads "$threads" --out "$work/torch.json"
 DOTNET_PROCESSOR_COUNT=$threads dotnet run -c Release --project benchmarks/Viper.Benchmarks -- \
-  --filter 'Viper.Benchmarks.PipelineBenchmarks*' --artifacts "$work/bdn"
+  --filter 'Viper.Benchmarks.PipelineBenchmarks*' 'Viper.Benchmarks.LargePipelineBenchmarks*' --artifacts "$work/bdn"
 python3 benchmarks/report.py --pipeline "$work/bdn/results" "$work/torch.json" benchmarks/RESULTS.md

@@ -12,19 +12,40 @@ namespace Viper.Benchmarks;
 /// <summary>
 /// The stages of a ViPer generation (reference form, Euler) on the CPU backend, f32, on pipeline folders written by
 /// <c>viper make-tiny</c> under $VIPER_BENCH_PIPELINES (benchmarks/run-cpu-pipeline.sh writes them; shapes.json cpu_pipeline).
-/// benchmarks/torch/bench_cpu_pipeline.py times the same stages on the same files.
+/// benchmarks/torch/bench_cpu_pipeline.py times the same stages on the same files. One warm-up and five measured runs.
 /// </summary>
 [Config(typeof(Config))]
-public class PipelineBenchmarks
+public class PipelineBenchmarks : PipelineStageBenchmarks
+{
+    public static IEnumerable<Shapes.PipelineStage> Cases => Shapes.CpuPipeline.Where(c => c.Iterations == 5);
+
+    [ParamsSource(nameof(Cases))]
+    public override Shapes.PipelineStage Case { get; set; } = Cases.First();
+
+    /// <summary>Whole stages take up to tens of seconds on two cores.</summary>
+    private sealed class Config() : BenchmarkConfig(warmups: 1, iterations: 5, TimeSpan.FromMinutes(30));
+}
+
+/// <summary>The 512² stages (shapes.json "iterations": 3): one run takes minutes, so one warm-up and three measured runs.</summary>
+[Config(typeof(Config))]
+public class LargePipelineBenchmarks : PipelineStageBenchmarks
+{
+    public static IEnumerable<Shapes.PipelineStage> Cases => Shapes.CpuPipeline.Where(c => c.Iterations == 3);
+
+    [ParamsSource(nameof(Cases))]
+    public override Shapes.PipelineStage Case { get; set; } = Cases.First();
+
+    private sealed class Config() : BenchmarkConfig(warmups: 1, iterations: 3, TimeSpan.FromMinutes(60));
+}
+
+/// <summary>Loads one stage's models in the global setup and times the stage (<see cref="PipelineBenchmarks"/>).</summary>
+public abstract class PipelineStageBenchmarks
 {
     private CpuBackend _backend = null!;
     private readonly List<IDisposable> _owned = [];
     private Action _run = null!;
 
-    public static IEnumerable<Shapes.PipelineStage> Cases => Shapes.CpuPipeline;
-
-    [ParamsSource(nameof(Cases))]
-    public Shapes.PipelineStage Case { get; set; } = Shapes.CpuPipeline[0];
+    public abstract Shapes.PipelineStage Case { get; set; }
 
     private static string Root => Environment.GetEnvironmentVariable("VIPER_BENCH_PIPELINES") ?? Path.Combine("artifacts", "bench");
 
@@ -117,7 +138,4 @@ public class PipelineBenchmarks
         var shape = new Shape(dims);
         return _backend.FromFloats([.. Enumerable.Range(0, (int)shape.ElementCount).Select(_ => rng.NextSingle() - 0.5f)], shape);
     }
-
-    /// <summary>Whole stages take up to tens of seconds on two cores: one warm-up and five measured runs.</summary>
-    private sealed class Config() : BenchmarkConfig(warmups: 1, iterations: 5, TimeSpan.FromMinutes(30));
 }

@@ -71,7 +71,7 @@ public static class Shapes
     }
 
     /// <summary>One stage of a ViPer generation on a pipeline folder written by <c>viper make-tiny</c>.</summary>
-    public sealed record PipelineStage(string Name, string Pipeline, string Stage, int Size, int Steps)
+    public sealed record PipelineStage(string Name, string Pipeline, string Stage, int Size, int Steps, int Iterations = 5)
     {
         public override string ToString() => Name;
     }

@@ -6,7 +6,7 @@ The forwards are sd_reference.py's UNet and VAE decoder (checked against diffuse
 tools/refs/make_clip_model_refs.py's CLIP text encoder. Per stage, the same work as Viper.Benchmarks.PipelineBenchmarks:
 text = the encoder on 4 × 77 tokens; unet_step = the UNet on the batch of 4 + eq. 3 guidance + Euler update;
 vae_decode = one latent; image = text + `steps` Euler steps + decode (scheduler arithmetic as diffusers' Euler).
-One warm-up and five timed runs (bench_cpu_ops.median_ms), like the C# side.
+One warm-up and five timed runs (three where a case sets "iterations": 3) (bench_cpu_ops.median_ms), like the C# side.
 
 Usage: bench_cpu_pipeline.py --pipelines DIR --threads N --out torch.json
 """
@@ -123,7 +123,7 @@ def main():
         for case in cases:
             run = stages(os.path.join(args.pipelines, case["pipeline"]), case)
             flops[case["name"]] = count_flops(run)
-            results[case["name"]] = median_ms(run, warmup=1, iterations=5)
+            results[case["name"]] = median_ms(run, warmup=1, iterations=case.get("iterations", 5))
             print(f"{case['name']}: {results[case['name']]:.1f} ms, {flops[case['name']] / 1e9:.1f} GFLOP", flush=True)
     with open(args.out, "w") as f:
         json.dump({"torch": torch.__version__, "threads": args.threads, "cases": results, "flops": flops}, f, indent=2)

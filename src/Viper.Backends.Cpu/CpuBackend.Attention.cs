@@ -83,7 +83,7 @@ public sealed unsafe partial class CpuBackend
                 {
                     int rows = Math.Min(block, tq - q0), item = b, head = h, start = q0;
                     OpenBlas.Sgemm(Threads, false, true, rows, tk, d, scale, Head(qp, b, q0, h, hq, tq), hq * d, Head(kp, b, 0, kvh, hkv, tk), hkv * d, 0f, sp, tk);
-                    ParallelRows(rows, r => SoftmaxRow(new Span<float>(sp + (r * tk), tk), item, head, start + (int)r));
+                    ParallelRows(rows, tk, r => SoftmaxRow(new Span<float>(sp + (r * tk), tk), item, head, start + (int)r));
                     OpenBlas.Sgemm(Threads, false, false, rows, d, tk, 1f, sp, tk, Head(vp, b, 0, kvh, hkv, tk), hkv * d, 0f, Head(yp, b, q0, h, hq, tq), hq * d);
                 }
             }

@@ -6,29 +6,13 @@ namespace Viper.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    private static readonly double SqrtHalf = Math.Sqrt(0.5);
-    private static readonly float SqrtTwoOverPi = MathF.Sqrt(2f / MathF.PI);
-
     protected override Tensor ActivateCore(Tensor x, Activation activation)
     {
-        Func<float, float> f = activation switch
-        {
-            Activation.Silu => Silu,
-            Activation.Gelu => Gelu,
-            Activation.GeluTanh => GeluTanh,
-            Activation.QuickGelu => v => v / (1f + MathF.Exp(-1.702f * v)),
-            _ => throw new UnreachableException(),
-        };
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelChunks(xs.Count, (start, end) =>
-        {
-            for (long i = start; i < end; i++)
-            {
-                yp[i] = f(xp[i]);
-            }
-        });
+            Activate(activation, new ReadOnlySpan<float>(xp + start, (int)(end - start)), new Span<float>(yp + start, (int)(end - start))));
         return y.Finish();
     }
 
@@ -38,32 +22,66 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         F32Output y = Write(output, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRowBlocks(x.Shape.Rows, n, (first, end) =>
         {
-            float* hidden = xp + (row * 2 * n);
-            float* o = yp + (row * n);
-            for (int j = 0; j < n; j++)
+            for (long row = first; row < end; row++)
             {
-                o[j] = hidden[j] * Gelu(hidden[n + j]);
+                var gelu = new Span<float>(yp + (row * n), n);
+                ActivationMath.Gelu(new ReadOnlySpan<float>(xp + (row * 2 * n) + n, n), gelu);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(xp + (row * 2 * n), n), gelu, gelu);
             }
         });
         return y.Finish();
     }
 
-    protected override Tensor SwigluCore(Tensor gate, Tensor up) => Binary(gate, up, (g, u) => Silu(g) * u);
+    protected override Tensor SwigluCore(Tensor gate, Tensor up)
+    {
+        using F32Input gs = Read(gate);
+        using F32Input us = Read(up);
+        F32Output y = Write(gate.Shape, gate.DType);
+        float* gp = gs.Pointer, up_ = us.Pointer, yp = y.Pointer;
+        ParallelChunks(gs.Count, (start, end) =>
+        {
+            var o = new Span<float>(yp + start, (int)(end - start));
+            ActivationMath.SigmoidWeighted(new ReadOnlySpan<float>(gp + start, o.Length), o, 1f);
+            TensorPrimitives.Multiply(o, new ReadOnlySpan<float>(up_ + start, o.Length), o);
+        });
+        return y.Finish();
+    }
+
+    /// <summary>One activation over a span (also the fused SiLU of group norm).</summary>
+    internal static void Activate(Activation activation, ReadOnlySpan<float> x, Span<float> y)
+    {
+        switch (activation)
+        {
+            case Activation.Silu: ActivationMath.SigmoidWeighted(x, y, 1f); break;
+            case Activation.QuickGelu: ActivationMath.SigmoidWeighted(x, y, 1.702f); break;
+            case Activation.Gelu: ActivationMath.Gelu(x, y); break;
+            case Activation.GeluTanh: ActivationMath.GeluTanh(x, y); break;
+            default: throw new UnreachableException();
+        }
+    }
 
     protected override Tensor BinaryCore(BinaryOp op, Tensor a, Tensor b)
     {
+        SpanOp spans = op switch
+        {
+            BinaryOp.Add => TensorPrimitives.Add,
+            BinaryOp.Mul => TensorPrimitives.Multiply,
+            BinaryOp.Subtract => TensorPrimitives.Subtract,
+            BinaryOp.Divide => TensorPrimitives.Divide,
+            _ => throw new UnreachableException(),
+        };
         if (a.Shape.Equals(b.Shape))
         {
-            return SameShape(a, b, op switch
-            {
-                BinaryOp.Add => TensorPrimitives.Add,
-                BinaryOp.Mul => TensorPrimitives.Multiply,
-                BinaryOp.Subtract => TensorPrimitives.Subtract,
-                BinaryOp.Divide => TensorPrimitives.Divide,
-                _ => throw new UnreachableException(),
-            });
+            return SameShape(a, b, spans);
+        }
+
+        long[] bStrides = StridedIndexing.BroadcastStrides(a.Shape, b.Shape);
+        long block = ContiguousBlock(a.Shape, bStrides);
+        if (block >= 8)
+        {
+            return BroadcastBlocks(a, b, bStrides, block, spans);
         }
 
         return Binary(a, b, op switch
@@ -74,6 +92,36 @@ public sealed unsafe partial class CpuBackend
             BinaryOp.Divide => (p, q) => p / q,
             _ => throw new UnreachableException(),
         });
+    }
+
+    /// <summary>The length of the trailing block over which the broadcast operand is read contiguously (1 when its last axis broadcasts).</summary>
+    private static long ContiguousBlock(Shape output, long[] strides)
+    {
+        long block = 1;
+        for (int axis = output.Rank - 1; axis >= 0 && (output[axis] == 1 || strides[axis] == block); axis--)
+        {
+            block *= output[axis];
+        }
+
+        return block;
+    }
+
+    /// <summary>A broadcast whose operand repeats in contiguous blocks (a bias over channels): one span op per block, as exact as the element loop.</summary>
+    private Tensor BroadcastBlocks(Tensor a, Tensor b, long[] bStrides, long block, SpanOp op)
+    {
+        int[] dims = a.Shape.ToArray();
+        using F32Input av = Read(a);
+        using F32Input bv = Read(b);
+        F32Output y = Write(a.Shape, a.DType);
+        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
+        int length = (int)block;
+        ParallelRows(av.Count / block, block, row =>
+        {
+            long at = row * block;
+            op(new ReadOnlySpan<float>(ap + at, length), new ReadOnlySpan<float>(bp + StridedIndex(at, dims, bStrides), length),
+                new Span<float>(yp + at, length));
+        });
+        return y.Finish();
     }
 
     protected override Tensor UnaryCore(UnaryOp op, Tensor x)
@@ -121,15 +169,9 @@ public sealed unsafe partial class CpuBackend
         F32Output y = Write(x.Shape, x.DType);
         xs.Span.CopyTo(y.Span);
         float* yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, row => SoftmaxInPlace(new Span<float>(yp + (row * c), c)));
+        ParallelRows(x.Shape.Rows, c, row => SoftmaxInPlace(new Span<float>(yp + (row * c), c)));
         return y.Finish();
     }
-
-    internal static float Silu(float v) => v / (1f + MathF.Exp(-v));
-
-    internal static float Gelu(float v) => (float)(0.5 * v * (1.0 + SpecialFunctions.Erf(v * SqrtHalf)));
-
-    internal static float GeluTanh(float v) => 0.5f * v * (1f + MathF.Tanh(SqrtTwoOverPi * (v + (0.044715f * v * v * v))));
 
     /// <summary>Max-subtracted softmax, so large logits do not overflow.</summary>
     internal static void SoftmaxInPlace(Span<float> row)

@@ -66,7 +66,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             float p = pos[row % pos.Length]; // (T) repeats for every batch row; (B, T) gives each row its own
             for (int head = 0; head < c / headDim; head++)

@@ -40,7 +40,7 @@ public sealed unsafe partial class CpuBackend
         F32Output dx = Write(x.Shape, x.DType);
         using BufferPool.Rental statsRental = Scratch(rows * 2 * 4);
         float* xp = xs.Pointer, gp = gs.Pointer, dyp = dys.Pointer, dxp = dx.Pointer, stats = (float*)statsRental.Pointer;
-        ParallelRows(rows, row =>
+        ParallelRows(rows, c, row =>
         {
             float* v = xp + (row * c), g = dyp + (row * c), o = dxp + (row * c);
             (float mean, float rstd) = RowMoments(v, c, eps);
@@ -116,13 +116,13 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>Φ(x) + x·φ(x), the erf GELU's derivative (PyTorch's GeluBackward).</summary>
     internal static float GeluDerivative(float v) =>
-        (float)((0.5 * (1.0 + SpecialFunctions.Erf(v * SqrtHalf))) + (v * Math.Exp(-0.5 * v * v) * 0.3989422804014327));
+        (float)((0.5 * (1.0 + SpecialFunctions.Erf(v * ActivationMath.SqrtHalf))) + (v * Math.Exp(-0.5 * v * v) * 0.3989422804014327));
 
     internal static float GeluTanhDerivative(float v)
     {
-        float inner = SqrtTwoOverPi * (v + (0.044715f * v * v * v));
+        float inner = ActivationMath.SqrtTwoOverPi * (v + (0.044715f * v * v * v));
         float t = MathF.Tanh(inner);
-        return (0.5f * (1f + t)) + (0.5f * v * (1f - (t * t)) * SqrtTwoOverPi * (1f + (3f * 0.044715f * v * v)));
+        return (0.5f * (1f + t)) + (0.5f * v * (1f - (t * t)) * ActivationMath.SqrtTwoOverPi * (1f + (3f * 0.044715f * v * v)));
     }
 
     /// <summary>d/dx x·σ(1.702x) = σ + 1.702·x·σ·(1 − σ).</summary>
@@ -139,7 +139,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input dys = Read(dy);
         F32Output dx = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, dyp = dys.Pointer, dxp = dx.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             float* v = xp + (row * c), g = dyp + (row * c), o = dxp + (row * c);
             float norm = L2Norm(v, c);

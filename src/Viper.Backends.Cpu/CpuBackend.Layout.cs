@@ -66,7 +66,7 @@ public sealed unsafe partial class CpuBackend
         long pixel = (long)x.Shape[3] * x.DType.SizeInBytes();
         Tensor y = Allocate(new Shape(n, h * 2, w * 2, x.Shape[3]), x.DType, zeroed: false);
         byte* src = Ptr(x), dst = Ptr(y);
-        ParallelRows((long)n * h * 2, row =>
+        ParallelRows((long)n * h * 2, (long)w * 2 * x.Shape[3], row =>
         {
             long image = row / (h * 2);
             long iy = row % (h * 2) / 2;

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -24,47 +26,124 @@ public sealed unsafe partial class CpuBackend
         int batch = x.Shape[0];
         int c = x.Shape.Last;
         long spatial = x.Shape.Product(1, x.Shape.Rank - 1);
-        int cg = c / groups;
         using F32Input xs = Read(x);
         using F32Input gs = Read(gamma);
         using F32Input bs = Read(beta);
         F32Output y = Write(x.Shape, x.DType);
-        float* xp = xs.Pointer, yp = y.Pointer, gp = gs.Pointer, bp = bs.Pointer;
-        float[] mean = new float[batch * groups];
-        float[] rstd = new float[batch * groups];
-        ParallelRows(batch * groups, ng =>
-        {
-            long n = ng / groups, g = ng % groups;
-            double sum = 0, sumSq = 0;
-            for (long s = 0; s < spatial; s++)
-            {
-                float* v = xp + (((n * spatial) + s) * c) + (g * cg);
-                for (int j = 0; j < cg; j++)
-                {
-                    sum += v[j];
-                    sumSq += (double)v[j] * v[j];
-                }
-            }
+        float* xp = xs.Pointer, yp = y.Pointer;
+        (float[] scale, float[] shift) = GroupNormAffine(xp, batch, spatial, c, groups, gs.Span, bs.Span, eps);
 
-            double count = (double)spatial * cg;
-            double mu = sum / count;
-            double variance = Math.Max(0, (sumSq / count) - (mu * mu));
-            mean[ng] = (float)mu;
-            rstd[ng] = (float)(1.0 / Math.Sqrt(variance + eps));
-        });
-        ParallelRows(batch * spatial, row =>
+        // y = x·scale + shift per (sample, channel), as ATen's CPU group norm applies it; spans of whole rows so
+        // narrow channel counts still fill vectors.
+        int rowsPerSpan = Math.Max(1, 512 / c);
+        ParallelRowBlocks(batch * spatial, c, (first, end) =>
         {
-            long n = row / spatial;
-            float* v = xp + (row * c);
-            float* o = yp + (row * c);
-            for (int j = 0; j < c; j++)
+            Span<float> scales = stackalloc float[rowsPerSpan * c];
+            Span<float> shifts = stackalloc float[rowsPerSpan * c];
+            long filledFor = -1;
+            for (long row = first; row < end;)
             {
-                long ng = (n * groups) + (j / cg);
-                float value = ((v[j] - mean[ng]) * rstd[ng] * gp[j]) + bp[j];
-                o[j] = silu ? Silu(value) : value;
+                long n = row / spatial;
+                if (n != filledFor)
+                {
+                    for (int r = 0; r < rowsPerSpan; r++)
+                    {
+                        scale.AsSpan((int)n * c, c).CopyTo(scales[(r * c)..]);
+                        shift.AsSpan((int)n * c, c).CopyTo(shifts[(r * c)..]);
+                    }
+
+                    filledFor = n;
+                }
+
+                int rows = (int)Math.Min(rowsPerSpan, Math.Min(end, (n + 1) * spatial) - row);
+                int length = rows * c;
+                var o = new Span<float>(yp + (row * c), length);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xp + (row * c), length), scales[..length], shifts[..length], o);
+                if (silu)
+                {
+                    Activate(Activation.Silu, o, o);
+                }
+
+                row += rows;
             }
         });
         return y.Finish();
+    }
+
+    /// <summary>
+    /// Per (sample, channel) scale = γ·rstd and shift = β − mean·scale of group norm. Statistics per (sample, group) over
+    /// every position and the group's channels in f64, biased variance (torch.nn.GroupNorm): per-channel sums over a
+    /// fixed split of the positions (by shape alone, so results do not depend on the thread count), added in order.
+    /// </summary>
+    private (float[] Scale, float[] Shift) GroupNormAffine(float* xp, int batch, long spatial, int c, int groups,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
+    {
+        int splits = (int)Math.Clamp(spatial * c / (4 * MinParallelElements), 1, 16);
+        long perSplit = (spatial + splits - 1) / splits;
+        double[] partial = new double[(long)batch * splits * 2 * c];
+        ParallelRows(batch * splits, perSplit * c, job =>
+        {
+            long n = job / splits, first = job % splits * perSplit, end = Math.Min(spatial, first + perSplit);
+            fixed (double* sums = &partial[job * 2 * c])
+            {
+                for (long s = first; s < end; s++)
+                {
+                    AccumulateMoments(xp + (((n * spatial) + s) * c), c, sums, sums + c);
+                }
+            }
+        });
+
+        int cg = c / groups;
+        float[] scale = new float[batch * c], shift = new float[batch * c];
+        for (int n = 0; n < batch; n++)
+        {
+            for (int g = 0; g < groups; g++)
+            {
+                double sum = 0, sumSq = 0;
+                for (int split = 0; split < splits; split++)
+                {
+                    long at = (((long)n * splits) + split) * 2 * c;
+                    for (int j = g * cg; j < (g + 1) * cg; j++)
+                    {
+                        sum += partial[at + j];
+                        sumSq += partial[at + c + j];
+                    }
+                }
+
+                double count = (double)spatial * cg;
+                double mu = sum / count;
+                double rstd = 1.0 / Math.Sqrt(Math.Max(0, (sumSq / count) - (mu * mu)) + eps);
+                for (int j = g * cg; j < (g + 1) * cg; j++)
+                {
+                    double channelScale = (float)rstd * gamma[j];
+                    scale[(n * c) + j] = (float)channelScale;
+                    shift[(n * c) + j] = (float)(beta[j] - ((float)mu * channelScale));
+                }
+            }
+        }
+
+        return (scale, shift);
+    }
+
+    /// <summary>sums[j] += v[j], squares[j] += v[j]² in f64, eight channels at a time.</summary>
+    private static void AccumulateMoments(float* v, int c, double* sums, double* squares)
+    {
+        int j = 0;
+        for (; j + 8 <= c; j += 8)
+        {
+            Vector256<float> x = Vector256.Load(v + j);
+            Vector256<double> lo = Vector256.WidenLower(x), hi = Vector256.WidenUpper(x);
+            Vector256.Store(Vector256.Load(sums + j) + lo, sums + j);
+            Vector256.Store(Vector256.Load(sums + j + 4) + hi, sums + j + 4);
+            Vector256.Store(Vector256.Load(squares + j) + (lo * lo), squares + j);
+            Vector256.Store(Vector256.Load(squares + j + 4) + (hi * hi), squares + j + 4);
+        }
+
+        for (; j < c; j++)
+        {
+            sums[j] += v[j];
+            squares[j] += (double)v[j] * v[j];
+        }
     }
 
     protected override Tensor LayerNormCore(Tensor x, Tensor? gamma, Tensor? beta, float eps)
@@ -75,7 +154,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input bs = beta is null ? default : Read(beta);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer, gp = gs.Pointer, bp = bs.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             float* v = xp + (row * c);
             float* o = yp + (row * c);
@@ -96,7 +175,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input gs = Read(gamma);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer, gp = gs.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             float* v = xp + (row * c);
             float* o = yp + (row * c);

@@ -11,7 +11,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         int[] result = new int[x.Shape.Rows];
         float* xp = xs.Pointer;
-        ParallelRows(result.Length, row => result[row] = TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(xp + (row * c), c)));
+        ParallelRows(result.Length, c, row => result[row] = TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(xp + (row * c), c)));
         return this.FromInts(result, x.Shape.WithoutLast());
     }
 
@@ -53,7 +53,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape.WithoutLast(), x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             double sum = 0;
             for (int j = 0; j < c; j++)
@@ -72,7 +72,7 @@ public sealed unsafe partial class CpuBackend
         using F32Input xs = Read(x);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, row =>
+        ParallelRows(x.Shape.Rows, c, row =>
         {
             float norm = MathF.Max(L2Norm(xp + (row * c), c), eps);
             TensorPrimitives.Divide(new ReadOnlySpan<float>(xp + (row * c), c), norm, new Span<float>(yp + (row * c), c));

@@ -38,18 +38,18 @@ public sealed unsafe partial class CpuBackend
         using BufferPool.Rental v = Scratch(16L * chunk * cin * 4);
         using BufferPool.Rental m = Scratch(16L * chunk * cout * 4);
         float* us = (float*)u.Pointer, vs = (float*)v.Pointer, ms = (float*)m.Pointer;
-        ParallelRows(cout, co => TransformFilter(weight + (co * 9 * cin), cin, cout, (int)co, us));
+        ParallelRows(cout, 9L * cin, co => TransformFilter(weight + (co * 9 * cin), cin, cout, (int)co, us));
         for (long t0 = 0; t0 < tiles; t0 += chunk)
         {
             int count = (int)Math.Min(chunk, tiles - t0);
-            ParallelRows(count, t => TransformInput(x, h, w, cin, tilesHigh, tilesWide, t0 + t, vs + (t * cin), (long)count * cin));
+            ParallelRows(count, 16L * cin, t => TransformInput(x, h, w, cin, tilesHigh, tilesWide, t0 + t, vs + (t * cin), (long)count * cin));
             for (int xi = 0; xi < 16; xi++)
             {
                 OpenBlas.Sgemm(Threads, false, true, count, cout, cin, 1f, vs + ((long)xi * count * cin), cin,
                     us + ((long)xi * cin * cout), cin, 0f, ms + ((long)xi * count * cout), cout);
             }
 
-            ParallelRows(count, t => TransformOutput(ms + (t * cout), (long)count * cout, cout, h, w, tilesHigh, tilesWide, t0 + t, bias, residual, y));
+            ParallelRows(count, 16L * cout, t => TransformOutput(ms + (t * cout), (long)count * cout, cout, h, w, tilesHigh, tilesWide, t0 + t, bias, residual, y));
         }
     }
 

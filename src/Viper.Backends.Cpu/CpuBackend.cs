@@ -9,6 +9,7 @@ namespace Viper.Backends.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 {
+    private const long MinParallelElements = 4096;
     private readonly ParallelOptions _parallel;
     private readonly BufferPool _pool;
 
@@ -83,11 +84,19 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
     /// <summary>An output of the given dtype computed in f32; <see cref="F32Output.Finish"/> rounds it once.</summary>
     private F32Output Write(Shape shape, DType dtype) => new(Allocate(shape, dtype, zeroed: false), _pool);
 
-    private void ParallelRows(long rows, Action<long> body)
+    /// <summary>
+    /// Runs body for each of <paramref name="rows"/> rows of about <paramref name="rowLength"/> elements of work: in
+    /// parallel from two blocks' worth (8192 elements) up, inline below, where waking the pool costs more than the work.
+    /// </summary>
+    private void ParallelRows(long rows, long rowLength, Action<long> body)
     {
-        if (rows == 1)
+        if (rows == 1 || rows * rowLength < 2 * MinParallelElements)
         {
-            body(0);
+            for (long row = 0; row < rows; row++)
+            {
+                body(row);
+            }
+
             return;
         }
 
@@ -95,17 +104,24 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
     }
 
     /// <summary>Runs body over [0, count) in contiguous chunks of at least 4096 items, up to four per thread.</summary>
-    private void ParallelChunks(long count, Action<long, long> body)
+    private void ParallelChunks(long count, Action<long, long> body) => ParallelRowBlocks(count, 1, body);
+
+    /// <summary>
+    /// Runs body over row ranges [first, end) of [0, rows): blocks of at least 4096 elements (rows of
+    /// <paramref name="rowLength"/>), up to four per thread, so small tensors run inline without waking the pool.
+    /// </summary>
+    private void ParallelRowBlocks(long rows, long rowLength, Action<long, long> body)
     {
-        long chunks = Math.Min(Threads * 4L, Math.Max(1, count / 4096));
-        long size = (count + chunks - 1) / chunks;
-        ParallelRows(chunks, c =>
+        long minRows = Math.Max(1, MinParallelElements / Math.Max(1, rowLength));
+        long blocks = Math.Clamp(rows / minRows, 1, Threads * 4L);
+        long size = (rows + blocks - 1) / blocks;
+        ParallelRows(blocks, MinParallelElements * 2, block =>
         {
-            long start = c * size;
-            long end = Math.Min(count, start + size);
-            if (start < end)
+            long first = block * size;
+            long end = Math.Min(rows, first + size);
+            if (first < end)
             {
-                body(start, end);
+                body(first, end);
             }
         });
     }

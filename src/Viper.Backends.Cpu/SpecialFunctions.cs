@@ -21,6 +21,9 @@ internal static class SpecialFunctions
         return x < 0 ? -result : result;
     }
 
+    /// <summary>erfc(x) = 1 − erf(x) without the cancellation: the continued fraction directly from x = 3 on.</summary>
+    public static double Erfc(double x) => x >= 3.0 ? ErfcContinuedFraction(x) : 1.0 - Erf(x);
+
     private static double ErfSeries(double z)
     {
         double z2 = z * z;

@@ -1,3 +1,4 @@
+using Viper.Backends.Cpu;
 using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 
@@ -23,6 +24,62 @@ public class NormTests
         FixtureRunner.Check(backend, fixture, "group_norm_add", (b, f) =>
             b.GroupNorm(f.Load(b, "x"), f.Param("groups").GetInt32(), f.Load(b, "gamma"), f.Load(b, "beta"),
                 f.Param("eps").GetSingle(), f.Param("silu").GetBoolean(), f.Load(b, "add")));
+
+    /// <summary>
+    /// A group norm large enough that the CPU backend splits its statistics over 16 blocks of positions: against an f64
+    /// computation, and bit-equal with one thread and with two (the split depends on the shape alone).
+    /// </summary>
+    [Fact]
+    public void LargeCpuGroupNormMatchesF64AndDoesNotDependOnThreads()
+    {
+        const int h = 96, w = 96, c = 64, groups = 8;
+        var rng = new Random(4);
+        float[] x = [.. Enumerable.Range(0, h * w * c).Select(i => (rng.NextSingle() * 4) + 1.5f)];
+        float[] gamma = GemmTests.Random(rng, c), beta = GemmTests.Random(rng, c);
+        float[] Run(int threads)
+        {
+            using var cpu = new CpuBackend(threads);
+            return cpu.GroupNorm(cpu.FromFloats(x, new Shape(1, h, w, c)), groups, cpu.FromFloats(gamma, new Shape(c)),
+                cpu.FromFloats(beta, new Shape(c)), 1e-6f, silu: true).ToFloats();
+        }
+
+        float[] one = Run(1), two = Run(2);
+        Assert.Equal(one, two);
+        var expected = new float[x.Length];
+        int cg = c / groups;
+        for (int g = 0; g < groups; g++)
+        {
+            double sum = 0, sq = 0;
+            for (int p = 0; p < h * w; p++)
+            {
+                for (int j = g * cg; j < (g + 1) * cg; j++)
+                {
+                    sum += x[(p * c) + j];
+                }
+            }
+
+            double mean = sum / (h * w * cg);
+            for (int p = 0; p < h * w; p++)
+            {
+                for (int j = g * cg; j < (g + 1) * cg; j++)
+                {
+                    sq += (x[(p * c) + j] - mean) * (x[(p * c) + j] - mean);
+                }
+            }
+
+            double rstd = 1 / Math.Sqrt((sq / (h * w * cg)) + 1e-6);
+            for (int p = 0; p < h * w; p++)
+            {
+                for (int j = g * cg; j < (g + 1) * cg; j++)
+                {
+                    double v = ((x[(p * c) + j] - mean) * rstd * gamma[j]) + beta[j];
+                    expected[(p * c) + j] = (float)(v / (1 + Math.Exp(-v)));
+                }
+            }
+        }
+
+        Tolerance.CloseF32(expected, one, "96×96×64 group norm + SiLU vs f64");
+    }
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
