@@ -39,12 +39,12 @@ public sealed unsafe partial class CpuBackend
         using F32Input gs = Read(gate);
         using F32Input us = Read(up);
         F32Output y = Write(gate.Shape, gate.DType);
-        float* gp = gs.Pointer, up_ = us.Pointer, yp = y.Pointer;
+        float* gp = gs.Pointer, upp = us.Pointer, yp = y.Pointer;
         ParallelChunks(gs.Count, (start, end) =>
         {
             var o = new Span<float>(yp + start, (int)(end - start));
             ActivationMath.SigmoidWeighted(new ReadOnlySpan<float>(gp + start, o.Length), o, 1f);
-            TensorPrimitives.Multiply(o, new ReadOnlySpan<float>(up_ + start, o.Length), o);
+            TensorPrimitives.Multiply(o, new ReadOnlySpan<float>(upp + start, o.Length), o);
         });
         return y.Finish();
     }

@@ -33,26 +33,32 @@ public sealed unsafe partial class CpuBackend
         float* xp = xs.Pointer, yp = y.Pointer;
         (float[] scale, float[] shift) = GroupNormAffine(xp, batch, spatial, c, groups, gs.Span, bs.Span, eps);
 
-        // y = x·scale + shift per (sample, channel), as ATen's CPU group norm applies it; spans of whole rows so
-        // narrow channel counts still fill vectors.
+        // y = x·scale + shift per (sample, channel), as ATen's CPU group norm applies it. Up to 256 channels, spans of
+        // several rows (the sample's scale and shift repeated on the stack, ≤ 512 floats) so narrow rows still fill vectors.
         int rowsPerSpan = Math.Max(1, 512 / c);
         ParallelRowBlocks(batch * spatial, c, (first, end) =>
         {
-            Span<float> scales = stackalloc float[rowsPerSpan * c];
-            Span<float> shifts = stackalloc float[rowsPerSpan * c];
+            Span<float> repeated = rowsPerSpan > 1 ? stackalloc float[2 * rowsPerSpan * c] : default;
             long filledFor = -1;
             for (long row = first; row < end;)
             {
                 long n = row / spatial;
-                if (n != filledFor)
+                scoped ReadOnlySpan<float> scales = scale.AsSpan((int)n * c, c);
+                scoped ReadOnlySpan<float> shifts = shift.AsSpan((int)n * c, c);
+                if (rowsPerSpan > 1)
                 {
-                    for (int r = 0; r < rowsPerSpan; r++)
+                    if (n != filledFor)
                     {
-                        scale.AsSpan((int)n * c, c).CopyTo(scales[(r * c)..]);
-                        shift.AsSpan((int)n * c, c).CopyTo(shifts[(r * c)..]);
+                        for (int r = 0; r < 2 * rowsPerSpan; r++)
+                        {
+                            (r < rowsPerSpan ? scales : shifts).CopyTo(repeated[(r * c)..]);
+                        }
+
+                        filledFor = n;
                     }
 
-                    filledFor = n;
+                    scales = repeated[..(rowsPerSpan * c)];
+                    shifts = repeated[(rowsPerSpan * c)..];
                 }
 
                 int rows = (int)Math.Min(rowsPerSpan, Math.Min(end, (n + 1) * spatial) - row);
