@@ -86,16 +86,16 @@ public sealed unsafe partial class CpuBackend
     {
         int splits = (int)Math.Clamp(spatial * c / (4 * MinParallelElements), 1, 16);
         long perSplit = (spatial + splits - 1) / splits;
-        double[] partial = new double[(long)batch * splits * 2 * c];
+        using BufferPool.Rental partialRental = Scratch((long)batch * splits * 2 * c * sizeof(double));
+        double* partial = (double*)partialRental.Pointer;
         ParallelRows(batch * splits, perSplit * c, job =>
         {
             long n = job / splits, first = job % splits * perSplit, end = Math.Min(spatial, first + perSplit);
-            fixed (double* sums = &partial[job * 2 * c])
+            double* sums = partial + (job * 2 * c);
+            new Span<double>(sums, 2 * c).Clear();
+            for (long s = first; s < end; s++)
             {
-                for (long s = first; s < end; s++)
-                {
-                    AccumulateMoments(xp + (((n * spatial) + s) * c), c, sums, sums + c);
-                }
+                AccumulateMoments(xp + (((n * spatial) + s) * c), c, sums, sums + c);
             }
         });
 
