@@ -15,20 +15,18 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     protected override Tensor Conv2dCore(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual, Shape outShape)
     {
-        int batch = x.Shape[0], h = x.Shape[1], w = x.Shape[2], cin = x.Shape[3];
-        int cout = weight.Shape[0], kh = weight.Shape[1], kw = weight.Shape[2];
+        var conv = new ConvGeometry(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], weight.Shape[0], weight.Shape[1], weight.Shape[2], options);
         using F32Input xs = Read(x);
         using F32Input ws = Read(weight);
         using F32Input bs = bias is null ? default : Read(bias);
         using F32Input rs = residual is null ? default : Read(residual);
         F32Output y = Write(outShape, x.DType);
         float* bp = bias is null ? null : bs.Pointer, rp = residual is null ? null : rs.Pointer;
-        var conv = new ConvGeometry(batch, h, w, cin, cout, kh, kw, options);
-        if (UsesWinograd(kh, kw, h, w, cin, cout, options))
+        if (UsesWinograd(conv))
         {
-            WinogradConv(xs.Pointer, batch, h, w, cin, ws.Pointer, cout, bp, rp, y.Pointer);
+            WinogradConv(conv, xs.Pointer, ws.Pointer, bp, rp, y.Pointer);
         }
-        else if (UsesDirectConv(kh, kw, cin, cout))
+        else if (UsesDirectConv(conv))
         {
             DirectConv(conv, xs.Pointer, ws.Pointer, bp, rp, y.Pointer);
         }

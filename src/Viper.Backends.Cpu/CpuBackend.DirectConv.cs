@@ -18,8 +18,7 @@ public sealed unsafe partial class CpuBackend
     /// AVX2 cores: 64²×16→16 2.3×, 64²×32→32 1.9×, batch 4 of 8²×64→64 1.3×; but 32²×320→320 0.65×, so wide ones stay
     /// on im2col or Winograd).
     /// </summary>
-    internal static bool UsesDirectConv(int kh, int kw, int cin, int cout) =>
-        kh * kw * cin <= DirectMaxPatch && cout <= DirectMaxOutputs;
+    internal static bool UsesDirectConv(ConvGeometry g) => g.Patch <= DirectMaxPatch && g.OutChannels <= DirectMaxOutputs;
 
     /// <summary>
     /// Direct NHWC convolution: the input copied once into a zero-padded image, the weight repacked as

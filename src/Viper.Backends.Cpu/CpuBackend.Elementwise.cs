@@ -84,7 +84,7 @@ public sealed unsafe partial class CpuBackend
             return BroadcastBlocks(a, b, bStrides, block, spans);
         }
 
-        return Binary(a, b, op switch
+        return BroadcastElements(a, b, bStrides, op switch
         {
             BinaryOp.Add => (p, q) => p + q,
             BinaryOp.Mul => (p, q) => p * q,
@@ -205,13 +205,12 @@ public sealed unsafe partial class CpuBackend
     }
 
     /// <summary>
-    /// y = f(a, b) with NumPy broadcasting of b onto a: b's element for each output index through strides
-    /// that are 0 on broadcast axes (or the same index when the shapes agree).
+    /// y = f(a, b) with NumPy broadcasting of b onto a, element by element: b's element for each output index through
+    /// <paramref name="bStrides"/>, 0 on broadcast axes (where b is not read in contiguous blocks of 8 or more, see <see cref="BroadcastBlocks"/>).
     /// </summary>
-    private Tensor Binary(Tensor a, Tensor b, Func<float, float, float> f)
+    private Tensor BroadcastElements(Tensor a, Tensor b, long[] bStrides, Func<float, float, float> f)
     {
         int[] dims = a.Shape.ToArray();
-        long[]? bStrides = a.Shape.Equals(b.Shape) ? null : StridedIndexing.BroadcastStrides(a.Shape, b.Shape);
         using F32Input av = Read(a);
         using F32Input bv = Read(b);
         F32Output y = Write(a.Shape, a.DType);
@@ -220,7 +219,7 @@ public sealed unsafe partial class CpuBackend
         {
             for (long i = start; i < end; i++)
             {
-                yp[i] = f(ap[i], bp[bStrides is null ? i : StridedIndex(i, dims, bStrides)]);
+                yp[i] = f(ap[i], bp[StridedIndex(i, dims, bStrides)]);
             }
         });
         return y.Finish();

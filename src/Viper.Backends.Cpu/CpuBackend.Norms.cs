@@ -31,46 +31,26 @@ public sealed unsafe partial class CpuBackend
         using F32Input bs = Read(beta);
         F32Output y = Write(x.Shape, x.DType);
         float* xp = xs.Pointer, yp = y.Pointer;
-        (float[] scale, float[] shift) = GroupNormAffine(xp, batch, spatial, c, groups, gs.Span, bs.Span, eps);
 
-        // y = x·scale + shift per (sample, channel), as ATen's CPU group norm applies it. Up to 256 channels, spans of
-        // several rows (the sample's scale and shift repeated on the stack, ≤ 512 floats) so narrow rows still fill vectors.
+        // y = x·scale + shift per (sample, channel), as ATen's CPU group norm applies it, in spans of whole rows: up to
+        // 256 channels several rows at once (scale and shift come repeated that many times) so narrow rows fill vectors.
         int rowsPerSpan = Math.Max(1, 512 / c);
+        (float[] scale, float[] shift) = GroupNormAffine(xp, batch, spatial, c, groups, gs.Span, bs.Span, eps, rowsPerSpan);
         ParallelRowBlocks(batch * spatial, c, (first, end) =>
         {
-            Span<float> repeated = rowsPerSpan > 1 ? stackalloc float[2 * rowsPerSpan * c] : default;
-            long filledFor = -1;
             for (long row = first; row < end;)
             {
                 long n = row / spatial;
-                scoped ReadOnlySpan<float> scales = scale.AsSpan((int)n * c, c);
-                scoped ReadOnlySpan<float> shifts = shift.AsSpan((int)n * c, c);
-                if (rowsPerSpan > 1)
-                {
-                    if (n != filledFor)
-                    {
-                        for (int r = 0; r < 2 * rowsPerSpan; r++)
-                        {
-                            (r < rowsPerSpan ? scales : shifts).CopyTo(repeated[(r * c)..]);
-                        }
-
-                        filledFor = n;
-                    }
-
-                    scales = repeated[..(rowsPerSpan * c)];
-                    shifts = repeated[(rowsPerSpan * c)..];
-                }
-
-                int rows = (int)Math.Min(rowsPerSpan, Math.Min(end, (n + 1) * spatial) - row);
-                int length = rows * c;
+                int length = (int)Math.Min(rowsPerSpan, Math.Min(end, (n + 1) * spatial) - row) * c;
                 var o = new Span<float>(yp + (row * c), length);
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xp + (row * c), length), scales[..length], shifts[..length], o);
+                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(xp + (row * c), length), scale.AsSpan((int)n * rowsPerSpan * c, length),
+                    shift.AsSpan((int)n * rowsPerSpan * c, length), o);
                 if (silu)
                 {
                     Activate(Activation.Silu, o, o);
                 }
 
-                row += rows;
+                row += length / c;
             }
         });
         return y.Finish();
@@ -80,9 +60,10 @@ public sealed unsafe partial class CpuBackend
     /// Per (sample, channel) scale = γ·rstd and shift = β − mean·scale of group norm. Statistics per (sample, group) over
     /// every position and the group's channels in f64, biased variance (torch.nn.GroupNorm): per-channel sums over a
     /// fixed split of the positions (by shape alone, so results do not depend on the thread count), added in order.
+    /// Each sample's C values are written <paramref name="repeats"/> times in a row.
     /// </summary>
     private (float[] Scale, float[] Shift) GroupNormAffine(float* xp, int batch, long spatial, int c, int groups,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps, int repeats)
     {
         int splits = (int)Math.Clamp(spatial * c / (4 * MinParallelElements), 1, 16);
         long perSplit = (spatial + splits - 1) / splits;
@@ -100,7 +81,7 @@ public sealed unsafe partial class CpuBackend
         });
 
         int cg = c / groups;
-        float[] scale = new float[batch * c], shift = new float[batch * c];
+        float[] scale = new float[batch * repeats * c], shift = new float[batch * repeats * c];
         for (int n = 0; n < batch; n++)
         {
             for (int g = 0; g < groups; g++)
@@ -122,8 +103,11 @@ public sealed unsafe partial class CpuBackend
                 for (int j = g * cg; j < (g + 1) * cg; j++)
                 {
                     double channelScale = (float)rstd * gamma[j];
-                    scale[(n * c) + j] = (float)channelScale;
-                    shift[(n * c) + j] = (float)(beta[j] - ((float)mu * channelScale));
+                    for (int r = 0; r < repeats; r++)
+                    {
+                        scale[(((n * repeats) + r) * c) + j] = (float)channelScale;
+                        shift[(((n * repeats) + r) * c) + j] = (float)(beta[j] - ((float)mu * channelScale));
+                    }
                 }
             }
         }

@@ -24,13 +24,14 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     private const int WinogradMinChannels = 256, WinogradMinPixels = 64 * 64;
 
-    private static bool UsesWinograd(int kh, int kw, int h, int w, int cin, int cout, Conv2dOptions o) =>
-        kh == 3 && kw == 3 && o.Stride == 1 && o.Padding == Padding2d.Same(1)
-            && Math.Min(cin, cout) >= WinogradMinChannels && (long)h * w >= WinogradMinPixels;
+    private static bool UsesWinograd(ConvGeometry g) =>
+        g.KernelHeight == 3 && g.KernelWidth == 3 && g.Options == new Conv2dOptions(1, Padding2d.Same(1))
+            && Math.Min(g.InChannels, g.OutChannels) >= WinogradMinChannels && (long)g.Height * g.Width >= WinogradMinPixels;
 
-    /// <summary>y (batch, h, w, cout) = conv3x3(x) + bias [+ residual], all f32 NHWC.</summary>
-    internal void WinogradConv(float* x, int batch, int h, int w, int cin, float* weight, int cout, float* bias, float* residual, float* y)
+    /// <summary>y (batch, h, w, cout) = conv3x3(x) + bias [+ residual], all f32 NHWC, for a 3×3 stride-1 "same" <paramref name="g"/>.</summary>
+    internal void WinogradConv(ConvGeometry g, float* x, float* weight, float* bias, float* residual, float* y)
     {
+        (int batch, int h, int w, int cin, int cout, _, _, _) = g;
         int tilesHigh = (h + 1) / 2, tilesWide = (w + 1) / 2;
         long tiles = (long)batch * tilesHigh * tilesWide;
         int chunk = (int)Math.Clamp(WinogradBudgetBytes / (16L * (cin + cout) * 4), 1, tiles);

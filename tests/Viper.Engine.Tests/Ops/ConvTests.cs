@@ -53,7 +53,7 @@ public class ConvTests
         {
             fixed (float* px = x, pw = wt, pb = bias, pr = residual, py = got)
             {
-                cpu.WinogradConv(px, batch, h, w, cin, pw, cout, pb, pr, py);
+                cpu.WinogradConv(SameConv3x3(batch, h, w, cin, cout), px, pw, pb, pr, py);
             }
         }
 
@@ -77,14 +77,17 @@ public class ConvTests
         var direct = new float[viaOp.Length];
         fixed (float* px = x, pw = wt, pb = bias, py = direct)
         {
-            cpu.WinogradConv(px, 1, h, w, cin, pw, cout, pb, null, py);
+            cpu.WinogradConv(SameConv3x3(1, h, w, cin, cout), px, pw, pb, null, py);
         }
 
         Assert.Equal(winograd, viaOp.AsSpan().SequenceEqual(direct));
     }
 
     private static (float[] Expected, float[] Naive) DirectSum(float[] x, int batch, int h, int w, int cin, float[] wt, int cout, float[] bias, float[] residual) =>
-        DirectSum(x, new ConvGeometry(batch, h, w, cin, cout, 3, 3, new Conv2dOptions(1, Padding2d.Same(1))), wt, bias, residual);
+        DirectSum(x, SameConv3x3(batch, h, w, cin, cout), wt, bias, residual);
+
+    private static ConvGeometry SameConv3x3(int batch, int h, int w, int cin, int cout) =>
+        new(batch, h, w, cin, cout, 3, 3, new Conv2dOptions(1, Padding2d.Same(1)));
 
     /// <summary>The convolution summed in f64 (rounded once) and by a naive f32 loop, bias first, residual added last.</summary>
     private static (float[] Expected, float[] Naive) DirectSum(float[] x, ConvGeometry g, float[] wt, float[]? bias, float[]? residual)
@@ -185,7 +188,7 @@ public class ConvTests
             cpu.DirectConv(g, px, pw, pb, null, py);
         }
 
-        Assert.Equal(direct, CpuBackend.UsesDirectConv(k, k, cin, cout));
+        Assert.Equal(direct, CpuBackend.UsesDirectConv(g));
         Assert.Equal(direct, viaOp.AsSpan().SequenceEqual(routine));
     }
 
@@ -217,7 +220,7 @@ public class ConvTests
             Tolerance.CloseF32(expected, got, $"{fixtureName} by the direct routine");
             if (g.KernelHeight == 3 && g.Options == new Conv2dOptions(1, Padding2d.Same(1)))
             {
-                cpu.WinogradConv(px, g.Batch, g.Height, g.Width, g.InChannels, pw, g.OutChannels, pb, null, py);
+                cpu.WinogradConv(g, px, pw, pb, null, py);
                 Tolerance.CloseF32(expected, got, $"{fixtureName} by Winograd");
             }
         }
