@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Viper.Cli.Terminal;
+using Viper.Models.Adapters;
 using Viper.Models.Checkpoints;
 using Viper.Weights;
 
@@ -11,11 +12,15 @@ internal static class InspectCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("path") { Description = "A .safetensors file, a *.safetensors.index.json, a component folder, or a pipeline folder" };
+        var path = new Argument<string>("path")
+        {
+            Description = "A .safetensors file, a *.safetensors.index.json, a component folder, a pipeline folder, or a PEFT adapter folder",
+        };
         var manifest = new Option<FileInfo?>("--manifest")
         {
             Description = "Check against this manifest: a weights manifest (weights-manifest/*.json) for a checkpoint, "
-                + "or a pipeline manifest (weights-manifest/pipelines/*.json) for a whole diffusers pipeline folder",
+                + "or a pipeline manifest (weights-manifest/pipelines/*.json) for a whole diffusers pipeline folder; "
+                + "for a PEFT adapter folder, the manifest of its base model (whether the adapter fits it)",
         };
         var variant = new Option<string?>("--variant") { Description = "For a pipeline folder: summarise or check the weight files of this variant (fp16)", HelpName = "variant" };
         var writeManifest = new Option<string?>("--write-manifest") { Description = "Print a manifest for this checkpoint under the given checkpoint name" };
@@ -26,6 +31,8 @@ internal static class InspectCommand
         };
         command.SetAction(result => result.GetValue(manifest) is { } file && PipelineManifest.IsPipelineManifest(file.FullName)
             ? CheckPipeline(result.GetValue(path)!, file, result.GetValue(variant))
+            : result.GetValue(manifest) is { } baseManifest && IsAdapterFolder(result.GetValue(path)!)
+            ? CheckAdapter(result.GetValue(path)!, baseManifest)
             : result.GetValue(manifest) is null && result.GetValue(writeManifest) is null && PipelineSummary.IsPipelineFolder(result.GetValue(path)!)
                 ? Summarise(result.GetValue(path)!, result.GetValue(variant))
                 : Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
@@ -81,6 +88,30 @@ internal static class InspectCommand
             return report.IsValid ? 0 : 1;
         }
         catch (WeightsException e)
+        {
+            return CliOutput.Error(e.Message);
+        }
+    }
+
+    private static bool IsAdapterFolder(string path) => File.Exists(Path.Combine(path, "adapter_config.json"));
+
+    private static int CheckAdapter(string folder, FileInfo baseManifestFile)
+    {
+        try
+        {
+            WeightsManifest baseManifest = WeightsManifest.Load(baseManifestFile.FullName);
+            using PeftLoraAdapter adapter = PeftLoraAdapter.Load(folder);
+            adapter.CheckAgainst(baseManifest);
+            AnsiConsole.MarkupLine("[green]{0}[/]", Markup.Escape(
+                $"{folder} fits {baseManifest.Checkpoint}: LoRA (r {adapter.Config.R}) on {adapter.Modules.Count} linear layers"));
+            foreach (string warning in adapter.Warnings)
+            {
+                CliOutput.Warning(warning);
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is InvalidDataException or SafeTensorsFormatException or WeightsException or FileNotFoundException)
         {
             return CliOutput.Error(e.Message);
         }

@@ -63,10 +63,20 @@ public sealed class PeftLoraAdapter : IDisposable
     /// every adapted module is one target_modules selects, every linear layer it selects has both matrices, and their
     /// shapes fit. The errors name the key.
     /// </summary>
-    public void CheckAgainst(WeightStore baseWeights)
+    public void CheckAgainst(WeightStore baseWeights) =>
+        CheckAgainst(baseWeights.Entries.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal));
+
+    /// <summary>
+    /// The same check against a weights manifest (weights-manifest/idefics2-8b.json): whether an adapter fits a base
+    /// model can be known before the base model is downloaded.
+    /// </summary>
+    public void CheckAgainst(WeightsManifest baseManifest) =>
+        CheckAgainst(baseManifest.Tensors.ToDictionary(t => t.Key, t => new Shape(t.Value.Shape), StringComparer.Ordinal));
+
+    private void CheckAgainst(Dictionary<string, Shape> baseShapes)
     {
-        string[] linears = [.. baseWeights.Entries.Where(e => e.Shape.Rank == 2 && e.Name.EndsWith(".weight", StringComparison.Ordinal))
-            .Select(e => e.Name[..^".weight".Length])];
+        string[] linears = [.. baseShapes.Where(e => e.Value.Rank == 2 && e.Key.EndsWith(".weight", StringComparison.Ordinal))
+            .Select(e => e.Key[..^".weight".Length]).Order(StringComparer.Ordinal)];
         string[] targeted = [.. linears.Where(Config.Targets)];
         if (targeted.Length == 0)
         {
@@ -75,7 +85,7 @@ public sealed class PeftLoraAdapter : IDisposable
 
         foreach ((string module, (string down, string up)) in _pairs)
         {
-            if (!baseWeights.Contains(module + ".weight"))
+            if (!baseShapes.TryGetValue(module + ".weight", out Shape? w))
             {
                 throw new InvalidDataException($"adapter {Folder}: '{down}' is for module '{module}', which the base model does not have");
             }
@@ -85,8 +95,8 @@ public sealed class PeftLoraAdapter : IDisposable
                 throw new InvalidDataException($"adapter {Folder}: '{down}' adapts '{module}', which target_modules does not select");
             }
 
-            Shape w = baseWeights.Entry(module + ".weight").Shape, a = _store.Entry(down).Shape, b = _store.Entry(up).Shape;
-            if (a.Rank != 2 || b.Rank != 2 || a[1] != w[1] || b[0] != w[0] || a[0] != b[1])
+            Shape a = _store.Entry(down).Shape, b = _store.Entry(up).Shape;
+            if (w.Rank != 2 || a.Rank != 2 || b.Rank != 2 || a[1] != w[1] || b[0] != w[0] || a[0] != b[1])
             {
                 throw new InvalidDataException($"adapter {Folder}: '{down}' {a} and '{up}' {b} do not fit '{module}.weight' {w} (A: (r, in), B: (out, r))");
             }
@@ -97,7 +107,7 @@ public sealed class PeftLoraAdapter : IDisposable
             throw new InvalidDataException($"adapter {Folder}: target_modules selects '{missing}', but '{Prefix}{missing}.lora_A.weight' is not in the file");
         }
 
-        if (_replacements.Keys.FirstOrDefault(n => !baseWeights.Contains(n)) is { } unknown)
+        if (_replacements.Keys.FirstOrDefault(n => !baseShapes.ContainsKey(n)) is { } unknown)
         {
             throw new InvalidDataException($"adapter {Folder}: '{_replacements[unknown]}' replaces '{unknown}', which the base model does not have");
         }

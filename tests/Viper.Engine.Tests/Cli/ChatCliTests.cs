@@ -31,6 +31,24 @@ public class ChatCliTests
         Assert.Matches(@"prompt: \d+ tokens in [\d.]+ s \([\d.]+ tokens/s\); decode: \d+ tokens", r.Stderr);
     }
 
+    [Fact]
+    public void InspectTellsWhetherAnAdapterFitsABaseManifest()
+    {
+        using var work = new TempFolder();
+        CliResult manifest = CliRunner.Run(work.Path, "manifest", "tiny-idefics2");
+        Assert.True(manifest.ExitCode == 0, manifest.ToString());
+        File.WriteAllText(Path.Combine(work.Path, "tiny-idefics2.json"), manifest.Stdout);
+        string adapter = Path.Combine(Idefics2Refs.Folder, "lora_adapter");
+
+        CliResult fits = CliRunner.Run(work.Path, "inspect", adapter, "--manifest", "tiny-idefics2.json");
+        Assert.True(fits.ExitCode == 0, fits.ToString());
+        Assert.Contains("LoRA (r 4) on 38 linear layers", fits.Stdout.ReplaceLineEndings(" "), StringComparison.Ordinal);
+
+        CliResult misfit = CliRunner.Run(work.Path, "inspect", adapter, "--manifest", Path.Combine(RepoPaths.Root, "weights-manifest", "idefics2-8b.json"));
+        Assert.Equal(2, misfit.ExitCode);
+        Assert.Contains("do not fit 'model.", misfit.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1, "give either --prompt or --messages", "--image", "cat.png")]
     [InlineData(1, "--prompt has 0 image(s) but 1 --image given", "--prompt", "Describe it.", "--image", "cat.png")]
