@@ -33,14 +33,17 @@ internal static class Idefics2Workload
 
     public static string Folder => Path.Combine(Environment.GetEnvironmentVariable("VIPER_BENCH_PIPELINES") ?? Path.Combine("artifacts", "bench"), "idefics2-medium");
 
+    /// <summary>Mistral's SentencePiece model as the repository ships it (assets/mistral-tokenizer).</summary>
+    public static string TokenizerModel =>
+        Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "assets", "mistral-tokenizer", "tokenizer.model"));
+
     /// <summary>Writes the medium folder once (random weights, seed 0).</summary>
     public static string EnsureFolder()
     {
         if (!File.Exists(Path.Combine(Folder, "model.safetensors")))
         {
             using var cpu = new CpuBackend();
-            string tokenizer = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "assets", "mistral-tokenizer", "tokenizer.model");
-            TinyIdefics2.Write(Folder, Path.GetFullPath(tokenizer), cpu, seed: 0, config: MediumConfig);
+            TinyIdefics2.Write(Folder, TokenizerModel, cpu, seed: 0, config: MediumConfig);
         }
 
         return Folder;

@@ -5,6 +5,11 @@ if (args is ["mistral-memory", .. var rest])
     return Viper.Benchmarks.MistralMemory.Run(rest);
 }
 
+if (args is ["idefics2-decode", .. var decodeArgs])
+{
+    return Viper.Benchmarks.Idefics2Decode.Run(decodeArgs);
+}
+
 if (args is ["idefics2-inputs", var path])
 {
     using var cpu = new Viper.Backends.Cpu.CpuBackend();

@@ -37,8 +37,8 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype) : Weight
         return Backend.Concat(parts, 0).ReshapeInto(shape.ToArray());
     }
 
-    protected override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) =>
-        throw new NotSupportedException("the benchmark stacks have no convolutions");
+    // The backend's convolution layout (OHWI), as CheckpointWeights hands it out after converting the stored OIHW.
+    protected override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) => Read(name, new Shape(cout, kh, kw, cin));
 
     private static float[] MakeBlock()
     {

@@ -8,7 +8,9 @@
 # starting with no SDK); selfcheck (viper self-check --backend cuda); tests (the op and CUDA test classes, whose theories
 # include the cuda-driver rows when a GPU is present); bench (benchmarks/run-gpu.sh's two sides: BenchmarkDotNet Gpu*
 # and PyTorch bench_gpu_ops.py, the table written to gpu-results.md); sd15 (a random full-size SD1.5, 512², f16, 10 steps
-# with the step graph: the stage times). Each part's output is PART.log; summary.txt lists status and seconds per part.
+# with the step graph: the stage times); idefics2 (idefics2-8b's shape, tiled random bf16 weights: the extractor's prefill
+# and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU). Each part's output is PART.log;
+# summary.txt lists status and seconds per part.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 rehearse=false
@@ -96,7 +98,11 @@ if $gpu; then
   }
   export -f sd15
   part sd15 120 sd15
+  # Issue 14's figure: the extractor's prefill (8 images) and 64 greedy tokens on idefics2-8b's shape, bf16, graph-replayed decode.
+  part idefics2 120 "$dotnet" "$bench" idefics2-decode cuda 8b 64 "$out/idefics2-decode.json"
 else
   for name in selfcheck tests bench sd15; do skip "$name" "no GPU$($rehearse && echo ' (rehearsal)')"; done
+  # The same command on the CPU at the tiny size: the bundle's benchmark program starts and writes its JSON.
+  part idefics2 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode.json"
 fi
 echo "total: $((SECONDS - start)) s" | tee -a "$out/summary.txt"

@@ -87,6 +87,14 @@ public sealed class Idefics2Chat : IDisposable
     }
 
     /// <summary>
+    /// A chat over a model built elsewhere — from another weight source (random weights at the real shape, for a
+    /// benchmark) or a model the host loaded itself. The chat owns <paramref name="model"/> and disposes it.
+    /// </summary>
+    public static Idefics2Chat Create(Idefics2ForConditionalGeneration model, MistralTokenizer tokenizer, Idefics2ImageProcessor processor,
+        GenerationConfig generation) =>
+        new(model, tokenizer, processor, generation, model.Config.ImageSequenceLength, attachedAdapter: null);
+
+    /// <summary>
     /// Ids and pixels for a prompt: one <c>&lt;image&gt;</c> in the text per image, in order (the chat template writes
     /// them; a verbatim prompt carries its own).
     /// </summary>

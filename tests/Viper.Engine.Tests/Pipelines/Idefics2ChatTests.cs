@@ -124,6 +124,28 @@ public class Idefics2ChatTests
     }
 
     // The README's chat prompt with its two images (0 and 1), prepared by the chat's processor and tokenizer.
+    /// <summary>A chat over a model the host built itself (the decode benchmark's random 8B) answers as the loaded one.</summary>
+    [Fact]
+    public void AChatOverAModelBuiltElsewhereAnswersAsALoadedOne()
+    {
+        using JsonDocument readme = Readme();
+        using IBackend b = TestBackends.Create("cpu");
+        var tokenizer = Viper.Models.Tokenizers.MistralTokenizer.Load(Idefics2Refs.Folder);
+        using Idefics2Chat built = Idefics2Chat.Create(Viper.Models.Idefics2.Idefics2ForConditionalGeneration.Load(Idefics2Refs.Folder, b, DType.F32),
+            tokenizer, Idefics2ImageProcessor.Load(Path.Combine(Idefics2Refs.Folder, "preprocessor_config.json")),
+            GenerationConfig.Load(Idefics2Refs.Folder, tokenizer.EosId));
+        using Idefics2Chat loaded = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
+        Assert.Equal(loaded.ImageSequenceLength, built.ImageSequenceLength);
+        var options = new ChatOptions { MaxNewTokens = 12 };
+        int[] Answer(Idefics2Chat chat)
+        {
+            using ChatSession session = chat.Prefill(ChatPrompt(chat, readme), options.MaxNewTokens);
+            return [.. session.Generate(options).Select(t => t.Id)];
+        }
+
+        Assert.Equal(Answer(loaded), Answer(built));
+    }
+
     private static ChatPrompt ChatPrompt(Idefics2Chat chat, JsonDocument readme)
     {
         using RefTensors inputs = Idefics2Refs.Inputs();
