@@ -6,9 +6,11 @@ namespace Viper.Models.Adapters;
 /// <summary>
 /// A checkpoint's weights with a LoRA adapter merged as PEFT's merge_and_unload does — W + scale·(B·A) — computed in f32
 /// from the stored weight (not from its already-rounded copy in the model dtype) and rounded once; modules_to_save
-/// tensors replace the base's. Everything else is the checkpoint's.
+/// tensors replace the base's. Without <paramref name="mergeLowRank"/> only the replacements apply (the LoRA matrices are
+/// attached to the linear layers after loading). Everything else is the checkpoint's.
 /// </summary>
-internal sealed class MergedLoraWeights(CheckpointWeights checkpoint, PeftLoraAdapter adapter) : WeightSource(checkpoint.Backend, checkpoint.DType)
+internal sealed class MergedLoraWeights(CheckpointWeights checkpoint, PeftLoraAdapter adapter, bool mergeLowRank)
+    : WeightSource(checkpoint.Backend, checkpoint.DType)
 {
     protected internal override Tensor Read(string name, Shape shape)
     {
@@ -17,7 +19,7 @@ internal sealed class MergedLoraWeights(CheckpointWeights checkpoint, PeftLoraAd
             return adapter.Store.Load(Backend, key, shape, DType);
         }
 
-        if (!adapter.Adapts(name, out string module))
+        if (!mergeLowRank || !adapter.Adapts(name, out string module))
         {
             return checkpoint.Read(name, shape);
         }

@@ -114,9 +114,18 @@ public sealed class PeftLoraAdapter : IDisposable
     }
 
     /// <summary>A weight source over <paramref name="checkpoint"/> that hands out the adapted weights merged (f32 sum, one rounding to the model dtype).</summary>
-    public WeightSource Merge(CheckpointWeights checkpoint) => new MergedLoraWeights(checkpoint, this);
+    public WeightSource Merge(CheckpointWeights checkpoint) => new MergedLoraWeights(checkpoint, this, mergeLowRank: true);
 
-    /// <summary>Puts the adapter on the loaded model's linear layers unmerged; the returned handle owns the adapter tensors.</summary>
+    /// <summary>
+    /// A weight source over <paramref name="checkpoint"/> with only the modules_to_save tensors replaced: the base for
+    /// <see cref="Attach"/>, which adds the low-rank matrices to the loaded linear layers.
+    /// </summary>
+    public WeightSource ReplaceSavedModules(CheckpointWeights checkpoint) => new MergedLoraWeights(checkpoint, this, mergeLowRank: false);
+
+    /// <summary>
+    /// Puts the adapter on the loaded model's linear layers unmerged (load the model through <see cref="ReplaceSavedModules"/>
+    /// so its modules_to_save tensors are the adapter's); the returned handle owns the adapter tensors.
+    /// </summary>
     public IDisposable Attach(ParameterSet parameters, IBackend backend, DType dtype)
     {
         var owned = new List<Tensor>();

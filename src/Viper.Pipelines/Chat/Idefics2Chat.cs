@@ -72,7 +72,7 @@ public sealed class Idefics2Chat : IDisposable
 
             var checkpoint = (CheckpointWeights)weights;
             adapter.CheckAgainst(checkpoint.Store); // before any tensor is read
-            return options.KeepAdapterUnmerged ? checkpoint : adapter.Merge(checkpoint);
+            return options.KeepAdapterUnmerged ? adapter.ReplaceSavedModules(checkpoint) : adapter.Merge(checkpoint);
         });
         try
         {

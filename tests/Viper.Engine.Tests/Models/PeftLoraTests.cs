@@ -38,6 +38,55 @@ public class PeftLoraTests
         }
     }
 
+    /// <summary>
+    /// modules_to_save as PEFT's get_peft_model_state_dict saves it (<c>base_model.model.lm_head.weight</c>, the
+    /// "modules_to_save.default" part dropped): the adapter's lm_head replaces the base's, merged or not. The test's
+    /// lm_head is the base's doubled (the refs' regex does not adapt lm_head), so the logits are the refs' LoRA logits
+    /// doubled — exactly, as scaling by two is exact in floating point. fan_in_fan_out on nn.Linear layers is ignored with
+    /// a warning, as PEFT does.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SavedModulesReplaceTheBaseTensorsMergedOrNot(bool unmerged)
+    {
+        string source = Path.Combine(Idefics2Refs.Folder, "lora_adapter");
+        using var folder = new TempFolder();
+        string config = File.ReadAllText(Path.Combine(source, "adapter_config.json"))
+            .Replace("\"modules_to_save\": null", "\"modules_to_save\": [\"lm_head\"]", StringComparison.Ordinal)
+            .Replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(folder.Path, "adapter_config.json"), config);
+        var tensors = new List<TensorData>();
+        using (WeightStore adapter = WeightStore.Open(Path.Combine(source, "adapter_model.safetensors")))
+        using (WeightStore model = WeightStore.Open(Path.Combine(Idefics2Refs.Folder, "model.safetensors")))
+        {
+            tensors.AddRange(adapter.Names.Select(n => new TensorData(n, adapter.Entry(n).DType, adapter.Entry(n).Shape, adapter.Bytes(n).ToArray())));
+            float[] doubled = [.. HostTensors.DecodeFloats(model.Bytes("lm_head.weight").ToArray(), DType.F32).Select(v => v * 2)];
+            tensors.Add(new TensorData("base_model.model.lm_head.weight", DType.F32, model.Entry("lm_head.weight").Shape, HostTensors.EncodeFloats(doubled, DType.F32)));
+        }
+
+        SafeTensorsWriter.Write(Path.Combine(folder.Path, "adapter_model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        using (PeftLoraAdapter checkedAdapter = PeftLoraAdapter.Load(folder.Path))
+        {
+            Assert.Contains(checkedAdapter.Warnings, w => w.Contains("fan_in_fan_out", StringComparison.Ordinal));
+        }
+
+        using RefTensors inputs = Idefics2Refs.Inputs();
+        using RefTensors outputs = Idefics2Refs.Outputs();
+        using IBackend b = TestBackends.Create("cpu");
+        using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32,
+            new ChatLoadOptions { AdapterFolder = folder.Path, KeepAdapterUnmerged = unmerged });
+        using Tensor states = chat.Model.ImageStates(Idefics2ModelTests.Images(inputs, "metric"));
+        int[] ids = Idefics2Refs.InputIds(inputs, "metric");
+        using Tensor merged = chat.Model.MergedEmbeddings(ids, states);
+        using var cache = chat.Model.NewCache(ids.Length);
+        using Tensor hidden = chat.Model.Forward(merged, cache);
+        using Tensor last = b.Narrow(hidden, 1, ids.Length - 4, 4);
+        using Tensor logits = chat.Model.Logits(last);
+        float[] expected = [.. outputs.Floats("lora_metric_logits_last4").Select(v => v * 2)];
+        Tolerance.Close(expected, logits.ToFloats(), 2e-4f, 1e-4f, "logits with the saved lm_head");
+    }
+
     [Fact]
     public void BadAdaptersAreRefusedNamingTheKey()
     {
