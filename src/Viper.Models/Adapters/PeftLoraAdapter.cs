@@ -107,9 +107,17 @@ public sealed class PeftLoraAdapter : IDisposable
             throw new InvalidDataException($"adapter {Folder}: target_modules selects '{missing}', but '{Prefix}{missing}.lora_A.weight' is not in the file");
         }
 
-        if (_replacements.Keys.FirstOrDefault(n => !baseShapes.ContainsKey(n)) is { } unknown)
+        foreach ((string replaced, string key) in _replacements)
         {
-            throw new InvalidDataException($"adapter {Folder}: '{_replacements[unknown]}' replaces '{unknown}', which the base model does not have");
+            if (!baseShapes.TryGetValue(replaced, out Shape? shape))
+            {
+                throw new InvalidDataException($"adapter {Folder}: '{key}' replaces '{replaced}', which the base model does not have");
+            }
+
+            if (!_store.Entry(key).Shape.Equals(shape))
+            {
+                throw new InvalidDataException($"adapter {Folder}: '{key}' {_store.Entry(key).Shape} cannot replace '{replaced}' {shape}");
+            }
         }
     }
 

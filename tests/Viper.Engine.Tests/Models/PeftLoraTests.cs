@@ -67,8 +67,10 @@ public class PeftLoraTests
 
         SafeTensorsWriter.Write(Path.Combine(folder.Path, "adapter_model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         using (PeftLoraAdapter checkedAdapter = PeftLoraAdapter.Load(folder.Path))
+        using (WeightStore model = WeightStore.Open(Path.Combine(Idefics2Refs.Folder, "model.safetensors")))
         {
             Assert.Contains(checkedAdapter.Warnings, w => w.Contains("fan_in_fan_out", StringComparison.Ordinal));
+            checkedAdapter.CheckAgainst(model);
         }
 
         using RefTensors inputs = Idefics2Refs.Inputs();
@@ -112,6 +114,17 @@ public class PeftLoraTests
         using PeftLoraAdapter extra = PeftLoraAdapter.Load(other.Path);
         var e = Assert.Throws<InvalidDataException>(() => extra.CheckAgainst(baseWeights));
         Assert.Contains("'base_model.model.model.text_model.layers.9.self_attn.q_proj.lora_A.weight' is for module", e.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(Path.Combine(other.Path, "adapter_config.json"),
+            File.ReadAllText(Path.Combine(source, "adapter_config.json")).Replace("\"modules_to_save\": null", "\"modules_to_save\": [\"lm_head\"]", StringComparison.Ordinal));
+        SafeTensorsWriter.Write(Path.Combine(other.Path, "adapter_model.safetensors"),
+            [.. tensors.Take(tensors.Count - 2), new TensorData("base_model.model.lm_head.weight", DType.F32, new Shape(3, 32), new byte[3 * 32 * 4])],
+            new Dictionary<string, string> { ["format"] = "pt" });
+        using (PeftLoraAdapter misshaped = PeftLoraAdapter.Load(other.Path))
+        {
+            var m = Assert.Throws<InvalidDataException>(() => misshaped.CheckAgainst(baseWeights));
+            Assert.Contains("'base_model.model.lm_head.weight' [3, 32] cannot replace 'lm_head.weight'", m.Message, StringComparison.Ordinal);
+        }
 
         File.WriteAllText(Path.Combine(other.Path, "adapter_config.json"), "{ not json");
         Assert.Throws<InvalidDataException>(() => PeftLoraAdapter.Load(other.Path));
