@@ -83,12 +83,6 @@ internal static class Idefics2Decode
         return 0;
     }
 
-    private static MistralTokenizer Tokenizer()
-    {
-        var added = new Dictionary<string, int>
-        {
-            [Idefics2Prompt.FakeImageToken] = 32000, [Idefics2Prompt.ImageToken] = 32001, [Idefics2Prompt.EndOfUtterance] = 32002,
-        };
-        return MistralTokenizer.FromModel(Idefics2Workload.TokenizerModel, added);
-    }
+    private static MistralTokenizer Tokenizer() =>
+        MistralTokenizer.FromModel(Idefics2Workload.TokenizerModel, TinyIdefics2.AddedTokens.ToDictionary(t => t.Token, t => t.Id));
 }

@@ -29,14 +29,28 @@ internal static class InspectCommand
         {
             path, manifest, variant, writeManifest, limit,
         };
-        command.SetAction(result => result.GetValue(manifest) is { } file && PipelineManifest.IsPipelineManifest(file.FullName)
-            ? CheckPipeline(result.GetValue(path)!, file, result.GetValue(variant))
-            : result.GetValue(manifest) is { } baseManifest && IsAdapterFolder(result.GetValue(path)!)
-            ? CheckAdapter(result.GetValue(path)!, baseManifest)
-            : result.GetValue(manifest) is null && result.GetValue(writeManifest) is null && PipelineSummary.IsPipelineFolder(result.GetValue(path)!)
-                ? Summarise(result.GetValue(path)!, result.GetValue(variant))
-                : Run(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(writeManifest), result.GetValue(limit)));
+        command.SetAction(result => Inspect(result.GetValue(path)!, result.GetValue(manifest), result.GetValue(variant), result.GetValue(writeManifest),
+            result.GetValue(limit)));
         return command;
+    }
+
+    // What the path and the manifest are decide what is checked: a pipeline against a pipeline manifest, an adapter
+    // against its base's weights manifest, a pipeline folder alone is summarised, anything else is a checkpoint.
+    private static int Inspect(string path, FileInfo? manifest, string? variant, string? writeManifest, int limit)
+    {
+        if (manifest is not null && PipelineManifest.IsPipelineManifest(manifest.FullName))
+        {
+            return CheckPipeline(path, manifest, variant);
+        }
+
+        if (manifest is not null && IsAdapterFolder(path))
+        {
+            return CheckAdapter(path, manifest);
+        }
+
+        return manifest is null && writeManifest is null && PipelineSummary.IsPipelineFolder(path)
+            ? Summarise(path, variant)
+            : Run(path, manifest, writeManifest, limit);
     }
 
     private static int Summarise(string folder, string? variant)

@@ -26,7 +26,9 @@ public static class TinyIdefics2
         },
         ImageTokenId: 32001);
 
-    private static readonly (string Token, int Id)[] Added = [("<fake_token_around_image>", 32000), ("<image>", 32001), ("<end_of_utterance>", 32002)];
+    /// <summary>The tokens idefics2-8b's tokenizer adds to Mistral's 32000, with their ids.</summary>
+    public static IReadOnlyList<(string Token, int Id)> AddedTokens { get; } =
+        [("<fake_token_around_image>", 32000), ("<image>", 32001), ("<end_of_utterance>", 32002)];
 
     /// <summary>
     /// Writes the folder; <paramref name="tokenizerModel"/> is Mistral's SentencePiece model to copy in. Another
@@ -50,16 +52,16 @@ public static class TinyIdefics2
         File.Copy(tokenizerModel, Path.Combine(folder, "tokenizer.model"), overwrite: true);
         WriteJson(folder, "config.json", ConfigJson(config));
         WriteJson(folder, "generation_config.json", new JsonObject { ["bos_token_id"] = 1, ["eos_token_id"] = new JsonArray(2, 32002), ["pad_token_id"] = 0 });
-        WriteJson(folder, "added_tokens.json", new JsonObject(Added.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)a.Id))));
+        WriteJson(folder, "added_tokens.json", new JsonObject(AddedTokens.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)a.Id))));
         WriteJson(folder, "special_tokens_map.json", new JsonObject
         {
-            ["additional_special_tokens"] = new JsonArray([.. Added.Select(a => (JsonNode)a.Token)]),
+            ["additional_special_tokens"] = new JsonArray([.. AddedTokens.Select(a => (JsonNode)a.Token)]),
             ["bos_token"] = "<s>", ["eos_token"] = "</s>", ["unk_token"] = "<unk>",
         });
         WriteJson(folder, "tokenizer_config.json", new JsonObject
         {
             ["add_bos_token"] = true, ["add_eos_token"] = false, ["legacy"] = false, ["tokenizer_class"] = "LlamaTokenizer",
-            ["added_tokens_decoder"] = new JsonObject(new[] { ("<unk>", 0), ("<s>", 1), ("</s>", 2) }.Concat(Added)
+            ["added_tokens_decoder"] = new JsonObject(new[] { ("<unk>", 0), ("<s>", 1), ("</s>", 2) }.Concat(AddedTokens)
                 .Select(a => KeyValuePair.Create(a.Item2.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     (JsonNode?)new JsonObject { ["content"] = a.Item1, ["special"] = true }))),
         });

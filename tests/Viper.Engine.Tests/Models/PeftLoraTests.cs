@@ -57,18 +57,17 @@ public class PeftLoraTests
             .Replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true", StringComparison.Ordinal);
         File.WriteAllText(Path.Combine(folder.Path, "adapter_config.json"), config);
         var tensors = new List<TensorData>();
-        using (WeightStore adapter = WeightStore.Open(Path.Combine(source, "adapter_model.safetensors")))
         using (WeightStore model = WeightStore.Open(Path.Combine(Idefics2Refs.Folder, "model.safetensors")))
         {
-            tensors.AddRange(adapter.Names.Select(n => new TensorData(n, adapter.Entry(n).DType, adapter.Entry(n).Shape, adapter.Bytes(n).ToArray())));
+            using (WeightStore adapter = WeightStore.Open(Path.Combine(source, "adapter_model.safetensors")))
+            {
+                tensors.AddRange(adapter.Names.Select(n => new TensorData(n, adapter.Entry(n).DType, adapter.Entry(n).Shape, adapter.Bytes(n).ToArray())));
+            }
+
             float[] doubled = [.. HostTensors.DecodeFloats(model.Bytes("lm_head.weight").ToArray(), DType.F32).Select(v => v * 2)];
             tensors.Add(new TensorData("base_model.model.lm_head.weight", DType.F32, model.Entry("lm_head.weight").Shape, HostTensors.EncodeFloats(doubled, DType.F32)));
-        }
-
-        SafeTensorsWriter.Write(Path.Combine(folder.Path, "adapter_model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-        using (PeftLoraAdapter checkedAdapter = PeftLoraAdapter.Load(folder.Path))
-        using (WeightStore model = WeightStore.Open(Path.Combine(Idefics2Refs.Folder, "model.safetensors")))
-        {
+            SafeTensorsWriter.Write(Path.Combine(folder.Path, "adapter_model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            using PeftLoraAdapter checkedAdapter = PeftLoraAdapter.Load(folder.Path);
             Assert.Contains(checkedAdapter.Warnings, w => w.Contains("fan_in_fan_out", StringComparison.Ordinal));
             checkedAdapter.CheckAgainst(model);
         }
