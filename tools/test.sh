@@ -13,7 +13,10 @@ dotnet build Viper.Engine.sln -c Release -nologo -v quiet
 results=$(mktemp -d)
 status=0
 dotnet test Viper.Engine.sln -c Release --no-build -nologo --logger "console;verbosity=normal" \
-  --logger "trx;LogFilePrefix=run" --results-directory "$results" || status=$?
+  --logger "trx;LogFilePrefix=run" --results-directory "$results" 2>&1 | tee "$results/console.log" || status=$?
+
+# Each failure again at the very end, with its message: CI shows only the tail of a long log.
+grep -A 12 '^  Failed ' "$results/console.log" || true
 
 passed=0 failed=0 skipped=0
 for trx in "$results"/*.trx; do

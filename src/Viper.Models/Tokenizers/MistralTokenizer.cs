@@ -21,14 +21,16 @@ public sealed class MistralTokenizer
 
     private readonly SentencePieceTokenizer _pieces;
     private readonly SentencePieceBpe _bpe;
+    private readonly PieceTexts _texts;
     private readonly Dictionary<string, int> _special;
     private readonly Dictionary<int, string> _specialById;
     private readonly string[] _longestFirst;
 
-    private MistralTokenizer(SentencePieceTokenizer pieces, SentencePieceBpe bpe, Dictionary<string, int> special, bool addBos)
+    private MistralTokenizer(SentencePieceTokenizer pieces, SentencePieceBpe bpe, PieceTexts texts, Dictionary<string, int> special, bool addBos)
     {
         _pieces = pieces;
         _bpe = bpe;
+        _texts = texts;
         _special = special;
         _specialById = special.ToDictionary(kv => kv.Value, kv => kv.Key);
         _longestFirst = [.. special.Keys.OrderByDescending(t => t.Length)];
@@ -94,12 +96,13 @@ public sealed class MistralTokenizer
     {
         byte[] bytes = File.ReadAllBytes(modelPath);
         SentencePieceTokenizer pieces;
-        SentencePieceBpe bpe;
+        IReadOnlyList<(string Piece, float Score, SentencePieceType Type)> vocabulary;
         try
         {
-            // Microsoft.ML.Tokenizers decodes; encoding is SentencePieceBpe's, whose merges break score ties as SentencePiece does.
+            // Microsoft.ML.Tokenizers reads the special tokens; encoding is SentencePieceBpe's, whose merges break score
+            // ties as SentencePiece does, and decoding PieceTexts', which follows transformers where Microsoft.ML does not.
             pieces = LlamaTokenizer.Create(new MemoryStream(bytes), addBeginOfSentence: false, addEndOfSentence: false);
-            bpe = SentencePieceBpe.Load(bytes);
+            vocabulary = SentencePieceModelFile.Read(bytes);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -116,7 +119,7 @@ public sealed class MistralTokenizer
             special[token] = id;
         }
 
-        return new MistralTokenizer(pieces, bpe, special, addBos);
+        return new MistralTokenizer(pieces, SentencePieceBpe.FromPieces(vocabulary), new PieceTexts(vocabulary), special, addBos);
     }
 
     /// <summary>Token ids of <paramref name="text"/>, BOS first when the folder asks for it.</summary>
@@ -155,39 +158,27 @@ public sealed class MistralTokenizer
         return [.. ids];
     }
 
-    /// <summary>Text of <paramref name="ids"/>; special and added tokens are left out when <paramref name="skipSpecial"/>.</summary>
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = true)
+    /// <summary>
+    /// Text of <paramref name="ids"/> as transformers' LlamaTokenizer (legacy=False) decodes with skip_special_tokens:
+    /// special and added tokens left out, the first remaining piece without its "▁", byte pieces joined into UTF-8.
+    /// </summary>
+    public string Decode(IEnumerable<int> ids)
     {
+        var decoder = new StreamingDecoder(this);
         var text = new StringBuilder();
-        var run = new List<int>();
         foreach (int id in ids)
         {
-            if (_specialById.TryGetValue(id, out string? token))
-            {
-                Flush();
-                if (!skipSpecial)
-                {
-                    text.Append(token);
-                }
-            }
-            else
-            {
-                run.Add(id);
-            }
+            text.Append(decoder.Push(id));
         }
 
-        Flush();
-        return text.ToString();
-
-        void Flush()
-        {
-            if (run.Count > 0)
-            {
-                text.Append(_pieces.Decode(run, considerSpecialTokens: false));
-                run.Clear();
-            }
-        }
+        return text.Append(decoder.Finish()).ToString();
     }
+
+    /// <summary>What <paramref name="id"/> contributes to decoded text (see <see cref="PieceTexts"/>); special ids are skipped.</summary>
+    internal PieceText PieceOf(int id) =>
+        _specialById.ContainsKey(id) ? PieceText.Skipped
+        : id >= 0 && id < _texts.Count ? _texts[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"mistral tokenizer: no token has id {id} (vocabulary of {VocabularySize})");
 
     // The text cut at every special or added token (longest match first), as transformers' added-tokens trie splits it.
     private IEnumerable<(string Segment, int? Special)> Split(string text)
@@ -210,5 +201,4 @@ public sealed class MistralTokenizer
 
         yield return (text[start..], null);
     }
-
 }

@@ -23,9 +23,8 @@ internal sealed class SentencePieceBpe
 
     public int UnknownId { get; }
 
-    public static SentencePieceBpe Load(byte[] model)
+    public static SentencePieceBpe FromPieces(IReadOnlyList<(string Piece, float Score, SentencePieceType Type)> pieces)
     {
-        var pieces = SentencePieceModelFile.Read(model);
         var mergeable = new Dictionary<string, int>(StringComparer.Ordinal);
         int[] bytes = new int[256];
         Array.Fill(bytes, -1);

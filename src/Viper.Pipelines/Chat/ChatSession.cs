@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Viper.Models.Mistral;
+using Viper.Models.Tokenizers;
 using Viper.Runtime;
 
 namespace Viper.Pipelines.Chat;
@@ -41,13 +43,19 @@ public sealed class ChatSession : IDisposable
     /// </summary>
     public IEnumerable<GeneratedToken> Generate(ChatOptions options, CancellationToken cancellationToken = default)
     {
-        options.Validate();
-        if (PromptIds.Count + options.MaxNewTokens > _cache.Capacity)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"max_new_tokens {options.MaxNewTokens} exceeds the {_cache.Capacity - PromptIds.Count} this session was prefilled for");
-        }
-
+        Check(options);
         return Run(options, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="Generate"/> for async hosts (a UI thread, a request handler): every decode step runs on the thread
+    /// pool, so the awaiting caller is never blocked, and tokens arrive as they are chosen. The settings are checked here,
+    /// before any step; cancelling either token stops at the next layer. One enumeration at a time per session.
+    /// </summary>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(ChatOptions options, CancellationToken cancellationToken = default)
+    {
+        Check(options);
+        return RunAsync(options, cancellationToken);
     }
 
     public void Dispose()
@@ -56,13 +64,30 @@ public sealed class ChatSession : IDisposable
         _cache.Dispose();
     }
 
+    private void Check(ChatOptions options)
+    {
+        options.Validate();
+        if (PromptIds.Count + options.MaxNewTokens > _cache.Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"max_new_tokens {options.MaxNewTokens} exceeds the {_cache.Capacity - PromptIds.Count} this session was prefilled for");
+        }
+    }
+
+    private async IAsyncEnumerable<GeneratedToken> RunAsync(ChatOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using IEnumerator<GeneratedToken> steps = Run(options, cancellationToken).GetEnumerator();
+        while (await Task.Run(steps.MoveNext, cancellationToken).ConfigureAwait(false))
+        {
+            yield return steps.Current;
+        }
+    }
+
     private IEnumerable<GeneratedToken> Run(ChatOptions options, CancellationToken cancellationToken)
     {
         _cache.Truncate(PromptIds.Count);
         var clock = Stopwatch.StartNew();
         List<int> sequence = [.. PromptIds];
-        var generated = new List<int>();
-        string text = "";
+        var text = new StreamingDecoder(_chat.Tokenizer);
         float[] logits = (float[])_promptLogits.Clone();
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
@@ -70,17 +95,9 @@ public sealed class ChatSession : IDisposable
             Penalize(logits, sequence, options.RepetitionPenalty);
             (int id, float margin) = Best(logits);
             sequence.Add(id);
-            generated.Add(id);
             bool end = _chat.Generation.EosTokenIds.Contains(id) || step == options.MaxNewTokens - 1;
-            string decoded = _chat.Tokenizer.Decode(generated);
-            string delta = "";
-            if (!decoded.EndsWith('\uFFFD') || end) // a byte-fallback character still incomplete: wait for its other bytes
-            {
-                delta = decoded.StartsWith(text, StringComparison.Ordinal) ? decoded[text.Length..] : decoded;
-                text = decoded;
-            }
-
-            LastDecode = (generated.Count, clock.Elapsed);
+            string delta = text.Push(id) + (end ? text.Finish() : "");
+            LastDecode = (step + 1, clock.Elapsed);
             yield return new GeneratedToken(id, delta, margin, end);
             if (end)
             {

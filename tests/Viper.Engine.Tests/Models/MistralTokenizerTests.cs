@@ -27,6 +27,52 @@ public class MistralTokenizerTests
         Assert.Equal(c.GetProperty("sentencepiece_decode_roundtrip").GetString(), tokenizer.Decode(pieces));
     }
 
+    /// <summary>
+    /// sentencepiece's own ids for each case, pushed one at a time as generation produces them, give back the text
+    /// sentencepiece itself decodes — CJK, emoji in byte-fallback pieces, runs of spaces — with no delta showing half a
+    /// character; an answer cut inside a character ends with U+FFFD per byte left over, as sentencepiece shows it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CaseIndices))]
+    public void StreamedIdsDecodeAsSentencePiece(int index)
+    {
+        JsonElement c = Cases()[index];
+        MistralTokenizer tokenizer = MistralTokenizer.FromModel(RepoPaths.Shared("data", "mistral", "tokenizer.model"));
+        int[] ids = [.. c.GetProperty("sentencepiece_encode").EnumerateArray().Select(e => e.GetInt32())];
+        var decoder = new StreamingDecoder(tokenizer);
+        string[] deltas = [.. ids.Select(decoder.Push)];
+        Assert.Equal(c.GetProperty("sentencepiece_decode_roundtrip").GetString(), string.Concat(deltas) + decoder.Finish());
+        Assert.DoesNotContain(deltas, d => d.Contains('\uFFFD', StringComparison.Ordinal));
+
+        var cut = new StreamingDecoder(tokenizer);
+        int[] shorter = ids[..Math.Max(ids.Length - 1, 0)];
+        string held = string.Concat(shorter.Select(cut.Push)), rest = cut.Finish();
+        Assert.Equal(tokenizer.Decode(shorter), held + rest);
+        Assert.True(rest.All(ch => ch == '\uFFFD'), rest);
+    }
+
+    /// <summary>
+    /// Where Microsoft.ML's SentencePiece decoding differs from transformers' LlamaTokenizer(legacy=False).decode(ids,
+    /// skip_special_tokens=True) (tokenization_llama.py 4.42: specials dropped, then only tokens[0] loses its "▁",
+    /// sentencepiece loaded with add_dummy_prefix off): a piece after a leading byte piece keeps its space, and so does
+    /// a piece after a skipped special token; a character's bytes on both sides of a special token still join.
+    /// </summary>
+    [Fact]
+    public void DecodingFollowsTransformersAroundBytePiecesAndSpecialTokens()
+    {
+        MistralTokenizer tokenizer = MistralTokenizer.Load(Idefics2Refs.Folder);
+        int newline = tokenizer.Encode("\n")[^1], eou = tokenizer.TokenId(Idefics2Prompt.EndOfUtterance);
+        int[] indented = tokenizer.EncodeContinuation("   return");
+        Assert.Equal("\n   return", tokenizer.Decode([newline, .. indented]));
+        int[] hello = tokenizer.Encode("Hello"), world = tokenizer.EncodeContinuation(" World");
+        Assert.Equal("Hello World", tokenizer.Decode([.. hello, eou, .. world]));
+        int[] dog = tokenizer.EncodeContinuation("\U0001F436"); // four byte pieces
+        Assert.Equal(4, dog.Length);
+        Assert.Equal("\U0001F436", tokenizer.Decode([dog[0], eou, .. dog[1..]]));
+        Assert.Equal("\uFFFD\uFFFD", tokenizer.Decode(dog[..2]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tokenizer.Decode([tokenizer.VocabularySize]));
+    }
+
     [Theory]
     [InlineData("chat")]
     [InlineData("vpe")]

@@ -95,6 +95,43 @@ public class Idefics2ChatTests
         Assert.Throws<OperationCanceledException>(() => session.Generate(new ChatOptions { MaxNewTokens = 3 }, cancelled.Token).ToList());
     }
 
+    /// <summary>
+    /// The async stream gives the same tokens and text as the synchronous one, off the caller's thread; bad settings throw
+    /// when it is asked for, and a token cancelled mid-answer stops it.
+    /// </summary>
+    [Fact]
+    public async Task TheAsyncStreamGivesTheSameTokensAndStopsWhenCancelled()
+    {
+        using JsonDocument readme = Readme();
+        using IBackend b = TestBackends.Create("cpu");
+        using Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32);
+        using ChatSession session = chat.Prefill(ChatPrompt(chat, readme), maxNewTokens: 10);
+        var options = new ChatOptions { MaxNewTokens = 10 };
+        GeneratedToken[] expected = [.. session.Generate(options)];
+        var streamed = new List<GeneratedToken>();
+        await foreach (GeneratedToken token in session.GenerateAsync(options))
+        {
+            streamed.Add(token);
+        }
+
+        Assert.Equal(expected, streamed);
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.GenerateAsync(options with { MaxNewTokens = 11 }));
+
+        using var stop = new CancellationTokenSource();
+        int seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (GeneratedToken token in session.GenerateAsync(options).WithCancellation(stop.Token))
+            {
+                if (++seen == 3)
+                {
+                    await stop.CancelAsync();
+                }
+            }
+        });
+        Assert.Equal(3, seen);
+    }
+
     [Fact]
     public void LogitsAtChosenPositionsEqualTransformers()
     {
@@ -123,7 +160,6 @@ public class Idefics2ChatTests
         Assert.Contains("processor_config.json: image_seq_len must be an integer", e.Message, StringComparison.Ordinal);
     }
 
-    // The README's chat prompt with its two images (0 and 1), prepared by the chat's processor and tokenizer.
     /// <summary>A chat over a model the host built itself (the decode benchmark's random 8B) answers as the loaded one.</summary>
     [Fact]
     public void AChatOverAModelBuiltElsewhereAnswersAsALoadedOne()
@@ -146,6 +182,7 @@ public class Idefics2ChatTests
         Assert.Equal(Answer(loaded), Answer(built));
     }
 
+    // The README's chat prompt with its two images (0 and 1), prepared by the chat's processor and tokenizer.
     private static ChatPrompt ChatPrompt(Idefics2Chat chat, JsonDocument readme)
     {
         using RefTensors inputs = Idefics2Refs.Inputs();

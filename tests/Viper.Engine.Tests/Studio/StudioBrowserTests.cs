@@ -41,8 +41,13 @@ public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper ou
 
         using ChromeDriverService service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(BrowserFactAttribute.ChromeDriver)!, Path.GetFileName(BrowserFactAttribute.ChromeDriver));
         service.SuppressInitialDiagnosticInformation = true;
+        using var profile = new TempFolder();
         var options = new ChromeOptions { BinaryLocation = BrowserFactAttribute.Chromium };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1300,1900");
+        // A new empty profile, and nothing that reaches out: on a closed network chromium's background connections are
+        // refused many at a time and its start looks up Google's hosts, which can stall a page under test.
+        options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1300,1900",
+            "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            $"--user-data-dir={profile.Path}");
         using var browser = new ChromeDriver(service, options, Patience);
         try
         {
@@ -51,7 +56,13 @@ public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper ou
             string[] comments = ["I love the soft pastel colours.", "Far too harsh and busy.", "The warm light is lovely."];
             for (int i = 0; i < 3; i++)
             {
-                browser.FindElements(By.CssSelector("#grid figure"))[i].Click(); // the grid re-renders on every pick
+                // the grid re-renders on every pick: find the figure afresh (and again if it went stale under the click)
+                Until<string>(() =>
+                {
+                    browser.FindElements(By.CssSelector("#grid figure"))[i].Click();
+                    return "";
+                });
+                Until<string>(() => browser.FindElements(By.CssSelector("#picked .card")).Count == i + 1 ? "" : null);
             }
 
             IWebElement[] cards = [.. browser.FindElements(By.CssSelector("#picked .card"))];
