@@ -58,7 +58,6 @@ internal static class ChatCommand
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-        Console.Error.WriteLine($"loading {folder} …");
         using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions
         {
             AdapterFolder = adapter, Processor = folderSettings => folderSettings with
@@ -66,7 +65,7 @@ internal static class ChatCommand
                 LongestEdge = r.GetValue(LongestEdge) ?? folderSettings.LongestEdge, ShortestEdge = r.GetValue(ShortestEdge) ?? folderSettings.ShortestEdge,
                 DoImageSplitting = r.GetValue(ImageSplitting) is { } split ? split == "on" : folderSettings.DoImageSplitting,
             },
-        });
+        }, new LoadProgressLine(folder), cancellationToken);
         ChatPrompt prepared = chat.Prepare(prompt, images);
         using ChatSession session = chat.Prefill(prepared, options.MaxNewTokens, cancellationToken);
         var ids = new List<int>();

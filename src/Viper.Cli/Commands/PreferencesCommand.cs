@@ -39,7 +39,8 @@ internal static class PreferencesCommand
     internal static ExtractedPreference Extract(ExtractorInputs inputs, IBackend backend, DType dtype, ChatOptions options, CancellationToken cancellationToken)
     {
         Console.Error.WriteLine($"extracting preferences from {inputs.Comments.Count} commented image(s) with {inputs.Extractor} + {inputs.Adapter} …");
-        using PreferenceExtractor extractor = PreferenceExtractor.Load(inputs.Extractor, inputs.Adapter, backend, dtype);
+        using PreferenceExtractor extractor = PreferenceExtractor.Load(inputs.Extractor, inputs.Adapter, backend, dtype,
+            new LoadProgressLine(inputs.Extractor), cancellationToken);
         ExtractedPreference extracted = extractor.Extract(inputs.Comments, inputs.Images, options, text => Console.Out.Write(text), cancellationToken);
         Console.Out.WriteLine();
         return extracted;

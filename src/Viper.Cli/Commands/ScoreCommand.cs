@@ -49,7 +49,7 @@ internal static class ScoreCommand
         string? adapter = ModelFolders.Adapter(r.GetValue(Adapter), "--adapter");
 
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-        using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!));
+        using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new LoadProgressLine(model), cancellationToken);
         IReadOnlyList<double> scores = metric.Score(dislikedImages, likedImages, queryImages, cancellationToken);
         if (r.GetValue(Json))
         {

@@ -42,15 +42,30 @@ public sealed class Idefics2ForConditionalGeneration : Module
 
     /// <summary>
     /// Loads a Hugging Face folder: config.json and model.safetensors (or its sharded index). <paramref name="decorate"/>
-    /// wraps the checkpoint's weight source (a LoRA merge: <see cref="TransformedWeights"/>).
+    /// wraps the checkpoint's weight source (a LoRA merge: <see cref="TransformedWeights"/>). The load reports the bytes
+    /// read and can be cancelled between tensors; a load that fails or is cancelled releases what it had read.
     /// </summary>
-    public static Idefics2ForConditionalGeneration Load(string folder, IBackend backend, DType dtype, Func<WeightSource, WeightSource>? decorate = null)
+    public static Idefics2ForConditionalGeneration Load(string folder, IBackend backend, DType dtype, Func<WeightSource, WeightSource>? decorate = null,
+        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", null, store =>
         {
-            WeightSource weights = new CheckpointWeights(store, backend, dtype);
-            return new Idefics2ForConditionalGeneration((decorate?.Invoke(weights) ?? weights).Root, config);
+            WeightSource checkpoint = new CheckpointWeights(store, backend, dtype, progress, cancellationToken);
+            WeightSource weights = decorate?.Invoke(checkpoint) ?? checkpoint;
+            try
+            {
+                return new Idefics2ForConditionalGeneration(weights.Root, config);
+            }
+            catch
+            {
+                foreach (string name in weights.Parameters.Names)
+                {
+                    weights.Parameters[name].Dispose(); // read before the failure, owned by no model yet
+                }
+
+                throw;
+            }
         });
     }
 

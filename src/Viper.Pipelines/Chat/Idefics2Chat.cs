@@ -40,8 +40,10 @@ public sealed class Idefics2Chat : IDisposable
     /// <summary>
     /// Loads a Hugging Face IDEFICS2 folder (config, weights, tokenizer, preprocessor/processor/generation configs), with a
     /// PEFT LoRA adapter merged in (or attached unmerged) and the image settings replaced when <paramref name="options"/> say so.
+    /// Reports the "load" stage in thousandths of the checkpoint's bytes; cancelling stops between tensors and releases them.
     /// </summary>
-    public static Idefics2Chat Load(string folder, IBackend backend, DType dtype, ChatLoadOptions? options = null)
+    public static Idefics2Chat Load(string folder, IBackend backend, DType dtype, ChatLoadOptions? options = null,
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new ChatLoadOptions();
         MistralTokenizer tokenizer = MistralTokenizer.Load(folder);
@@ -73,7 +75,8 @@ public sealed class Idefics2Chat : IDisposable
             var checkpoint = (CheckpointWeights)weights;
             adapter.CheckAgainst(checkpoint.Store); // before any tensor is read
             return options.KeepAdapterUnmerged ? adapter.ReplaceSavedModules(checkpoint) : adapter.Merge(checkpoint);
-        });
+        }, progress is null ? null : new SynchronousProgress<LoadProgress>(p => progress.Report(LoadStage(p.BytesRead, p.TotalBytes))), cancellationToken);
+        progress?.Report(LoadStage(1, 1));
         try
         {
             IDisposable? attached = adapter is not null && options.KeepAdapterUnmerged ? adapter.Attach(model.Parameters, backend, dtype) : null;
@@ -85,6 +88,8 @@ public sealed class Idefics2Chat : IDisposable
             throw;
         }
     }
+
+    private static GenerationProgress LoadStage(long read, long total) => new("load", (int)(1000 * read / Math.Max(total, 1)), 1000);
 
     /// <summary>
     /// A chat over a model built elsewhere — from another weight source (random weights at the real shape, for a

@@ -34,8 +34,10 @@ public sealed class ProxyMetric : IDisposable
     public int MinusId { get; }
 
     /// <summary>IDEFICS2 from <paramref name="model"/> with the metric adapter merged, and the authors' image settings.</summary>
-    public static ProxyMetric Load(string model, string? adapter, IBackend backend, DType dtype) =>
-        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions { AdapterFolder = adapter, Processor = PreferenceExtractor.ViperImageSettings }));
+    public static ProxyMetric Load(string model, string? adapter, IBackend backend, DType dtype,
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions { AdapterFolder = adapter, Processor = PreferenceExtractor.ViperImageSettings },
+            progress, cancellationToken));
 
     /// <summary>Wraps an already loaded model (its processor settings are used as they are).</summary>
     public static ProxyMetric On(Idefics2Chat chat) => new(chat);

@@ -29,6 +29,8 @@ public class ChatCliTests
         int count = ids["ids: ".Length..].Split(' ').Length;
         Assert.InRange(count, 1, 5);
         Assert.Matches(@"prompt: \d+ tokens in [\d.]+ s \([\d.]+ tokens/s\); decode: \d+ tokens", r.Stderr);
+        Assert.Matches(@"loaded \S*tiny-idefics2 in [\d.]+ s", r.Stderr); // progress goes to stderr: stdout is the answer
+        Assert.DoesNotContain("load", r.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

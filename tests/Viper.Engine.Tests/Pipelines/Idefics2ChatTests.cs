@@ -1,7 +1,10 @@
 using System.Text.Json;
 using Viper.Engine.Tests.Models;
 using Viper.Engine.Tests.Support;
+using Viper.Cuda.Backend;
+using Viper.Cuda.Emulation;
 using Viper.Imaging;
+using Viper.Pipelines;
 using Viper.Pipelines.Chat;
 using Viper.Runtime;
 
@@ -130,6 +133,40 @@ public class Idefics2ChatTests
             }
         });
         Assert.Equal(3, seen);
+    }
+
+    /// <summary>
+    /// Loading reports the "load" stage rising to its end, and a load cancelled part way (here after a fifth of the
+    /// checkpoint) stops with OperationCanceledException and gives every tensor it had read back to the device.
+    /// </summary>
+    [Fact]
+    public void LoadingReportsProgressAndACancelledLoadReleasesWhatItRead()
+    {
+        using var b = new CudaBackend(new EmulatedDevice());
+        long before = b.Memory.InUseBytes;
+        var reports = new List<GenerationProgress>();
+        using (Idefics2Chat chat = Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32, new ChatLoadOptions { AdapterFolder = Path.Combine(Idefics2Refs.Folder, "lora_adapter") },
+            new SynchronousProgress<GenerationProgress>(reports.Add)))
+        {
+            Assert.True(reports.Count > 50, $"{reports.Count} reports");
+            Assert.All(reports, p => Assert.Equal(("load", 1000), (p.Stage, p.TotalSteps)));
+            Assert.Equal(reports.Select(p => p.Step).Order(), reports.Select(p => p.Step));
+            Assert.InRange(reports[0].Step, 0, 100);
+            Assert.Equal(1000, reports[^1].Step);
+        }
+
+        Assert.Equal(before, b.Memory.InUseBytes);
+        using var stop = new CancellationTokenSource();
+        var progress = new SynchronousProgress<GenerationProgress>(p =>
+        {
+            if (p.Step >= 200)
+            {
+                stop.Cancel();
+            }
+        });
+        Assert.Throws<OperationCanceledException>(() => Idefics2Chat.Load(Idefics2Refs.Folder, b, DType.F32, null, progress, stop.Token));
+        Assert.True(stop.IsCancellationRequested);
+        Assert.Equal(before, b.Memory.InUseBytes);
     }
 
     [Fact]
