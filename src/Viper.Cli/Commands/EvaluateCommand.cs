@@ -63,7 +63,7 @@ internal static class EvaluateCommand
         var template = new GenerationRequest { Prompt = prompts[0], Steps = r.GetValue(Steps), Seed = (ulong)r.GetValue(Seed) };
         EvaluationReport report = PersonalizationEvaluation.Run(
             () => ViperPipeline.Load(model, backend, new PipelineOptions { DType = dtype }, cancellationToken: cancellationToken),
-            () => ProxyMetric.Load(metric, adapter, backend, dtype), template, preference, prompts, likedImages, dislikedImages,
+            () => ProxyMetric.Load(metric, adapter, backend, dtype, new LoadProgressLine(metric), cancellationToken), template, preference, prompts, likedImages, dislikedImages,
             (i, personalized, image) =>
             {
                 string path = Path.Combine(output, $"{i:D3}-{(personalized ? "personalized" : "plain")}.png");

@@ -13,9 +13,7 @@ public static class ExtractionWork
         ModelSlots models, PreferenceStore preferences, StudioOptions options) => (job, cancellationToken) =>
     {
         RgbImage[] images = [.. items.Select(i => library.Load(i.Image))];
-        job.Post("progress", new JsonObject { ["stage"] = "load", ["step"] = 0, ["total"] = 1 });
-        PreferenceExtractor extractor = models.Extractor();
-        job.Post("progress", new JsonObject { ["stage"] = "load", ["step"] = 1, ["total"] = 1 });
+        PreferenceExtractor extractor = models.Extractor(LoadEvents.For(job), cancellationToken);
         CommentedImage[] commented = [.. items.Select(i => new CommentedImage(library.PathOf(i.Image), i.Comment))];
         int tokens = 0;
         ExtractedPreference extracted = extractor.Extract(commented, images, options.ExtractorOptions, text =>

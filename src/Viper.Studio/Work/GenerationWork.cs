@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Viper.Imaging;
 using Viper.Pipelines;
+using Viper.Pipelines.Preferences;
 using Viper.Studio.Jobs;
 using Viper.Studio.Library;
 
@@ -20,8 +21,7 @@ public static class GenerationWork
         ImageLibrary library, ModelSlots models, StudioOptions options) => (job, cancellationToken) =>
     {
         RgbImage[] likedImages = [.. liked.Select(library.Load)], dislikedImages = [.. disliked.Select(library.Load)];
-        job.Post("progress", new JsonObject { ["image"] = "personalized", ["stage"] = "load", ["step"] = 0, ["total"] = 1 });
-        ViperPipeline pipeline = models.Generator();
+        ViperPipeline pipeline = models.Generator(LoadEvents.For(job, "personalized"), cancellationToken);
         var made = new List<(string Name, JsonNode? Stored, RgbImage Image)>();
         foreach ((string name, GenerationRequest q) in new[] { ("personalized", request), ("plain", request with { Preference = null }) })
         {
@@ -39,8 +39,9 @@ public static class GenerationWork
             : liked.Count == 0 ? "mark at least one image liked and one disliked to score" : null;
         if (scoreNote is null)
         {
+            ProxyMetric metric = models.Metric(LoadEvents.For(job, "score"), cancellationToken);
             job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 0, ["total"] = 1 });
-            scores = models.Metric().Score(dislikedImages, likedImages, [.. made.Select(m => m.Image)], cancellationToken);
+            scores = metric.Score(dislikedImages, likedImages, [.. made.Select(m => m.Image)], cancellationToken);
             job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 1, ["total"] = 1 });
         }
 

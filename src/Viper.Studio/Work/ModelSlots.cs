@@ -16,18 +16,19 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
 
     public IBackend Backend => _backend.Value;
 
-    public PreferenceExtractor Extractor() => Use(() => PreferenceExtractor.Load(
+    /// <summary>The extractor, loaded now (the load reporting to <paramref name="progress"/>, cancellable) unless resident.</summary>
+    public PreferenceExtractor Extractor(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => PreferenceExtractor.Load(
         options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --adapter"),
         options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
-        Backend, options.DType));
+        Backend, options.DType, progress, cancellationToken), progress);
 
-    public ViperPipeline Generator() => Use(() => ViperPipeline.Load(
+    public ViperPipeline Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ViperPipeline.Load(
         options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
-        Backend, new PipelineOptions { DType = options.DType }));
+        Backend, new PipelineOptions { DType = options.DType }, progress, cancellationToken), progress);
 
-    public ProxyMetric Metric() => Use(() => ProxyMetric.Load(
+    public ProxyMetric Metric(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ProxyMetric.Load(
         options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),
-        options.MetricAdapter, Backend, options.DType));
+        options.MetricAdapter, Backend, options.DType, progress, cancellationToken), progress);
 
     public void Dispose()
     {
@@ -38,17 +39,20 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         }
     }
 
-    // Each kind is its own type, so the loaded model's type says which kind is resident.
-    private T Use<T>(Func<T> load)
+    // Each kind is its own type, so the loaded model's type says which kind is resident (its load is then done at once).
+    private T Use<T>(Func<T> load, IProgress<GenerationProgress> progress)
         where T : class, IDisposable
     {
+        progress.Report(new GenerationProgress("load", 0, 1));
         if (_loaded is T loaded)
         {
+            progress.Report(new GenerationProgress("load", 1, 1));
             return loaded;
         }
 
         Release();
         T model = load();
+        progress.Report(new GenerationProgress("load", 1, 1));
         _loaded = model;
         return model;
     }

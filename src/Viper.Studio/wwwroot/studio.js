@@ -103,6 +103,7 @@ async function follow(url, body, handlers) {
   return job.id;
 }
 
+const percent = (d) => `${Math.floor((100 * d.step) / (d.total || 1))}%`;
 const queued = (status) => (d) => { status.textContent = d.position === 0 ? 'starting…' : `waiting: ${d.position} job(s) ahead`; };
 
 // 2. Extraction and the preference chips.
@@ -116,7 +117,7 @@ $('extract').onclick = async () => {
   try {
     state.extractJob = await follow('/api/extract', { items }, {
       queued: queued(status),
-      progress: (d) => { status.textContent = d.stage === 'load' ? 'loading the extractor…' : ''; },
+      progress: (d) => { status.textContent = d.stage === 'load' ? `loading the extractor… ${percent(d)}` : ''; },
       text: (d) => { $('extract-text').textContent += d.text; status.textContent = `extracting… ${d.tokens} tokens`; },
       result: (d) => { state.likes = d.likes; state.dislikes = d.dislikes; renderChips(); },
       end: (s) => { status.textContent = s === 'done' ? 'extracted and saved' : s; $('extract').disabled = false; $('extract-cancel').hidden = true; },
@@ -197,7 +198,10 @@ $('generate').onclick = async () => {
   try {
     state.generateJob = await follow('/api/generate', body, {
       queued: queued(status),
-      progress: (d) => { status.textContent = `${d.image}: ${d.stage} ${d.step}/${d.total}`; progress.max = d.total || 1; progress.value = d.step; },
+      progress: (d) => {
+        status.textContent = d.stage === 'load' ? `${d.image}: loading the model… ${percent(d)}` : `${d.image}: ${d.stage} ${d.step}/${d.total}`;
+        progress.max = d.total || 1; progress.value = d.step;
+      },
       preview: (d) => { if (d.png) { $('preview').src = d.png; $('preview').hidden = false; } }, // a replayed old step has no picture
       image: (d) => { const img = $(`result-${d.image}`).querySelector('img'); img.src = d.stored.url; img.hidden = false; },
       result: (d) => {

@@ -200,6 +200,13 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
         string[] ids = await client.UploadOk(("a.png", Png), ("b.png", OtherPng));
         var events = await client.Run("/api/extract", Json(new { items = new[] { new { image = ids[0], comment = "I love the soft colours." }, new { image = ids[1], comment = "Too harsh." } } }));
         Assert.Equal(["queued", "state"], events.Take(2).Select(e => e.Type));
+        // The extractor's load in whole percents, from 0 up to done, before any text.
+        int[] loaded = [.. events.TakeWhile(e => e.Type != "text").Where(e => e.Type == "progress" && e.Data["stage"]!.GetValue<string>() == "load")
+            .Select(e => (int)(100L * e.Data["step"]!.GetValue<int>() / e.Data["total"]!.GetValue<int>()))];
+        Assert.True(loaded.Length > 2, string.Join(",", loaded));
+        Assert.Equal(0, loaded[0]);
+        Assert.Equal(100, loaded[^1]);
+        Assert.Equal(loaded.Order().Distinct(), loaded);
         string streamed = string.Concat(events.Where(e => e.Type == "text").Select(e => e.Data["text"]!.GetValue<string>()));
         Assert.Equal(ScriptedExtractor.Script, streamed.Trim());
         JsonObject result = Last(events, "result");
