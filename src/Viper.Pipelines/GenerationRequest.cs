@@ -167,7 +167,11 @@ public sealed record GenerationRequest
 /// Where a generation is: <paramref name="Stage"/> ("load", "text", "base", "refiner", "decode") and the steps done within
 /// it; each stage reports step 0 when it starts and <paramref name="TotalSteps"/> when it ends.
 /// </summary>
-public readonly record struct GenerationProgress(string Stage, int Step, int TotalSteps);
+public readonly record struct GenerationProgress(string Stage, int Step, int TotalSteps)
+{
+    /// <summary>Whole percent of the stage done (what a progress line or a throttled event stream shows).</summary>
+    public int Percent => (int)(100L * Step / Math.Max(1, TotalSteps));
+}
 
 /// <summary>A stage's wall time; <paramref name="GraphNodes"/>: the size of the recorded step graph when the stage replayed one.</summary>
 public readonly record struct StageTiming(string Stage, TimeSpan Elapsed, int? GraphNodes = null);

@@ -16,7 +16,7 @@ internal sealed class LoadProgressLine(string what) : IProgress<GenerationProgre
 
     public void Report(GenerationProgress p)
     {
-        int percent = (int)(100L * p.Step / Math.Max(1, p.TotalSteps));
+        int percent = p.Percent;
         if (percent == _percent)
         {
             return;

@@ -15,7 +15,7 @@ internal static class LoadEvents
         int posted = -1;
         return new SynchronousProgress<GenerationProgress>(p =>
         {
-            int percent = (int)(100L * p.Step / Math.Max(1, p.TotalSteps));
+            int percent = p.Percent;
             if (percent == posted)
             {
                 return;
