@@ -1,4 +1,4 @@
-// Elementwise ops over flat arrays: add, sub, mul, div (same shape or b broadcast), scale, sqrt, rsqrt and dtype
+// Elementwise ops over flat arrays: add, sub, mul, div (same shape or b broadcast), scale, clamp, sqrt, rsqrt and dtype
 // casts. Grid-stride loops, f32 arithmetic (IEEE division and square root; rsqrt as 1 / sqrt, rounded twice, as
 // torch.rsqrt on the CPU computes it).
 #include "common.cuh"
@@ -30,6 +30,15 @@ template <typename T>
 VIPER_INLINE void scale(const T* __restrict__ x, float factor, T* __restrict__ y, i64 n) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
         y[i] = from_float<T>(to_float(x[i]) * factor);
+}
+
+// torch.clamp: comparisons with NaN are false, so NaN passes through (fminf/fmaxf would drop it).
+template <typename T>
+VIPER_INLINE void clamp(const T* __restrict__ x, float lo, float hi, T* __restrict__ y, i64 n) {
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
+        float v = to_float(x[i]);
+        y[i] = from_float<T>(v < lo ? lo : v > hi ? hi : v);
+    }
 }
 
 // y = a ⊕ b with b broadcast onto a's shape through `b_strides` (NumPy rules; 0 stride on broadcast axes).
@@ -82,6 +91,14 @@ VIPER_ROOTS(bf16, viper::bf16)
 VIPER_SCALE(f32, float)
 VIPER_SCALE(f16, viper::f16)
 VIPER_SCALE(bf16, viper::bf16)
+
+#define VIPER_CLAMP(suffix, T)                                                                                  \
+    extern "C" __global__ void clamp_##suffix(const T* x, float lo, float hi, T* y, i64 n) { viper::clamp<T>(x, lo, hi, y, n); } \
+    VIPER_ENTRY(clamp_##suffix)
+
+VIPER_CLAMP(f32, float)
+VIPER_CLAMP(f16, viper::f16)
+VIPER_CLAMP(bf16, viper::bf16)
 
 #define VIPER_CAST(from, to, S, D)                                                                          \
     extern "C" __global__ void cast_##from##_##to(const S* x, D* y, i64 n) { viper::cast<S, D>(x, y, n); } \

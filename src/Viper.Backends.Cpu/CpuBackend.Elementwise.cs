@@ -137,6 +137,21 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
+    protected override Tensor ClampCore(Tensor x, float min, float max)
+    {
+        using F32Input xs = Read(x);
+        F32Output y = Write(x.Shape, x.DType);
+        Span<float> values = y.Span;
+        ReadOnlySpan<float> source = xs.Span;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float v = source[i];
+            values[i] = v < min ? min : v > max ? max : v; // comparisons with NaN are false: NaN passes through, as in torch.clamp
+        }
+
+        return y.Finish();
+    }
+
     protected override Tensor ScaleCore(Tensor x, float factor)
     {
         using F32Input xs = Read(x);

@@ -8,7 +8,8 @@ namespace Viper.Pipelines;
 /// <summary>
 /// The denoising loop of one model: per step, one UNet call on the stacked batch, then the fused guidance kernel
 /// combines the outputs and applies the scheduler's step plan to the f32 latents in place. DPM-Solver's x₀ history is
-/// kept with a second guidance call that writes x₀ = P·x + Q·eps into a buffer. With <paramref name="captureSteps"/> on a
+/// kept with a second guidance call that writes x₀ = P·x + Q·eps into a buffer; a clip_sample step (DDIM/DDPM) writes x₀
+/// the same way, clamps it, and adds it as the update's extra term. With <paramref name="captureSteps"/> on a
 /// backend that records graphs, the network evaluation of a step is recorded once and replayed at every step.
 /// </summary>
 internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DType dtype, bool captureSteps)
@@ -43,6 +44,14 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
                 using Tensor epsC = eps.Slice(n, n);
                 using Tensor epsPlus = conditioning.Groups == 4 ? eps.Slice(2 * n, n) : eps.Slice(n, n);
                 using Tensor epsMinus = conditioning.Groups == 4 ? eps.Slice(3 * n, n) : eps.Slice(n, n);
+                if (plan.Clip is { } clip)
+                {
+                    ClippedStep(epsU, epsC, epsPlus, epsMinus, latents, noise, plan, clip, conditioning);
+                    progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
+                    onStepEnd?.Invoke(i);
+                    continue;
+                }
+
                 Tensor? x0 = null;
                 if (scheduler is DpmSolverMultistepScheduler)
                 {
@@ -67,6 +76,24 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
         finally
         {
             previousX0?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// x ← A·x + B·eps + w·clamp(x₀, ±r), then + C·noise: diffusers' order for DDPM's mean + σ·z. The second guidance call
+    /// adds only the noise (1·x + 0·eps is x exactly).
+    /// </summary>
+    private void ClippedStep(Tensor epsU, Tensor epsC, Tensor epsPlus, Tensor epsMinus, Tensor latents, Tensor? noise, StepPlan plan,
+        ClippedPrediction clip, Conditioning conditioning)
+    {
+        IBackend b = backend;
+        using Tensor x0 = b.Clone(latents);
+        b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning, new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
+        using Tensor clamped = b.Clamp(x0, -(float)clip.Range, (float)clip.Range);
+        b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, clamped, Step(conditioning, plan.Update with { C = (float)clip.Weight }));
+        if (plan.Extra == StepExtra.Noise && noise is not null)
+        {
+            b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, noise, Step(conditioning, new SchedulerUpdate(1f, 0f, plan.Update.C)));
         }
     }
 

@@ -283,6 +283,7 @@ public sealed class ViperPipeline : IDisposable
         _base.Dispose();
         _refiner?.Dispose();
         _vae.Dispose();
+        _aesthetic?.Dispose();
     }
 
     // diffusers numpy_to_pil: (pixels · 255).round() as uint8 (NumPy rounds half to even).

@@ -92,6 +92,9 @@ public interface IBackend : IDisposable
 
     Tensor Scale(Tensor x, float factor);
 
+    /// <summary>torch.clamp(x, min, max) elementwise in f32, rounded once to x's dtype; NaN stays NaN (the schedulers' clip_sample).</summary>
+    Tensor Clamp(Tensor x, float min, float max);
+
     Tensor Concat(IReadOnlyList<Tensor> parts, int axis);
 
     Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes);

@@ -27,6 +27,15 @@ public static partial class OpChecks
         }
     }
 
+    /// <summary>Clamp bounds: not NaN (an infinite bound is one-sided), and min ≤ max.</summary>
+    public static void ClampBounds(float min, float max)
+    {
+        if (float.IsNaN(min) || float.IsNaN(max) || min > max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(min), $"clamp: bounds [{min}, {max}] must be numbers with min ≤ max");
+        }
+    }
+
     public static void Rank(string op, Tensor t, string name, int rank)
     {
         if (t.Shape.Rank != rank)

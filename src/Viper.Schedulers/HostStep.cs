@@ -22,6 +22,13 @@ public static class HostStep
         {
             x0[i] = (p * sample[i]) + (q * output[i]);
             float value = (plan.Update.A * sample[i]) + (plan.Update.B * output[i]);
+            if (plan.Clip is { } clip)
+            {
+                // The denoiser's order: the clamped x₀ term joins before the noise, as in diffusers' mean + σ·z.
+                (float range, float weight) = ((float)clip.Range, (float)clip.Weight);
+                value += weight * Math.Clamp(x0[i], -range, range);
+            }
+
             next[i] = plan.Extra == StepExtra.None ? value : value + (plan.Update.C * extra[i]);
         }
 

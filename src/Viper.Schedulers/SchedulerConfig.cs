@@ -6,7 +6,8 @@ namespace Viper.Schedulers;
 /// <summary>
 /// A diffusers <c>scheduler_config.json</c>: the union of the fields the supported schedulers read, with diffusers'
 /// defaults. Options diffusers has but the engine does not implement are rejected by <see cref="Validated"/> rather than
-/// ignored.
+/// ignored. Where the classes' defaults differ (DDIM and DDPM: leading spacing and clip_sample on), a key the file does
+/// not state takes the default of the class that runs (<see cref="For"/>), as <c>SomeScheduler.from_config(config)</c> does.
 /// </summary>
 public sealed record SchedulerConfig
 {
@@ -33,6 +34,9 @@ public sealed record SchedulerConfig
 
     public bool ClipSample { get; init; }
 
+    /// <summary>With <see cref="ClipSample"/>, the predicted x₀ is clamped to ±this (DDIM and DDPM).</summary>
+    public double ClipSampleRange { get; init; } = 1.0;
+
     public bool Thresholding { get; init; }
 
     public bool RescaleBetasZeroSnr { get; init; }
@@ -57,6 +61,14 @@ public sealed record SchedulerConfig
 
     public string TimestepType { get; init; } = "discrete";
 
+    /// <summary>
+    /// The keys the file stated (null: a config made in code, every value meant as given). <see cref="For"/> replaces
+    /// only the class-dependent values of keys missing here, so a value set with <c>with</c> on a loaded config must be
+    /// one its file stated.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlySet<string>? StatedKeys { get; init; }
+
     /// <summary>SD1.5's scheduler: DDIM-style scaled-linear betas, leading spacing, steps offset 1.</summary>
     public static SchedulerConfig StableDiffusion { get; } = new()
     {
@@ -67,7 +79,29 @@ public sealed record SchedulerConfig
     /// <summary>SDXL base/refiner: Euler discrete, scaled-linear betas, leading spacing, steps offset 1.</summary>
     public static SchedulerConfig StableDiffusionXl { get; } = StableDiffusion with { ClassName = "EulerDiscreteScheduler" };
 
-    public static SchedulerConfig Load(string path) => ConfigJson.Read<SchedulerConfig>(path).Validated(path);
+    public static SchedulerConfig Load(string path) =>
+        (ConfigJson.Read<SchedulerConfig>(path) with { StatedKeys = ConfigJson.Keys(path) }).Validated(path);
+
+    /// <summary>
+    /// This config as the diffusers class <paramref name="className"/> reads it: keys the file did not state take that
+    /// class's own defaults (diffusers 0.29.2 — scheduling_ddim.py and scheduling_ddpm.py: timestep_spacing "leading",
+    /// clip_sample true; the Euler, Euler-ancestral and DPM-Solver classes: "linspace", and no clip_sample at all, so a
+    /// stated one does not apply to them).
+    /// </summary>
+    public SchedulerConfig For(string className)
+    {
+        bool alphaBar = className is "DDIMScheduler" or "DDPMScheduler";
+        return this with
+        {
+            ClassName = className,
+            TimestepSpacing = Stated("timestep_spacing") ? TimestepSpacing : alphaBar ? "leading" : "linspace",
+            ClipSample = alphaBar && (Stated("clip_sample") ? ClipSample : true),
+            ClipSampleRange = Stated("clip_sample_range") ? ClipSampleRange : 1.0,
+            SetAlphaToOne = Stated("set_alpha_to_one") ? SetAlphaToOne : true,
+        };
+    }
+
+    private bool Stated(string key) => StatedKeys?.Contains(key) ?? true;
 
     public SchedulerConfig Validated(string source)
     {
@@ -80,7 +114,10 @@ public sealed record SchedulerConfig
             $"prediction_type '{PredictionType}' is not supported (epsilon, v_prediction)");
         ConfigJson.Require(TimestepSpacing is "leading" or "trailing" or "linspace", source,
             $"timestep_spacing '{TimestepSpacing}' is not supported (leading, trailing, linspace)");
-        ConfigJson.Require(!ClipSample && !Thresholding, source, "clip_sample and thresholding are not supported");
+        ConfigJson.Require(!Thresholding, source,
+            "thresholding (dynamic thresholding of x₀, for pixel-space models) is not supported: set it false or remove it");
+        ConfigJson.Require(ClipSampleRange > 0 && double.IsFinite(ClipSampleRange), source,
+            $"clip_sample_range must be a positive number, not {ClipSampleRange}");
         ConfigJson.Require(!RescaleBetasZeroSnr, source, "rescale_betas_zero_snr is not supported");
         ConfigJson.Require(InterpolationType == "linear" && TimestepType == "discrete", source,
             "only linear sigma interpolation over discrete timesteps is supported");

@@ -7,16 +7,17 @@ public static class SchedulerKind
 
     /// <summary>
     /// A scheduler for <paramref name="config"/>: <paramref name="name"/> when given (one of <see cref="Names"/>),
-    /// otherwise the config's <c>_class_name</c> (<see cref="DefaultFor"/>).
+    /// otherwise the config's <c>_class_name</c> (<see cref="DefaultFor"/>). Keys the folder's config does not state take
+    /// the defaults of the class that runs (<see cref="SchedulerConfig.For"/>).
     /// </summary>
     public static Scheduler Create(SchedulerConfig config, string? name = null) => (name?.ToLowerInvariant() ?? DefaultFor(config).Name) switch
     {
-        "euler" => new EulerDiscreteScheduler(config),
-        "euler-a" => new EulerAncestralScheduler(config),
-        "ddim" => new DdimScheduler(config),
-        "ddpm" => new DdpmScheduler(config),
-        "dpm++2m" => new DpmSolverMultistepScheduler(config with { UseKarrasSigmas = false }),
-        "dpm++2m-karras" => new DpmSolverMultistepScheduler(config with { UseKarrasSigmas = true }),
+        "euler" => new EulerDiscreteScheduler(config.For("EulerDiscreteScheduler")),
+        "euler-a" => new EulerAncestralScheduler(config.For("EulerAncestralDiscreteScheduler")),
+        "ddim" => new DdimScheduler(config.For("DDIMScheduler")),
+        "ddpm" => new DdpmScheduler(config.For("DDPMScheduler")),
+        "dpm++2m" => new DpmSolverMultistepScheduler(config.For("DPMSolverMultistepScheduler") with { UseKarrasSigmas = false }),
+        "dpm++2m-karras" => new DpmSolverMultistepScheduler(config.For("DPMSolverMultistepScheduler") with { UseKarrasSigmas = true }),
         _ => throw new ArgumentException($"unknown scheduler '{name}' (one of: {string.Join(", ", Names)})", nameof(name)),
     };
 

@@ -19,6 +19,11 @@ public enum StepExtra
 /// x₀ = X0FromSample·x + X0FromOutput·o, and x_next = Update.A·x + Update.B·o + Update.C·extra. Every supported sampler
 /// reduces to this form, which is what the fused guidance kernel applies on the device after combining the UNet outputs.
 /// <see cref="DrawsNoise"/> says the diffusers step consumes one randn draw of the latents' shape even when C is zero
-/// (Euler discrete does), so the generator stays in step with diffusers.
+/// (Euler discrete does), so the generator stays in step with diffusers. With <see cref="Clip"/> (DDIM/DDPM's clip_sample)
+/// the step is not linear: x_next = Update.A·x + Update.B·o + Clip.Weight·clamp(x₀, ±Clip.Range) + Update.C·extra.
 /// </summary>
-public readonly record struct StepPlan(double X0FromSample, double X0FromOutput, SchedulerUpdate Update, StepExtra Extra, bool DrawsNoise);
+public readonly record struct StepPlan(double X0FromSample, double X0FromOutput, SchedulerUpdate Update, StepExtra Extra, bool DrawsNoise,
+    ClippedPrediction? Clip = null);
+
+/// <summary>The clamped-x₀ term of a clip_sample step: Weight·clamp(x₀, −Range, Range).</summary>
+public readonly record struct ClippedPrediction(double Range, double Weight);

@@ -48,6 +48,13 @@ public static class ConfigJson
         }
     }
 
+    /// <summary>The top-level keys <paramref name="path"/> states (read after <see cref="Read{T}"/> has validated the file).</summary>
+    public static IReadOnlySet<string> Keys(string path)
+    {
+        using JsonDocument doc = JsonDocument.Parse(BareNonFinite.Replace(File.ReadAllText(path), "\"$1\""));
+        return doc.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+    }
+
     public static void Require(bool condition, string config, string what)
     {
         if (!condition)

@@ -318,6 +318,16 @@ def subtract_divide_roots(gen):
         low_precision(f"rsqrt_{tag}", "subtract_divide_roots", lambda x: torch.rsqrt(x), {"x": x}, dt)
 
 
+def clamp(gen):
+    """torch.clamp with bounds inside the values' range (the schedulers' clip_sample), NaN and infinities passing through or clamped."""
+    x = rnd(gen, 4, 9, 13, scale=2.0)
+    x[0, 0, :3] = torch.tensor([float("nan"), float("inf"), float("-inf")])
+    save("clamp_f32", "clamp", {"x": x, "expected": torch.clamp(x, -1.0, 1.0)}, min=-1.0, max=1.0)
+    save("clamp_one_sided_f32", "clamp", {"x": x, "expected": torch.clamp(x, -0.5, float("inf"))}, min=-0.5, max="inf")
+    for tag, dt in LOW.items():
+        low_precision(f"clamp_{tag}", "clamp", lambda x: torch.clamp(x, -1.5, 1.5), {"x": x[1:]}, dt, min=-1.5, max=1.5)
+
+
 # ---- layout ----------------------------------------------------------------------------------
 
 def layout(gen):
@@ -556,7 +566,7 @@ def main():
     gen = torch.Generator().manual_seed(20261122)
     for make in (linear, matmul, conv2d, group_norm, layer_norm, rms_norm, attention, kv_cache_append, softmax,
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
-                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks, gradients, adam):
+                 narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks, gradients, adam, clamp):
         make(gen)
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 

@@ -50,6 +50,14 @@ public sealed partial class CudaBackend
         return y;
     }
 
+    protected override Tensor ClampCore(Tensor x, float min, float max)
+    {
+        Tensor y = AllocateUninitialized(x.Shape, x.DType);
+        LaunchElementwise(KernelTable.Entry("clamp", x.DType), x.ElementCount,
+            new KernelArgs().Add(this, x).Add(min).Add(max).Add(this, y).Add(x.ElementCount));
+        return y;
+    }
+
     protected override Tensor ScaleCore(Tensor x, float factor)
     {
         Tensor y = AllocateUninitialized(x.Shape, x.DType);

@@ -32,6 +32,13 @@ public sealed class DeviceBuffer : SafeHandle
         }
     }
 
+    /// <summary>
+    /// The address, with the buffer held open until the returned lease is disposed: a native call given the address
+    /// (a copy, a fill) cannot have the memory released under it, by a finalizer or a dispose on another thread, even
+    /// when the caller has dropped its last reference to the buffer's owner.
+    /// </summary>
+    public Lease Hold() => new(this);
+
     /// <summary>Throws unless a transfer of <paramref name="bytes"/> fits this buffer.</summary>
     public void RequireFits(long bytes)
     {
@@ -45,5 +52,23 @@ public sealed class DeviceBuffer : SafeHandle
     {
         _free(handle);
         return true;
+    }
+
+    /// <summary>A reference on the handle (<see cref="SafeHandle.DangerousAddRef"/>) for the span of one native call.</summary>
+    public readonly ref struct Lease
+    {
+        private readonly DeviceBuffer _buffer;
+
+        internal Lease(DeviceBuffer buffer)
+        {
+            bool added = false;
+            buffer.DangerousAddRef(ref added); // throws ObjectDisposedException on a closed buffer
+            _buffer = buffer;
+            Address = buffer.handle;
+        }
+
+        public IntPtr Address { get; }
+
+        public void Dispose() => _buffer.DangerousRelease();
     }
 }

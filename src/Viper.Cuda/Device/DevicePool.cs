@@ -19,13 +19,24 @@ public readonly record struct MemoryStatistics(long InUseBytes, long PeakInUseBy
 /// as PyTorch's caching allocator rounds small blocks) and never split. When the device runs out, the cached blocks are
 /// released and the allocation tried once more; only then is it a <see cref="GpuOutOfMemoryException"/>, after which the
 /// pool is as usable as before. On a device that fences every allocation with guard zones (the emulated device) blocks
-/// keep their exact size, so an out-of-bounds access still lands in a guard. Thread-safe: tensors may be released by a finalizer.
+/// keep their exact size, so an out-of-bounds access still lands in a guard, and a block coming back is filled with
+/// 0xFF bytes (NaN in every float dtype), so a read after release — the race a finalizer can start against a native
+/// copy — shows up as NaNs in a result instead of passing unseen. Thread-safe: tensors may be released by a finalizer.
+/// <para>
+/// The lifetime rule: a block goes back to the pool only when its <see cref="DeviceBuffer"/> is released, and the
+/// device layer holds a buffer (<see cref="DeviceBuffer.Hold"/>) for the whole of each native call given its address,
+/// so a block cannot come back while the host still hands it to the driver; work already enqueued that reads it runs
+/// before any later user's work on the same stream. The pool keeps every lent block reachable itself: a block's own
+/// handle must not be finalized together with the buffer lent over it (both unreachable in the same collection), which
+/// would free the device memory under a cached entry.
+/// </para>
 /// </summary>
 public sealed class DevicePool(IGpuDevice device) : IDisposable
 {
     private const long SmallLimit = 1 << 20, SmallStep = 512, LargeStep = 128 << 10;
 
     private readonly Dictionary<long, Stack<DeviceBuffer>> _cached = [];
+    private readonly HashSet<DeviceBuffer> _lent = [];
     private readonly object _gate = new();
     private long _inUse, _peak, _cachedBytes, _reserved, _deviceAllocations, _reuses;
     private bool _disposed;
@@ -70,6 +81,7 @@ public sealed class DevicePool(IGpuDevice device) : IDisposable
 
             _inUse += size;
             _peak = Math.Max(_peak, _inUse);
+            _lent.Add(block);
         }
 
         return new DeviceBuffer(device, block.Address, bytes, _ => Return(block, size));
@@ -135,8 +147,14 @@ public sealed class DevicePool(IGpuDevice device) : IDisposable
 
     private void Return(DeviceBuffer block, long size)
     {
+        if (device.GuardsBounds && !_disposed)
+        {
+            device.Fill(block, 0xFF);
+        }
+
         lock (_gate)
         {
+            _lent.Remove(block);
             _inUse -= size;
             if (_disposed)
             {

@@ -102,14 +102,15 @@ public sealed unsafe class DriverDevice : IGpuDevice
     {
         Enter();
         destination.RequireFits(offset + source.Length);
-        if (!_capturing && _staging.Value.TryUpload(destination.Address + (nint)offset, source))
+        using DeviceBuffer.Lease held = destination.Hold();
+        if (!_capturing && _staging.Value.TryUpload(held.Address + (nint)offset, source))
         {
             return; // enqueued from page-locked memory: no wait for the stream
         }
 
         fixed (byte* s = source)
         {
-            Check(cuMemcpyHtoDAsync(destination.Address + (nint)offset, s, (nuint)source.Length, _stream.Value));
+            Check(cuMemcpyHtoDAsync(held.Address + (nint)offset, s, (nuint)source.Length, _stream.Value));
             Check(cuStreamSynchronize(_stream.Value)); // the span is only pinned for this call
         }
     }
@@ -118,14 +119,15 @@ public sealed unsafe class DriverDevice : IGpuDevice
     {
         Enter();
         source.RequireFits(offset + destination.Length);
-        if (!_capturing && _staging.Value.TryDownload(destination, source.Address + (nint)offset))
+        using DeviceBuffer.Lease held = source.Hold();
+        if (!_capturing && _staging.Value.TryDownload(destination, held.Address + (nint)offset))
         {
             return;
         }
 
         fixed (byte* d = destination)
         {
-            Check(cuMemcpyDtoHAsync(d, source.Address + (nint)offset, (nuint)destination.Length, _stream.Value));
+            Check(cuMemcpyDtoHAsync(d, held.Address + (nint)offset, (nuint)destination.Length, _stream.Value));
             Check(cuStreamSynchronize(_stream.Value));
         }
     }
@@ -135,13 +137,15 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Enter();
         destination.RequireFits(bytes);
         source.RequireFits(bytes);
-        Check(cuMemcpyDtoDAsync(destination.Address, source.Address, (nuint)bytes, _stream.Value));
+        using DeviceBuffer.Lease to = destination.Hold(), from = source.Hold();
+        Check(cuMemcpyDtoDAsync(to.Address, from.Address, (nuint)bytes, _stream.Value));
     }
 
     public void Fill(DeviceBuffer destination, byte value)
     {
         Enter();
-        Check(cuMemsetD8Async(destination.Address, value, (nuint)destination.SizeInBytes, _stream.Value));
+        using DeviceBuffer.Lease held = destination.Hold();
+        Check(cuMemsetD8Async(held.Address, value, (nuint)destination.SizeInBytes, _stream.Value));
     }
 
     public bool HasKernel(string entry) => KernelTable.Families.Any(f => f.Entries.Contains(entry));

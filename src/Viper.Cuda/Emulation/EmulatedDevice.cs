@@ -54,18 +54,20 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
     public unsafe void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0)
     {
         destination.RequireFits(offset + source.Length);
+        using DeviceBuffer.Lease held = destination.Hold();
         fixed (byte* s = source)
         {
-            Check(viper_emu_memcpy(destination.Address + (nint)offset, (IntPtr)s, (nuint)source.Length, 0));
+            Check(viper_emu_memcpy(held.Address + (nint)offset, (IntPtr)s, (nuint)source.Length, 0));
         }
     }
 
     public unsafe void CopyToHost(DeviceBuffer source, Span<byte> destination, long offset = 0)
     {
         source.RequireFits(offset + destination.Length);
+        using DeviceBuffer.Lease held = source.Hold();
         fixed (byte* d = destination)
         {
-            Check(viper_emu_memcpy((IntPtr)d, source.Address + (nint)offset, (nuint)destination.Length, 1));
+            Check(viper_emu_memcpy((IntPtr)d, held.Address + (nint)offset, (nuint)destination.Length, 1));
         }
     }
 
@@ -73,11 +75,15 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
     {
         destination.RequireFits(bytes);
         source.RequireFits(bytes);
-        Check(viper_emu_memcpy(destination.Address, source.Address, (nuint)bytes, 2));
+        using DeviceBuffer.Lease to = destination.Hold(), from = source.Hold();
+        Check(viper_emu_memcpy(to.Address, from.Address, (nuint)bytes, 2));
     }
 
-    public void Fill(DeviceBuffer destination, byte value) =>
-        Check(viper_emu_memset(destination.Address, value, (nuint)destination.SizeInBytes));
+    public void Fill(DeviceBuffer destination, byte value)
+    {
+        using DeviceBuffer.Lease held = destination.Hold();
+        Check(viper_emu_memset(held.Address, value, (nuint)destination.SizeInBytes));
+    }
 
     public bool HasKernel(string entry) => viper_emu_kernel_exists(entry) != 0;
 

@@ -19,7 +19,7 @@ public static class KernelTable
     public static readonly KernelFamily Elementwise = new("elementwise.cu",
     [
         .. Each("add"), .. Each("sub"), .. Each("mul"), .. Each("div"), .. Each("scale"), .. Each("add_broadcast"), .. Each("sub_broadcast"),
-        .. Each("mul_broadcast"), .. Each("div_broadcast"), .. Each("sqrt"), .. Each("rsqrt"),
+        .. Each("mul_broadcast"), .. Each("div_broadcast"), .. Each("sqrt"), .. Each("rsqrt"), .. Each("clamp"),
         .. Casts().Select(c => Entry("cast", c.From, c.To)),
     ]);
 

@@ -6,7 +6,7 @@ public abstract partial class Backend
     {
         Own(q, k, v, options.KeyLengths, options.KeyMask, options.Bias);
         OpChecks.Attention(q, k, v, options);
-        return AttentionCore(q, k, v, options);
+        return Kept(AttentionCore(q, k, v, options), q, k, v, options);
     }
 
     public void KvCacheAppend(Tensor cache, Tensor values, int position)
@@ -14,6 +14,7 @@ public abstract partial class Backend
         Own(cache, values);
         OpChecks.KvCacheAppend(cache, values, position);
         KvCacheAppendCore(cache, values, position);
+        KeepAlive(cache, values);
     }
 
     public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
@@ -21,6 +22,7 @@ public abstract partial class Backend
         Own(cache, values, positions);
         OpChecks.KvCacheWrite(cache, values, positions);
         KvCacheWriteCore(cache, values, positions);
+        KeepAlive(cache, values, positions);
     }
 
     protected abstract Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options);

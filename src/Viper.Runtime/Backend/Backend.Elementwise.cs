@@ -6,13 +6,13 @@ public abstract partial class Backend
     {
         Own(x);
         OpChecks.Activate(x, activation);
-        return ActivateCore(x, activation);
+        return Kept(ActivateCore(x, activation), x);
     }
 
     public Tensor Geglu(Tensor x)
     {
         Own(x);
-        return GegluCore(x, OpChecks.Geglu(x));
+        return Kept(GegluCore(x, OpChecks.Geglu(x)), x);
     }
 
     public Tensor Swiglu(Tensor gate, Tensor up)
@@ -21,30 +21,36 @@ public abstract partial class Backend
         OpChecks.Float("swiglu", gate, "gate");
         OpChecks.SameDType("swiglu", gate, up);
         OpChecks.ShapeIs("swiglu", up, "up", gate.Shape);
-        return SwigluCore(gate, up);
+        return Kept(SwigluCore(gate, up), gate, up);
     }
 
-    public Tensor Add(Tensor a, Tensor b) => BinaryCore(BinaryOp.Add, Broadcast("add", a, b), b);
+    public Tensor Add(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Add, Broadcast("add", a, b), b), a, b);
 
-    public Tensor Mul(Tensor a, Tensor b) => BinaryCore(BinaryOp.Mul, Broadcast("mul", a, b), b);
+    public Tensor Mul(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Mul, Broadcast("mul", a, b), b), a, b);
 
-    public Tensor Subtract(Tensor a, Tensor b) => BinaryCore(BinaryOp.Subtract, Broadcast("sub", a, b), b);
+    public Tensor Subtract(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Subtract, Broadcast("sub", a, b), b), a, b);
 
-    public Tensor Divide(Tensor a, Tensor b) => BinaryCore(BinaryOp.Divide, Broadcast("div", a, b), b);
+    public Tensor Divide(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Divide, Broadcast("div", a, b), b), a, b);
 
-    public Tensor Sqrt(Tensor x) => UnaryCore(UnaryOp.Sqrt, FloatInput("sqrt", x));
+    public Tensor Sqrt(Tensor x) => Kept(UnaryCore(UnaryOp.Sqrt, FloatInput("sqrt", x)), x);
 
-    public Tensor Rsqrt(Tensor x) => UnaryCore(UnaryOp.Rsqrt, FloatInput("rsqrt", x));
+    public Tensor Rsqrt(Tensor x) => Kept(UnaryCore(UnaryOp.Rsqrt, FloatInput("rsqrt", x)), x);
 
-    public Tensor Scale(Tensor x, float factor) => ScaleCore(FloatInput("scale", x), factor);
+    public Tensor Scale(Tensor x, float factor) => Kept(ScaleCore(FloatInput("scale", x), factor), x);
 
-    public Tensor Softmax(Tensor x) => SoftmaxCore(FloatInput("softmax", x));
+    public Tensor Clamp(Tensor x, float min, float max)
+    {
+        OpChecks.ClampBounds(min, max);
+        return Kept(ClampCore(FloatInput("clamp", x), min, max), x);
+    }
+
+    public Tensor Softmax(Tensor x) => Kept(SoftmaxCore(FloatInput("softmax", x)), x);
 
     public Tensor Cast(Tensor x, DType dtype)
     {
         Own(x);
         OpChecks.Defined("cast", dtype);
-        return CastCore(x, dtype);
+        return Kept(CastCore(x, dtype), x);
     }
 
     public void GuidanceStep(Tensor epsUncond, Tensor epsCond, Tensor epsLiked, Tensor epsDisliked, Tensor latents, Tensor? noise,
@@ -53,6 +59,7 @@ public abstract partial class Backend
         Own(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise);
         OpChecks.GuidanceStep(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
         GuidanceStepCore(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise, step);
+        KeepAlive(epsUncond, epsCond, epsLiked, epsDisliked, latents, noise);
     }
 
     protected abstract Tensor ActivateCore(Tensor x, Activation activation);
@@ -68,6 +75,8 @@ public abstract partial class Backend
     protected abstract Tensor UnaryCore(UnaryOp op, Tensor x);
 
     protected abstract Tensor ScaleCore(Tensor x, float factor);
+
+    protected abstract Tensor ClampCore(Tensor x, float min, float max);
 
     protected abstract Tensor SoftmaxCore(Tensor x);
 

@@ -5,19 +5,19 @@ public abstract partial class Backend
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
         Own(x, weight, bias);
-        return LinearCore(x, weight, bias, OpChecks.Linear(x, weight, bias));
+        return Kept(LinearCore(x, weight, bias, OpChecks.Linear(x, weight, bias)), x, weight, bias);
     }
 
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false)
     {
         Own(a, b);
-        return MatMulCore(a, b, transposeB, alpha, transposeA, OpChecks.MatMul(a, b, transposeB, transposeA));
+        return Kept(MatMulCore(a, b, transposeB, alpha, transposeA, OpChecks.MatMul(a, b, transposeB, transposeA)), a, b);
     }
 
     public Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, Conv2dOptions options, Tensor? residual = null)
     {
         Own(x, weight, bias, residual);
-        return Conv2dCore(x, weight, bias, options, residual, OpChecks.Conv2d(x, weight, bias, options, residual));
+        return Kept(Conv2dCore(x, weight, bias, options, residual, OpChecks.Conv2d(x, weight, bias, options, residual)), x, weight, bias, residual);
     }
 
     protected abstract Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Shape output);

@@ -5,53 +5,53 @@ public abstract partial class Backend
     public Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
     {
         Own([.. parts]);
-        return ConcatCore(parts, axis, OpChecks.Concat(parts, axis));
+        return Kept(ConcatCore(parts, axis, OpChecks.Concat(parts, axis)), parts);
     }
 
     public Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes)
     {
         Own(x);
         OpChecks.Split(x, axis, sizes);
-        return SplitCore(x, axis, sizes);
+        return Kept(SplitCore(x, axis, sizes), x);
     }
 
     public Tensor Permute(Tensor x, params int[] order)
     {
         Own(x);
-        return PermuteCore(x, order, OpChecks.Permute(x, order));
+        return Kept(PermuteCore(x, order, OpChecks.Permute(x, order)), x);
     }
 
     public Tensor Narrow(Tensor x, int axis, int start, int length)
     {
         Own(x);
-        return NarrowCore(x, axis, start, OpChecks.Narrow(x, axis, start, length));
+        return Kept(NarrowCore(x, axis, start, OpChecks.Narrow(x, axis, start, length)), x);
     }
 
     public Tensor UpsampleNearest2x(Tensor x)
     {
         Own(x);
         OpChecks.Rank("upsample_nearest2x", x, "x (N, H, W, C)", 4);
-        return UpsampleNearest2xCore(x);
+        return Kept(UpsampleNearest2xCore(x), x);
     }
 
     public Tensor Embedding(Tensor table, Tensor ids)
     {
         Own(table, ids);
-        return EmbeddingCore(table, ids, OpChecks.Embedding(table, ids));
+        return Kept(EmbeddingCore(table, ids, OpChecks.Embedding(table, ids)), table, ids);
     }
 
     public Tensor TimestepEmbedding(Tensor timesteps, TimestepEmbeddingOptions options)
     {
         Own(timesteps);
         OpChecks.TimestepEmbedding(timesteps, options);
-        return TimestepEmbeddingCore(timesteps, options);
+        return Kept(TimestepEmbeddingCore(timesteps, options), timesteps);
     }
 
     public Tensor Rotary(Tensor x, Tensor positions, int headDim, float theta)
     {
         Own(x, positions);
         OpChecks.Rotary(x, positions, headDim);
-        return RotaryCore(x, positions, headDim, theta);
+        return Kept(RotaryCore(x, positions, headDim, theta), x, positions);
     }
 
     protected abstract Tensor ConcatCore(IReadOnlyList<Tensor> parts, int axis, Shape output);

@@ -6,21 +6,21 @@ public abstract partial class Backend
     {
         Own(x, gamma, beta, add);
         bool addPerChannel = OpChecks.GroupNorm(x, groups, gamma, beta, add);
-        return GroupNormCore(x, groups, gamma, beta, eps, silu, add, addPerChannel);
+        return Kept(GroupNormCore(x, groups, gamma, beta, eps, silu, add, addPerChannel), x, gamma, beta, add);
     }
 
     public Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps)
     {
         Own(x, gamma, beta);
         OpChecks.LastAxisAffine("layer_norm", x, gamma, beta);
-        return LayerNormCore(x, gamma, beta, eps);
+        return Kept(LayerNormCore(x, gamma, beta, eps), x, gamma, beta);
     }
 
     public Tensor RmsNorm(Tensor x, Tensor gamma, float eps)
     {
         Own(x, gamma);
         OpChecks.LastAxisAffine("rms_norm", x, gamma, null);
-        return RmsNormCore(x, gamma, eps);
+        return Kept(RmsNormCore(x, gamma, eps), x, gamma);
     }
 
     /// <param name="addPerChannel">add is (N, C), broadcast over positions, rather than x's shape.</param>

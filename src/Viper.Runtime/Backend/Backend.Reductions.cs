@@ -2,23 +2,23 @@ namespace Viper.Runtime;
 
 public abstract partial class Backend
 {
-    public Tensor Argmax(Tensor x) => ArgmaxCore(FloatInput("argmax", x));
+    public Tensor Argmax(Tensor x) => Kept(ArgmaxCore(FloatInput("argmax", x)), x);
 
-    public Tensor Mean(Tensor x) => MeanCore(FloatInput("mean", x));
+    public Tensor Mean(Tensor x) => Kept(MeanCore(FloatInput("mean", x)), x);
 
-    public Tensor L2Normalize(Tensor x, float eps = 1e-12f) => L2NormalizeCore(FloatInput("l2_normalize", x), eps);
+    public Tensor L2Normalize(Tensor x, float eps = 1e-12f) => Kept(L2NormalizeCore(FloatInput("l2_normalize", x), eps), x);
 
     public Tensor SumLeading(Tensor x, int axes)
     {
         Own(x);
-        return SumLeadingCore(x, OpChecks.SumLeading(x, axes));
+        return Kept(SumLeadingCore(x, OpChecks.SumLeading(x, axes)), x);
     }
 
     public Tensor RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
     {
         Own(logits, ids);
         OpChecks.RepetitionPenalty(logits, ids, penalty);
-        return RepetitionPenaltyCore(logits, ids, penalty);
+        return Kept(RepetitionPenaltyCore(logits, ids, penalty), logits, ids);
     }
 
     protected abstract Tensor ArgmaxCore(Tensor x);

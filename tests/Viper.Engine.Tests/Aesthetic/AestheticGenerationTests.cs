@@ -50,6 +50,28 @@ public sealed class AestheticGenerationTests(TinyPipelineFolders folders) : ICla
         Assert.NotEqual(tuned.Pixels, both.Pixels);
     }
 
+    /// <summary>Disposing the pipeline frees everything its load took, the aesthetic CLIP model included (it did not).</summary>
+    [Fact]
+    public void DisposingThePipelineReleasesTheAestheticClipModel()
+    {
+        using var clip = new TempFolder();
+        string clipFolder = AestheticClipFolder.Write(Path.Combine(folders.Sd, "text_encoder"), Path.Combine(clip.Path, "clip"));
+        using var b = (Viper.Cuda.Backend.CudaBackend)TestBackends.Create("cuda-emulated");
+        long before = b.Memory.InUseBytes;
+        long withoutClip;
+        using (ViperPipeline.Load(folders.Sd, b))
+        {
+            withoutClip = b.Memory.InUseBytes;
+        }
+
+        using (ViperPipeline.Load(folders.Sd, b, new PipelineOptions { AestheticClipFolder = clipFolder }))
+        {
+            Assert.True(b.Memory.InUseBytes > withoutClip, "the CLIP model holds device memory of its own");
+        }
+
+        Assert.Equal(before, b.Memory.InUseBytes);
+    }
+
     [Fact]
     public void PipelinesTheMethodCannotServeAreRefusedAtLoad()
     {

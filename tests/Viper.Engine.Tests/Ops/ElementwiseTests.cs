@@ -51,6 +51,24 @@ public class ElementwiseTests
     public void Scale(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Scale(f.Load(b, "x"), f.Param("factor").GetSingle()), atol: 0, rtol: 0);
 
+    // A comparison and a select: exact in every dtype (the low-precision cases hold inputs already rounded), NaN kept.
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "clamp_f32, clamp_one_sided_f32, clamp_f16, clamp_bf16", MemberType = typeof(TestBackends))]
+    public void Clamp(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "clamp", (b, f) => b.Clamp(f.Load(b, "x"), f.Param("min").GetSingle(),
+            f.Param("max") is { ValueKind: System.Text.Json.JsonValueKind.String } ? float.PositiveInfinity : f.Param("max").GetSingle()), // "inf": JSON has no infinity
+            atol: 0, rtol: 0);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void ClampRefusesBoundsThatAreNotAnInterval(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using Tensor x = b.FromFloats([1f, 2f], new Shape(2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Clamp(x, 1f, -1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Clamp(x, float.NaN, 1f));
+    }
+
     // IEEE subtraction and division of the same f32 inputs: bit-exact on every backend.
     [Theory]
     [MemberData(nameof(TestBackends.With), "sub_same_f32, sub_bias_f32, sub_mid_f32", MemberType = typeof(TestBackends))]

@@ -17,7 +17,7 @@ public class OpRegistryTests
         ["Linear"] = "linear_", ["MatMul"] = "matmul_", ["Conv2d"] = "conv", ["GroupNorm"] = "group_norm", ["LayerNorm"] = "layer_norm",
         ["RmsNorm"] = "rms_norm", ["Attention"] = "attention", ["KvCacheAppend"] = "kv_cache_append", ["KvCacheWrite"] = "kv_cache_write",
         ["Softmax"] = "softmax_", ["Activate"] = "act_", ["Geglu"] = "geglu_", ["Swiglu"] = "swiglu_", ["Add"] = "add_", ["Mul"] = "mul_",
-        ["Subtract"] = "sub_", ["Divide"] = "div_", ["Sqrt"] = "sqrt_", ["Rsqrt"] = "rsqrt_", ["Scale"] = "scale_", ["Concat"] = "concat_",
+        ["Subtract"] = "sub_", ["Divide"] = "div_", ["Sqrt"] = "sqrt_", ["Rsqrt"] = "rsqrt_", ["Scale"] = "scale_", ["Clamp"] = "clamp_", ["Concat"] = "concat_",
         ["Split"] = "split_", ["Permute"] = "permute_", ["Narrow"] = "narrow_", ["UpsampleNearest2x"] = "upsample_nearest2x",
         ["Embedding"] = "embedding_", ["TimestepEmbedding"] = "timestep_embedding_", ["Rotary"] = "rotary_", ["Cast"] = "cast_",
         ["Argmax"] = "argmax", ["RepetitionPenalty"] = "repetition_penalty", ["Mean"] = "mean_", ["L2Normalize"] = "l2_normalize",
