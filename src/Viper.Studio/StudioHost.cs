@@ -17,7 +17,11 @@ public static class StudioHost
     {
         Directory.CreateDirectory(options.Workspace);
         return new HostBuilder()
-            .ConfigureLogging(logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
+            // The host's own "failed to start" entry carries the whole stack trace; the caller reports the error itself
+            // (a busy --listen port is one clean line from the CLI).
+            .ConfigureLogging(logging => logging.AddSimpleConsole(c => c.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
+                .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None))
+            .ConfigureServices(services => services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(5)))
             .ConfigureWebHost(web => web
                 .UseKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = (16 * options.MaxUploadBytes) + (1 << 20))
                 .UseUrls(options.Url)
@@ -27,9 +31,10 @@ public static class StudioHost
                     services.Configure<FormOptions>(form =>
                     {
                         form.MultipartBodyLengthLimit = options.MaxUploadBytes; // per file: a huge one is cut off while it streams in
-                        form.ValueCountLimit = 64;
+                        form.ValueCountLimit = MaxFilesPerUpload;
                     });
                     services.AddSingleton(options);
+                    services.AddSingleton<ClientText>();
                     services.AddSingleton(_ => new ImageLibrary(options.Workspace));
                     services.AddSingleton<PreferenceStore>();
                     services.AddSingleton<StudioGeometry>();
@@ -45,6 +50,9 @@ public static class StudioHost
                     app.UseEndpoints(StudioApi.Map);
                 }));
     }
+
+    /// <summary>The most form entries (files) one upload may hold.</summary>
+    public const int MaxFilesPerUpload = 64;
 
     /// <summary>
     /// Before serving: reads the generator's configs (a broken one is an error now, not on the first request) and imports

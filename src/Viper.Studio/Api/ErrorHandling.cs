@@ -8,7 +8,7 @@ namespace Viper.Studio.Api;
 /// Every failure of a request becomes {"error": "…"} with a 4xx for what the client sent and 500 for the rest — a
 /// message the page can show, never a stack trace (that goes to the log).
 /// </summary>
-public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> log)
+public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> log, ClientText clientText)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -21,6 +21,7 @@ public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> l
             (int status, string message) = e switch
             {
                 ApiException api => (api.Status, api.Message),
+                Jobs.JobQueue.QueueFullException full => (StatusCodes.Status429TooManyRequests, full.Message),
                 BadHttpRequestException bad => (bad.StatusCode, bad.Message),
                 ImageFormatException image => (StatusCodes.Status400BadRequest, image.Message),
                 InvalidDataException or FormatException => (StatusCodes.Status400BadRequest, e.Message),
@@ -32,7 +33,7 @@ public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> l
             }
 
             context.Response.Clear();
-            await Write(context.Response, status, message);
+            await Write(context.Response, status, clientText.Redact(message));
         }
     }
 
@@ -59,7 +60,17 @@ public sealed class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> l
         }
         catch (JsonException e)
         {
-            throw ApiException.BadRequest($"the request body is not the JSON this endpoint takes: {e.Message}");
+            throw ApiException.BadRequest(Describe(e));
         }
+    }
+
+    /// <summary>A JSON error by field and problem: System.Text.Json's own message names CLR types, which a client has no use for.</summary>
+    private static string Describe(JsonException e)
+    {
+        string field = e.Path is null or "$" ? "" : e.Path.StartsWith("$.", StringComparison.Ordinal) ? e.Path[2..] : e.Path.TrimStart('$');
+        string where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+        return e.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
+            ? field.Length > 0 ? $"{field}: the value has the wrong type{where}" : $"the request body must be a JSON object{where}"
+            : $"the request body is not valid JSON{(field.Length > 0 ? $" at {field}" : "")}{where}";
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
 using Viper.Pipelines;
 using Viper.Pipelines.Preferences;
 using Viper.Studio.Jobs;
@@ -24,7 +25,8 @@ public static class StudioApi
         app.MapGet("/api/images/{id}", (string id, ImageLibrary library) =>
         {
             StoredImage image = library.Find(id) ?? throw ApiException.NotFound($"no image with id '{id}'");
-            return Results.File(library.PathOf(image), "image/png");
+            string path = library.PathOf(image);
+            return File.Exists(path) ? Results.File(path, "image/png") : throw ApiException.NotFound($"image '{id}' is no longer in the workspace");
         });
         app.MapPost("/api/images", Upload);
 
@@ -78,9 +80,7 @@ public static class StudioApi
         }
         catch (InvalidDataException e)
         {
-            throw e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)
-                ? new ApiException(StatusCodes.Status413PayloadTooLarge, $"an uploaded file is over the {options.MaxUploadBytes >> 20} MiB limit")
-                : ApiException.BadRequest($"the upload is not well-formed multipart/form-data: {e.Message}");
+            throw FormLimit(e, options);
         }
 
         if (form.Files.Count == 0)
@@ -88,8 +88,10 @@ public static class StudioApi
             throw ApiException.BadRequest("the upload holds no file");
         }
 
-        // Every file is checked and decoded before any is stored: a bad one refuses the whole upload and writes nothing.
-        var decoded = new List<(Viper.Imaging.RgbImage Image, string Label)>();
+        // Every file is checked before any is stored: a bad one refuses the whole upload and writes nothing. Files are
+        // decoded one at a time and only their re-encoded PNG is kept, so memory holds one decoded image, not all of them
+        // (four 6300×6300 images in one request held 1.2 GB of pixels at once before).
+        var encoded = new List<EncodedImage>();
         foreach (IFormFile file in form.Files)
         {
             string label = ImageLibrary.Clean(file.FileName);
@@ -98,14 +100,29 @@ public static class StudioApi
                 throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"{label} is over the {options.MaxUploadBytes >> 20} MiB limit");
             }
 
-            using var bytes = new MemoryStream();
-            await file.CopyToAsync(bytes, request.HttpContext.RequestAborted);
-            decoded.Add((UploadDecoder.Decode(bytes.ToArray(), label, options.MaxUploadPixels), label));
+            byte[] bytes;
+            using (var buffer = new MemoryStream())
+            {
+                await file.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+                bytes = buffer.ToArray();
+            }
+
+            encoded.Add(ImageLibrary.Encode(UploadDecoder.Decode(bytes, label, options.MaxUploadPixels), "upload", label));
         }
 
-        StoredImage[] stored = [.. decoded.Select(d => library.Add(d.Image, "upload", d.Label))];
+        StoredImage[] stored = [.. encoded.Select(library.Add)];
         return Results.Json(new { images = stored }, statusCode: StatusCodes.Status201Created);
     }
+
+    /// <summary>The form reader's refusal in the client's terms: which limit the upload hit (ASP.NET names them in its message).</summary>
+    private static ApiException FormLimit(InvalidDataException e, StudioOptions options) => e.Message switch
+    {
+        var m when m.Contains("count limit", StringComparison.OrdinalIgnoreCase) =>
+            new ApiException(StatusCodes.Status413PayloadTooLarge, $"an upload holds at most {StudioHost.MaxFilesPerUpload} files; send the rest in another"),
+        var m when m.Contains("length limit", StringComparison.OrdinalIgnoreCase) =>
+            new ApiException(StatusCodes.Status413PayloadTooLarge, $"an uploaded file is over the {options.MaxUploadBytes >> 20} MiB limit"),
+        _ => ApiException.BadRequest($"the upload is not well-formed multipart/form-data: {e.Message}"),
+    };
 
     private static async Task<IResult> Extract(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
         PreferenceStore preferences)
@@ -141,24 +158,34 @@ public static class StudioApi
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task Events(string id, HttpContext context, JobQueue queue)
+    /// <summary>
+    /// The job's events until it ends, the page goes away, or the server stops: a stopping server cancels its jobs
+    /// (<see cref="JobQueue"/>), gives the stream a moment to carry the cancelled state, then closes it, so an open page
+    /// never holds the shutdown.
+    /// </summary>
+    private static async Task Events(string id, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         Job job = Find(queue, id);
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using CancellationTokenRegistration stopping = lifetime.ApplicationStopping.Register(() => closing.CancelAfter(ShutdownGrace));
         try
         {
-            await foreach (JobEvent e in job.Follow(context.RequestAborted))
+            await foreach (JobEvent e in job.Follow(closing.Token))
             {
-                await context.Response.WriteAsync($"event: {e.Type}\ndata: {e.Data.ToJsonString()}\n\n", context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await context.Response.WriteAsync($"event: {e.Type}\ndata: {e.Data.ToJsonString()}\n\n", closing.Token);
+                await context.Response.Body.FlushAsync(closing.Token);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (closing.IsCancellationRequested)
         {
-            // The page went away; the job goes on.
+            // The page went away (the job goes on), or the server is stopping.
         }
     }
+
+    /// <summary>How long an event stream stays open once the server stops, for the job's cancelled state to reach the page.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromMilliseconds(500);
 
     private static string? FolderName(string? folder) => folder is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
 

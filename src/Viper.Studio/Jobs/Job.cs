@@ -34,7 +34,7 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
 
     public bool IsFinished => State is JobState.Done or JobState.Failed or JobState.Cancelled;
 
-    /// <summary>Jobs ahead of this one, the running one included (0: this one runs next, or runs).</summary>
+    /// <summary>Jobs ahead of this one, the running one included (0: this one runs next, runs, or has finished).</summary>
     public int Position { get; private set; }
 
     /// <summary>The last "result" event's data, once done.</summary>
@@ -72,7 +72,15 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
 
     public void Post(string type, JsonObject data) => Post(type, data, null);
 
-    internal void Enter(JobState state) => Post("state", new JsonObject { ["state"] = Name(state) }, state);
+    internal void Enter(JobState state)
+    {
+        if (state != JobState.Queued)
+        {
+            Position = 0; // nothing is ahead of a job that runs or has ended
+        }
+
+        Post("state", new JsonObject { ["state"] = Name(state) }, state);
+    }
 
     // The state changes under the same lock as the event that announces it, so a follower that sees a finished job has
     // also got its last event.

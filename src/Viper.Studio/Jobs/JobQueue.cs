@@ -10,10 +10,26 @@ namespace Viper.Studio.Jobs;
 /// <summary>
 /// Runs jobs one at a time, in the order they came, on one worker (the models share one device and one memory budget).
 /// Each job learns its place in the queue as it changes; an error ends the job with its message, never a stack trace
-/// (that goes to the server's log).
+/// (that goes to the server's log). At most <see cref="MaxWaiting"/> jobs wait (<see cref="QueueFullException"/>
+/// beyond). When the server begins to stop, every job is cancelled at once — the running one at its next step — so a
+/// page still following a job's events does not keep the process alive until the job would have finished.
 /// </summary>
-public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
+public sealed class JobQueue : BackgroundService
 {
+    /// <summary>Jobs that may wait behind the running one; one more is refused rather than queued for hours.</summary>
+    public const int MaxWaiting = 32;
+
+    private readonly ILogger<JobQueue> _log;
+
+    private readonly ClientText _clientText;
+
+    public JobQueue(ILogger<JobQueue> log, IHostApplicationLifetime lifetime, ClientText clientText)
+    {
+        _log = log;
+        _clientText = clientText;
+        lifetime.ApplicationStopping.Register(CancelAll);
+    }
+
     private readonly Channel<Job> _pending = Channel.CreateUnbounded<Job>();
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Queue<Job> _order = new(); // every job kept, oldest first (under the _waiting lock)
@@ -41,6 +57,11 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work);
         lock (_waiting)
         {
+            if (_waiting.Count >= MaxWaiting)
+            {
+                throw new QueueFullException($"{_waiting.Count} jobs are already waiting (at most {MaxWaiting}); try again when some have finished");
+            }
+
             _jobs[job.Id] = job;
             _order.Enqueue(job);
             while (_order.Count > KeptFinished && _order.Peek().IsFinished)
@@ -70,6 +91,21 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         }
     }
 
+    private void CancelAll()
+    {
+        Job[] waiting;
+        lock (_waiting)
+        {
+            waiting = [.. _waiting];
+            _running?.Cancel();
+        }
+
+        foreach (Job job in waiting)
+        {
+            Cancel(job);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await foreach (Job job in _pending.Reader.ReadAllAsync(stoppingToken))
@@ -93,6 +129,9 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
             }
         }
     }
+
+    /// <summary>Enqueue's refusal when <see cref="MaxWaiting"/> jobs wait: the API answers 429.</summary>
+    public sealed class QueueFullException(string message) : InvalidOperationException(message);
 
     // Under the _waiting lock: each waiting job's place behind the running one.
     private void Renumber()
@@ -125,8 +164,8 @@ public sealed class JobQueue(ILogger<JobQueue> log) : BackgroundService
         }
         catch (Exception e)
         {
-            log.LogError(e, "{Kind} job {Id} failed", job.Kind, job.Id);
-            JsonObject error = new() { ["message"] = e.Message };
+            _log.LogError(e, "{Kind} job {Id} failed", job.Kind, job.Id);
+            JsonObject error = new() { ["message"] = _clientText.Redact(e.Message) }; // the log keeps the paths
             if (e is Pipelines.Preferences.PreferenceParseException parse)
             {
                 error["message"] = "the extractor's text has no 'Liked Art Features:' / 'Disliked Art Features:' sections; edit the preferences by hand or extract again";

@@ -45,18 +45,34 @@ public sealed partial class ImageLibrary
     public RgbImage Load(StoredImage image) => ImageFile.Load(PathOf(image));
 
     /// <summary>Encodes <paramref name="image"/> as PNG and stores it (or returns the existing entry for the same pixels).</summary>
-    public StoredImage Add(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null)
+    public StoredImage Add(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null,
+        IReadOnlyDictionary<string, string>? text = null) =>
+        Add(Encode(image, origin, label, prompt, seed, text));
+
+    /// <summary>
+    /// The PNG an image will be stored as, with its text chunks (a generated image's <c>parameters</c>), and its entry:
+    /// what an upload keeps of each file while it checks the rest, instead of the decoded pixels.
+    /// </summary>
+    public static EncodedImage Encode(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null,
+        IReadOnlyDictionary<string, string>? text = null)
     {
         using var stream = new MemoryStream();
-        PngWriter.Write(stream, image);
+        PngWriter.Write(stream, image, text);
         byte[] png = stream.ToArray();
         string id = Convert.ToHexStringLower(SHA256.HashData(png))[..16];
+        return new EncodedImage(png, new StoredImage(id, origin, Clean(label), image.Width, image.Height, prompt, seed));
+    }
+
+    /// <summary>Stores an encoded image (or returns the existing entry for the same file).</summary>
+    public StoredImage Add(EncodedImage encoded)
+    {
+        (byte[] png, StoredImage stored) = encoded;
+        string id = stored.Id;
         if (_images.TryGetValue(id, out StoredImage? existing))
         {
             return existing;
         }
 
-        var stored = new StoredImage(id, origin, Clean(label), image.Width, image.Height, prompt, seed);
         File.WriteAllBytes(PathOf(id), png);
         File.WriteAllText(Path.Combine(_folder, id + ".json"), JsonSerializer.Serialize(stored, Json));
         return _images[id] = stored;

@@ -8,3 +8,6 @@ public sealed record StoredImage(string Id, string Origin, string Label, int Wid
 {
     public string Url => $"/api/images/{Id}";
 }
+
+/// <summary>An image's PNG file and the library entry it will have, before it is stored.</summary>
+public sealed record EncodedImage(byte[] Png, StoredImage Entry);

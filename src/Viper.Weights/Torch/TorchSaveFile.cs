@@ -31,10 +31,14 @@ public static class TorchSaveFile
         }
 
         string root = pickle.FullName[..pickle.FullName.IndexOf('/', StringComparison.Ordinal)];
-        PickledTensor tensor = RestrictedUnpickler.LoadTensor(ReadAll(pickle, source), source);
+        PickledTensor tensor = RestrictedUnpickler.LoadTensor(ReadPrefix(pickle, pickle.Length, source), source);
         ZipArchiveEntry storage = zip.GetEntry($"{root}/data/{tensor.StorageKey}")
             ?? throw new TorchSaveFormatException(source, $"storage '{tensor.StorageKey}' the pickle refers to is not in the archive");
-        return new TensorData(Path.GetFileNameWithoutExtension(source), tensor.DType, tensor.Shape, tensor.Slice(ReadAll(storage, source), source));
+        // Every declared size is checked before anything is inflated, and only the bytes the tensor uses are: a small
+        // file that claims (or inflates to) a huge storage costs nothing.
+        long used = tensor.BytesUsed(storage, source);
+        byte[] bytes = ReadPrefix(storage, used, source);
+        return new TensorData(Path.GetFileNameWithoutExtension(source), tensor.DType, tensor.Shape, tensor.Slice(bytes));
     }
 
     private static ZipArchive OpenZip(Stream stream, string source)
@@ -49,19 +53,25 @@ public static class TorchSaveFile
         }
     }
 
-    private static byte[] ReadAll(ZipArchiveEntry entry, string source)
+    /// <summary>The first <paramref name="count"/> bytes of an entry (its declared length at most), read in bounded steps.</summary>
+    private static byte[] ReadPrefix(ZipArchiveEntry entry, long count, string source)
     {
+        byte[] buffer = new byte[count];
         try
         {
             using Stream s = entry.Open();
-            using var buffer = new MemoryStream(checked((int)Math.Min(entry.Length, int.MaxValue)));
-            s.CopyTo(buffer);
-            if (buffer.Length != entry.Length)
+            int read = 0;
+            while (read < buffer.Length && s.Read(buffer, read, buffer.Length - read) is > 0 and var n)
             {
-                throw new TorchSaveFormatException(source, $"{entry.FullName} holds {buffer.Length} bytes, the archive says {entry.Length}");
+                read += n;
             }
 
-            return buffer.ToArray();
+            if (read != buffer.Length)
+            {
+                throw new TorchSaveFormatException(source, $"{entry.FullName} ends after {read} bytes; the archive says {entry.Length}");
+            }
+
+            return buffer;
         }
         catch (InvalidDataException e)
         {
@@ -75,31 +85,57 @@ internal sealed record PickledTensor(string StorageKey, DType DType, long Storag
 {
     public Shape Shape => new(Size);
 
-    /// <summary>The tensor's bytes out of its storage; only contiguous layouts (what torch.save of a fresh tensor gives).</summary>
-    public byte[] Slice(byte[] storage, string source)
+    /// <summary>Tensors this reader takes whole into memory: 2 GiB (an embedding or a CLIP vector is kilobytes).</summary>
+    public const long MaxTensorBytes = int.MaxValue;
+
+    /// <summary>
+    /// Checks the pickle's layout against the storage entry before it is inflated — the entry's declared size must be the
+    /// storage's element count × element size, the layout contiguous, the tensor inside the storage and under
+    /// <see cref="MaxTensorBytes"/> — and returns how many leading bytes of the storage the tensor needs.
+    /// </summary>
+    public long BytesUsed(ZipArchiveEntry storage, string source)
     {
         int elementSize = DType.SizeInBytes();
-        if (storage.LongLength != StorageElements * elementSize)
+        string entry = storage.FullName;
+        if (StorageElements < 0 || StorageElements > long.MaxValue / elementSize || storage.Length != StorageElements * elementSize)
         {
-            throw new TorchSaveFormatException(source, $"storage '{StorageKey}' holds {storage.LongLength} bytes; {StorageElements} {DType} elements need {StorageElements * elementSize}");
+            throw new TorchSaveFormatException(source, $"{entry} is declared as {storage.Length} bytes; the pickle's {StorageElements} {DType} elements need {(double)StorageElements * elementSize:0} — not a file torch.save wrote");
         }
 
         long expected = 1;
         for (int i = Size.Length - 1; i >= 0; i--)
         {
+            if (Size[i] < 0)
+            {
+                throw new TorchSaveFormatException(source, $"the tensor's size ({string.Join(", ", Size)}) has a negative dimension");
+            }
+
             if (Size[i] != 1 && Stride[i] != expected)
             {
                 throw new TorchSaveFormatException(source, $"the tensor's strides ({string.Join(", ", Stride)}) are not contiguous for size ({string.Join(", ", Size)}); save tensor.contiguous()");
             }
 
-            expected *= Size[i];
+            expected = expected > long.MaxValue / Math.Max(Size[i], 1) ? long.MaxValue : expected * Size[i];
         }
 
-        if (Offset < 0 || Offset + expected > StorageElements)
+        if (Offset < 0 || expected > StorageElements || Offset > StorageElements - expected)
         {
-            throw new TorchSaveFormatException(source, $"the tensor (offset {Offset}, {expected} elements) does not fit its storage of {StorageElements}");
+            throw new TorchSaveFormatException(source, $"the tensor (offset {Offset}, {expected} elements) does not fit its storage {entry} of {StorageElements}");
         }
 
-        return storage.AsSpan(checked((int)(Offset * elementSize)), checked((int)(expected * elementSize))).ToArray();
+        long used = (Offset + expected) * elementSize;
+        if (used > MaxTensorBytes)
+        {
+            throw new TorchSaveFormatException(source, $"{entry}: a tensor of {used} bytes is more than this reader takes ({MaxTensorBytes} bytes)");
+        }
+
+        return used;
+    }
+
+    /// <summary>The tensor's bytes out of the storage's first <see cref="BytesUsed"/> bytes.</summary>
+    public byte[] Slice(byte[] head)
+    {
+        int elementSize = DType.SizeInBytes();
+        return head.AsSpan(checked((int)(Offset * elementSize))).ToArray();
     }
 }
