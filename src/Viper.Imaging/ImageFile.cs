@@ -67,7 +67,20 @@ public static class ImageFile
         }
 
         byte[] rgb = new byte[width * height * 3];
-        for (int p = 0; p < width * height; p++)
+        OverWhite(rgba, rgb);
+        return new RgbImage(width, height, rgb);
+    }
+
+    /// <summary>The same into a caller's buffer of 3 bytes per pixel (native memory, for an image decoded only to be re-encoded).</summary>
+    public static void OverWhite(ReadOnlySpan<byte> rgba, Span<byte> rgb)
+    {
+        long pixels = rgba.Length / 4;
+        if (rgb.Length != pixels * 3 || rgba.Length % 4 != 0)
+        {
+            throw new ArgumentException($"{rgb.Length} RGB bytes do not hold {rgba.Length} RGBA bytes' pixels", nameof(rgb));
+        }
+
+        for (int p = 0; p < pixels; p++)
         {
             int alpha = rgba[(p * 4) + 3];
             for (int c = 0; c < 3; c++)
@@ -75,8 +88,6 @@ public static class ImageFile
                 rgb[(p * 3) + c] = OverWhite(rgba[(p * 4) + c], alpha);
             }
         }
-
-        return new RgbImage(width, height, rgb);
     }
 
     /// <summary>

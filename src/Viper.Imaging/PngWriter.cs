@@ -27,12 +27,21 @@ public static class PngWriter
         Write(file, image, text);
     }
 
-    public static void Write(Stream stream, RgbImage image, IReadOnlyDictionary<string, string>? text = null)
+    public static void Write(Stream stream, RgbImage image, IReadOnlyDictionary<string, string>? text = null) =>
+        Write(stream, image.Width, image.Height, image.Pixels, text);
+
+    /// <summary>RGB rows from any memory (a native buffer of a decoded upload, say), 3 bytes per pixel.</summary>
+    public static void Write(Stream stream, int width, int height, ReadOnlySpan<byte> rgb, IReadOnlyDictionary<string, string>? text = null)
     {
+        if (width <= 0 || height <= 0 || rgb.Length != (long)width * height * 3)
+        {
+            throw new ArgumentException($"{rgb.Length} bytes are not {width}×{height} RGB pixels", nameof(rgb));
+        }
+
         stream.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a]);
         var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, image.Width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), image.Height);
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
         header[8] = 8; // bit depth
         header[9] = 2; // colour type RGB
         Chunk(stream, "IHDR", header);
@@ -51,20 +60,20 @@ public static class PngWriter
             Chunk(stream, latin1 ? "tEXt" : "iTXt", body);
         }
 
-        Chunk(stream, "IDAT", Compress(image));
+        Chunk(stream, "IDAT", Compress(width, height, rgb));
         Chunk(stream, "IEND", []);
     }
 
-    private static byte[] Compress(RgbImage image)
+    private static byte[] Compress(int width, int height, ReadOnlySpan<byte> rgb)
     {
         using var buffer = new MemoryStream();
         using (var zlib = new ZLibStream(buffer, CompressionLevel.Optimal, leaveOpen: true))
         {
-            int row = image.Width * 3;
-            for (int y = 0; y < image.Height; y++)
+            int row = width * 3;
+            for (int y = 0; y < height; y++)
             {
                 zlib.WriteByte(0); // filter: none
-                zlib.Write(image.Pixels, y * row, row);
+                zlib.Write(rgb.Slice(y * row, row));
             }
         }
 

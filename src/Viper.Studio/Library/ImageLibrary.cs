@@ -58,9 +58,14 @@ public sealed partial class ImageLibrary
     {
         using var stream = new MemoryStream();
         PngWriter.Write(stream, image, text);
-        byte[] png = stream.ToArray();
+        return Encoded(stream.ToArray(), image.Width, image.Height, origin, label, prompt, seed);
+    }
+
+    /// <summary>A PNG we wrote (<see cref="UploadDecoder.Reencode"/>) with its entry, named by the hash of its bytes.</summary>
+    public static EncodedImage Encoded(byte[] png, int width, int height, string origin, string label, string? prompt = null, ulong? seed = null)
+    {
         string id = Convert.ToHexStringLower(SHA256.HashData(png))[..16];
-        return new EncodedImage(png, new StoredImage(id, origin, Clean(label), image.Width, image.Height, prompt, seed));
+        return new EncodedImage(png, new StoredImage(id, origin, Clean(label), width, height, prompt, seed));
     }
 
     /// <summary>Stores an encoded image (or returns the existing entry for the same file).</summary>

@@ -106,14 +106,14 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
     }
 
     [Theory]
-    [InlineData("PUT", "/api/preferences", "{\"likes\": [\"ink\"", "not the JSON this endpoint takes")]
+    [InlineData("PUT", "/api/preferences", "{\"likes\": [\"ink\"", "the request body is not valid JSON")]
     [InlineData("PUT", "/api/preferences", "{\"likes\": [\"ink, wash\"]}", "likes[0]: an attribute is a string of at most 200 characters without commas")]
-    [InlineData("PUT", "/api/preferences", "{\"likes\": \"ink\"}", "not the JSON this endpoint takes")]
-    [InlineData("POST", "/api/extract", "[]", "not the JSON this endpoint takes")]
+    [InlineData("PUT", "/api/preferences", "{\"likes\": \"ink\"}", "likes: the value has the wrong type")]
+    [InlineData("POST", "/api/extract", "[]", "the request body must be a JSON object")]
     [InlineData("POST", "/api/extract", "{\"items\": []}", "items: pick at least one image")]
     [InlineData("POST", "/api/extract", "{\"items\": [{\"image\": \"../../x\", \"comment\": \"nice\"}]}", "items[0].image: no image with id '../../x'")]
     [InlineData("POST", "/api/extract", "{\"items\": [{\"image\": \"IMAGE\", \"comment\": \"  \"}]}", "items[0].comment: the comment on")]
-    [InlineData("POST", "/api/generate", "{\"prompt\": 5}", "not the JSON this endpoint takes")]
+    [InlineData("POST", "/api/generate", "{\"prompt\": 5}", "prompt: the value has the wrong type")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\"}", "preference: no liked or disliked attributes yet")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \" \", \"preference\": {\"likes\": [\"ink\"]}}", "prompt: write what to generate")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"width\": 20, \"preference\": {\"likes\": [\"ink\"]}}", "width: 20 is not a multiple of 16")]

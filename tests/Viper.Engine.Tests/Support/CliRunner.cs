@@ -11,6 +11,21 @@ public static class CliRunner
 
     public static CliResult Run(string workingDirectory, params string[] args)
     {
+        using Process process = Start(workingDirectory, args);
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"viper {string.Join(' ', args)} ran over 5 minutes");
+        }
+
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts `viper ARGS` and returns the running process (its output redirected; the caller reads and ends it).</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
         if (!File.Exists(Dll))
         {
             throw new FileNotFoundException($"the viper CLI is not built: {Dll}");
@@ -23,16 +38,7 @@ public static class CliRunner
             start.ArgumentList.Add(arg);
         }
 
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"viper {string.Join(' ', args)} ran over 5 minutes");
-        }
-
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(start)!;
     }
 }
 
