@@ -108,27 +108,19 @@ public sealed record GenerationRequest
             throw new ArgumentException("the prompt is empty", nameof(Prompt));
         }
 
-        RequireFinite(BetaPositive, nameof(BetaPositive));
-        RequireFinite(BetaNegative, nameof(BetaNegative));
-        RequireFinite(Guidance, nameof(Guidance));
-        RequireFinite(RefinerGuidance, nameof(RefinerGuidance));
+        RequireIn(GenerationLimits.Beta, BetaPositive, nameof(BetaPositive));
+        RequireIn(GenerationLimits.Beta, BetaNegative, nameof(BetaNegative));
+        RequireIn(GenerationLimits.Guidance, Guidance, nameof(Guidance));
+        RequireIn(GenerationLimits.Guidance, RefinerGuidance, nameof(RefinerGuidance));
         RequireFinite(AestheticScore, nameof(AestheticScore));
         RequireFinite(NegativeAestheticScore, nameof(NegativeAestheticScore));
-        if (Steps is < 1 or > 1000)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be between 1 and 1000");
-        }
-
-        if (Batch is < 1 or > 64)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Batch), Batch, "batch must be between 1 and 64");
-        }
-
+        RequireIn(GenerationLimits.Steps, Steps, nameof(Steps));
+        RequireIn(GenerationLimits.Batch, Batch, nameof(Batch));
         foreach ((int? size, string name) in new[] { (Width, nameof(Width)), (Height, nameof(Height)) })
         {
-            if (size is { } s && (s <= 0 || s % sizeMultiple != 0 || s > 4096))
+            if (size is { } s && (!GenerationLimits.Size.Contains(s) || s % sizeMultiple != 0))
             {
-                throw new ArgumentOutOfRangeException(name, s, $"{name.ToLowerInvariant()} must be a positive multiple of {sizeMultiple} up to 4096");
+                throw new ArgumentOutOfRangeException(name, s, $"{name.ToLowerInvariant()} must be a multiple of {sizeMultiple} {GenerationLimits.Size}");
             }
         }
 
@@ -151,6 +143,15 @@ public sealed record GenerationRequest
         if (Latents is not null && Latents.Any(v => !float.IsFinite(v)))
         {
             throw new ArgumentException("the initial latents hold a non-finite value", nameof(Latents));
+        }
+    }
+
+    private static void RequireIn<T>(Limit<T> limit, T value, string name)
+        where T : struct, IComparable<T>, IFormattable
+    {
+        if (!limit.Contains(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be {limit}");
         }
     }
 

@@ -71,7 +71,7 @@ internal static class AestheticPersonalizeCommand
         ], new Dictionary<string, string>
         {
             ["prompt"] = prompt, ["steps"] = settings.Steps.ToString(CultureInfo.InvariantCulture), ["lr"] = settings.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-            ["embedding"] = settings.Source, ["clip"] = clipFolder, ["dtype"] = OptionKinds.Name(dtype), ["engine"] = ImageParameters.Engine,
+            ["embedding"] = settings.Source, ["clip"] = clipFolder, ["dtype"] = OptionKinds.Name(dtype), ["engine"] = GenerationRecord.Engine,
         });
         CliOutput.Line($"wrote {output}");
         return ExitCodes.Ok;

@@ -43,9 +43,9 @@ internal static class GenerateCommand
 
     private static readonly Option<float> Beta = OptionKinds.Float("--beta",
         "β: how strongly the liked attributes pull the image toward them and the disliked ones push it away (β₊ = β₋; 0 = plain classifier-free guidance, bit for bit)",
-        0.85f, 0f, 10f);
+        0.85f, GenerationLimits.Beta.Min, GenerationLimits.Beta.Max);
     private static readonly Option<float?> BetaNegative = OptionKinds.OptionalFloat("--beta-negative",
-        "β₋ for the disliked attributes when it differs from --beta (reference form only)", 0f, 10f);
+        "β₋ for the disliked attributes when it differs from --beta (reference form only)", GenerationLimits.Beta.Min, GenerationLimits.Beta.Max);
     private static readonly Option<string> Form = new("--form")
     {
         Description = "How the preference enters: reference = the ViPer authors' released code (4 UNet evaluations: prompt, negative, VP+, VP−); "
@@ -54,20 +54,20 @@ internal static class GenerateCommand
     };
     private static readonly Option<bool> NoShuffle = new("--no-shuffle") { Description = "Keep the attributes in the given order (the reference form shuffles them with the seed, as the authors' code does)" };
     private static readonly Option<bool> ChunkLongText = new("--chunk-long-text") { Description = "Encode text longer than the encoder's 77 tokens in 75-token windows instead of truncating it" };
-    private static readonly Option<float> Guidance = OptionKinds.Float("--guidance", "Classifier-free guidance scale w", 5.0f, 0f, 100f);
-    private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 40, 1, 1000);
+    private static readonly Option<float> Guidance = OptionKinds.Float("--guidance", "Classifier-free guidance scale w", 5.0f, GenerationLimits.Guidance.Min, GenerationLimits.Guidance.Max);
+    private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 40, GenerationLimits.Steps.Min, GenerationLimits.Steps.Max);
     private static readonly Option<string?> SchedulerName = new("--scheduler")
     {
         Description = $"The sampler: {string.Join(", ", SchedulerKind.Names)} (default: the folder's scheduler_config.json class, as diffusers)", HelpName = "name",
     };
-    private static readonly Option<int?> Width = OptionKinds.OptionalInt("--width", "Image width in pixels (default: the model's native size, or the --init-image's); a multiple of the model's factor (8·2^(UNet levels − 1))", 8, 4096, "pixels");
-    private static readonly Option<int?> Height = OptionKinds.OptionalInt("--height", "Image height in pixels (default as --width)", 8, 4096, "pixels");
+    private static readonly Option<int?> Width = OptionKinds.OptionalInt("--width", "Image width in pixels (default: the model's native size, or the --init-image's); a multiple of the model's factor (8·2^(UNet levels − 1))", GenerationLimits.Size.Min, GenerationLimits.Size.Max, "pixels");
+    private static readonly Option<int?> Height = OptionKinds.OptionalInt("--height", "Image height in pixels (default as --width)", GenerationLimits.Size.Min, GenerationLimits.Size.Max, "pixels");
     private static readonly Option<string> Seed = new("--seed")
     {
         Description = "Seed of the torch-compatible noise generator (and of the attribute shuffle); -1 picks a random seed, printed and recorded in the PNG",
         DefaultValueFactory = _ => "0", HelpName = "0..2^64-1|-1",
     };
-    private static readonly Option<int> Batch = OptionKinds.Int("--batch", "Images per prompt", 1, 1, 64);
+    private static readonly Option<int> Batch = OptionKinds.Int("--batch", "Images per prompt", 1, GenerationLimits.Batch.Min, GenerationLimits.Batch.Max);
     private static readonly Option<double> DenoisingEnd = OptionKinds.Fraction("--denoising-end",
         "With --refiner: the fraction of the schedule the base model runs before the refiner takes over (0.8 = the first 80 % of the steps)", 0.8);
     private static readonly Option<FileInfo?> InitImage = new("--init-image") { Description = "Image-to-image: start from this picture (PNG, JPEG, BMP…) instead of pure noise", HelpName = "file" };
@@ -178,8 +178,8 @@ internal static class GenerateCommand
 
         var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
         GenerationResult result = view.Show(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
-        var parameters = new ImageParameters(request, result, inputs, r.GetValue(Backend)!, options);
-        foreach (string path in parameters.Save(result, inputs.Output))
+        var setup = new GenerationSetup(r.GetValue(Backend)!, options, inputs.ModelFolder, inputs.RefinerFolder, inputs.InitImagePath);
+        foreach (string path in ImageParameters.Save(request, result, setup, inputs.Output))
         {
             CliOutput.Line($"wrote {path}");
         }

@@ -103,7 +103,7 @@ internal static class OptionKinds
     };
 
     /// <summary>The engine's name of a dtype, as <c>--dtype</c> accepts it.</summary>
-    public static string Name(DType dtype) => dtype switch { DType.F16 => "f16", DType.BF16 => "bf16", _ => "f32" };
+    public static string Name(DType dtype) => Viper.Pipelines.GenerationRecord.DTypeName(dtype);
 
     // The value, or null when the option is absent or wrong (the error is then added). Finite in float as well as double.
     private static double? ParseNumber(ArgumentResult r, string name, double min, double max, bool minExclusive, string range)

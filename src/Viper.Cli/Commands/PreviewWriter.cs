@@ -24,7 +24,7 @@ internal sealed class PreviewWriter(FileInfo output, int every)
         for (int i = 0; i < images.Count; i++)
         {
             string path = images.Count == 1 ? $"{stem}.png" : $"{stem}-{i}.png";
-            PngWriter.Write(path, images[i], new Dictionary<string, string> { ["Software"] = ImageParameters.Engine });
+            PngWriter.Write(path, images[i], new Dictionary<string, string> { ["Software"] = GenerationRecord.Engine });
             if (!CliOutput.Interactive)
             {
                 CliOutput.Line($"preview {path}");

@@ -104,34 +104,33 @@ public sealed record GenerateRequest(
             throw ApiException.BadRequest($"prompt: at most {MaxPromptLength} characters");
         }
 
+        // The limits every caller shares (GenerationLimits), in the page's words: the field, the value, the range.
         foreach ((int? size, string name) in new[] { (Width, "width"), (Height, "height") })
         {
-            if (size is { } s && (s < geometry.SizeMultiple || s > 2048 || s % geometry.SizeMultiple != 0))
+            if (size is { } s && (!GenerationLimits.Size.Contains(s) || s % geometry.SizeMultiple != 0))
             {
-                throw ApiException.BadRequest($"{name}: {s} is not a multiple of {geometry.SizeMultiple} between {geometry.SizeMultiple} and 2048 (this model's sizes)");
+                throw ApiException.BadRequest($"{name}: {s} is not a multiple of {geometry.SizeMultiple} {GenerationLimits.Size} (this model's sizes)");
             }
         }
 
-        if (Steps is < 1 or > 150)
-        {
-            throw ApiException.BadRequest($"steps: {Steps} is not between 1 and 150");
-        }
-
-        if (!float.IsFinite(Beta) || Beta < 0 || Beta > 10)
-        {
-            throw ApiException.BadRequest($"beta: {Beta} is not between 0 and 10");
-        }
-
-        if (!float.IsFinite(Guidance) || Guidance < 0 || Guidance > 50)
-        {
-            throw ApiException.BadRequest($"guidance: {Guidance} is not between 0 and 50");
-        }
+        Require(GenerationLimits.Steps, Steps, "steps");
+        Require(GenerationLimits.Beta, Beta, "beta");
+        Require(GenerationLimits.Guidance, Guidance, "guidance");
 
         return new GenerationRequest
         {
             Prompt = Prompt.Trim(), NegativePrompt = NegativePrompt, Seed = Seed, Width = Width, Height = Height, Steps = Steps,
             BetaPositive = Beta, BetaNegative = Beta, Guidance = Guidance, Preference = preference,
         };
+    }
+
+    private static void Require<T>(Limit<T> limit, T value, string field)
+        where T : struct, IComparable<T>, IFormattable
+    {
+        if (!limit.Contains(value))
+        {
+            throw ApiException.BadRequest(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{field}: {value} is not {limit}"));
+        }
     }
 
     /// <summary>The marked images as (disliked, liked) pairs for the metric: as many pairs as the shorter list has.</summary>

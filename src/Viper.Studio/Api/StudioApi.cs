@@ -64,7 +64,15 @@ public static class StudioApi
         defaultSize = geometry.Value?.DefaultSize,
         waiting = queue.Waiting,
         maxUploadBytes = options.MaxUploadBytes,
+        limits = new
+        {
+            steps = Range(GenerationLimits.Steps), beta = Range(GenerationLimits.Beta), guidance = Range(GenerationLimits.Guidance),
+            size = Range(GenerationLimits.Size),
+        },
     });
+
+    private static object Range<T>(Limit<T> limit)
+        where T : struct, IComparable<T>, IFormattable => new { min = limit.Min, max = limit.Max };
 
     private static async Task<IResult> Upload(HttpRequest request, ImageLibrary library, StudioOptions options)
     {

@@ -12,6 +12,8 @@ namespace Viper.Studio.Work;
 /// A generation job: the personalized image, then the plain one from the same seed (no preference, i.e. β = 0), each
 /// reporting every step ("progress") with a latent preview ("preview", a PNG data URL); both are stored in the library,
 /// then scored with the metric against the marked images when there is a metric and at least one liked/disliked pair.
+/// Each stored PNG carries the same <c>parameters</c> record as `viper generate` writes (the model named by its folder
+/// name, as everything the page sees), so a studio image can be made again.
 /// </summary>
 public static class GenerationWork
 {
@@ -28,7 +30,9 @@ public static class GenerationWork
             var progress = new SynchronousProgress<GenerationProgress>(p =>
                 job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
             GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
-            StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed);
+            var setup = new GenerationSetup(models.Backend.Name, models.GeneratorOptions, Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator!)));
+            StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed,
+                GenerationRecord.PngText(q, generated, setup));
             JsonNode? storedJson = JsonSerializer.SerializeToNode(stored, Json);
             made.Add((name, storedJson, generated.Images[0]));
             job.Post("image", new JsonObject { ["image"] = name, ["stored"] = storedJson?.DeepClone(), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });

@@ -22,9 +22,12 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
         Backend, options.DType, progress, cancellationToken), progress);
 
+    /// <summary>What the generator is loaded with (also what its images' parameters record names).</summary>
+    public PipelineOptions GeneratorOptions { get; } = new() { DType = options.DType };
+
     public ViperPipeline Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ViperPipeline.Load(
         options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
-        Backend, new PipelineOptions { DType = options.DType }, progress, cancellationToken), progress);
+        Backend, GeneratorOptions, progress, cancellationToken), progress);
 
     public ProxyMetric Metric(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ProxyMetric.Load(
         options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),

@@ -224,6 +224,9 @@ $('generate-cancel').onclick = () => cancel(state.generateJob);
     state.recommended = status.recommendedComments;
     $('models').textContent = `generator: ${status.generator ?? 'none'} · extractor: ${status.extractor ?? 'none'} · metric: ${status.metric ?? 'none'}`;
     if (status.defaultSize) { $('width').value = status.defaultSize; $('height').value = status.defaultSize; $('width').step = status.sizeMultiple; $('height').step = status.sizeMultiple; }
+    for (const [field, range] of Object.entries(status.limits)) {
+      for (const input of field === 'size' ? ['width', 'height'] : [field]) { $(input).min = range.min; $(input).max = range.max; }
+    }
     const prefs = await api('/api/preferences');
     state.likes = prefs.likes; state.dislikes = prefs.dislikes;
     renderChips();

@@ -29,6 +29,8 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("tiny-sdxl", body!["generator"]!.GetValue<string>());
         Assert.Equal(8, body["recommendedComments"]!.GetValue<int>());
+        Assert.Equal(GenerationLimits.Steps.Max, body["limits"]!["steps"]!["max"]!.GetValue<int>()); // the page's inputs take the shared limits
+        Assert.Equal(GenerationLimits.Guidance.Max, body["limits"]!["guidance"]!["max"]!.GetValue<float>());
         Assert.Equal(PipelineGeometry.Read(models.Pipelines.Sdxl).SizeMultiple, body["sizeMultiple"]!.GetValue<int>());
         string page = await client.Http.GetStringAsync("/");
         Assert.Contains("<title>Viper Studio</title>", page, StringComparison.Ordinal);
@@ -117,7 +119,7 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\"}", "preference: no liked or disliked attributes yet")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \" \", \"preference\": {\"likes\": [\"ink\"]}}", "prompt: write what to generate")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"width\": 20, \"preference\": {\"likes\": [\"ink\"]}}", "width: 20 is not a multiple of 16")]
-    [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"steps\": 0, \"preference\": {\"likes\": [\"ink\"]}}", "steps: 0 is not between 1 and 150")]
+    [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"steps\": 0, \"preference\": {\"likes\": [\"ink\"]}}", "steps: 0 is not between 1 and 1000")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"beta\": -1, \"preference\": {\"likes\": [\"ink\"]}}", "beta: -1 is not between 0 and 10")]
     [InlineData("POST", "/api/generate", "{\"prompt\": \"a cat\", \"liked\": [\"abc\"], \"preference\": {\"likes\": [\"ink\"]}}", "liked[0]: no image with id 'abc'")]
     public async Task BadRequestsAreRefusedBeforeAnythingQueues(string method, string url, string json, string message)

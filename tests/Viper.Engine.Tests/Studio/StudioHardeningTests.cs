@@ -116,6 +116,29 @@ public sealed class StudioHardeningTests(StudioModels models) : IClassFixture<St
         }
     }
 
+    /// <summary>A studio image carries the parameters record `viper generate` writes, naming the model by its folder name.</summary>
+    [Fact]
+    public async Task GeneratedImagesCarryTheParametersRecord()
+    {
+        using StudioFactory studio = StudioFactory.Create(_workspace.Path, models.Pipelines.Sdxl);
+        var client = new StudioClient(studio.CreateClient());
+        var events = await client.Run("/api/generate", Json(new { prompt = "a lighthouse", seed = 5, steps = 2, beta = 0.5, guidance = 4, preference = new { likes = new[] { "ink" }, dislikes = new[] { "neon" } } }));
+        JsonObject result = Last(events, "result");
+        foreach (string name in new[] { "personalized", "plain" })
+        {
+            string id = result[name]!["image"]!["id"]!.GetValue<string>();
+            string file = Path.Combine(_workspace.Path, $"{name}.png");
+            await File.WriteAllBytesAsync(file, await client.Http.GetByteArrayAsync($"/api/images/{id}"));
+            string parameters = Cli.GenerateCliTests.PngText(file);
+            Assert.Contains("parameters=prompt: a lighthouse", parameters, StringComparison.Ordinal);
+            Assert.Contains("guidance: 4, steps: 2, scheduler: euler, seed: 5", parameters, StringComparison.Ordinal);
+            Assert.Equal(name == "personalized", parameters.Contains("likes: ink", StringComparison.Ordinal));
+            Assert.Contains("model: tiny-sdxl\n", parameters, StringComparison.Ordinal);
+            Assert.Contains("Software=Viper.Engine", parameters, StringComparison.Ordinal);
+            Assert.DoesNotContain(models.Pipelines.Sdxl, parameters, StringComparison.Ordinal);
+        }
+    }
+
     public void Dispose() => _workspace.Dispose();
 
     private void AssertClean(JsonNode? body)
