@@ -25,6 +25,55 @@ public sealed class DevicePoolTests(TinyPipelineFolders folders) : IClassFixture
     public void SizeClassesRoundSmallBlocksTo512BytesAndLargeOnesTo128KiB(long bytes, long expected) =>
         Assert.Equal(expected, DevicePool.SizeClass(bytes));
 
+    /// <summary>
+    /// The pool's lifetime rule: a block comes back only when its buffer is released, and a buffer a native call holds
+    /// (<see cref="DeviceBuffer.Hold"/>) is released when that call ends, even if its owner disposed it meanwhile; a block
+    /// that came back reads as NaN bytes on the emulated device, and a lent block survives collections with no other
+    /// reference to it than the buffer lent over it.
+    /// </summary>
+    [Fact]
+    public void ABlockReturnsOnlyWhenItsBufferIsReleasedAndNoCallHoldsIt()
+    {
+        var device = new EmulatedDevice();
+        using var pool = new DevicePool(device);
+        DeviceBuffer buffer = pool.Allocate(4096);
+        device.CopyToDevice(buffer, new byte[4096]);
+        using (DeviceBuffer.Lease held = buffer.Hold())
+        {
+            buffer.Dispose(); // another thread disposing it, say
+            Assert.Equal(4096, pool.Statistics.InUseBytes);
+        }
+
+        Assert.Equal(0, pool.Statistics.InUseBytes);
+        DeviceBuffer again = pool.Allocate(4096);
+        Assert.Equal(1, pool.Statistics.Reuses);
+        var bytes = new byte[4096];
+        device.CopyToHost(again, bytes);
+        Assert.All(bytes, b => Assert.Equal(0xFF, b));
+        again.Dispose();
+
+        // Lent buffers dropped without Dispose: their finalizers give the blocks back, which stay usable.
+        DropLentBuffers(pool);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.Equal(0, pool.Statistics.InUseBytes);
+        for (int i = 0; i < 8; i++)
+        {
+            using DeviceBuffer reused = pool.Allocate(4096 * (i + 2));
+            device.Fill(reused, 1); // throws if the block's own handle had been finalized under the cache
+        }
+    }
+
+    // In a frame of its own, so no stack slot of the test still refers to the buffers when it collects.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void DropLentBuffers(DevicePool pool)
+    {
+        for (int i = 0; i < 8; i++)
+        {
+            _ = pool.Allocate(4096 * (i + 2));
+        }
+    }
+
     [Fact]
     public void AFreedBlockIsLentAgainWithoutTouchingTheDevice()
     {
