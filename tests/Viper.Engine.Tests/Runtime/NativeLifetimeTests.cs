@@ -16,6 +16,9 @@ public class NativeLifetimeTests
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(6);
 
+    /// <summary>Rounds run whatever the clock says, so a loaded machine still exercises every op many times.</summary>
+    private const int MinRounds = 20;
+
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
     public void OpsOnUnreferencedTemporariesSurviveFinalizers(string backendName)
@@ -49,7 +52,7 @@ public class NativeLifetimeTests
         try
         {
             var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < Budget)
+            while (rounds < MinRounds || clock.Elapsed < Budget)
             {
                 Assert.Equal(h, ops.FromFloats(h, huge).ToFloats());
                 Assert.Equal(sum, ops.Add(ops.FromFloats(a, big), ops.FromFloats(b, big)).ToFloats());
@@ -70,7 +73,7 @@ public class NativeLifetimeTests
             collector.Wait();
         }
 
-        Assert.True(rounds > 3, $"only {rounds} rounds ran in {Budget.TotalSeconds} s");
+        Console.WriteLine($"{backendName}: {rounds} rounds of copies, casts, views, GEMMs and attention on unreferenced temporaries");
     }
 
     private static float[] Values(Random rng, Shape shape) =>
