@@ -46,25 +46,18 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
                 using Tensor epsMinus = conditioning.Groups == 4 ? eps.Slice(3 * n, n) : eps.Slice(n, n);
                 if (plan.Clip is { } clip)
                 {
-                    ClippedStep(epsU, epsC, epsPlus, epsMinus, latents, noise, plan, clip, conditioning);
-                    progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
-                    onStepEnd?.Invoke(i);
-                    continue;
+                    using Tensor x0 = PredictedOriginal(epsU, epsC, epsPlus, epsMinus, latents, plan, conditioning);
+                    ClippedStep(epsU, epsC, epsPlus, epsMinus, latents, x0, noise, plan, clip, conditioning);
                 }
-
-                Tensor? x0 = null;
-                if (scheduler is DpmSolverMultistepScheduler)
+                else
                 {
-                    x0 = b.Clone(latents);
-                    b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
-                        new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
-                }
-
-                b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, extra, Step(conditioning, plan.Update));
-                if (x0 is not null)
-                {
-                    previousX0?.Dispose();
-                    previousX0 = x0;
+                    Tensor? x0 = scheduler is DpmSolverMultistepScheduler ? PredictedOriginal(epsU, epsC, epsPlus, epsMinus, latents, plan, conditioning) : null;
+                    b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, extra, Step(conditioning, plan.Update));
+                    if (x0 is not null)
+                    {
+                        previousX0?.Dispose();
+                        previousX0 = x0;
+                    }
                 }
 
                 progress?.Report(new GenerationProgress(stage, i - from + 1, to - from));
@@ -79,16 +72,23 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
         }
     }
 
+    /// <summary>x₀ = P·x + Q·eps of the guided prediction, into a new buffer (the latents stay as they are).</summary>
+    private Tensor PredictedOriginal(Tensor epsU, Tensor epsC, Tensor epsPlus, Tensor epsMinus, Tensor latents, StepPlan plan, Conditioning conditioning)
+    {
+        Tensor x0 = backend.Clone(latents);
+        backend.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
+            new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
+        return x0;
+    }
+
     /// <summary>
     /// x ← A·x + B·eps + w·clamp(x₀, ±r), then + C·noise: diffusers' order for DDPM's mean + σ·z. The second guidance call
     /// adds only the noise (1·x + 0·eps is x exactly).
     /// </summary>
-    private void ClippedStep(Tensor epsU, Tensor epsC, Tensor epsPlus, Tensor epsMinus, Tensor latents, Tensor? noise, StepPlan plan,
+    private void ClippedStep(Tensor epsU, Tensor epsC, Tensor epsPlus, Tensor epsMinus, Tensor latents, Tensor x0, Tensor? noise, StepPlan plan,
         ClippedPrediction clip, Conditioning conditioning)
     {
         IBackend b = backend;
-        using Tensor x0 = b.Clone(latents);
-        b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning, new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
         using Tensor clamped = b.Clamp(x0, -(float)clip.Range, (float)clip.Range);
         b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, clamped, Step(conditioning, plan.Update with { C = (float)clip.Weight }));
         if (plan.Extra == StepExtra.Noise && noise is not null)

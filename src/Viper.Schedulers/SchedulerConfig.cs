@@ -79,8 +79,11 @@ public sealed record SchedulerConfig
     /// <summary>SDXL base/refiner: Euler discrete, scaled-linear betas, leading spacing, steps offset 1.</summary>
     public static SchedulerConfig StableDiffusionXl { get; } = StableDiffusion with { ClassName = "EulerDiscreteScheduler" };
 
-    public static SchedulerConfig Load(string path) =>
-        (ConfigJson.Read<SchedulerConfig>(path) with { StatedKeys = ConfigJson.Keys(path) }).Validated(path);
+    public static SchedulerConfig Load(string path)
+    {
+        (SchedulerConfig config, IReadOnlySet<string> keys) = ConfigJson.ReadStated<SchedulerConfig>(path);
+        return (config with { StatedKeys = keys }).Validated(path);
+    }
 
     /// <summary>
     /// This config as the diffusers class <paramref name="className"/> reads it: keys the file did not state take that
@@ -96,9 +99,7 @@ public sealed record SchedulerConfig
             ClassName = className,
             TimestepSpacing = Stated("timestep_spacing") ? TimestepSpacing : alphaBar ? "leading" : "linspace",
             ClipSample = alphaBar && (Stated("clip_sample") ? ClipSample : true),
-            ClipSampleRange = Stated("clip_sample_range") ? ClipSampleRange : 1.0,
-            SetAlphaToOne = Stated("set_alpha_to_one") ? SetAlphaToOne : true,
-        };
+        }; // the other keys' defaults are the same in every class, and already the record's
     }
 
     private bool Stated(string key) => StatedKeys?.Contains(key) ?? true;

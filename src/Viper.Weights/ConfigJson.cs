@@ -24,7 +24,16 @@ public static class ConfigJson
     /// The record in <paramref name="path"/>; when the file is a composite config (CLIPModel's), the object under
     /// <paramref name="nestedKey"/> instead.
     /// </summary>
-    public static T Read<T>(string path, string? nestedKey = null)
+    public static T Read<T>(string path, string? nestedKey = null) => Parse(path, nestedKey, root => Deserialize<T>(root, path));
+
+    /// <summary>
+    /// The record in <paramref name="path"/> and the keys the file states, from one read: where a key's absence means
+    /// something (a scheduler class's own default), not just the record's default value.
+    /// </summary>
+    public static (T Value, IReadOnlySet<string> Keys) ReadStated<T>(string path) => Parse(path, null, root =>
+        (Deserialize<T>(root, path), (IReadOnlySet<string>)root.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal)));
+
+    private static TResult Parse<TResult>(string path, string? nestedKey, Func<JsonElement, TResult> read)
     {
         if (!File.Exists(path))
         {
@@ -40,7 +49,7 @@ public static class ConfigJson
                 root = nested;
             }
 
-            return root.Deserialize<T>(Options) ?? throw new ModelConfigException($"{path} is empty");
+            return read(root);
         }
         catch (JsonException e)
         {
@@ -48,12 +57,8 @@ public static class ConfigJson
         }
     }
 
-    /// <summary>The top-level keys <paramref name="path"/> states (read after <see cref="Read{T}"/> has validated the file).</summary>
-    public static IReadOnlySet<string> Keys(string path)
-    {
-        using JsonDocument doc = JsonDocument.Parse(BareNonFinite.Replace(File.ReadAllText(path), "\"$1\""));
-        return doc.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-    }
+    private static T Deserialize<T>(JsonElement root, string path) =>
+        root.Deserialize<T>(Options) ?? throw new ModelConfigException($"{path} is empty");
 
     public static void Require(bool condition, string config, string what)
     {

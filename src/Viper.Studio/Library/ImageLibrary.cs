@@ -46,22 +46,17 @@ public sealed partial class ImageLibrary
 
     /// <summary>Encodes <paramref name="image"/> as PNG and stores it (or returns the existing entry for the same pixels).</summary>
     public StoredImage Add(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null,
-        IReadOnlyDictionary<string, string>? text = null) =>
-        Add(Encode(image, origin, label, prompt, seed, text));
-
-    /// <summary>
-    /// The PNG an image will be stored as, with its text chunks (a generated image's <c>parameters</c>), and its entry:
-    /// what an upload keeps of each file while it checks the rest, instead of the decoded pixels.
-    /// </summary>
-    public static EncodedImage Encode(RgbImage image, string origin, string label, string? prompt = null, ulong? seed = null,
         IReadOnlyDictionary<string, string>? text = null)
     {
         using var stream = new MemoryStream();
         PngWriter.Write(stream, image, text);
-        return Encoded(stream.ToArray(), image.Width, image.Height, origin, label, prompt, seed);
+        return Add(Encoded(stream.ToArray(), image.Width, image.Height, origin, label, prompt, seed));
     }
 
-    /// <summary>A PNG we wrote (<see cref="UploadDecoder.Reencode"/>) with its entry, named by the hash of its bytes.</summary>
+    /// <summary>
+    /// A PNG we wrote (<see cref="UploadDecoder.Reencode"/>) with the entry it will have, named by the hash of its bytes:
+    /// what an upload keeps of each file while it checks the rest, instead of the decoded pixels.
+    /// </summary>
     public static EncodedImage Encoded(byte[] png, int width, int height, string origin, string label, string? prompt = null, ulong? seed = null)
     {
         string id = Convert.ToHexStringLower(SHA256.HashData(png))[..16];

@@ -9,8 +9,9 @@ namespace Viper.Engine.Tests.Runtime;
 /// (<c>op(tmp).ToFloats()</c>): once a temporary's address has been read, only the op's own frame holds it, so without
 /// the backend layer's keep-alive a finalizer running on another thread frees (CPU) or re-lends (GPU pool) its memory
 /// during the copy, kernel or GEMM. One thread forces collections and finalizers in a loop while the ops run; every
-/// result is compared with the values computed on the host. Before the fix this failed on both backends (the emulated
-/// device: "memcpy … outside an emulated device allocation"; the CPU backend: wrong sums).
+/// result is compared with the values computed on the host. Before the fix this failed within a second on the emulated
+/// device (ObjectDisposedException: the pool's block had been finalized together with the buffer lent over it, the
+/// CI failure's "memcpy … outside an emulated device allocation"); the CPU backend's race is real but was not hit here.
 /// </summary>
 public class NativeLifetimeTests
 {
@@ -39,7 +40,7 @@ public class NativeLifetimeTests
         float[] attended = ops.Attention(ops.FromFloats(q, qkv), ops.FromFloats(q, qkv), ops.FromFloats(q, qkv), attention).ToFloats();
 
         using var stop = new CancellationTokenSource();
-        Task collector = Task.Run(() =>
+        var collector = new Thread(() =>
         {
             while (!stop.IsCancellationRequested)
             {
@@ -48,6 +49,7 @@ public class NativeLifetimeTests
                 Thread.Sleep(1); // hundreds of collections a second, and the ops still get the CPU between them
             }
         });
+        collector.Start();
 
         int rounds = 0;
         try
@@ -71,7 +73,7 @@ public class NativeLifetimeTests
         finally
         {
             stop.Cancel();
-            collector.Wait();
+            collector.Join();
         }
 
         Console.WriteLine($"{backendName}: {rounds} rounds of copies, casts, views, GEMMs and attention on unreferenced temporaries");
