@@ -8,12 +8,13 @@ public sealed unsafe partial class CpuBackend
     private const long WeightPanelBytes = 8L << 20;
 
     /// <summary>
-    /// f32 weights: one GEMM. f16/bf16 weights stay in their dtype: W is widened one panel of rows at a time into a
-    /// bounded scratch and each panel's GEMM writes its slice of output columns, so an 8B bf16 model needs no f32 copy
-    /// of any matrix (the widened copy of a 32000×4096 head alone would be 500 MB). Panels split N only, so every
-    /// output is still one dot product over the whole K.
+    /// f32 weights: one GEMM. Any other weight stays as stored. Up to <see cref="StreamingGemv.MaxRows"/> rows of x
+    /// (decode): each weight byte is streamed once and decoded in registers. More rows (prefill): W is dequantized one
+    /// panel of rows at a time into a bounded f32 scratch and each panel's GEMM writes its slice of output columns, so no
+    /// matrix ever has an f32 copy (the widened copy of a 32000×4096 head alone would be 500 MB). Either way every
+    /// output is one dot product over the whole K.
     /// </summary>
-    protected override Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Shape outShape)
+    protected override Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale, Shape outShape)
     {
         int k = weight.Shape[1];
         int n = weight.Shape[0];
@@ -28,13 +29,24 @@ public sealed unsafe partial class CpuBackend
             return y.Finish();
         }
 
+        float* scale = weightScale is null ? null : (float*)Ptr(weightScale);
+        int scaleCount = weightScale is null ? 0 : weightScale.Shape[0];
+        if (m <= StreamingGemv.MaxRows)
+        {
+            StreamingGemv.Run(weight.DType, Ptr(weight), scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            return y.Finish();
+        }
+
         int panelRows = (int)Math.Clamp(WeightPanelBytes / 4 / Math.Max(k, 1), 16, Math.Max(n, 16));
         using BufferPool.Rental panel = Scratch((long)panelRows * k * 4);
         float* wp = (float*)panel.Pointer;
+        long rowBytes = weight.DType.BytesFor(k);
         for (int row = 0; row < n; row += panelRows)
         {
             int rows = Math.Min(panelRows, n - row);
-            WidenRows(weight, row, rows, wp);
+            byte* first = Ptr(weight) + (row * rowBytes);
+            ParallelRows(rows, k, r => WeightRows.Dequantize(weight.DType, first + (r * rowBytes), k,
+                scale is null ? 1f : scale[scaleCount == 1 ? 0 : row + (int)r], wp + (r * k)));
             OpenBlas.Sgemm(Threads, false, true, m, rows, k, 1f, xs.Pointer, k, wp, k, beta, y.Pointer + row, n);
         }
 
@@ -56,26 +68,5 @@ public sealed unsafe partial class CpuBackend
         }
 
         return y.Finish();
-    }
-
-    /// <summary>Widens rows [first, first + count) of a (N, K) f16/bf16 matrix into f32, in parallel chunks.</summary>
-    private void WidenRows(Tensor matrix, int first, int count, float* destination)
-    {
-        int k = matrix.Shape[1];
-        ushort* source = (ushort*)Ptr(matrix) + ((long)first * k);
-        bool bf16 = matrix.DType == DType.BF16;
-        ParallelChunks((long)count * k, (start, end) =>
-        {
-            var from = new ReadOnlySpan<ushort>(source + start, (int)(end - start));
-            var to = new Span<float>(destination + start, (int)(end - start));
-            if (bf16)
-            {
-                FloatBits.BF16ToF32(from, to);
-            }
-            else
-            {
-                FloatBits.F16ToF32(from, to);
-            }
-        });
     }
 }

@@ -69,7 +69,7 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
     /// <summary>Op outputs skip the zero fill: every op writes each element of its output.</summary>
     private Tensor Allocate(Shape shape, DType dtype, bool zeroed)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        long bytes = dtype.BytesFor(shape);
         return new Tensor(new CpuStorage(this, _pool.Rent(bytes, zeroed), bytes), shape, dtype);
     }
 

@@ -96,6 +96,17 @@ public static class HostTensors
             case DType.Bool:
                 for (int i = 0; i < values.Length; i++) values[i] = bytes[i];
                 break;
+            case DType.I8:
+                for (int i = 0; i < values.Length; i++) values[i] = (sbyte)bytes[i];
+                break;
+            case DType.F8E4M3:
+                for (int i = 0; i < values.Length; i++) values[i] = Quantization.Fp8.E4M3ToF32(bytes[i]);
+                break;
+            case DType.F8E5M2:
+                for (int i = 0; i < values.Length; i++) values[i] = Quantization.Fp8.E5M2ToF32(bytes[i]);
+                break;
+            default:
+                throw new ArgumentException($"{dtype.Label()} values decode with their scales (WeightQuantizer.Dequantize)");
         }
 
         return values;

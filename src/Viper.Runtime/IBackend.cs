@@ -21,8 +21,15 @@ public interface IBackend : IDisposable
     /// </summary>
     void CopyInto(Tensor source, Tensor destination);
 
-    /// <summary>x (…, K) · weightᵀ + bias, weight (N, K) as stored by nn.Linear; returns (…, N).</summary>
-    Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
+    /// <summary>
+    /// x (…, K) · weightᵀ + bias, weight (N, K) as stored by nn.Linear; returns (…, N) in x's dtype. x is f32, f16 or bf16;
+    /// the weight is any float dtype or a weight-only format (<see cref="DTypeExtensions.IsQuantized"/>), read as stored
+    /// and dequantized on the fly: the result is the linear over the dequantized f32 weight, accumulated in f32 and
+    /// rounded once. int8 and FP8 weights take <paramref name="weightScale"/>, f32 (N) per output channel or (1) per tensor.
+    /// (The CUDA backend's prefill with f16/bf16 activations dequantizes the weight into x's dtype for its tensor-core GEMM:
+    /// each weight is then rounded once to that dtype, as PyTorch's w.to(x.dtype) would.)
+    /// </summary>
+    Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale = null);
 
     /// <summary>
     /// Batched alpha·a·b → (B, M, N): a (B, M, K) or, when <paramref name="transposeA"/>, (B, K, M); b (B, K, N) or, when

@@ -62,7 +62,7 @@ public static partial class OpChecks
 
     public static void HostBytes(int length, Shape shape, DType dtype)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        long bytes = dtype.BytesFor(shape);
         if (length != bytes)
         {
             throw new ArgumentException($"{length} bytes given for a {shape} {dtype} tensor of {bytes} bytes");
@@ -105,11 +105,27 @@ public static partial class OpChecks
         }
     }
 
-    public static Shape Linear(Tensor x, Tensor weight, Tensor? bias)
+    public static Shape Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale = null)
     {
         Float("linear", x, "x");
         Rank("linear", weight, "weight", 2);
-        SameDType("linear", x, weight);
+        if (!weight.DType.IsFloat() && !weight.DType.IsQuantized())
+        {
+            throw new ArgumentException($"linear: weight is {weight.DType}; a float dtype or a weight format (int8, fp8, q8_0, q4_0) is expected");
+        }
+
+        if (weight.DType.NeedsScale() != weightScale is not null)
+        {
+            throw new ArgumentException(weight.DType.NeedsScale()
+                ? $"linear: a {weight.DType.Label()} weight needs its scale"
+                : $"linear: a {weight.DType.Label()} weight takes no separate scale");
+        }
+
+        if (weightScale is not null && (weightScale.DType != DType.F32 || weightScale.Shape.Rank != 1 || (weightScale.Shape[0] != 1 && weightScale.Shape[0] != weight.Shape[0])))
+        {
+            throw new ArgumentException($"linear: weight scale {weightScale.Shape} {weightScale.DType} must be F32 ({weight.Shape[0]}) per channel or (1) per tensor");
+        }
+
         if (x.Shape.Rank < 1 || x.Shape.Last != weight.Shape[1])
         {
             throw new ArgumentException($"linear: x {x.Shape} does not match weight {weight.Shape} (N, K)");

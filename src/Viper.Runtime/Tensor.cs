@@ -12,7 +12,7 @@ public sealed class Tensor : IDisposable
 
     public Tensor(TensorStorage storage, Shape shape, DType dtype, long byteOffset = 0, bool ownsStorage = true)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        long bytes = dtype.BytesFor(shape);
         if (byteOffset < 0 || byteOffset + bytes > storage.SizeInBytes)
         {
             throw new ArgumentException(
@@ -38,7 +38,7 @@ public sealed class Tensor : IDisposable
 
     public long ElementCount => Shape.ElementCount;
 
-    public long SizeInBytes => Shape.ElementCount * DType.SizeInBytes();
+    public long SizeInBytes => DType.BytesFor(Shape);
 
     public bool IsView => !_ownsStorage;
 
@@ -79,7 +79,7 @@ public sealed class Tensor : IDisposable
             throw new ArgumentOutOfRangeException(nameof(start), $"slice [{start}, {start + length}) of axis 0 of {Shape}");
         }
 
-        long rowBytes = Shape.Product(1, Shape.Rank) * DType.SizeInBytes();
+        long rowBytes = DType.BytesFor(Shape.Product(1, Shape.Rank));
         return new Tensor(Storage, Shape.With(0, length), DType, ByteOffset + start * rowBytes, ownsStorage: false);
     }
 

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -561,6 +562,94 @@ def adam(gen):
              weight_decay=hp.get("weight_decay", 0.0))
 
 
+# ---- weight formats (an independent numpy implementation of each format's quantizer) -----------------------------
+
+E4M3_VALUES = np.array([(m / 8) * 2.0 ** -6 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7)
+                        for e in range(16) for m in range(8)][:127], dtype=np.float64)  # codes 0x00..0x7E
+
+
+def e4m3_encode(v):
+    """Nearest E4M3 code (ties to the even code, saturating at 448) by search over the code table."""
+    a = np.minimum(np.abs(v.astype(np.float64)), 448.0)
+    hi = np.clip(np.searchsorted(E4M3_VALUES, a), 1, 126)
+    lo = hi - 1
+    dlo, dhi = a - E4M3_VALUES[lo], E4M3_VALUES[hi] - a
+    code = np.where(dlo < dhi, lo, np.where(dhi < dlo, hi, np.where(lo % 2 == 0, lo, hi)))
+    return (code | np.where(np.signbit(v), 0x80, 0)).astype(np.uint8)
+
+
+def e4m3_decode(q):
+    v = E4M3_VALUES[q & 0x7F]
+    return np.where(q & 0x80, -v, v)
+
+
+def quantize_weight(fmt, w):
+    """(stored bytes (N, row bytes), scale or None, dequantized float64) of w (N, K) float32, as llama.cpp / the engine define them."""
+    n, k = w.shape
+    if fmt == "int8":
+        scale = (np.abs(w).max(axis=1) / np.float32(127)).astype(np.float32)
+        q = np.clip(np.round(w / np.where(scale == 0, 1, scale)[:, None]), -127, 127).astype(np.int8)  # a zero row: scale 0, codes 0
+        return q.view(np.uint8), scale, q.astype(np.float64) * scale[:, None]
+    if fmt == "fp8_e4m3":
+        scale = (np.abs(w).max(axis=1) / np.float32(448)).astype(np.float32)
+        q = e4m3_encode((w / np.where(scale == 0, 1, scale)[:, None]).astype(np.float32))
+        return q, scale, e4m3_decode(q) * scale[:, None]
+    if fmt == "fp8_e5m2":  # read-only format: random finite codes (exponent < 31) and a random scale
+        rs = np.random.RandomState(5)  # sign, exponent 8..18 (|value| 2^-7 … 2^4, like trained weights), mantissa
+        q = ((rs.randint(0, 2, size=(n, k)) << 7) | (rs.randint(8, 19, size=(n, k)) << 2) | rs.randint(0, 4, size=(n, k))).astype(np.uint8)
+        scale = np.random.RandomState(6).uniform(0.01, 0.02, size=n).astype(np.float32)
+        values = (q.astype(np.uint16) << 8).view(np.float16).astype(np.float64)
+        return q, scale, values * scale[:, None]
+    blocks = w.reshape(n, k // 32, 32)
+    if fmt == "q8_0":
+        d = (np.abs(blocks).max(axis=2) / np.float32(127)).astype(np.float32)
+        inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+        x = (blocks * inv[:, :, None]).astype(np.float32)
+        q = (np.sign(x) * np.floor(np.abs(x) + np.float32(0.5))).astype(np.int8)  # C roundf: half away from zero
+        values = q.astype(np.float64)
+    else:  # q4_0
+        at = np.abs(blocks).argmax(axis=2)
+        mx = np.take_along_axis(blocks, at[:, :, None], axis=2)[:, :, 0]
+        d = (mx / np.float32(-8)).astype(np.float32)
+        inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+        x = (blocks * inv[:, :, None] + np.float32(8.5)).astype(np.float32)
+        q = np.minimum(15, np.trunc(x)).astype(np.uint8)
+        values = q.astype(np.float64) - 8
+    dh = d.astype(np.float16)
+    deq = (values * dh.astype(np.float64)[:, :, None]).reshape(n, k)
+    scale_bytes = dh.view(np.uint8).reshape(n, k // 32, 2)
+    if fmt == "q8_0":
+        body = q.view(np.uint8)
+    else:
+        body = (q[:, :, :16] | (q[:, :, 16:] << 4)).astype(np.uint8)
+    return np.concatenate([scale_bytes, body], axis=2).reshape(n, -1), None, deq
+
+
+def quantized_linear(gen):
+    """A linear over each weight format: the f32 source weight, the stored bytes and scale, and the f64 linear on the
+    dequantized weight. Decode-sized (1 and 3 rows) and prefill-sized (26 rows) inputs; bf16 inputs carry the naive
+    result (f32 compute on the dequantized weight, rounded once)."""
+    n, k = 37, 96
+    w = (rnd(gen, n, k) * 0.2).numpy().astype(np.float32)
+    w[3] = 0.0  # an all-zero row: scale 0
+    bias = rnd(gen, n)
+    for fmt in ("int8", "fp8_e4m3", "fp8_e5m2", "q8_0", "q4_0"):
+        stored, scale, deq = quantize_weight(fmt, w)
+        deq_t = torch.from_numpy(deq)
+        for tag, shape, dtype in (("decode", (1, 1, k), torch.float32), ("prefill", (2, 13, k), torch.float32), ("bf16", (1, 3, k), torch.bfloat16)):
+            x = rnd(gen, *shape).to(dtype)
+            b = bias.to(dtype)
+            expected = torch.nn.functional.linear(x.double(), deq_t, b.double())
+            tensors = {"source": torch.from_numpy(w.copy()), "weight": torch.from_numpy(stored.copy()), "x": x, "bias": b,
+                       "expected": expected.float()}
+            if scale is not None:
+                tensors["scale"] = torch.from_numpy(scale.copy())
+            if dtype != torch.float32:
+                tensors["naive"] = torch.nn.functional.linear(x.float(), deq_t.float(), b.float()).to(dtype)
+            save(f"linear_{fmt}_{tag}", "quantized_linear", tensors, format=fmt, rows=n, cols=k,
+                 **({"dtype": DTYPES[dtype], "naive": "f32 compute on the dequantized weight, rounded once"} if dtype != torch.float32 else {}))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
@@ -568,6 +657,7 @@ def main():
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
                  narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks, gradients, adam, clamp):
         make(gen)
+    quantized_linear(torch.Generator().manual_seed(20261207))  # its own seed: adding it changed no earlier fixture
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

@@ -5,8 +5,13 @@ namespace Viper.Cuda.Backend;
 
 public sealed partial class CudaBackend
 {
-    protected override Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Shape outShape)
+    protected override Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale, Shape outShape)
     {
+        if (weight.DType != x.DType)
+        {
+            return DequantizingLinear(x, weight, bias, weightScale, outShape);
+        }
+
         Tensor y = AllocateUninitialized(outShape, x.DType);
         Gemm(x, weight, bias, y, checked((int)x.Shape.Rows), weight.Shape[0], weight.Shape[1]);
         return y;

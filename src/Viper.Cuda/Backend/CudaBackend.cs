@@ -122,7 +122,7 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     // While recording, op temporaries and disposed intermediates go back to the capture's arena for reuse.
     private Tensor AllocateUninitialized(Shape shape, DType dtype)
     {
-        long bytes = checked(shape.ElementCount * dtype.SizeInBytes());
+        long bytes = dtype.BytesFor(shape);
         CudaStorage storage = _arena is { } arena
             ? new CudaStorage(this, arena.Rent(bytes, _pool.Allocate), arena)
             : new CudaStorage(this, _pool.Allocate(bytes));

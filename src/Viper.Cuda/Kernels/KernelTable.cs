@@ -57,8 +57,14 @@ public static class KernelTable
 
     public static readonly KernelFamily Conv = new("conv.cu", ["conv2d_implicit_gemm_f16", "conv2d_implicit_gemm_bf16"]);
 
+    /// <summary>Weight formats quant.cu reads (its entries are named by <see cref="DTypeExtensions.Label"/>: linear_small_q4_0_bf16).</summary>
+    public static readonly DType[] WeightFormats = [DType.F32, DType.F16, DType.BF16, DType.I8, DType.F8E4M3, DType.F8E5M2, DType.Q8_0, DType.Q4_0];
+
+    public static readonly KernelFamily Quant = new("quant.cu",
+        [.. WeightFormats.SelectMany(w => FloatTypes.SelectMany(t => new[] { WeightEntry("linear_small", w, t), WeightEntry("dequantize", w, t) }))]);
+
     public static IReadOnlyList<KernelFamily> Families { get; } =
-        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, AttentionBackward, Adam, FlashAttention, Im2Col, Conv];
+        [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, AttentionBackward, Adam, FlashAttention, Im2Col, Conv, Quant];
 
     public static IEnumerable<(DType From, DType To)> Casts() =>
         from a in FloatTypes from b in FloatTypes where a != b select (a, b);
@@ -74,6 +80,9 @@ public static class KernelTable
     public static string Entry(string op, DType dtype) => $"{op}_{Suffix(dtype)}";
 
     public static string Entry(string op, DType from, DType to) => $"{op}_{Suffix(from)}_{Suffix(to)}";
+
+    /// <summary>A quant.cu entry for a weight format and the activations' dtype: dequantize_int8_f16.</summary>
+    public static string WeightEntry(string op, DType weight, DType activations) => $"{op}_{weight.Label()}_{Suffix(activations)}";
 
     /// <summary>A data-movement entry for the element size of <paramref name="dtype"/>: gather_b16 for f16.</summary>
     public static string ByElementSize(string op, DType dtype) => $"{op}_b{dtype.SizeInBytes() * 8}";

@@ -66,4 +66,19 @@ public static class Launchers
     /// <summary>conv.cu: 4 warps per block, each block a 64 (output pixels) × 64 (output channels) tile.</summary>
     public static (Dim3 Grid, Dim3 Block) ImplicitGemmConv(long outputPixels, int outputChannels) =>
         (new Dim3(checked((uint)((outputPixels + 63) / 64)), (uint)((outputChannels + 63) / 64)), new Dim3(128));
+
+    /// <summary>quant.cu's linear_small: one warp per output column, this many warps per block.</summary>
+    public const int SmallLinearWarps = 8;
+
+    /// <summary>Rows of x that quant.cu's linear_small takes in one pass over the weights (kSmallRows); more go to the GEMM.</summary>
+    public const int SmallLinearRows = 8;
+
+    /// <summary>Bytes of the scratch a prefill dequantizes one panel of weight rows into before its GEMM.</summary>
+    public const long DequantizePanelBytes = 64L << 20;
+
+    public static (Dim3 Grid, Dim3 Block) SmallLinear(int n) =>
+        (new Dim3((uint)((n + SmallLinearWarps - 1) / SmallLinearWarps)), new Dim3((uint)(SmallLinearWarps * 32)));
+
+    /// <summary>Weight rows per dequantized panel: as many as fit <see cref="DequantizePanelBytes"/>, at least one.</summary>
+    public static int DequantizePanelRows(int n, int k, int elementBytes) => (int)Math.Clamp(DequantizePanelBytes / Math.Max(1L, (long)k * elementBytes), 1, Math.Max(n, 1));
 }

@@ -2,10 +2,10 @@ namespace Viper.Runtime;
 
 public abstract partial class Backend
 {
-    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale = null)
     {
-        Own(x, weight, bias);
-        return Kept(LinearCore(x, weight, bias, OpChecks.Linear(x, weight, bias)), x, weight, bias);
+        Own(x, weight, bias, weightScale);
+        return Kept(LinearCore(x, weight, bias, weightScale, OpChecks.Linear(x, weight, bias, weightScale)), x, weight, bias, weightScale);
     }
 
     public Tensor MatMul(Tensor a, Tensor b, bool transposeB = false, float alpha = 1f, bool transposeA = false)
@@ -20,7 +20,8 @@ public abstract partial class Backend
         return Kept(Conv2dCore(x, weight, bias, options, residual, OpChecks.Conv2d(x, weight, bias, options, residual)), x, weight, bias, residual);
     }
 
-    protected abstract Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Shape output);
+    /// <summary>The linear of <see cref="Linear"/>; a weight in x's dtype needs no scale, any other is dequantized as it is read.</summary>
+    protected abstract Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale, Shape output);
 
     protected abstract Tensor MatMulCore(Tensor a, Tensor b, bool transposeB, float alpha, bool transposeA, Shape output);
 

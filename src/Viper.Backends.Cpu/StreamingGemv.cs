@@ -1,0 +1,120 @@
+using System.Runtime.Intrinsics;
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+/// <summary>
+/// The decode-time linear: y (M, N) = x (M, K) · dequant(W)ᵀ for M ≤ <see cref="MaxRows"/>, streaming each weight byte
+/// once and decoding it in registers (<see cref="IWeightDecoder"/>), with no widened copy and no BLAS call (so no
+/// OpenBLAS lock). Work is split over output columns only, in fixed column ranges, and every output is one thread's
+/// dot product in K order: results do not depend on the thread count.
+/// </summary>
+internal static unsafe class StreamingGemv
+{
+    /// <summary>Rows of x handled per pass over the weights; more rows go to the GEMM path.</summary>
+    public const int MaxRows = 8;
+
+    /// <summary>Output columns per parallel work item: small enough to balance, large enough to amortize scheduling.</summary>
+    private const int ColumnsPerItem = 64;
+
+    /// <summary>
+    /// <paramref name="y"/>[r·n + c] = Σₖ x[r·k + i]·w[c, i] · scale + (addToY ? y[r·n + c] : 0); <paramref name="scale"/>
+    /// is null (no per-channel scale), one value, or n values.
+    /// </summary>
+    public static void Run(DType format, byte* w, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
+    {
+        var job = new Job(w, format.BytesFor(k), scale, scaleCount, x, m, k, y, n, addToY);
+        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem;
+        Action<int> body = format switch
+        {
+            DType.BF16 => job.Columns<BF16Weights>,
+            DType.F16 => job.Columns<F16Weights>,
+            DType.I8 => job.Columns<Int8Weights>,
+            DType.Q8_0 => job.Columns<Q8_0Weights>,
+            DType.Q4_0 => job.Columns<Q4_0Weights>,
+            DType.F8E4M3 => job.Columns<E4M3Weights>,
+            DType.F8E5M2 => job.Columns<E5M2Weights>,
+            _ => throw new ArgumentException($"no streaming linear for {format.Label()} weights", nameof(format)),
+        };
+        Parallel.For(0, items, parallel, body);
+    }
+
+    private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
+    {
+        public void Columns<TDecoder>(int item)
+            where TDecoder : struct, IWeightDecoder
+        {
+            int first = item * ColumnsPerItem, end = Math.Min(n, first + ColumnsPerItem);
+            int whole = k / 32 * 32;
+            Span<float> dots = stackalloc float[MaxRows];
+            for (int c = first; c < end; c++)
+            {
+                byte* row = w + (c * rowBytes);
+                if (m == 1)
+                {
+                    dots[0] = OneRow<TDecoder>(row, whole);
+                }
+                else
+                {
+                    SeveralRows<TDecoder>(row, whole, dots);
+                }
+
+                float s = scale is null ? 1f : scale[scaleCount == 1 ? 0 : c];
+                for (int r = 0; r < m; r++)
+                {
+                    float dot = dots[r];
+                    for (int i = whole; i < k; i++)
+                    {
+                        dot += x[((long)r * k) + i] * TDecoder.Decode1(row, i);
+                    }
+
+                    float* at = y + ((long)r * n) + c;
+                    *at = (dot * s) + (addToY ? *at : 0f);
+                }
+            }
+        }
+
+        private float OneRow<TDecoder>(byte* row, int whole)
+            where TDecoder : struct, IWeightDecoder
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int i = 0; i < whole; i += 32)
+            {
+                TDecoder.Decode32(row, i, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
+                float* xi = x + i;
+                a0 = Vector256.FusedMultiplyAdd(w0, Vector256.Load(xi), a0);
+                a1 = Vector256.FusedMultiplyAdd(w1, Vector256.Load(xi + 8), a1);
+                a2 = Vector256.FusedMultiplyAdd(w2, Vector256.Load(xi + 16), a2);
+                a3 = Vector256.FusedMultiplyAdd(w3, Vector256.Load(xi + 24), a3);
+            }
+
+            return Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+
+        private void SeveralRows<TDecoder>(byte* row, int whole, Span<float> dots)
+            where TDecoder : struct, IWeightDecoder
+        {
+            Vector256<float>* acc = stackalloc Vector256<float>[MaxRows * 2];
+            for (int r = 0; r < m * 2; r++)
+            {
+                acc[r] = default;
+            }
+
+            for (int i = 0; i < whole; i += 32)
+            {
+                TDecoder.Decode32(row, i, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
+                for (int r = 0; r < m; r++)
+                {
+                    float* xi = x + ((long)r * k) + i;
+                    acc[2 * r] = Vector256.FusedMultiplyAdd(w0, Vector256.Load(xi), Vector256.FusedMultiplyAdd(w2, Vector256.Load(xi + 16), acc[2 * r]));
+                    acc[(2 * r) + 1] = Vector256.FusedMultiplyAdd(w1, Vector256.Load(xi + 8), Vector256.FusedMultiplyAdd(w3, Vector256.Load(xi + 24), acc[(2 * r) + 1]));
+                }
+            }
+
+            for (int r = 0; r < m; r++)
+            {
+                dots[r] = Vector256.Sum(acc[2 * r] + acc[(2 * r) + 1]);
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+/// <summary>
+/// Decodes 32 consecutive weights of a row (starting at value <c>at</c>, a multiple of 32) into four f32 vectors, in
+/// registers. One struct per storage format so the streaming GEMV is compiled once per format (static abstract
+/// members specialize per struct). Q8_0/Q4_0 apply their block scale here, so decoded values equal the dequantized
+/// reference bit for bit; int8 and FP8 decode the bare codes and the per-channel scale multiplies the finished dot.
+/// </summary>
+internal unsafe interface IWeightDecoder
+{
+    static abstract DType Format { get; }
+
+    static abstract void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
+
+    /// <summary>One value of a row without its per-channel scale, for a tail shorter than 32 (per-element formats only).</summary>
+    static abstract float Decode1(byte* row, int at);
+}
+
+internal unsafe struct BF16Weights : IWeightDecoder
+{
+    public static DType Format => DType.BF16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        ushort* p = (ushort*)row + at;
+        (Vector256<uint> a, Vector256<uint> b) = Vector256.Widen(Vector256.Load(p));
+        (Vector256<uint> c, Vector256<uint> d) = Vector256.Widen(Vector256.Load(p + 16));
+        (w0, w1, w2, w3) = ((a << 16).AsSingle(), (b << 16).AsSingle(), (c << 16).AsSingle(), (d << 16).AsSingle());
+    }
+
+    public static float Decode1(byte* row, int at) => FloatBits.BF16ToF32(((ushort*)row)[at]);
+}
+
+internal unsafe struct F16Weights : IWeightDecoder
+{
+    public static DType Format => DType.F16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        ushort* p = (ushort*)row + at;
+        (Vector256<uint> a, Vector256<uint> b) = Vector256.Widen(Vector256.Load(p));
+        (Vector256<uint> c, Vector256<uint> d) = Vector256.Widen(Vector256.Load(p + 16));
+        (w0, w1, w2, w3) = (HalfBits(a), HalfBits(b), HalfBits(c), HalfBits(d));
+    }
+
+    public static float Decode1(byte* row, int at) => FloatBits.F16ToF32(((ushort*)row)[at]);
+
+    /// <summary>
+    /// f16 bits (zero-extended) → f32, exactly: the magnitude shifted into f32 position and scaled by 2¹¹² is right for
+    /// normals and subnormals alike; an all-ones exponent becomes f32's (infinity or NaN, payload kept).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfBits(Vector256<uint> h)
+    {
+        Vector256<uint> magnitude = (h & Vector256.Create(0x7FFFu)) << 13;
+        Vector256<float> scaled = magnitude.AsSingle() * Vector256.Create(5.192297e33f); // 2^112
+        Vector256<uint> special = Vector256.Equals(h & Vector256.Create(0x7C00u), Vector256.Create(0x7C00u));
+        Vector256<uint> bits = Vector256.ConditionalSelect(special, magnitude | Vector256.Create(0x7F800000u), scaled.AsUInt32());
+        return (bits | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+}
+
+internal unsafe struct Int8Weights : IWeightDecoder
+{
+    public static DType Format => DType.I8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3) =>
+        Bytes.Signed(Vector256.Load((sbyte*)row + at), out w0, out w1, out w2, out w3);
+
+    public static float Decode1(byte* row, int at) => ((sbyte*)row)[at];
+}
+
+internal unsafe struct Q8_0Weights : IWeightDecoder
+{
+    public static DType Format => DType.Q8_0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        byte* block = row + (at / 32 * 34);
+        Vector256<float> d = Vector256.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Bytes.Signed(Vector256.Load((sbyte*)(block + 2)), out w0, out w1, out w2, out w3);
+        (w0, w1, w2, w3) = (w0 * d, w1 * d, w2 * d, w3 * d);
+    }
+
+    public static float Decode1(byte* row, int at) => throw new InvalidOperationException("q8_0 rows are whole blocks");
+}
+
+internal unsafe struct Q4_0Weights : IWeightDecoder
+{
+    public static DType Format => DType.Q4_0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        byte* block = row + (at / 32 * 18);
+        Vector256<float> d = Vector256.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector128<byte> packed = Vector128.Load(block + 2);
+        Vector128<byte> low = packed & Vector128.Create((byte)0x0F), high = Vector128.ShiftRightLogical(packed, 4);
+        Vector256<sbyte> q = Vector256.Create(low, high).AsSByte() - Vector256.Create((sbyte)8); // values 0..15 are the low nibbles, 16..31 the high
+        Bytes.Signed(q, out w0, out w1, out w2, out w3);
+        (w0, w1, w2, w3) = (w0 * d, w1 * d, w2 * d, w3 * d);
+    }
+
+    public static float Decode1(byte* row, int at) => throw new InvalidOperationException("q4_0 rows are whole blocks");
+}
+
+internal unsafe struct E4M3Weights : IWeightDecoder
+{
+    public static DType Format => DType.F8E4M3;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        Bytes.Unsigned(Vector256.Load(row + at), out Vector256<uint> a, out Vector256<uint> b, out Vector256<uint> c, out Vector256<uint> d);
+        (w0, w1, w2, w3) = (E4M3(a), E4M3(b), E4M3(c), E4M3(d));
+    }
+
+    public static float Decode1(byte* row, int at) => Runtime.Quantization.Fp8.E4M3ToF32(row[at]);
+
+    /// <summary>E4M3 bits → f32: exponent and mantissa moved to f32 position and scaled by 2¹²⁰ (bias 127 − 7), subnormals included; 0x7F is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> E4M3(Vector256<uint> b)
+    {
+        Vector256<uint> magnitude = b & Vector256.Create(0x7Fu);
+        Vector256<float> value = (magnitude << 20).AsSingle() * Vector256.Create(1.329228e36f); // 2^120
+        Vector256<uint> bits = Vector256.ConditionalSelect(Vector256.Equals(magnitude, Vector256.Create(0x7Fu)), Vector256.Create(0x7FC00000u), value.AsUInt32());
+        return (bits | ((b & Vector256.Create(0x80u)) << 24)).AsSingle();
+    }
+}
+
+internal unsafe struct E5M2Weights : IWeightDecoder
+{
+    public static DType Format => DType.F8E5M2;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        Bytes.Unsigned(Vector256.Load(row + at), out Vector256<uint> a, out Vector256<uint> b, out Vector256<uint> c, out Vector256<uint> d);
+        (w0, w1, w2, w3) = (F16Weights.HalfBits(a << 8), F16Weights.HalfBits(b << 8), F16Weights.HalfBits(c << 8), F16Weights.HalfBits(d << 8));
+    }
+
+    public static float Decode1(byte* row, int at) => Runtime.Quantization.Fp8.E5M2ToF32(row[at]);
+}
+
+/// <summary>32 bytes widened to four vectors of eight, in order.</summary>
+internal static class Bytes
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Signed(Vector256<sbyte> q, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
+    {
+        (Vector256<short> lo, Vector256<short> hi) = Vector256.Widen(q);
+        (Vector256<int> a, Vector256<int> b) = Vector256.Widen(lo);
+        (Vector256<int> c, Vector256<int> d) = Vector256.Widen(hi);
+        (w0, w1, w2, w3) = (Vector256.ConvertToSingle(a), Vector256.ConvertToSingle(b), Vector256.ConvertToSingle(c), Vector256.ConvertToSingle(d));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unsigned(Vector256<byte> q, out Vector256<uint> w0, out Vector256<uint> w1, out Vector256<uint> w2, out Vector256<uint> w3)
+    {
+        (Vector256<ushort> lo, Vector256<ushort> hi) = Vector256.Widen(q);
+        (w0, w1) = Vector256.Widen(lo);
+        (w2, w3) = Vector256.Widen(hi);
+    }
+}

@@ -1,0 +1,44 @@
+using System.Runtime.Intrinsics;
+using Viper.Runtime;
+
+namespace Viper.Backends.Cpu;
+
+/// <summary>One weight row decoded to f32 with the same decoders the streaming linear uses, for the prefill GEMM's panels.</summary>
+internal static unsafe class WeightRows
+{
+    /// <summary>Writes row's <paramref name="k"/> values, each times <paramref name="scale"/> (1 for formats without a separate scale).</summary>
+    public static void Dequantize(DType format, byte* row, int k, float scale, float* destination)
+    {
+        switch (format)
+        {
+            case DType.BF16: Decode<BF16Weights>(row, k, scale, destination); break;
+            case DType.F16: Decode<F16Weights>(row, k, scale, destination); break;
+            case DType.I8: Decode<Int8Weights>(row, k, scale, destination); break;
+            case DType.Q8_0: Decode<Q8_0Weights>(row, k, scale, destination); break;
+            case DType.Q4_0: Decode<Q4_0Weights>(row, k, scale, destination); break;
+            case DType.F8E4M3: Decode<E4M3Weights>(row, k, scale, destination); break;
+            case DType.F8E5M2: Decode<E5M2Weights>(row, k, scale, destination); break;
+            default: throw new ArgumentException($"no row decoder for {format.Label()} weights", nameof(format));
+        }
+    }
+
+    private static void Decode<TDecoder>(byte* row, int k, float scale, float* destination)
+        where TDecoder : struct, IWeightDecoder
+    {
+        int whole = k / 32 * 32;
+        var s = Vector256.Create(scale);
+        for (int i = 0; i < whole; i += 32)
+        {
+            TDecoder.Decode32(row, i, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
+            (w0 * s).Store(destination + i);
+            (w1 * s).Store(destination + i + 8);
+            (w2 * s).Store(destination + i + 16);
+            (w3 * s).Store(destination + i + 24);
+        }
+
+        for (int i = whole; i < k; i++)
+        {
+            destination[i] = TDecoder.Decode1(row, i) * scale;
+        }
+    }
+}

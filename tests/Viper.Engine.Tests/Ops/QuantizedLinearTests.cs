@@ -1,0 +1,187 @@
+using Viper.Backends.Cpu;
+using Viper.Engine.Tests.Support;
+using Viper.Runtime;
+using Viper.Runtime.Quantization;
+
+namespace Viper.Engine.Tests.Ops;
+
+/// <summary>
+/// Linear over every weight format. Fixtures: tools/refs/make_op_fixtures.py::quantized_linear (an independent numpy
+/// quantizer per format and the f64 linear on the dequantized weight); the odd-shape tests compare with the f64 linear
+/// on <see cref="WeightQuantizer.Dequantize"/>'s values.
+/// </summary>
+public class QuantizedLinearTests
+{
+    private const string Fixtures =
+        "linear_int8_decode, linear_int8_prefill, linear_int8_bf16, linear_fp8_e4m3_decode, linear_fp8_e4m3_prefill, linear_fp8_e4m3_bf16, " +
+        "linear_fp8_e5m2_decode, linear_fp8_e5m2_prefill, linear_fp8_e5m2_bf16, linear_q8_0_decode, linear_q8_0_prefill, linear_q8_0_bf16, " +
+        "linear_q4_0_decode, linear_q4_0_prefill, linear_q4_0_bf16";
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), Fixtures, MemberType = typeof(TestBackends))]
+    public void LinearOverAStoredWeightFormat(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "quantized_linear", (b, f) =>
+        {
+            DType format = Format(f.Param("format").GetString()!);
+            var shape = new Shape(f.Param("rows").GetInt32(), f.Param("cols").GetInt32());
+            return b.Linear(f.Load(b, "x"), b.FromHost(f.Raw("weight"), shape, format), f.Load(b, "bias"), f.LoadOptional(b, "scale"));
+        });
+
+    [Theory]
+    [InlineData("linear_int8_prefill")]
+    [InlineData("linear_fp8_e4m3_prefill")]
+    [InlineData("linear_q8_0_prefill")]
+    [InlineData("linear_q4_0_prefill")]
+    public void TheQuantizerWritesTheSameBytesAsTheIndependentOne(string fixture)
+    {
+        using var f = new OpFixture(fixture, "quantized_linear");
+        DType format = Format(f.Param("format").GetString()!);
+        QuantizedMatrix q = WeightQuantizer.Quantize(f.Floats("source"), f.Param("rows").GetInt32(), f.Param("cols").GetInt32(), format);
+        Assert.Equal(f.Raw("weight"), q.Data);
+        if (f.Has("scale"))
+        {
+            Assert.Equal(f.Floats("scale"), q.Scale);
+        }
+    }
+
+    public static TheoryData<string, DType, DType> FormatsAndActivations()
+    {
+        var data = new TheoryData<string, DType, DType>();
+        foreach (string backend in TestBackends.Names)
+        {
+            foreach (DType w in new[] { DType.F16, DType.BF16, DType.I8, DType.F8E4M3, DType.Q8_0, DType.Q4_0 })
+            {
+                foreach (DType x in new[] { DType.F32, DType.F16, DType.BF16 })
+                {
+                    data.Add(backend, w, x);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// Odd shapes (K not a multiple of 8 for per-element formats), every row count around the decode/prefill switch, a
+    /// per-tensor scale: within f32 accumulation error of the f64 linear on the dequantized weight, plus the output's
+    /// single rounding to x's dtype. With f16/bf16 activations the bound also allows each weight rounded once to that
+    /// dtype (eps·Σ|x·w|): the CUDA prefill dequantizes to x's dtype for the tensor-core GEMM, as w.to(x.dtype) would.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FormatsAndActivations))]
+    public void MatchesTheLinearOnTheDequantizedWeight(string backend, DType weightFormat, DType activations)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        var rng = new Random(11);
+        int n = 67, k = weightFormat.BlockSize() > 1 ? 160 : 77;
+        float[] source = Random(rng, n * k, 0.1f);
+        (byte[] stored, float[]? scale, float[] dequantized) = Stored(source, n, k, weightFormat);
+        using Tensor weight = b.FromHost(stored, new Shape(n, k), weightFormat);
+        using Tensor? scaleTensor = scale is null ? null : b.FromFloats(scale, new Shape(scale.Length));
+        foreach (int m in new[] { 1, 2, 5, 8, 9, 20 })
+        {
+            using Tensor x = b.FromFloats(Random(rng, m * k, 1f), new Shape(m, k), activations);
+            using Tensor bias = b.FromFloats(Random(rng, n, 1f), new Shape(n), activations);
+            float[] xs = x.ToFloats(), bs = bias.ToFloats();
+            using Tensor y = b.Linear(x, weight, bias, scaleTensor);
+            Assert.Equal(activations, y.DType);
+            float[] got = y.ToFloats();
+            double eps = activations switch { DType.F16 => 1.0 / 2048, DType.BF16 => 1.0 / 256, _ => 1.0 / (1 << 24) };
+            for (int r = 0; r < m; r++)
+            {
+                for (int c = 0; c < n; c++)
+                {
+                    double exact = bs[c], magnitude = Math.Abs(bs[c]);
+                    for (int i = 0; i < k; i++)
+                    {
+                        exact += (double)xs[(r * k) + i] * dequantized[(c * k) + i];
+                        magnitude += Math.Abs((double)xs[(r * k) + i] * dequantized[(c * k) + i]);
+                    }
+
+                    double bound = (eps * Math.Abs(exact)) + (Math.Max(eps, 1e-6) * magnitude) + 1e-7;
+                    Assert.True(Math.Abs(got[(r * n) + c] - exact) <= bound,
+                        $"{weightFormat.Label()} × {activations.Label()} on {backend}, m {m}: y[{r},{c}] = {got[(r * n) + c]}, exact {exact} (bound {bound:g3})");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void DecodeResultsDoNotDependOnTheThreadCount()
+    {
+        var rng = new Random(3);
+        const int n = 1000, k = 512;
+        float[] w = Random(rng, n * k, 0.1f), x = Random(rng, 3 * k, 1f);
+        QuantizedMatrix q = WeightQuantizer.Quantize(w, n, k, DType.Q4_0);
+        byte[][] results = [.. new[] { 1, 2, 5 }.Select(threads =>
+        {
+            using var b = new CpuBackend(threads);
+            using Tensor weight = b.FromHost(q.Data, new Shape(n, k), DType.Q4_0);
+            using Tensor y = b.Linear(b.FromFloats(x, new Shape(3, k)), weight, null);
+            return y.ToBytes();
+        })];
+        Assert.Equal(results[0], results[1]);
+        Assert.Equal(results[0], results[2]);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void ScalesAndBlockShapesAreChecked(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        using Tensor x = b.Allocate(new Shape(2, 64), DType.F32);
+        using Tensor q8 = b.Allocate(new Shape(3, 64), DType.Q8_0);
+        using Tensor i8 = b.Allocate(new Shape(3, 64), DType.I8);
+        using Tensor scale = b.FromFloats([1f, 2f, 3f], new Shape(3));
+        using Tensor wrongScale = b.FromFloats([1f, 2f], new Shape(2));
+        Assert.Contains("needs its scale", Assert.Throws<ArgumentException>(() => b.Linear(x, i8, null)).Message);
+        Assert.Contains("takes no separate scale", Assert.Throws<ArgumentException>(() => b.Linear(x, q8, null, scale)).Message);
+        Assert.Contains("per channel or (1) per tensor", Assert.Throws<ArgumentException>(() => b.Linear(x, i8, null, wrongScale)).Message);
+        Assert.Contains("blocks the last axis by 32", Assert.Throws<ArgumentException>(() => b.Allocate(new Shape(3, 48), DType.Q4_0)).Message);
+        Assert.Throws<ArgumentException>(() => b.Linear(x, b.Allocate(new Shape(3, 64), DType.U8), null));
+    }
+
+    [Fact]
+    public void E4M3RoundsToNearestEvenAndSaturates()
+    {
+        for (int code = 0; code < 256; code++)
+        {
+            float v = Fp8.E4M3ToF32((byte)code);
+            if (!float.IsNaN(v))
+            {
+                Assert.Equal((byte)code, Fp8.F32ToE4M3(v) is var back && v == 0 ? (byte)code : back); // ±0 keep their sign bit
+            }
+        }
+
+        Assert.Equal(0x38, Fp8.F32ToE4M3(1f));
+        Assert.Equal(0x38, Fp8.F32ToE4M3(1.0625f)); // halfway between 1 and 1.125: to the even code
+        Assert.Equal(0x3A, Fp8.F32ToE4M3(1.1875f)); // halfway between 1.125 and 1.25: to the even code
+        Assert.Equal(0x7E, Fp8.F32ToE4M3(1000f));
+        Assert.Equal(0xFE, Fp8.F32ToE4M3(-1000f));
+        Assert.Equal(0x01, Fp8.F32ToE4M3(MathF.Pow(2, -9)));
+        Assert.Equal(0x00, Fp8.F32ToE4M3(MathF.Pow(2, -10))); // halfway between 0 and the smallest subnormal: to zero
+        Assert.True(float.IsNaN(Fp8.E4M3ToF32(Fp8.F32ToE4M3(float.NaN))));
+    }
+
+    private static (byte[] Stored, float[]? Scale, float[] Dequantized) Stored(float[] source, int n, int k, DType format)
+    {
+        if (format.IsFloat())
+        {
+            byte[] bytes = HostTensors.EncodeFloats(source, format);
+            return (bytes, null, HostTensors.DecodeFloats(bytes, format));
+        }
+
+        QuantizedMatrix q = WeightQuantizer.Quantize(source, n, k, format);
+        if (q.Scale is null)
+        {
+            return (q.Data, null, WeightQuantizer.Dequantize(q));
+        }
+
+        float[] perTensor = [q.Scale.Max()]; // one scale for the whole tensor, as FP8 checkpoints often have
+        return (q.Data, perTensor, WeightQuantizer.Dequantize(q with { Scale = perTensor }));
+    }
+
+    private static DType Format(string label) => Enum.GetValues<DType>().Single(d => d.Label() == label);
+
+    private static float[] Random(Random rng, int count, float scale) => [.. Enumerable.Range(0, count).Select(_ => ((rng.NextSingle() * 2) - 1) * scale)];
+}
