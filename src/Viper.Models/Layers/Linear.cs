@@ -6,16 +6,21 @@ namespace Viper.Models.Layers;
 
 /// <summary>
 /// nn.Linear: <c>weight</c> (out, in) and, when present, <c>bias</c> (out); registered in its source's
-/// <see cref="ParameterSet"/> under its module path, where an unmerged low-rank adapter can be attached.
+/// <see cref="ParameterSet"/> under its module path, where an unmerged low-rank adapter can be attached. The weight may be
+/// kept in a weight format (<see cref="WeightSource.LinearWeights"/>; int8/FP8 with <c>weight_scale</c>); the adapter
+/// then still runs unmerged in the compute dtype beside it.
 /// </summary>
 public sealed class Linear : Module
 {
     private readonly Tensor _weight;
+    private readonly Tensor? _weightScale;
     private readonly Tensor? _bias;
 
     public Linear(WeightScope scope, int inFeatures, int outFeatures, bool bias = true)
     {
-        _weight = Own(scope.Tensor("weight", outFeatures, inFeatures));
+        LinearWeight weight = scope.LinearWeight("weight", outFeatures, inFeatures);
+        _weight = Own(weight.Weight);
+        _weightScale = weight.Scale is null ? null : Own(weight.Scale);
         _bias = bias ? Own(scope.Tensor("bias", outFeatures)) : null;
         (InFeatures, OutFeatures) = (inFeatures, outFeatures);
         Path = scope.Prefix;
@@ -49,7 +54,7 @@ public sealed class Linear : Module
 
     public Tensor Forward(IBackend b, Tensor x)
     {
-        Tensor y = b.Linear(x, _weight, _bias);
+        Tensor y = b.Linear(x, _weight, _bias, _weightScale);
         if (Adapter is not { } adapter)
         {
             return y;
@@ -73,6 +78,11 @@ public sealed class Linear : Module
         if (Adapter is not null)
         {
             throw new NotSupportedException($"{Path}: training through an unmerged low-rank adapter is not supported (merge it at load)");
+        }
+
+        if (_weight.DType != x.DType)
+        {
+            throw new NotSupportedException($"{Path}: training needs weights in the compute dtype, not {_weight.DType.Label()} (load without a weight format)");
         }
 
         int rows = checked((int)x.Shape.Rows);

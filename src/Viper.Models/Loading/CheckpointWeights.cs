@@ -9,7 +9,8 @@ namespace Viper.Models.Loading;
 /// checkpoint's total (a model may leave some stored tensors unread, so the last report can stay below it).
 /// </summary>
 public sealed class CheckpointWeights(WeightStore store, IBackend backend, DType dtype,
-    IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default) : WeightSource(backend, dtype)
+    IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, DType? linearWeights = null)
+    : WeightSource(backend, dtype, linearWeights)
 {
     private readonly long _total = store.Entries.Sum(e => e.ByteLength);
     private long _read;
@@ -21,10 +22,27 @@ public sealed class CheckpointWeights(WeightStore store, IBackend backend, DType
     protected internal override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) =>
         Counted(name, () => Store.LoadConvWeight(Backend, name, cout, cin, kh, kw, DType));
 
-    private Tensor Counted(string name, Func<Tensor> read)
+    /// <summary>A weight the checkpoint stores in a format loads as stored (asking for another format is an error); others as the base does.</summary>
+    protected internal override LinearWeight ReadLinear(string name, Shape shape)
+    {
+        if (!Store.Contains(name) || QuantizedCheckpoint.StoredFormat(Store, name) is not { } stored)
+        {
+            return base.ReadLinear(name, shape);
+        }
+
+        if (LinearWeights is { } asked && asked != stored)
+        {
+            throw new WeightsException($"{Store.Source}: '{name}' is stored as {stored.Label()}; it loads as stored, not as {asked.Label()} (re-quantizing a quantized weight loses accuracy)");
+        }
+
+        (Tensor weight, Tensor? scale) = Counted(name, () => QuantizedCheckpoint.Load(Store, Backend, name, shape, stored));
+        return new LinearWeight(weight, scale);
+    }
+
+    private T Counted<T>(string name, Func<T> read)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Tensor t = read();
+        T t = read();
         _read += Store.Entry(name).ByteLength;
         progress?.Report(new LoadProgress(_read, _total));
         return t;

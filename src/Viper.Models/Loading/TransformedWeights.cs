@@ -7,7 +7,7 @@ namespace Viper.Models.Loading;
 /// the hook where LoRA adapters are merged at load time (W + scale·B·A) or weights are otherwise rewritten. The
 /// transform returns a new tensor (the loaded one is then released) or null to keep it. Conv weights pass through.
 /// </summary>
-public sealed class TransformedWeights(WeightSource inner, Func<string, Tensor, Tensor?> transform) : WeightSource(inner.Backend, inner.DType)
+public sealed class TransformedWeights(WeightSource inner, Func<string, Tensor, Tensor?> transform) : WeightSource(inner.Backend, inner.DType, inner.LinearWeights)
 {
     protected internal override Tensor Read(string name, Shape shape)
     {

@@ -1,0 +1,53 @@
+using Viper.Runtime;
+using Viper.Runtime.Quantization;
+
+namespace Viper.Models.Loading;
+
+/// <summary>A linear layer's weight as the backend holds it, and its per-channel f32 scale when the format has one (int8, FP8).</summary>
+public sealed record LinearWeight(Tensor Weight, Tensor? Scale)
+{
+    /// <summary>Where a format's scale lives in a checkpoint: <c>q_proj.weight</c> → <c>q_proj.weight_scale</c> (compressed-tensors / vLLM).</summary>
+    public static string ScaleName(string weightName) => weightName + "_scale";
+}
+
+/// <summary>The formats a linear weight may be kept in, and the host-side conversion into one.</summary>
+public static class LinearWeightFormats
+{
+    /// <summary>Rows converted per slab, so a matrix is never widened to f32 whole (a 32000×4096 head would be 500 MB).</summary>
+    private const int SlabRows = 256;
+
+    /// <summary>Float dtypes (kept as stored, not widened) and the formats <see cref="WeightQuantizer"/> writes.</summary>
+    public static bool IsStorable(DType format) => format.IsFloat() || format is DType.I8 or DType.F8E4M3 or DType.Q8_0 or DType.Q4_0;
+
+    /// <summary>Converts a float weight (N, K) on <paramref name="backend"/> into <paramref name="format"/>, a slab of rows at a time.</summary>
+    public static LinearWeight Convert(IBackend backend, Tensor weight, DType format)
+    {
+        int n = weight.Shape[0], k = weight.Shape[1];
+        if (format.BlockSize() > 1 && k % format.BlockSize() != 0)
+        {
+            throw new ArgumentException($"{format.Label()} needs rows of whole {format.BlockSize()}-value blocks; this weight {weight.Shape} has {k} columns");
+        }
+
+        var data = new byte[format.BytesFor(weight.Shape)];
+        float[]? scale = format.NeedsScale() ? new float[n] : null;
+        long rowBytes = format.BytesFor(k);
+        for (int first = 0; first < n; first += SlabRows)
+        {
+            int rows = Math.Min(SlabRows, n - first);
+            using Tensor slab = weight.Slice(first, rows);
+            float[] values = slab.ToFloats();
+            if (format.IsFloat())
+            {
+                HostTensors.EncodeFloats(values, format).CopyTo(data.AsSpan((int)(first * rowBytes)));
+            }
+            else
+            {
+                WeightQuantizer.QuantizeRows(values, k, format, data.AsSpan((int)(first * rowBytes), (int)(rows * rowBytes)),
+                    scale is null ? default : scale.AsSpan(first, rows));
+            }
+        }
+
+        Tensor stored = backend.FromHost(data, weight.Shape, format);
+        return new LinearWeight(stored, scale is null ? null : backend.FromFloats(scale, new Shape(n)));
+    }
+}
