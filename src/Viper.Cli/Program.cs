@@ -17,6 +17,7 @@ root.Subcommands.Add(AestheticEmbeddingCommand.Create());
 root.Subcommands.Add(AestheticPersonalizeCommand.Create());
 root.Subcommands.Add(StarterSetCommand.Create());
 root.Subcommands.Add(StudioCommand.Create());
+root.Subcommands.Add(QuantizeCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

@@ -33,7 +33,7 @@ public static class GenerationRecord
             $"likes: {result.LikedText}",
             $"dislikes: {result.DislikedText}",
             Invariant($"form: {q.Form.ToString().ToLowerInvariant()}, beta+: {q.BetaPositive}, beta-: {q.BetaNegative}, shuffle: {shuffle}, guidance: {q.Guidance}, steps: {q.Steps}, scheduler: {result.Scheduler}, seed: {q.Seed}, batch: {q.Batch}"),
-            Invariant($"size: {result.Width}x{result.Height}, backend: {setup.Backend}, dtype: {DTypeName(options.DType)}, variant: {options.Variant ?? "none"}, long text: {q.LongText.ToString().ToLowerInvariant()}"),
+            Invariant($"size: {result.Width}x{result.Height}, backend: {setup.Backend}, dtype: {DTypeName(options.DType)}, weights: {options.LinearWeights?.Label() ?? DTypeName(options.DType)}, variant: {options.Variant ?? "none"}, long text: {q.LongText.ToString().ToLowerInvariant()}"),
         };
         if (q.Aesthetic is { } aesthetic)
         {

@@ -16,8 +16,8 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     public static Stage Load(ModelIndex index, IBackend backend, PipelineOptions options, List<IDisposable> owned)
     {
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(index.PathOf("scheduler"), "scheduler_config.json"));
-        TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType, options.Variant));
-        UNet2DConditionModel unet = owned.Added(UNet2DConditionModel.Load(index.PathOf("unet"), backend, options.DType, options.Variant));
+        TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType, options.Variant, options.LinearWeights));
+        UNet2DConditionModel unet = owned.Added(UNet2DConditionModel.Load(index.PathOf("unet"), backend, options.DType, options.Variant, options.LinearWeights));
         return new Stage(backend, text, unet, config, index);
     }
 

@@ -37,14 +37,14 @@ public sealed class TextConditioning : IDisposable
     }
 
     /// <summary>Loads tokenizer/text_encoder and tokenizer_2/text_encoder_2, whichever the pipeline has.</summary>
-    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype, string? variant = null)
+    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype, string? variant = null, Viper.Runtime.DType? linearWeights = null)
     {
         var encoders = new List<(ClipTokenizer, ClipTextModel)>();
         foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
         {
             if (index.Has(encoder))
             {
-                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype, variant)));
+                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype, variant, linearWeights)));
             }
         }
 

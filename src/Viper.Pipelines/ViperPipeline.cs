@@ -14,6 +14,12 @@ public sealed record PipelineOptions
     /// <summary>The dtype of the text encoders and UNets (a VAE with force_upcast stays f32).</summary>
     public DType DType { get; init; } = DType.F32;
 
+    /// <summary>
+    /// The format the UNets' and text encoders' linear weights are kept in: int8, fp8, q8_0, q4_0 or a float dtype (null:
+    /// <see cref="DType"/>). Convolutions, norms and the VAE stay in the compute dtype.
+    /// </summary>
+    public DType? LinearWeights { get; init; }
+
     /// <summary>A diffusers SDXL refiner folder, run after the base for the last (1 − denoising_end) of the schedule.</summary>
     public string? RefinerFolder { get; init; }
 

@@ -30,6 +30,9 @@ public sealed record StudioOptions
 
     public DType DType { get; init; } = DType.F32;
 
+    /// <summary>The format every model's linear weights are kept in (null: <see cref="DType"/>).</summary>
+    public DType? LinearWeights { get; init; }
+
     /// <summary>The extractor's generation settings (the authors': 2000 new tokens, repetition penalty 0.99).</summary>
     public ChatOptions ExtractorOptions { get; init; } = Pipelines.Preferences.PreferenceExtractor.DefaultOptions;
 

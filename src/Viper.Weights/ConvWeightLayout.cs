@@ -20,4 +20,23 @@ public static class ConvWeightLayout
 
         return ohwi;
     }
+
+    /// <summary>The inverse of <see cref="OihwToOhwi"/>, for writing a model's conv weights back as PyTorch stores them.</summary>
+    public static byte[] OhwiToOihw(ReadOnlySpan<byte> ohwi, int cout, int cin, int kh, int kw, int elementSize)
+    {
+        byte[] oihw = new byte[ohwi.Length];
+        for (int o = 0; o < cout; o++)
+        {
+            for (int i = 0; i < cin; i++)
+            {
+                for (int p = 0; p < kh * kw; p++)
+                {
+                    ohwi.Slice((((o * kh * kw) + p) * cin + i) * elementSize, elementSize)
+                        .CopyTo(oihw.AsSpan((((o * cin) + i) * kh * kw + p) * elementSize));
+                }
+            }
+        }
+
+        return oihw;
+    }
 }

@@ -39,6 +39,15 @@ public static class QuantizedCheckpoint
         return null;
     }
 
+    /// <summary>The shape a tensor stands for: a block format's U8 (out, bytes) is (out, in) values.</summary>
+    public static Shape LogicalShape(WeightStore store, string name)
+    {
+        TensorEntry entry = store.Entry(name);
+        return StoredFormat(store, name) is { } format && format.BlockSize() > 1
+            ? new Shape(entry.Shape[0], entry.Shape[1] / format.BlockBytes() * format.BlockSize())
+            : entry.Shape;
+    }
+
     /// <summary>
     /// Uploads a stored weight (out, in) as its format and its scale (as (out) or (1)); the stored shape, the block geometry
     /// and the scale are checked against <paramref name="expected"/> first, each error naming the tensor.

@@ -36,6 +36,7 @@ internal static class ChatCommand
     private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
     private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype (weights are converted on load; bf16 keeps an 8B model in 16 GB)");
+    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("model's");
 
     public static Command Create()
     {
@@ -43,7 +44,7 @@ internal static class ChatCommand
         OptionKinds.OneOf(ImageSplitting, "on or off", ["on", "off"]);
         var command = new Command("chat", "Answer a prompt about images with an IDEFICS2 model, streaming the tokens. " + ExitCodes.Help)
         {
-            Model, Adapter, Images, Prompt, LongestEdge, ShortestEdge, ImageSplitting, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision,
+            Model, Adapter, Images, Prompt, LongestEdge, ShortestEdge, ImageSplitting, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision, Weights,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -60,7 +61,7 @@ internal static class ChatCommand
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions
         {
-            AdapterFolder = adapter, Processor = folderSettings => folderSettings with
+            AdapterFolder = adapter, LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)), Processor = folderSettings => folderSettings with
             {
                 LongestEdge = r.GetValue(LongestEdge) ?? folderSettings.LongestEdge, ShortestEdge = r.GetValue(ShortestEdge) ?? folderSettings.ShortestEdge,
                 DoImageSplitting = r.GetValue(ImageSplitting) is { } split ? split == "on" : folderSettings.DoImageSplitting,

@@ -28,13 +28,14 @@ internal static class EvaluateCommand
     private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
     private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of both models");
+    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("UNet's, text encoders' and metric's");
 
     public static Command Create()
     {
         OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("evaluate", "Score personalized against plain images with ViPer's proxy metric over a list of prompts. " + ExitCodes.Help)
         {
-            Model, Preferences, Prompts, Metric, MetricAdapter, Liked, Disliked, Steps, Seed, Output, Backend, Threads, Precision,
+            Model, Preferences, Prompts, Metric, MetricAdapter, Liked, Disliked, Steps, Seed, Output, Backend, Threads, Precision, Weights,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -59,11 +60,12 @@ internal static class EvaluateCommand
         string output = r.GetValue(Output)!.FullName;
         Directory.CreateDirectory(output);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);
+        DType? weights = OptionKinds.ToWeightFormat(r.GetValue(Weights));
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
         var template = new GenerationRequest { Prompt = prompts[0], Steps = r.GetValue(Steps), Seed = (ulong)r.GetValue(Seed) };
         EvaluationReport report = PersonalizationEvaluation.Run(
-            () => ViperPipeline.Load(model, backend, new PipelineOptions { DType = dtype }, cancellationToken: cancellationToken),
-            () => ProxyMetric.Load(metric, adapter, backend, dtype, new LoadProgressLine(metric), cancellationToken), template, preference, prompts, likedImages, dislikedImages,
+            () => ViperPipeline.Load(model, backend, new PipelineOptions { DType = dtype, LinearWeights = weights }, cancellationToken: cancellationToken),
+            () => ProxyMetric.Load(metric, adapter, backend, dtype, new LoadProgressLine(metric), cancellationToken, weights), template, preference, prompts, likedImages, dislikedImages,
             (i, personalized, image) =>
             {
                 string path = Path.Combine(output, $"{i:D3}-{(personalized ? "personalized" : "plain")}.png");

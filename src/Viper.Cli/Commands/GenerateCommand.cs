@@ -78,6 +78,7 @@ internal static class GenerateCommand
     private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
     private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the text encoders and UNet (a VAE with force_upcast stays f32)");
+    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("UNet's and text encoders'");
     private static readonly Option<bool> CudaGraphs = new("--cuda-graphs")
     {
         Description = "CUDA backends: record each step's UNet evaluation once as a graph and replay it (holds the step's activations for the stage)",
@@ -115,7 +116,7 @@ internal static class GenerateCommand
         {
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
-            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, CudaGraphs,
+            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, Weights, CudaGraphs,
             AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, Verbose, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
@@ -151,7 +152,7 @@ internal static class GenerateCommand
         };
         var options = new PipelineOptions
         {
-            DType = OptionKinds.ToDType(r.GetValue(Precision)!), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
+            DType = OptionKinds.ToDType(r.GetValue(Precision)!), LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
             AestheticClipFolder = aestheticClip,
         };
         ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));

@@ -80,6 +80,40 @@ internal static class OptionKinds
         return option;
     }
 
+    /// <summary>
+    /// <c>--weights</c>: the format linear layers' weights are kept in — int8 (per channel), fp8 (E4M3 per channel), q8_0,
+    /// q4_0 (llama.cpp blocks of 32), or bf16/f16/f32 read as that dtype whatever --dtype computes in. Absent: as --dtype.
+    /// </summary>
+    public static Option<string?> LinearWeights(string what)
+    {
+        var option = new Option<string?>("--weights")
+        {
+            Description = $"Format of the {what} linear weights, quantized as they load (a checkpoint written by 'viper quantize' loads as stored): " +
+                "int8, fp8, q8_0, q4_0, bf16, f16 or f32; default: the --dtype",
+            HelpName = "format",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && ToWeightFormatOrNull(r.Tokens[0].Value) is null)
+            {
+                r.AddError($"--weights: '{r.Tokens[0].Value}' is not a weight format (int8, fp8, q8_0, q4_0, bf16, f16, f32)");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>The value of a <see cref="LinearWeights"/> option (null when absent).</summary>
+    public static DType? ToWeightFormat(string? text) => text is null ? null : ToWeightFormatOrNull(text) ?? throw new ArgumentException($"'{text}' is not a weight format", nameof(text));
+
+    private static DType? ToWeightFormatOrNull(string text) => text.ToLowerInvariant() switch
+    {
+        "int8" => DType.I8,
+        "fp8" or "fp8_e4m3" => DType.F8E4M3,
+        "q8_0" => DType.Q8_0,
+        "q4_0" => DType.Q4_0,
+        _ => ToDTypeOrNull(text),
+    };
+
     public static DType ToDType(string text) => ToDTypeOrNull(text) ?? throw new ArgumentException($"'{text}' is not a dtype", nameof(text));
 
     /// <summary>Restricts an option to <paramref name="names"/>, with an error that names the option and lists them.</summary>

@@ -22,6 +22,7 @@ internal static class PreferencesCommand
     private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
     private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the extractor (bf16 keeps the 8B model in 16 GB)");
+    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("extractor's");
 
     public static Command Create()
     {
@@ -29,18 +30,19 @@ internal static class PreferencesCommand
         Comments.Required = true;
         var command = new Command("preferences", "Extract liked and disliked visual attributes from comments on images (ViPer's extractor). " + ExitCodes.Help)
         {
-            Comments, Extractor, Adapter, MaxNewTokens, RepetitionPenalty, Output, Backend, Threads, Precision,
+            Comments, Extractor, Adapter, MaxNewTokens, RepetitionPenalty, Output, Backend, Threads, Precision, Weights,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
 
     /// <summary>Runs the extractor (streaming its text to stdout) and returns what it found; the model is released before returning.</summary>
-    internal static ExtractedPreference Extract(ExtractorInputs inputs, IBackend backend, DType dtype, ChatOptions options, CancellationToken cancellationToken)
+    internal static ExtractedPreference Extract(ExtractorInputs inputs, IBackend backend, DType dtype, ChatOptions options, CancellationToken cancellationToken,
+        DType? linearWeights = null)
     {
         Console.Error.WriteLine($"extracting preferences from {inputs.Comments.Count} commented image(s) with {inputs.Extractor} + {inputs.Adapter} …");
         using PreferenceExtractor extractor = PreferenceExtractor.Load(inputs.Extractor, inputs.Adapter, backend, dtype,
-            new LoadProgressLine(inputs.Extractor), cancellationToken);
+            new LoadProgressLine(inputs.Extractor), cancellationToken, linearWeights);
         ExtractedPreference extracted = extractor.Extract(inputs.Comments, inputs.Images, options, text => Console.Out.Write(text), cancellationToken);
         Console.Out.WriteLine();
         return extracted;
@@ -57,7 +59,8 @@ internal static class PreferencesCommand
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
         using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
-        ExtractedPreference extracted = Extract(inputs, backend, OptionKinds.ToDType(r.GetValue(Precision)!), options, cancellationToken);
+        ExtractedPreference extracted = Extract(inputs, backend, OptionKinds.ToDType(r.GetValue(Precision)!), options, cancellationToken,
+            OptionKinds.ToWeightFormat(r.GetValue(Weights)));
         extracted.Save(output, inputs.CommentsPath, inputs.Extractor, inputs.Adapter);
         CliOutput.Line($"likes: {VisualPreference.Join(extracted.Preference.Likes)}");
         CliOutput.Line($"dislikes: {VisualPreference.Join(extracted.Preference.Dislikes)}");

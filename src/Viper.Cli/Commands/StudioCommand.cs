@@ -26,6 +26,7 @@ internal static class StudioCommand
     private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
     private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
+    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("models'");
 
     public static Command Create()
     {
@@ -33,7 +34,7 @@ internal static class StudioCommand
         var command = new Command("studio", "Serve the local web page for the ViPer flow: pick and comment on images, extract preferences, generate, compare and score. " + ExitCodes.Help)
         {
             Workspace, Images, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
-            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision,
+            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision, Weights,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
         return command;
@@ -68,6 +69,7 @@ internal static class StudioCommand
             MetricAdapter = ModelFolders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"),
             Backend = () => BackendChoice.Create(backend, threads),
             DType = OptionKinds.ToDType(r.GetValue(Precision)!),
+            LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)),
             MaxUploadBytes = (long)r.GetValue(MaxUploadMiB) << 20,
             Url = Url(r.GetValue(Listen)!),
         };

@@ -1,5 +1,6 @@
 using Viper.Models.Loading;
 using Viper.Runtime;
+using Viper.Weights;
 
 namespace Viper.Models.Adapters;
 
@@ -10,8 +11,27 @@ namespace Viper.Models.Adapters;
 /// attached to the linear layers after loading). Everything else is the checkpoint's.
 /// </summary>
 internal sealed class MergedLoraWeights(CheckpointWeights checkpoint, PeftLoraAdapter adapter, bool mergeLowRank)
-    : WeightSource(checkpoint.Backend, checkpoint.DType)
+    : WeightSource(checkpoint.Backend, checkpoint.DType, checkpoint.LinearWeights)
 {
+    /// <summary>
+    /// A weight the adapter leaves alone loads as the checkpoint loads it (a stored format stays as stored); a merged or
+    /// replaced one is merged in float first, then converted to <see cref="WeightSource.LinearWeights"/>' format.
+    /// </summary>
+    protected internal override LinearWeight ReadLinear(string name, Shape shape)
+    {
+        if (adapter.Replacement(name) is null && !(mergeLowRank && adapter.Adapts(name, out _)))
+        {
+            return checkpoint.ReadLinear(name, shape);
+        }
+
+        if (QuantizedCheckpoint.StoredFormat(checkpoint.Store, name) is { } stored)
+        {
+            throw new WeightsException($"{checkpoint.Store.Source}: '{name}' is stored as {stored.Label()}; the adapter cannot be merged into it (keep the adapter unmerged)");
+        }
+
+        return base.ReadLinear(name, shape);
+    }
+
     protected internal override Tensor Read(string name, Shape shape)
     {
         if (adapter.Replacement(name) is { } key)

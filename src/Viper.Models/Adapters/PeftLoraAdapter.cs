@@ -64,7 +64,7 @@ public sealed class PeftLoraAdapter : IDisposable
     /// shapes fit. The errors name the key.
     /// </summary>
     public void CheckAgainst(WeightStore baseWeights) =>
-        CheckAgainst(baseWeights.Entries.ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal));
+        CheckAgainst(baseWeights.Entries.ToDictionary(e => e.Name, e => QuantizedCheckpoint.LogicalShape(baseWeights, e.Name), StringComparer.Ordinal));
 
     /// <summary>
     /// The same check against a weights manifest (weights-manifest/idefics2-8b.json): whether an adapter fits a base

@@ -45,11 +45,12 @@ public sealed class ClipTextModel : Module
     /// Loads a folder with config.json and model[.variant].safetensors (or shards). The projection is loaded when the config
     /// names CLIPTextModelWithProjection or the checkpoint holds <c>text_projection.weight</c>.
     /// </summary>
-    public static ClipTextModel Load(string folder, IBackend backend, DType dtype, string? variant = null)
+    /// <param name="linearWeights">The format the linear layers' weights are kept in (null: <paramref name="dtype"/>).</param>
+    public static ClipTextModel Load(string folder, IBackend backend, DType dtype, string? variant = null, DType? linearWeights = null)
     {
         ClipTextConfig config = ClipTextConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", variant,
-            store => new ClipTextModel(new CheckpointWeights(store, backend, dtype).Root, config, store.Contains("text_projection.weight")));
+            store => new ClipTextModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config, store.Contains("text_projection.weight")));
     }
 
     /// <summary>

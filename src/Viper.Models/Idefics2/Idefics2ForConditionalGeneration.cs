@@ -46,12 +46,12 @@ public sealed class Idefics2ForConditionalGeneration : Module
     /// read and can be cancelled between tensors; a load that fails or is cancelled releases what it had read.
     /// </summary>
     public static Idefics2ForConditionalGeneration Load(string folder, IBackend backend, DType dtype, Func<WeightSource, WeightSource>? decorate = null,
-        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, DType? linearWeights = null)
     {
         Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", null, store =>
         {
-            WeightSource checkpoint = new CheckpointWeights(store, backend, dtype, progress, cancellationToken);
+            WeightSource checkpoint = new CheckpointWeights(store, backend, dtype, progress, cancellationToken, linearWeights);
             WeightSource weights = decorate?.Invoke(checkpoint) ?? checkpoint;
             try
             {

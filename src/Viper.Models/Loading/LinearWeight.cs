@@ -19,13 +19,17 @@ public static class LinearWeightFormats
     /// <summary>Float dtypes (kept as stored, not widened) and the formats <see cref="WeightQuantizer"/> writes.</summary>
     public static bool IsStorable(DType format) => format.IsFloat() || format is DType.I8 or DType.F8E4M3 or DType.Q8_0 or DType.Q4_0;
 
-    /// <summary>Converts a float weight (N, K) on <paramref name="backend"/> into <paramref name="format"/>, a slab of rows at a time.</summary>
+    /// <summary>
+    /// Converts a float weight (N, K) on <paramref name="backend"/> into <paramref name="format"/>, a slab of rows at a time.
+    /// A block format needs K in whole blocks of 32; a layer whose K is not keeps int8 per channel instead (8 bits and a
+    /// scale per row, any K), as llama.cpp falls back to another type for tensors its blocks do not divide.
+    /// </summary>
     public static LinearWeight Convert(IBackend backend, Tensor weight, DType format)
     {
         int n = weight.Shape[0], k = weight.Shape[1];
         if (format.BlockSize() > 1 && k % format.BlockSize() != 0)
         {
-            throw new ArgumentException($"{format.Label()} needs rows of whole {format.BlockSize()}-value blocks; this weight {weight.Shape} has {k} columns");
+            format = DType.I8;
         }
 
         var data = new byte[format.BytesFor(weight.Shape)];

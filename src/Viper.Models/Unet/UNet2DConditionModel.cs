@@ -57,11 +57,12 @@ public sealed class UNet2DConditionModel : Module
     public ParameterSet Parameters { get; }
 
     /// <summary>Loads a diffusers <c>unet</c> folder (config.json + diffusion_pytorch_model[.variant].safetensors).</summary>
-    public static UNet2DConditionModel Load(string folder, IBackend backend, DType dtype, string? variant = null)
+    /// <param name="linearWeights">The format the linear layers' weights are kept in (null: <paramref name="dtype"/>).</param>
+    public static UNet2DConditionModel Load(string folder, IBackend backend, DType dtype, string? variant = null, DType? linearWeights = null)
     {
         UNet2DConditionConfig config = UNet2DConditionConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
-            store => new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype).Root, config));
+            store => new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config));
     }
 
     /// <summary>

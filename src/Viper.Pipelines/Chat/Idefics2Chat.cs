@@ -75,7 +75,8 @@ public sealed class Idefics2Chat : IDisposable
             var checkpoint = (CheckpointWeights)weights;
             adapter.CheckAgainst(checkpoint.Store); // before any tensor is read
             return options.KeepAdapterUnmerged ? adapter.ReplaceSavedModules(checkpoint) : adapter.Merge(checkpoint);
-        }, progress is null ? null : new SynchronousProgress<LoadProgress>(p => progress.Report(LoadStage(p.BytesRead, p.TotalBytes))), cancellationToken);
+        }, progress is null ? null : new SynchronousProgress<LoadProgress>(p => progress.Report(LoadStage(p.BytesRead, p.TotalBytes))), cancellationToken,
+            options.LinearWeights);
         progress?.Report(LoadStage(1, 1));
         try
         {
@@ -209,6 +210,9 @@ public sealed record ChatLoadOptions
 
     /// <summary>Attach the adapter to the linear layers instead of merging it (the base weights stay as stored).</summary>
     public bool KeepAdapterUnmerged { get; init; }
+
+    /// <summary>The format the linear layers' weights are kept in: int8, fp8, q8_0, q4_0 or a float dtype (null: the compute dtype).</summary>
+    public DType? LinearWeights { get; init; }
 }
 
 /// <summary>A prompt ready for the model: token ids (images expanded) and the processed images.</summary>

@@ -38,8 +38,9 @@ public sealed class PreferenceExtractor : IDisposable
 
     /// <summary>IDEFICS2 from <paramref name="model"/> with the extractor adapter merged, and the authors' image settings.</summary>
     public static PreferenceExtractor Load(string model, string adapter, IBackend backend, DType dtype,
-        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions { AdapterFolder = adapter, Processor = ViperImageSettings }, progress, cancellationToken));
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default, DType? linearWeights = null) =>
+        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions { AdapterFolder = adapter, Processor = ViperImageSettings, LinearWeights = linearWeights },
+            progress, cancellationToken));
 
     /// <summary>ViPer's processor overrides: longest edge 448, shortest 378, no image splitting.</summary>
     public static Idefics2ImageProcessor ViperImageSettings(Idefics2ImageProcessor folder) =>

@@ -35,8 +35,11 @@ public sealed class ProxyMetric : IDisposable
 
     /// <summary>IDEFICS2 from <paramref name="model"/> with the metric adapter merged, and the authors' image settings.</summary>
     public static ProxyMetric Load(string model, string? adapter, IBackend backend, DType dtype,
-        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions { AdapterFolder = adapter, Processor = PreferenceExtractor.ViperImageSettings },
+        IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default, DType? linearWeights = null) =>
+        new(Idefics2Chat.Load(model, backend, dtype, new ChatLoadOptions
+            {
+                AdapterFolder = adapter, Processor = PreferenceExtractor.ViperImageSettings, LinearWeights = linearWeights,
+            },
             progress, cancellationToken));
 
     /// <summary>Wraps an already loaded model (its processor settings are used as they are).</summary>

@@ -20,10 +20,10 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
     public PreferenceExtractor Extractor(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => PreferenceExtractor.Load(
         options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --adapter"),
         options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
-        Backend, options.DType, progress, cancellationToken), progress);
+        Backend, options.DType, progress, cancellationToken, options.LinearWeights), progress);
 
     /// <summary>What the generator is loaded with (also what its images' parameters record names).</summary>
-    public PipelineOptions GeneratorOptions { get; } = new() { DType = options.DType };
+    public PipelineOptions GeneratorOptions { get; } = new() { DType = options.DType, LinearWeights = options.LinearWeights };
 
     public ViperPipeline Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ViperPipeline.Load(
         options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
@@ -31,7 +31,7 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
 
     public ProxyMetric Metric(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ProxyMetric.Load(
         options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),
-        options.MetricAdapter, Backend, options.DType, progress, cancellationToken), progress);
+        options.MetricAdapter, Backend, options.DType, progress, cancellationToken, options.LinearWeights), progress);
 
     public void Dispose()
     {
