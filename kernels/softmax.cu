@@ -1,4 +1,4 @@
-// Row-wise softmax, argmax and L2 normalisation (one block per row, f32 reductions), and the repetition
+// Row-wise softmax, argmax, the top-two gap and L2 normalisation (one block per row, f32 reductions), and the repetition
 // penalty over logits.
 #include "common.cuh"
 
@@ -34,6 +34,27 @@ VIPER_INLINE void argmax_rows(const T* __restrict__ x, int* __restrict__ y, int 
         if (other > best || (other == best && other_at < at)) best = other, at = other_at;
     }
     if (threadIdx.x == 0) y[blockIdx.x] = at == cols ? 0 : at;
+}
+
+// Largest minus second largest value of each row (one warp per row): each lane keeps its top two, then the warp merges
+// pairs (the merged second is the larger of the two losers' bests and both seconds). NaNs never compare greater.
+template <typename T>
+VIPER_INLINE void top_gap_rows(const T* __restrict__ x, float* __restrict__ y, int cols) {
+    const T* row = x + i64(blockIdx.x) * cols;
+    float best = bits_to_float(0xff800000u), second = best;  // -inf
+    for (int c = threadIdx.x; c < cols; c += 32) {
+        float v = to_float(row[c]);
+        if (v > best) second = best, best = v;
+        else if (v > second) second = v;
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        float other_best = __shfl_xor_sync(kFullMask, best, offset);
+        float other_second = __shfl_xor_sync(kFullMask, second, offset);
+        float loser = fminf(best, other_best);
+        best = fmaxf(best, other_best);
+        second = fmaxf(loser, fmaxf(second, other_second));
+    }
+    if (threadIdx.x == 0) y[blockIdx.x] = best - second;
 }
 
 // x / max(‖x‖₂, eps) per row, as torch.nn.functional.normalize.
@@ -91,6 +112,8 @@ VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __re
     VIPER_ENTRY(softmax_##suffix)                                                                                     \
     extern "C" __global__ void argmax_##suffix(const T* x, int* y, int cols) { viper::argmax_rows<T>(x, y, cols); }    \
     VIPER_ENTRY(argmax_##suffix)                                                                                      \
+    extern "C" __global__ void top_gap_##suffix(const T* x, float* y, int cols) { viper::top_gap_rows<T>(x, y, cols); } \
+    VIPER_ENTRY(top_gap_##suffix)                                                                                     \
     extern "C" __global__ void l2_normalize_##suffix(const T* x, T* y, int cols, float eps) {                         \
         viper::l2_normalize_rows<T>(x, y, cols, eps);                                                                 \
     }                                                                                                                 \

@@ -15,6 +15,32 @@ public sealed unsafe partial class CpuBackend
         return this.FromInts(result, x.Shape.WithoutLast());
     }
 
+    protected override Tensor TopGapCore(Tensor x)
+    {
+        int c = x.Shape.Last;
+        using F32Input xs = Read(x);
+        float[] result = new float[x.Shape.Rows];
+        float* xp = xs.Pointer;
+        ParallelRows(result.Length, c, row =>
+        {
+            float best = float.NegativeInfinity, second = float.NegativeInfinity;
+            foreach (float v in new ReadOnlySpan<float>(xp + (row * c), c))
+            {
+                if (v > best)
+                {
+                    (best, second) = (v, best);
+                }
+                else if (v > second)
+                {
+                    second = v;
+                }
+            }
+
+            result[row] = best - second;
+        });
+        return this.FromFloats(result, x.Shape.WithoutLast());
+    }
+
     protected override Tensor RepetitionPenaltyCore(Tensor logits, Tensor ids, float penalty)
     {
         float[] scores = logits.ToFloats();

@@ -145,6 +145,12 @@ public interface IBackend : IDisposable
     Tensor Argmax(Tensor x);
 
     /// <summary>
+    /// The largest value minus the second largest along the last axis (≥ 2 long) → F32 (…): how far a greedy pick led the
+    /// runner-up (0 when the top is tied). NaN values are ignored (as by <see cref="Argmax"/>'s comparisons).
+    /// </summary>
+    Tensor TopGap(Tensor x);
+
+    /// <summary>
     /// Logits (B, V) with every token in ids (B, L) penalised once, as transformers' RepetitionPenaltyLogitsProcessor:
     /// a score below zero is multiplied by the penalty, any other divided by it.
     /// </summary>

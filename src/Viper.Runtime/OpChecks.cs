@@ -483,6 +483,15 @@ public static partial class OpChecks
     }
 
     /// <summary>Checks shapes and the penalty (the ids' values: <see cref="TensorValueException"/>).</summary>
+    public static void TopGap(Tensor x)
+    {
+        Float("top_gap", x, "x");
+        if (x.Shape.Rank < 1 || x.Shape.Last < 2)
+        {
+            throw new ArgumentException($"top_gap: the last axis of {x.Shape} must hold at least two values");
+        }
+    }
+
     public static void RepetitionPenalty(Tensor logits, Tensor ids, float penalty)
     {
         Float("repetition_penalty", logits, "logits");

@@ -650,6 +650,23 @@ def quantized_linear(gen):
                  **({"dtype": DTYPES[dtype], "naive": "f32 compute on the dequantized weight, rounded once"} if dtype != torch.float32 else {}))
 
 
+def top_gap(gen):
+    """Largest minus second largest per row (a greedy pick's margin): random rows, a tied top, a row of -1e30s, a 2-wide row."""
+    x = rnd(gen, 6, 1000)
+    x[1, 10] = x[1, 700] = x[1].max() + 1  # a tie at the top: gap 0
+    x[2] = -1e30
+    x[2, 999] = -1e29
+    top = x.topk(2, dim=-1).values
+    save("top_gap_f32", "top_gap", {"x": x, "expected": top[:, 0] - top[:, 1]})
+    narrow = rnd(gen, 3, 2)
+    top = narrow.topk(2, dim=-1).values
+    save("top_gap_narrow_f32", "top_gap", {"x": narrow, "expected": top[:, 0] - top[:, 1]})
+    for tag, dt in LOW.items():
+        low = x.to(dt)
+        top = low.double().topk(2, dim=-1).values
+        save(f"top_gap_{tag}", "top_gap", {"x": low, "expected": (top[:, 0] - top[:, 1]).float()})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(20261122)
@@ -657,7 +674,8 @@ def main():
                  activations, arithmetic, layout, embeddings, casts, reductions, logits, group_norm_add, subtract_divide_roots,
                  narrow, matmul_transposed_a, rotary_rows, kv_cache_write_rows, sum_leading, attention_masks, gradients, adam, clamp):
         make(gen)
-    quantized_linear(torch.Generator().manual_seed(20261207))  # its own seed: adding it changed no earlier fixture
+    quantized_linear(torch.Generator().manual_seed(20261207))  # its own seeds: adding them changed no earlier fixture
+    top_gap(torch.Generator().manual_seed(20261208))
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

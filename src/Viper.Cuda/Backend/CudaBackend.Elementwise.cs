@@ -78,13 +78,17 @@ public sealed partial class CudaBackend
 
     protected override Tensor L2NormalizeCore(Tensor x, float eps) => PerRow("l2_normalize", x, x.DType, eps);
 
-    protected override Tensor ArgmaxCore(Tensor x)
+    protected override Tensor ArgmaxCore(Tensor x) => PerRowWarp("argmax", x, DType.I32);
+
+    protected override Tensor TopGapCore(Tensor x) => PerRowWarp("top_gap", x, DType.F32);
+
+    // One warp per row: softmax.cu's argmax_rows and top_gap_rows reduce within a warp only.
+    private Tensor PerRowWarp(string op, Tensor x, DType result)
     {
-        Tensor y = AllocateUninitialized(x.Shape.WithoutLast(), DType.I32);
+        Tensor y = AllocateUninitialized(x.Shape.WithoutLast(), result);
         if (x.Shape.Rows > 0)
         {
-            // One warp per row (softmax.cu's argmax_rows reduces within a warp only).
-            Device.Launch(KernelTable.Entry("argmax", x.DType), new Dim3(checked((uint)x.Shape.Rows)), new Dim3(32), 0,
+            Device.Launch(KernelTable.Entry(op, x.DType), new Dim3(checked((uint)x.Shape.Rows)), new Dim3(32), 0,
                 new KernelArgs().Add(this, x).Add(this, y).Add(x.Shape.Last));
         }
 

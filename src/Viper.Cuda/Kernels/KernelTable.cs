@@ -33,7 +33,7 @@ public static class KernelTable
     public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu"), .. Each("activation_backward")]);
 
     public static readonly KernelFamily Rows = new("softmax.cu",
-        [.. Each("softmax"), .. Each("argmax"), .. Each("l2_normalize"), .. Each("l2_normalize_backward"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
+        [.. Each("softmax"), .. Each("argmax"), .. Each("top_gap"), .. Each("l2_normalize"), .. Each("l2_normalize_backward"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
 
     public static readonly KernelFamily Layout = new("layout.cu",
     [

@@ -15,8 +15,7 @@ public sealed class ChatSession : IDisposable
     private readonly Idefics2Chat _chat;
     private readonly MistralKvCache _cache;
     private readonly float[] _promptLogits;
-    private DecodeGraph? _graph;
-    private bool _graphTried;
+    private GreedyDecoder? _decoder;
 
     internal ChatSession(Idefics2Chat chat, MistralKvCache cache, IReadOnlyList<int> promptIds, float[] logits, TimeSpan prefill)
     {
@@ -26,7 +25,7 @@ public sealed class ChatSession : IDisposable
     public IReadOnlyList<int> PromptIds { get; }
 
     /// <summary>Whether decode tokens replay one recorded graph (known after the first decode token).</summary>
-    public bool DecodesWithGraph => _graph is not null;
+    public bool DecodesWithGraph => _decoder?.UsesGraph == true;
 
     public TimeSpan PrefillTime { get; }
 
@@ -39,7 +38,8 @@ public sealed class ChatSession : IDisposable
     /// <summary>
     /// Greedy decoding as transformers' generate(do_sample=False): the repetition penalty over the prompt and the tokens
     /// so far, the highest score (first on ties), until an end-of-sequence id of the generation config or
-    /// <see cref="ChatOptions.MaxNewTokens"/>; each token is yielded as soon as it is chosen, with the text it adds.
+    /// <see cref="ChatOptions.MaxNewTokens"/>; each token is yielded as soon as it is chosen, with the text it adds. The
+    /// choice runs on the backend inside the decode step (<see cref="GreedyDecoder"/>): one id comes back per token.
     /// </summary>
     public IEnumerable<GeneratedToken> Generate(ChatOptions options, CancellationToken cancellationToken = default)
     {
@@ -60,7 +60,7 @@ public sealed class ChatSession : IDisposable
 
     public void Dispose()
     {
-        _graph?.Dispose();
+        _decoder?.Dispose();
         _cache.Dispose();
     }
 
@@ -85,16 +85,19 @@ public sealed class ChatSession : IDisposable
     private IEnumerable<GeneratedToken> Run(ChatOptions options, CancellationToken cancellationToken)
     {
         _cache.Truncate(PromptIds.Count);
+        if (_decoder is not null && _decoder.Penalty != options.RepetitionPenalty)
+        {
+            _decoder.Dispose(); // its recorded step holds the penalty it was recorded with
+            _decoder = null;
+        }
+
+        _decoder ??= new GreedyDecoder(_chat.Model, _cache, PromptIds, options.RepetitionPenalty);
         var clock = Stopwatch.StartNew();
-        List<int> sequence = [.. PromptIds];
         var text = new StreamingDecoder(_chat.Tokenizer);
-        float[] logits = (float[])_promptLogits.Clone();
+        (int id, float margin) = _decoder.First(_promptLogits);
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Penalize(logits, sequence, options.RepetitionPenalty);
-            (int id, float margin) = Best(logits);
-            sequence.Add(id);
             bool end = _chat.Generation.EosTokenIds.Contains(id) || step == options.MaxNewTokens - 1;
             string delta = text.Push(id) + (end ? text.Finish() : "");
             LastDecode = (step + 1, clock.Elapsed);
@@ -104,57 +107,7 @@ public sealed class ChatSession : IDisposable
                 yield break;
             }
 
-            logits = NextLogits(id, cancellationToken);
+            (id, margin) = _decoder.Next(step + 1, cancellationToken);
         }
-    }
-
-    // On a backend that records graphs (CUDA), decode tokens replay one recorded step; elsewhere the ops run one by one.
-    private float[] NextLogits(int id, CancellationToken cancellationToken)
-    {
-        if (!_graphTried)
-        {
-            _graphTried = true;
-            _graph = DecodeGraph.TryCreate(_chat.Model, _cache);
-        }
-
-        if (_graph is not null)
-        {
-            return _graph.Step(id);
-        }
-
-        using Tensor embedded = _chat.Model.Embed([id]);
-        using Tensor hidden = _chat.Model.Forward(embedded, _cache, cancellationToken);
-        using Tensor logits = _chat.Model.Logits(hidden);
-        return logits.ToFloats();
-    }
-
-    // transformers RepetitionPenaltyLogitsProcessor: every id present is penalised once, from its original score.
-    private static void Penalize(float[] logits, List<int> sequence, float penalty)
-    {
-        if (penalty == 1f)
-        {
-            return;
-        }
-
-        foreach (int id in sequence.Distinct())
-        {
-            float score = logits[id];
-            logits[id] = score < 0 ? score * penalty : score / penalty;
-        }
-    }
-
-    private static (int Id, float Margin) Best(float[] logits)
-    {
-        int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
-        float runnerUp = float.NegativeInfinity;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            if (i != best && logits[i] > runnerUp)
-            {
-                runnerUp = logits[i];
-            }
-        }
-
-        return (best, logits[best] - runnerUp);
     }
 }

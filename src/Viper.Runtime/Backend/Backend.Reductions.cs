@@ -4,6 +4,13 @@ public abstract partial class Backend
 {
     public Tensor Argmax(Tensor x) => Kept(ArgmaxCore(FloatInput("argmax", x)), x);
 
+    public Tensor TopGap(Tensor x)
+    {
+        Own(x);
+        OpChecks.TopGap(x);
+        return Kept(TopGapCore(x), x);
+    }
+
     public Tensor Mean(Tensor x) => Kept(MeanCore(FloatInput("mean", x)), x);
 
     public Tensor L2Normalize(Tensor x, float eps = 1e-12f) => Kept(L2NormalizeCore(FloatInput("l2_normalize", x), eps), x);
@@ -22,6 +29,8 @@ public abstract partial class Backend
     }
 
     protected abstract Tensor ArgmaxCore(Tensor x);
+
+    protected abstract Tensor TopGapCore(Tensor x);
 
     protected abstract Tensor MeanCore(Tensor x);
 

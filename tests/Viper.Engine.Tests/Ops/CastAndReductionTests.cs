@@ -41,6 +41,12 @@ public class CastAndReductionTests
         Assert.Equal(f.Raw("expected"), b.Argmax(f.Load(b, "x")).ToBytes());
     }
 
+    /// <summary>Fixtures: make_op_fixtures.py::top_gap (torch.topk(2) differences; a tied top, huge negatives, 2-wide rows).</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "top_gap_f32, top_gap_narrow_f32, top_gap_f16, top_gap_bf16", MemberType = typeof(TestBackends))]
+    public void TopGap(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "top_gap", (b, f) => b.TopGap(f.Load(b, "x")));
+
     [Theory]
     [MemberData(nameof(TestBackends.With), "sum_leading_2_f32, sum_leading_1_f32, sum_leading_2_f16, sum_leading_2_bf16", MemberType = typeof(TestBackends))]
     public void SumLeading(string backend, string fixture) =>

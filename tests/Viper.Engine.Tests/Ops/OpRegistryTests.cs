@@ -20,7 +20,7 @@ public class OpRegistryTests
         ["Subtract"] = "sub_", ["Divide"] = "div_", ["Sqrt"] = "sqrt_", ["Rsqrt"] = "rsqrt_", ["Scale"] = "scale_", ["Clamp"] = "clamp_", ["Concat"] = "concat_",
         ["Split"] = "split_", ["Permute"] = "permute_", ["Narrow"] = "narrow_", ["UpsampleNearest2x"] = "upsample_nearest2x",
         ["Embedding"] = "embedding_", ["TimestepEmbedding"] = "timestep_embedding_", ["Rotary"] = "rotary_", ["Cast"] = "cast_",
-        ["Argmax"] = "argmax", ["RepetitionPenalty"] = "repetition_penalty", ["Mean"] = "mean_", ["L2Normalize"] = "l2_normalize",
+        ["Argmax"] = "argmax", ["TopGap"] = "top_gap_", ["RepetitionPenalty"] = "repetition_penalty", ["Mean"] = "mean_", ["L2Normalize"] = "l2_normalize",
         ["SumLeading"] = "sum_leading_", ["EmbeddingBackward"] = "embedding_backward_", ["LayerNormBackward"] = "layer_norm_backward_",
         ["AttentionBackward"] = "attention_backward_", ["ActivationBackward"] = "activation_backward_",
         ["L2NormalizeBackward"] = "l2_normalize_backward_", ["AdamUpdate"] = "adam",

@@ -95,6 +95,7 @@ public class ValidatingBackendTests
         ["Rotary"] = (b, f) => b.Rotary(f, b.FromInts([0, 1, 2, 3], new Shape(4)), 4, 10000f),
         ["Cast"] = (b, f) => b.Cast(f, DType.F16),
         ["Argmax"] = (b, f) => b.Argmax(f),
+        ["TopGap"] = (b, f) => b.TopGap(f),
         ["RepetitionPenalty"] = (b, f) => b.RepetitionPenalty(f.Reshape(4, 4), b.FromInts([0, 1, 2, 3], new Shape(4, 1)), 1.2f),
         ["Mean"] = (b, f) => b.Mean(f),
         ["SumLeading"] = (b, f) => b.SumLeading(f, 1),
