@@ -15,13 +15,14 @@ using Viper.Runtime;
 namespace Viper.Benchmarks;
 
 /// <summary>
-/// <c>Viper.Benchmarks idefics2-decode BACKEND SIZE NEW_TOKENS OUT.json</c>: the extractor's work on IDEFICS2 at SIZE
+/// <c>Viper.Benchmarks idefics2-decode BACKEND SIZE NEW_TOKENS OUT.json [FORMAT]</c>: the extractor's work on IDEFICS2 at SIZE
 /// (<c>8b</c>: idefics2-8b's shape, 8.4 B parameters; <c>medium</c>: <see cref="Idefics2Workload.MediumConfig"/>;
 /// <c>tiny</c>: the refs' sizes) with tiled random bf16 weights built on BACKEND (<c>cuda</c>, <c>cuda-emulated</c>,
 /// <c>cpu</c>) — the chat `viper chat` runs, over the VPE prompt with 8 commented images at ViPer's processor settings:
 /// one prefill, then NEW_TOKENS greedy tokens with the authors' 0.99 repetition penalty and no end id (so exactly that
 /// many). Warm-up first (kernels compiled, the decode graph recorded), then one timed prefill and one timed decode —
-/// single runs, not a benchmark statistic. Issue 14's goal: ≥ 200 decode tokens/s for the 8B in bf16 on an H100.
+/// single runs, not a benchmark statistic. Issue 14's goal: ≥ 200 decode tokens/s for the 8B in bf16 on an H100. FORMAT
+/// (int8, q8_0, q4_0, fp8; default bf16) keeps the linear weights in that format.
 /// </summary>
 internal static class Idefics2Decode
 {
@@ -29,7 +30,7 @@ internal static class Idefics2Decode
 
     public static int Run(string[] args)
     {
-        Idefics2Config? config = args.Length != 4 ? null : args[1] switch
+        Idefics2Config? config = args.Length is not (4 or 5) ? null : args[1] switch
         {
             "8b" => Idefics2Config.Default8B,
             "medium" => Idefics2Workload.MediumConfig,
@@ -37,11 +38,14 @@ internal static class Idefics2Decode
             _ => null,
         };
         if (config is null || args[0] is not ("cuda" or "cuda-emulated" or "cpu")
-            || !int.TryParse(args[2], CultureInfo.InvariantCulture, out int newTokens) || newTokens <= WarmupTokens)
+            || !int.TryParse(args[2], CultureInfo.InvariantCulture, out int newTokens) || newTokens <= WarmupTokens
+            || (args.Length == 5 && WeightFormat.Parse(args[4]) is null))
         {
-            Console.Error.WriteLine($"usage: idefics2-decode cuda|cuda-emulated|cpu 8b|medium|tiny NEW_TOKENS(>{WarmupTokens}) OUT.json");
+            Console.Error.WriteLine($"usage: idefics2-decode cuda|cuda-emulated|cpu 8b|medium|tiny NEW_TOKENS(>{WarmupTokens}) OUT.json [bf16|int8|q8_0|q4_0|fp8]");
             return 1;
         }
+
+        DType format = args.Length == 5 ? WeightFormat.Parse(args[4])!.Value : DType.BF16;
 
         using IBackend backend = args[0] switch
         {
@@ -51,7 +55,7 @@ internal static class Idefics2Decode
         };
 
         var clock = Stopwatch.StartNew();
-        var weights = new TiledRandomWeights(backend, DType.BF16);
+        var weights = new TiledRandomWeights(backend, DType.BF16, format == DType.BF16 ? null : format);
         using Idefics2Chat chat = Idefics2Chat.Create(new Idefics2ForConditionalGeneration(weights.Root, config), Tokenizer(),
             PreferenceExtractor.ViperImageSettings(new Imaging.Idefics2ImageProcessor()), new GenerationConfig([]));
         double buildMs = clock.Elapsed.TotalMilliseconds;
@@ -71,7 +75,8 @@ internal static class Idefics2Decode
         double decodeTokensPerSecond = (tokens - 1) / decode.TotalSeconds;
         var result = new
         {
-            backend = args[0], size = args[1], dtype = "bf16", parameters = weights.Bytes / 2, build_ms = buildMs,
+            backend = args[0], size = args[1], dtype = "bf16", weights = format.Label(),
+            weight_bytes = weights.Parameters.Names.Sum(n => weights.Parameters[n].SizeInBytes), build_ms = buildMs,
             prompt_tokens = prompt.Ids.Count, images = Idefics2Workload.Images,
             prefill_ms = session.PrefillTime.TotalMilliseconds, prefill_tokens_per_s = prompt.Ids.Count / session.PrefillTime.TotalSeconds,
             new_tokens = generated, decode_ms = decode.TotalMilliseconds, decode_tokens_per_s = decodeTokensPerSecond,

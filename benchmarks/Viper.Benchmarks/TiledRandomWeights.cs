@@ -9,13 +9,10 @@ namespace Viper.Benchmarks;
 /// building an 8B-shaped stack costs neither minutes of random draws nor a host copy of any large tensor (which would
 /// count in the peak memory the benchmark measures).
 /// </summary>
-internal sealed class TiledRandomWeights(IBackend backend, DType dtype) : WeightSource(backend, dtype)
+internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? linearWeights = null) : WeightSource(backend, dtype, linearWeights)
 {
     private const int BlockElements = 1 << 20;
     private readonly float[] _block = MakeBlock();
-
-    /// <summary>Bytes of every tensor handed out.</summary>
-    public long Bytes { get; private set; }
 
     protected override Tensor Read(string name, Shape shape)
     {
@@ -33,7 +30,6 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype) : Weight
             parts.Add(tail);
         }
 
-        Bytes += shape.ElementCount * DType.SizeInBytes();
         return Backend.Concat(parts, 0).ReshapeInto(shape.ToArray());
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -15,6 +16,9 @@ internal unsafe interface IWeightDecoder
     static abstract DType Format { get; }
 
     static abstract void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
+
+    /// <summary>The same 32 values as two AVX-512 vectors (only called when <see cref="Avx512F"/> is supported).</summary>
+    static abstract void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi);
 
     /// <summary>One value of a row without its per-channel scale, for a tail shorter than 32 (per-element formats only).</summary>
     static abstract float Decode1(byte* row, int at);
@@ -34,6 +38,14 @@ internal unsafe struct BF16Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => FloatBits.BF16ToF32(((ushort*)row)[at]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        ushort* p = (ushort*)row + at;
+        lo = (Avx512F.ConvertToVector512UInt32(Vector256.Load(p)) << 16).AsSingle();
+        hi = (Avx512F.ConvertToVector512UInt32(Vector256.Load(p + 16)) << 16).AsSingle();
+    }
 }
 
 internal unsafe struct F16Weights : IWeightDecoder
@@ -50,6 +62,25 @@ internal unsafe struct F16Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => FloatBits.F16ToF32(((ushort*)row)[at]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        ushort* p = (ushort*)row + at;
+        lo = HalfBits(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)));
+        hi = HalfBits(Avx512F.ConvertToVector512UInt32(Vector256.Load(p + 16)));
+    }
+
+    /// <summary><see cref="HalfBits(Vector256{uint})"/> sixteen at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalfBits(Vector512<uint> h)
+    {
+        Vector512<uint> magnitude = (h & Vector512.Create(0x7FFFu)) << 13;
+        Vector512<float> scaled = magnitude.AsSingle() * Vector512.Create(5.192297e33f); // 2^112
+        Vector512<uint> special = Vector512.Equals(h & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u));
+        Vector512<uint> bits = Vector512.ConditionalSelect(special, magnitude | Vector512.Create(0x7F800000u), scaled.AsUInt32());
+        return (bits | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
 
     /// <summary>
     /// f16 bits (zero-extended) → f32, exactly: the magnitude shifted into f32 position and scaled by 2¹¹² is right for
@@ -75,6 +106,10 @@ internal unsafe struct Int8Weights : IWeightDecoder
         Bytes.Signed(Vector256.Load((sbyte*)row + at), out w0, out w1, out w2, out w3);
 
     public static float Decode1(byte* row, int at) => ((sbyte*)row)[at];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi) =>
+        Bytes.SignedWide((sbyte*)row + at, out lo, out hi);
 }
 
 internal unsafe struct Q8_0Weights : IWeightDecoder
@@ -91,6 +126,15 @@ internal unsafe struct Q8_0Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => throw new InvalidOperationException("q8_0 rows are whole blocks");
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        byte* block = row + (at / 32 * 34);
+        Vector512<float> d = Vector512.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Bytes.SignedWide((sbyte*)(block + 2), out lo, out hi);
+        (lo, hi) = (lo * d, hi * d);
+    }
 }
 
 internal unsafe struct Q4_0Weights : IWeightDecoder
@@ -110,6 +154,17 @@ internal unsafe struct Q4_0Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => throw new InvalidOperationException("q4_0 rows are whole blocks");
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        byte* block = row + (at / 32 * 18);
+        Vector512<float> d = Vector512.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector128<byte> packed = Vector128.Load(block + 2);
+        Vector512<int> eight = Vector512.Create(8);
+        lo = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(packed & Vector128.Create((byte)0x0F)) - eight) * d;
+        hi = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.ShiftRightLogical(packed, 4)) - eight) * d;
+    }
 }
 
 internal unsafe struct E4M3Weights : IWeightDecoder
@@ -124,6 +179,22 @@ internal unsafe struct E4M3Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => Runtime.Quantization.Fp8.E4M3ToF32(row[at]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        lo = E4M3(Avx512F.ConvertToVector512UInt32(Vector128.Load(row + at)));
+        hi = E4M3(Avx512F.ConvertToVector512UInt32(Vector128.Load(row + at + 16)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> E4M3(Vector512<uint> b)
+    {
+        Vector512<uint> magnitude = b & Vector512.Create(0x7Fu);
+        Vector512<float> value = (magnitude << 20).AsSingle() * Vector512.Create(1.329228e36f); // 2^120
+        Vector512<uint> bits = Vector512.ConditionalSelect(Vector512.Equals(magnitude, Vector512.Create(0x7Fu)), Vector512.Create(0x7FC00000u), value.AsUInt32());
+        return (bits | ((b & Vector512.Create(0x80u)) << 24)).AsSingle();
+    }
 
     /// <summary>E4M3 bits → f32: exponent and mantissa moved to f32 position and scaled by 2¹²⁰ (bias 127 − 7), subnormals included; 0x7F is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,11 +219,25 @@ internal unsafe struct E5M2Weights : IWeightDecoder
     }
 
     public static float Decode1(byte* row, int at) => Runtime.Quantization.Fp8.E5M2ToF32(row[at]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        lo = F16Weights.HalfBits(Avx512F.ConvertToVector512UInt32(Vector128.Load(row + at)) << 8);
+        hi = F16Weights.HalfBits(Avx512F.ConvertToVector512UInt32(Vector128.Load(row + at + 16)) << 8);
+    }
 }
 
-/// <summary>32 bytes widened to four vectors of eight, in order.</summary>
-internal static class Bytes
+/// <summary>32 bytes widened to four vectors of eight (or two of sixteen), in order.</summary>
+internal static unsafe class Bytes
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SignedWide(sbyte* q, out Vector512<float> lo, out Vector512<float> hi)
+    {
+        lo = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q)));
+        hi = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + 16)));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Signed(Vector256<sbyte> q, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
     {

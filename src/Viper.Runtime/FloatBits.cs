@@ -12,7 +12,21 @@ public static class FloatBits
 {
     public static ushort F32ToF16(float value) => BitConverter.HalfToUInt16Bits((Half)value);
 
-    public static float F16ToF32(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
+    /// <summary>
+    /// f16 → f32 by bits (the same value as (float)Half, a few instructions instead of a call: the per-block scale of Q8_0/Q4_0
+    /// weights is converted once per 32 values in the decode loop). The magnitude moved into f32 position and scaled by 2¹¹²
+    /// is exact for normals and subnormals; an all-ones exponent becomes f32's, a NaN's payload kept and made quiet.
+    /// </summary>
+    public static float F16ToF32(ushort bits)
+    {
+        uint magnitude = (uint)(bits & 0x7FFF) << 13, sign = (uint)(bits & 0x8000) << 16;
+        if ((bits & 0x7C00) == 0x7C00)
+        {
+            return BitConverter.UInt32BitsToSingle(sign | magnitude | 0x7F800000u | ((bits & 0x3FF) != 0 ? 0x400000u : 0)); // NaN kept quiet
+        }
+
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(magnitude) * 5.192297e33f) | sign); // 2^112
+    }
 
     /// <summary>Round-to-nearest-even f32 → bf16, as c10::BFloat16's round_to_nearest_even.</summary>
     public static ushort F32ToBF16(float value)

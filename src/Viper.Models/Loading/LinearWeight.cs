@@ -35,20 +35,24 @@ public static class LinearWeightFormats
         var data = new byte[format.BytesFor(weight.Shape)];
         float[]? scale = format.NeedsScale() ? new float[n] : null;
         long rowBytes = format.BytesFor(k);
-        for (int first = 0; first < n; first += SlabRows)
+        int group = Environment.ProcessorCount; // slabs downloaded, then quantized in parallel: peak f32 is one group, not the matrix
+        for (int start = 0; start < n; start += group * SlabRows)
         {
-            int rows = Math.Min(SlabRows, n - first);
-            using Tensor slab = weight.Slice(first, rows);
-            float[] values = slab.ToFloats();
-            if (format.IsFloat())
+            int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * SlabRows)).Where(f => f < n)];
+            float[][] values = [.. firsts.Select(first => { using Tensor slab = weight.Slice(first, Math.Min(SlabRows, n - first)); return slab.ToFloats(); })];
+            Parallel.For(0, firsts.Length, i =>
             {
-                HostTensors.EncodeFloats(values, format).CopyTo(data.AsSpan((int)(first * rowBytes)));
-            }
-            else
-            {
-                WeightQuantizer.QuantizeRows(values, k, format, data.AsSpan((int)(first * rowBytes), (int)(rows * rowBytes)),
-                    scale is null ? default : scale.AsSpan(first, rows));
-            }
+                int first = firsts[i], rows = values[i].Length / k;
+                Span<byte> target = data.AsSpan((int)(first * rowBytes), (int)(rows * rowBytes));
+                if (format.IsFloat())
+                {
+                    HostTensors.EncodeFloats(values[i], format).CopyTo(target);
+                }
+                else
+                {
+                    WeightQuantizer.QuantizeRows(values[i], k, format, target, scale is null ? default : scale.AsSpan(first, rows));
+                }
+            });
         }
 
         Tensor stored = backend.FromHost(data, weight.Shape, format);
