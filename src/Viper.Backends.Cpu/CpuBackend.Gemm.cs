@@ -9,7 +9,8 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>
     /// f32 weights: one GEMM. Any other weight stays as stored. Up to <see cref="StreamingGemv.MaxRows"/> rows of x
-    /// (decode): each weight byte is streamed once and decoded in registers. More rows (prefill): W is dequantized one
+    /// (decode): each weight byte is streamed once and decoded in registers — Q8_0/Q4_0 in integer dot products against
+    /// Q8_0-quantized activations, as llama.cpp does (<see cref="BlockDotGemv"/>). More rows (prefill): W is dequantized one
     /// panel of rows at a time into a bounded f32 scratch and each panel's GEMM writes its slice of output columns, so no
     /// matrix ever has an f32 copy (the widened copy of a 32000×4096 head alone would be 500 MB). Either way every
     /// output is one dot product over the whole K.
@@ -31,6 +32,12 @@ public sealed unsafe partial class CpuBackend
 
         float* scale = weightScale is null ? null : (float*)Ptr(weightScale);
         int scaleCount = weightScale is null ? 0 : weightScale.Shape[0];
+        if (m <= StreamingGemv.MaxRows && BlockDotGemv.Applies(weight.DType))
+        {
+            BlockDotGemv.Run(weight.DType, Ptr(weight), xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            return y.Finish();
+        }
+
         if (m <= StreamingGemv.MaxRows)
         {
             StreamingGemv.Run(weight.DType, Ptr(weight), scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Viper.Runtime;
@@ -42,6 +43,7 @@ internal static unsafe class StreamingGemv
 
     private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
         public void Columns<TDecoder>(int item)
             where TDecoder : struct, IWeightDecoder
         {

@@ -120,7 +120,7 @@ internal unsafe struct Q8_0Weights : IWeightDecoder
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
     {
         byte* block = row + (at / 32 * 34);
-        Vector256<float> d = Vector256.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector256<float> d = Vector256.Create(HalfTable.Value(*(ushort*)block));
         Bytes.Signed(Vector256.Load((sbyte*)(block + 2)), out w0, out w1, out w2, out w3);
         (w0, w1, w2, w3) = (w0 * d, w1 * d, w2 * d, w3 * d);
     }
@@ -131,7 +131,7 @@ internal unsafe struct Q8_0Weights : IWeightDecoder
     public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
     {
         byte* block = row + (at / 32 * 34);
-        Vector512<float> d = Vector512.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector512<float> d = Vector512.Create(HalfTable.Value(*(ushort*)block));
         Bytes.SignedWide((sbyte*)(block + 2), out lo, out hi);
         (lo, hi) = (lo * d, hi * d);
     }
@@ -145,7 +145,7 @@ internal unsafe struct Q4_0Weights : IWeightDecoder
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
     {
         byte* block = row + (at / 32 * 18);
-        Vector256<float> d = Vector256.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector256<float> d = Vector256.Create(HalfTable.Value(*(ushort*)block));
         Vector128<byte> packed = Vector128.Load(block + 2);
         Vector128<byte> low = packed & Vector128.Create((byte)0x0F), high = Vector128.ShiftRightLogical(packed, 4);
         Vector256<sbyte> q = Vector256.Create(low, high).AsSByte() - Vector256.Create((sbyte)8); // values 0..15 are the low nibbles, 16..31 the high
@@ -159,7 +159,7 @@ internal unsafe struct Q4_0Weights : IWeightDecoder
     public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
     {
         byte* block = row + (at / 32 * 18);
-        Vector512<float> d = Vector512.Create(FloatBits.F16ToF32(*(ushort*)block));
+        Vector512<float> d = Vector512.Create(HalfTable.Value(*(ushort*)block));
         Vector128<byte> packed = Vector128.Load(block + 2);
         Vector512<int> eight = Vector512.Create(8);
         lo = Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(packed & Vector128.Create((byte)0x0F)) - eight) * d;

@@ -53,7 +53,10 @@ public class LinearWeightFormatTests
             return metric.Score([images[0], images[2]], [images[1], images[3]], [images[4]])[0];
         }
 
-        Assert.Equal(Score(dequantized), Score(quantized), 1e-4);
+        // Exact up to f32 arithmetic, except the CPU's Q8_0/Q4_0 decode, which rounds activations to Q8_0 as llama.cpp does
+        // (measured: 1e-3 for q8_0, 3.5e-3 for q4_0 on this model).
+        double tolerance = backend == "cpu" && format is "q8_0" or "q4_0" ? 1e-2 : 1e-4;
+        Assert.Equal(Score(dequantized), Score(quantized), tolerance);
     }
 
     [Fact]
