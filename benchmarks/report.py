@@ -7,6 +7,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --mistral BDN_RESULTS_DIR TORCH_JSON MEMORY_JSON RESULTS_MD  (bf16 decoder, benchmarks/run-cpu-mistral.sh)
        report.py --idefics2 BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (ViPer's IDEFICS2 workloads, benchmarks/run-cpu-idefics2.sh)
        report.py --aesthetic BDN_RESULTS_DIR TORCH_JSON RESULTS_MD (aesthetic gradients on CLIP-L, benchmarks/run-cpu-aesthetic.sh)
+       report.py --decode BDN_RESULTS_DIR LAYERS THREADS MEMORY_DIR RESULTS_MD (decode per weight format vs llama.cpp, benchmarks/run-cpu-decode.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import ctypes
@@ -256,7 +257,67 @@ def aesthetic_table(bdn, torch_results):
     return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
 
 
+def by_class_and_format(folder):
+    """(benchmark class, Format parameter or None) → median ms, from one run's BenchmarkDotNet reports."""
+    medians = {}
+    for path in glob.glob(os.path.join(folder, "*-report-full.json")):
+        with open(path) as f:
+            for b in json.load(f)["Benchmarks"]:
+                fmt = b["Parameters"].split("=", 1)[1] if b["Parameters"] else None
+                medians[(b["Type"], fmt)] = b["Statistics"]["Median"] / 1e6
+    return medians
+
+
+def streamed_bytes(fmt, layers):
+    """Bytes one decode step reads on the Mistral-shaped stack: every linear weight in its format (int8/fp8 with an f32
+    scale per row), the bf16 norms and the head; not the embedding table (one row is gathered)."""
+    matrices = [(4096, 4096), (1024, 4096), (1024, 4096), (4096, 4096), (14336, 4096), (14336, 4096), (4096, 14336)]
+    per_element = {"bf16": 2.0, "int8": 1.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}[fmt]
+    row_scale = 4 if fmt in ("int8", "fp8") else 0
+    weight = lambda n, k: n * k * per_element + n * row_scale  # noqa: E731
+    return layers * (sum(weight(n, k) for n, k in matrices) + 2 * 4096 * 2) + weight(32000, 4096) + 4096 * 2
+
+
+def decode_table(bdn, layers, threads, memory_dir):
+    medians = by_class_and_format(bdn)
+    read_ms = medians[("ReadBandwidthBenchmarks", None)]
+    bandwidth = (1 << 30) / (read_ms / 1000) / 1e9
+    gib = 1 << 30
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {threads} threads for both engines; llama.cpp through "
+        "LLamaSharp.Backend.Cpu 0.30.0 (its AVX-512 build, picked for this CPU) on a GGUF the benchmark writes from the same random "
+        f"weights. One run of benchmarks/run-cpu-decode.sh: the {layers}-layer stack + the 32000-token head, one decode step "
+        "after a 512-token prompt, BenchmarkDotNet medians of 10 after 6 warm-ups, and in the same run a 1 GiB read with the same "
+        f"threads: **{bandwidth:.1f} GB/s** ({read_ms:.2f} ms). GB/s = bytes a step reads ÷ its time (the embedding table excluded).",
+        "",
+        "| weights | Viper ms/token | Viper tokens/s | Viper GB/s | % of read | llama.cpp ms/token | llama.cpp tokens/s | llama.cpp GB/s | % of read | Viper / llama.cpp speed | 32-layer peak RSS / weights |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for fmt in ["bf16", "int8", "q8_0", "q4_0", "fp8"]:
+        bytes_ = streamed_bytes(fmt, layers)
+        ours, theirs = medians.get(("DecodeFormatBenchmarks", fmt)), medians.get(("LlamaCppDecodeBenchmarks", fmt))
+        rate = lambda ms: bytes_ / (ms / 1000) / 1e9  # noqa: E731
+        memory_path = os.path.join(memory_dir, f"memory-{fmt}.json")
+        memory = "—"
+        if os.path.exists(memory_path):
+            with open(memory_path) as f:
+                m = json.load(f)
+            memory = f"{m['ratio']:.3f} ({m['peak_rss_bytes'] / gib:.2f} / {m['weight_bytes'] / gib:.2f} GiB)"
+        cells = [
+            f"{ours:.2f}", f"{1000 / ours:.1f}", f"{rate(ours):.1f}", f"{100 * rate(ours) / bandwidth:.0f} %",
+            "—" if theirs is None else f"{theirs:.2f}", "—" if theirs is None else f"{1000 / theirs:.1f}",
+            "—" if theirs is None else f"{rate(theirs):.1f}", "—" if theirs is None else f"{100 * rate(theirs) / bandwidth:.0f} %",
+            "—" if theirs is None else f"{theirs / ours:.2f}", memory,
+        ]
+        lines.append("| " + " | ".join([fmt, *cells]) + " |")
+    return lines
+
+
 def main():
+    if sys.argv[1] == "--decode":
+        bdn, layers, threads, memory_dir, results_md = sys.argv[2:7]
+        replace_between(results_md, "cpu-decode", decode_table(bdn, int(layers), threads, memory_dir))
+        return
     if sys.argv[1] == "--aesthetic":
         bdn, torch_json, results_md = sys.argv[2:5]
         with open(torch_json) as f:

@@ -20,7 +20,7 @@ public static class LinearWeightFormats
     public static bool IsStorable(DType format) => format.IsFloat() || format is DType.I8 or DType.F8E4M3 or DType.Q8_0 or DType.Q4_0;
 
     /// <summary>
-    /// Converts a float weight (N, K) on <paramref name="backend"/> into <paramref name="format"/>, a slab of rows at a time.
+    /// Converts a float weight (N, K) on <paramref name="backend"/> into <paramref name="format"/>, a few slabs of rows at a time.
     /// A block format needs K in whole blocks of 32; a layer whose K is not keeps int8 per channel instead (8 bits and a
     /// scale per row, any K), as llama.cpp falls back to another type for tensors its blocks do not divide.
     /// </summary>
@@ -32,30 +32,42 @@ public static class LinearWeightFormats
             format = DType.I8;
         }
 
-        var data = new byte[format.BytesFor(weight.Shape)];
         float[]? scale = format.NeedsScale() ? new float[n] : null;
         long rowBytes = format.BytesFor(k);
-        int group = Environment.ProcessorCount; // slabs downloaded, then quantized in parallel: peak f32 is one group, not the matrix
-        for (int start = 0; start < n; start += group * SlabRows)
+        Tensor stored = backend.Allocate(weight.Shape, format);
+        try
         {
-            int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * SlabRows)).Where(f => f < n)];
-            float[][] values = [.. firsts.Select(first => { using Tensor slab = weight.Slice(first, Math.Min(SlabRows, n - first)); return slab.ToFloats(); })];
-            Parallel.For(0, firsts.Length, i =>
+            // A few slabs downloaded, quantized in parallel and uploaded into their rows: the host holds one group, not the matrix.
+            int group = Environment.ProcessorCount;
+            for (int start = 0; start < n; start += group * SlabRows)
             {
-                int first = firsts[i], rows = values[i].Length / k;
-                Span<byte> target = data.AsSpan((int)(first * rowBytes), (int)(rows * rowBytes));
-                if (format.IsFloat())
+                int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * SlabRows)).Where(f => f < n)];
+                float[][] values = [.. firsts.Select(first => { using Tensor slab = weight.Slice(first, Math.Min(SlabRows, n - first)); return slab.ToFloats(); })];
+                byte[][] parts = new byte[firsts.Length][];
+                Parallel.For(0, firsts.Length, i =>
                 {
-                    HostTensors.EncodeFloats(values[i], format).CopyTo(target);
-                }
-                else
+                    int rows = values[i].Length / k;
+                    parts[i] = format.IsFloat() ? HostTensors.EncodeFloats(values[i], format) : new byte[rows * rowBytes];
+                    if (!format.IsFloat())
+                    {
+                        WeightQuantizer.QuantizeRows(values[i], k, format, parts[i], scale is null ? default : scale.AsSpan(firsts[i], rows));
+                    }
+                });
+                for (int i = 0; i < firsts.Length; i++)
                 {
-                    WeightQuantizer.QuantizeRows(values[i], k, format, target, scale is null ? default : scale.AsSpan(first, rows));
+                    int rows = values[i].Length / k;
+                    using Tensor part = backend.FromHost(parts[i], new Shape(rows, k), format);
+                    using Tensor rowsOfStored = stored.Slice(firsts[i], rows);
+                    backend.CopyInto(part, rowsOfStored);
                 }
-            });
+            }
+        }
+        catch
+        {
+            stored.Dispose();
+            throw;
         }
 
-        Tensor stored = backend.FromHost(data, weight.Shape, format);
         return new LinearWeight(stored, scale is null ? null : backend.FromFloats(scale, new Shape(n)));
     }
 }

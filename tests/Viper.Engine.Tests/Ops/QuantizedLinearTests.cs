@@ -139,6 +139,33 @@ public class QuantizedLinearTests
         }
     }
 
+    /// <summary>Quantizing at load (slabs of 256 rows, uploaded into their rows) stores what the host quantizer makes of the whole matrix.</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]
+    public void QuantizingAtLoadStoresTheHostQuantizersBytes(string backend)
+    {
+        using IBackend b = TestBackends.Create(backend);
+        const int n = 1100, k = 96;
+        float[] source = Random(new Random(8), n * k, 0.3f);
+        using Tensor weight = b.FromFloats(source, new Shape(n, k), DType.BF16);
+        float[] stored = weight.ToFloats();
+        foreach (DType format in new[] { DType.I8, DType.F8E4M3, DType.Q8_0, DType.Q4_0, DType.F16 })
+        {
+            Viper.Models.Loading.LinearWeight converted = Viper.Models.Loading.LinearWeightFormats.Convert(b, weight, format);
+            using (converted.Weight)
+            using (converted.Scale)
+            {
+                byte[] expected = format.IsFloat() ? HostTensors.EncodeFloats(stored, format) : WeightQuantizer.Quantize(stored, n, k, format).Data;
+                Assert.Equal((format, new Shape(n, k)), (converted.Weight.DType, converted.Weight.Shape));
+                Assert.True(expected.AsSpan().SequenceEqual(converted.Weight.ToBytes()), $"{format.Label()} on {backend}: the stored bytes differ");
+                if (format.NeedsScale())
+                {
+                    Assert.Equal(WeightQuantizer.Quantize(stored, n, k, format).Scale, converted.Scale!.ToFloats());
+                }
+            }
+        }
+    }
+
     [Fact]
     public void DecodeResultsDoNotDependOnTheThreadCount()
     {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Decode per weight format on the Mistral-7B-shaped stack at a 512-token context, with llama.cpp beside it (issue 29):
+#  - one BenchmarkDotNet run times the engine's decode step per format (DecodeFormatBenchmarks: bf16, int8, q8_0, q4_0,
+#    fp8), llama.cpp's on the same weights written as GGUF (LlamaCppDecodeBenchmarks: bf16, q8_0, q4_0) and a 1 GiB
+#    STREAM-like read with the same threads (ReadBandwidthBenchmarks), so the % of bandwidth and the ratios come from one run;
+#  - memory: the whole MEMORY_LAYERS-layer stack per format in a process of its own (peak RSS against the weight bytes).
+# Writes the table into benchmarks/RESULTS.md. Usage: benchmarks/run-cpu-decode.sh [threads] [layers] [memory-layers]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${1:-$(nproc)}
+layers=${2:-4}
+memory_layers=${3:-32}
+./tools/setup.sh
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dotnet build -c Release benchmarks/Viper.Benchmarks -nologo -v quiet
+bench=benchmarks/Viper.Benchmarks/bin/Release/net10.0/Viper.Benchmarks
+for format in bf16 int8 q8_0 q4_0 fp8; do
+  DOTNET_PROCESSOR_COUNT=$threads "$bench" mistral-memory "$memory_layers" "$work/memory-$format.json" "$format"
+done
+DOTNET_PROCESSOR_COUNT=$threads VIPER_BENCH_DECODE_LAYERS=$layers "$bench" \
+  --filter 'Viper.Benchmarks.DecodeFormatBenchmarks*' 'Viper.Benchmarks.LlamaCppDecodeBenchmarks*' 'Viper.Benchmarks.ReadBandwidthBenchmarks*' \
+  --artifacts "$work/bdn"
+python3 benchmarks/report.py --decode "$work/bdn/results" "$layers" "$threads" "$work" benchmarks/RESULTS.md
