@@ -38,6 +38,10 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
     /// <summary>Frees the scratch and tensor buffers kept for reuse (between models of different shapes).</summary>
     public void ReleaseCachedMemory() => _pool.ReleaseCached();
 
+    public long AvailableBytes => HostMemory.AvailableBytes() + CachedBytes;
+
+    public string MemoryName => "RAM";
+
     /// <summary>A zero-filled tensor.</summary>
     public override Tensor Allocate(Shape shape, DType dtype) => Allocate(shape, dtype, zeroed: true);
 

@@ -7,4 +7,13 @@ namespace Viper.Runtime;
 public interface ICachedMemory
 {
     void ReleaseCachedMemory();
+
+    /// <summary>
+    /// Bytes new tensors can still take: what the memory they live in (RAM for the CPU backend, the GPU's memory for CUDA)
+    /// has free, plus what this backend's cache would hand back. For saying a model will not fit before reading it.
+    /// </summary>
+    long AvailableBytes { get; }
+
+    /// <summary>What that memory is, for messages: "RAM", "GPU memory".</summary>
+    string MemoryName { get; }
 }

@@ -25,6 +25,10 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     /// <summary>Gives the cached (free) device memory back to the device, for other processes or a larger model.</summary>
     public void ReleaseCachedMemory() => _pool.ReleaseCached();
 
+    public long AvailableBytes => Device.FreeMemoryBytes + _pool.Statistics.CachedBytes;
+
+    public string MemoryName => "GPU memory";
+
     public override Tensor Allocate(Shape shape, DType dtype)
     {
         Tensor t = AllocateUninitialized(shape, dtype);

@@ -20,6 +20,9 @@ public interface IGpuDevice : IDisposable
 
     DeviceBuffer Allocate(long bytes);
 
+    /// <summary>Device memory that allocations can still take (cuMemGetInfo's free bytes on a GPU).</summary>
+    long FreeMemoryBytes { get; }
+
     /// <summary>Copies host bytes into the buffer starting <paramref name="offset"/> bytes in.</summary>
     void CopyToDevice(DeviceBuffer destination, ReadOnlySpan<byte> source, long offset = 0);
 

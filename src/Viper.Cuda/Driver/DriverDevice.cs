@@ -67,6 +67,16 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public long TotalMemoryBytes { get; }
 
+    public long FreeMemoryBytes
+    {
+        get
+        {
+            Enter();
+            Check(cuMemGetInfo(out nuint free, out _));
+            return (long)free;
+        }
+    }
+
     /// <summary>Null when a GPU can be used here, else why not (no driver, no device).</summary>
     public static string? WhyUnavailable()
     {

@@ -29,6 +29,9 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
     /// <summary>When set, allocations past this many live bytes fail as a GPU out of memory does (for allocator tests).</summary>
     public long? MemoryLimitBytes { get; } = memoryLimitBytes;
 
+    /// <summary>The limit less the live bytes; without a limit, the host's available RAM (the emulator allocates there).</summary>
+    public long FreeMemoryBytes => MemoryLimitBytes is { } limit ? Math.Max(0, limit - Interlocked.Read(ref _liveBytes)) : Runtime.HostMemory.AvailableBytes();
+
     public static bool IsAvailable => LibraryPath is not null;
 
     /// <summary>The emulator library in use (VIPER_EMU_LIBRARY, or the one tools/emu/build.sh built).</summary>

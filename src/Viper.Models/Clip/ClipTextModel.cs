@@ -50,7 +50,11 @@ public sealed class ClipTextModel : Module
     {
         ClipTextConfig config = ClipTextConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", variant,
-            store => new ClipTextModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config, store.Contains("text_projection.weight")));
+            store =>
+            {
+                MemoryFit.Check(store, backend, dtype, linearWeights);
+                return new ClipTextModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config, store.Contains("text_projection.weight"));
+            });
     }
 
     /// <summary>

@@ -51,6 +51,7 @@ public sealed class Idefics2ForConditionalGeneration : Module
         Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", null, store =>
         {
+            MemoryFit.Check(store, backend, dtype, linearWeights);
             WeightSource checkpoint = new CheckpointWeights(store, backend, dtype, progress, cancellationToken, linearWeights);
             WeightSource weights = decorate?.Invoke(checkpoint) ?? checkpoint;
             try

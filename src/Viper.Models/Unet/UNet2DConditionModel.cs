@@ -62,7 +62,11 @@ public sealed class UNet2DConditionModel : Module
     {
         UNet2DConditionConfig config = UNet2DConditionConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
-            store => new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config));
+            store =>
+            {
+                MemoryFit.Check(store, backend, dtype, linearWeights);
+                return new UNet2DConditionModel(new CheckpointWeights(store, backend, dtype, linearWeights: linearWeights).Root, config);
+            });
     }
 
     /// <summary>

@@ -82,6 +82,33 @@ public class LinearWeightFormatTests
             Idefics2Chat.Load(quantized, b, DType.F32, new ChatLoadOptions { LinearWeights = DType.I8 })).Message);
     }
 
+    /// <summary>
+    /// A model that cannot fit the device is refused before any tensor is allocated, naming what it needs and what is
+    /// available; the same model written in q4_0 by `viper quantize` fits the same device.
+    /// </summary>
+    [Fact]
+    public void AModelThatDoesNotFitIsRefusedBeforeAnythingIsRead()
+    {
+        using var work = new TempFolder();
+        string quantized = Path.Combine(work.Path, "q4");
+        Assert.Equal(0, CliRunner.Run(work.Path, "quantize", Idefics2Refs.Folder, "--format", "q4_0", "--out", quantized, "--dtype", "f32").ExitCode);
+        long f32Bytes = Estimate(Idefics2Refs.Folder), q4Bytes = Estimate(quantized);
+        Assert.True(q4Bytes < f32Bytes * 0.6, $"q4_0 {q4Bytes} vs f32 {f32Bytes}"); // the tiny model: embeddings and int8 fallbacks (K = 48) weigh in
+        var device = new Viper.Cuda.Emulation.EmulatedDevice(memoryLimitBytes: (q4Bytes + f32Bytes) / 2);
+        using var backend = new Viper.Cuda.Backend.CudaBackend(device);
+        var e = Assert.Throws<WeightsException>(() => Idefics2Chat.Load(Idefics2Refs.Folder, backend, DType.F32));
+        Assert.Contains("loading it with f32 weights needs about", e.Message);
+        Assert.Contains("of GPU memory", e.Message);
+        Assert.Equal(0, backend.Memory.InUseBytes);
+        using Idefics2Chat fits = Idefics2Chat.Load(quantized, backend, DType.F32);
+
+        static long Estimate(string folder)
+        {
+            using WeightStore store = WeightStore.Open(Path.Combine(folder, "model.safetensors"));
+            return Viper.Models.Loading.MemoryFit.EstimateBytes(store, DType.F32, null);
+        }
+    }
+
     [Fact]
     public void TheWeightsOptionIsCheckedBeforeAnythingLoads()
     {
