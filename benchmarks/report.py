@@ -8,6 +8,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --idefics2 BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (ViPer's IDEFICS2 workloads, benchmarks/run-cpu-idefics2.sh)
        report.py --aesthetic BDN_RESULTS_DIR TORCH_JSON RESULTS_MD (aesthetic gradients on CLIP-L, benchmarks/run-cpu-aesthetic.sh)
        report.py --decode BDN_RESULTS_DIR LAYERS THREADS MEMORY_DIR RESULTS_MD (decode per weight format vs llama.cpp, benchmarks/run-cpu-decode.sh)
+       report.py --format-accuracy ACCURACY_JSON RESULTS_MD (what each weight format changes, benchmarks/run-cpu-decode.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
 import ctypes
@@ -313,7 +314,26 @@ def decode_table(bdn, layers, threads, memory_dir):
     return lines
 
 
+def format_accuracy_table(rows):
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()} by `Viper.Benchmarks format-accuracy` (CPU backend, f32 activations; "
+        "f32 is the reference row). Random weights: these say how far each format moves the numbers, not how a trained model's answers change.",
+        "",
+        "| weights | tiny IDEFICS2 metric score (f32: {:.4f}) | greedy ids equal to f32's | medium IDEFICS2 logits: max \\|Δ\\| | mean KL | SD1.5 UNet ε: ‖Δε‖/‖ε‖ | 256² image: mean \\|Δ\\| levels | max \\|Δ\\| levels |".format(rows[0]["metric_score"]),
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['format']} | {r['metric_score']:.4f} | {r['greedy_ids_equal']} of {r['greedy_ids']} | {r['logit_max_abs_error']:.4f} | "
+                     f"{r['logit_mean_kl']:.2e} | {r['unet_eps_relative_error']:.2e} | {r['image_mean_level_difference']:.2f} | {r['image_max_level_difference']} |")
+    return lines
+
+
 def main():
+    if sys.argv[1] == "--format-accuracy":
+        accuracy_json, results_md = sys.argv[2:4]
+        with open(accuracy_json) as f:
+            replace_between(results_md, "cpu-format-accuracy", format_accuracy_table(json.load(f)))
+        return
     if sys.argv[1] == "--decode":
         bdn, layers, threads, memory_dir, results_md = sys.argv[2:7]
         replace_between(results_md, "cpu-decode", decode_table(bdn, int(layers), threads, memory_dir))

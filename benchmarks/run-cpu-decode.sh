@@ -3,7 +3,8 @@
 #  - one BenchmarkDotNet run times the engine's decode step per format (DecodeFormatBenchmarks: bf16, int8, q8_0, q4_0,
 #    fp8), llama.cpp's on the same weights written as GGUF (LlamaCppDecodeBenchmarks: bf16, q8_0, q4_0) and a 1 GiB
 #    STREAM-like read with the same threads (ReadBandwidthBenchmarks), so the % of bandwidth and the ratios come from one run;
-#  - memory: the whole MEMORY_LAYERS-layer stack per format in a process of its own (peak RSS against the weight bytes).
+#  - memory: the whole MEMORY_LAYERS-layer stack per format in a process of its own (peak RSS against the weight bytes);
+#  - accuracy: format-accuracy against f32 weights (after the timed parts, so it does not share their cores).
 # Writes the table into benchmarks/RESULTS.md. Usage: benchmarks/run-cpu-decode.sh [threads] [layers] [memory-layers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +24,8 @@ DOTNET_PROCESSOR_COUNT=$threads VIPER_BENCH_DECODE_LAYERS=$layers "$bench" \
   --filter 'Viper.Benchmarks.DecodeFormatBenchmarks*' 'Viper.Benchmarks.LlamaCppDecodeBenchmarks*' 'Viper.Benchmarks.ReadBandwidthBenchmarks*' \
   --artifacts "$work/bdn"
 python3 benchmarks/report.py --decode "$work/bdn/results" "$layers" "$threads" "$work" benchmarks/RESULTS.md
+# What each format changes: the tiny reference IDEFICS2, the medium random one, the SD1.5-shaped random pipeline.
+sd15=${VIPER_BENCH_PIPELINES:-artifacts/bench}/sd15-random
+[[ -f "$sd15/model_index.json" ]] || dotnet run -c Release --project src/Viper.Cli -- make-tiny sd15-random --out "$sd15"
+"$bench" format-accuracy ../shared/refs/idefics2 "$sd15" "$work/accuracy.json"
+python3 benchmarks/report.py --format-accuracy "$work/accuracy.json" benchmarks/RESULTS.md

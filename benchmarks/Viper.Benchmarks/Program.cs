@@ -1,5 +1,10 @@
 using BenchmarkDotNet.Running;
 
+if (args is ["format-accuracy", .. var accuracyArgs])
+{
+    return Viper.Benchmarks.FormatAccuracy.Run(accuracyArgs);
+}
+
 if (args is ["mistral-memory", .. var rest])
 {
     return Viper.Benchmarks.MistralMemory.Run(rest);

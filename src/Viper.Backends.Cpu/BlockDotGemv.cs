@@ -26,9 +26,20 @@ internal static unsafe class BlockDotGemv
         int blocks = k / Block;
         sbyte[] codes = new sbyte[m * k];
         float[] scales = new float[m * blocks];
+        var offsets = new Vector256<int>[m * blocks]; // Q4_0: −8·Σx of each block in lane 0, the start of its dot product
         for (int r = 0; r < m; r++)
         {
             QuantizeRow(new ReadOnlySpan<float>(x + ((long)r * k), k), codes.AsSpan(r * k, k), scales.AsSpan(r * blocks, blocks));
+            for (int b = 0; b < blocks; b++)
+            {
+                int sum = 0;
+                foreach (sbyte c in codes.AsSpan((r * k) + (b * Block), Block))
+                {
+                    sum += c;
+                }
+
+                offsets[(r * blocks) + b] = Vector256.CreateScalar(-8 * sum);
+            }
         }
 
         long rowBytes = format.BytesFor(k);
@@ -37,6 +48,7 @@ internal static unsafe class BlockDotGemv
         {
             fixed (sbyte* xq = codes)
             fixed (float* xd = scales)
+            fixed (Vector256<int>* xo = offsets)
             {
                 int first = item * ColumnsPerItem, end = Math.Min(n, first + ColumnsPerItem);
                 for (int c = first; c < end; c++)
@@ -45,8 +57,8 @@ internal static unsafe class BlockDotGemv
                     for (int r = 0; r < m; r++)
                     {
                         float dot = format == DType.Q8_0
-                            ? Row<Q8_0Blocks>(row, xq + ((long)r * k), xd + ((long)r * blocks), blocks)
-                            : Row<Q4_0Blocks>(row, xq + ((long)r * k), xd + ((long)r * blocks), blocks);
+                            ? RowQ8_0(row, xq + ((long)r * k), xd + ((long)r * blocks), blocks)
+                            : RowQ4_0(row, xq + ((long)r * k), xd + ((long)r * blocks), xo + ((long)r * blocks), blocks);
                         float* at = y + ((long)r * n) + c;
                         *at = dot + (addToY ? *at : 0f);
                     }
@@ -73,19 +85,45 @@ internal static unsafe class BlockDotGemv
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
-    private static float Row<TBlocks>(byte* row, sbyte* xq, float* xd, int blocks)
-        where TBlocks : struct, IBlockCodes
+    private static float RowQ8_0(byte* row, sbyte* xq, float* xd, int blocks)
     {
         Vector256<float> acc = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* block = row + (b * TBlocks.Bytes);
-            Vector256<int> dot = Dot(TBlocks.Codes(block), Vector256.Load(xq + (b * Block)));
+            byte* block = row + (b * 34);
+            Vector256<int> dot = Dot(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(xq + (b * Block)));
             acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(HalfTable.Value(*(ushort*)block) * xd[b]), acc);
         }
 
         return Vector256.Sum(acc);
     }
+
+    /// <summary>
+    /// Q4_0: the nibbles q (0..15) are already the unsigned operand of the integer dot product, so Σ(q − 8)·x is computed as
+    /// Σ q·x − 8·Σx, the second term precomputed per activation block and fed in as the dot product's starting value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float RowQ4_0(byte* row, sbyte* xq, float* xd, Vector256<int>* xo, int blocks)
+    {
+        Vector256<float> acc = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* block = row + (b * 18);
+            Vector128<byte> packed = Vector128.Load(block + 2);
+            Vector256<byte> nibbles = Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed, 4) & Vector128.Create((byte)0x0F));
+            Vector256<int> dot = UnsignedDot(xo[b], nibbles, Vector256.Load(xq + (b * Block)));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(HalfTable.Value(*(ushort*)block) * xd[b]), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>start + Σ q·x in eight int32 lanes for unsigned q ≤ 127.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> UnsignedDot(Vector256<int> start, Vector256<byte> q, Vector256<sbyte> x) =>
+        AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(start, q, x)
+            : start + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, x), Vector256<short>.One);
 
     /// <summary>Σ w·x in eight int32 lanes: |w| (unsigned) times x carrying w's sign, four products per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -96,35 +134,5 @@ internal static unsafe class BlockDotGemv
         return AvxVnni.IsSupported
             ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, signed)
             : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, signed), Vector256<short>.One); // pairs fit int16: |w| ≤ 128, |x| ≤ 127
-    }
-
-    /// <summary>A block format's 32 signed codes (value = code·d) and its block size in bytes (the f16 d first).</summary>
-    private interface IBlockCodes
-    {
-        static abstract int Bytes { get; }
-
-        static abstract Vector256<sbyte> Codes(byte* block);
-    }
-
-    private struct Q8_0Blocks : IBlockCodes
-    {
-        public static int Bytes => 34;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Codes(byte* block) => Vector256.Load((sbyte*)(block + 2));
-    }
-
-    private struct Q4_0Blocks : IBlockCodes
-    {
-        public static int Bytes => 18;
-
-        // Low nibbles are values 0..15, high nibbles 16..31; the code is the nibble − 8.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<sbyte> Codes(byte* block)
-        {
-            Vector128<byte> packed = Vector128.Load(block + 2);
-            Vector256<byte> nibbles = Vector256.Create(packed & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(packed, 4));
-            return nibbles.AsSByte() - Vector256.Create((sbyte)8);
-        }
     }
 }

@@ -9,7 +9,8 @@
 # include the cuda-driver rows when a GPU is present); bench (benchmarks/run-gpu.sh's two sides: BenchmarkDotNet Gpu*
 # and PyTorch bench_gpu_ops.py, the table written to gpu-results.md); sd15 (a random full-size SD1.5, 512², f16, 10 steps
 # with the step graph: the stage times); idefics2 (idefics2-8b's shape, tiled random bf16 weights: the extractor's prefill
-# and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU). Each part's output is PART.log;
+# and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU); formats (the same with the linear
+# weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json; in a rehearsal q4_0 at the tiny size). Each part's output is PART.log;
 # summary.txt lists status and seconds per part.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -100,9 +101,18 @@ if $gpu; then
   part sd15 120 sd15
   # Issue 14's figure: the extractor's prefill (8 images) and 64 greedy tokens on idefics2-8b's shape, bf16, graph-replayed decode.
   part idefics2 120 "$dotnet" "$bench" idefics2-decode cuda 8b 64 "$out/idefics2-decode.json"
+  # Issue 29's rows: the same workload with the linear weights in each low-bit format (quantized at load), 32 tokens each.
+  formats() {
+    for format in int8 q8_0 q4_0 fp8; do
+      "$dotnet" "$bench" idefics2-decode cuda 8b 32 "$out/idefics2-decode-$format.json" "$format" || return 1
+    done
+  }
+  export -f formats
+  part formats 300 formats
 else
   for name in selfcheck tests bench sd15; do skip "$name" "no GPU$($rehearse && echo ' (rehearsal)')"; done
   # The same command on the CPU at the tiny size: the bundle's benchmark program starts and writes its JSON.
   part idefics2 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode.json"
+  part formats 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode-q4_0.json" q4_0
 fi
 echo "total: $((SECONDS - start)) s" | tee -a "$out/summary.txt"
