@@ -49,7 +49,7 @@ internal static class FormatAccuracy
                 ["format"] = name,
                 ["metric_score"] = score,
                 ["metric_score_f32"] = reference.score,
-                ["greedy_ids_equal"] = ids.Zip(reference.ids).TakeWhile(p => p.First == p.Second).Count(),
+                ["greedy_ids_equal"] = ids.Zip(reference.ids!).TakeWhile(p => p.First == p.Second).Count(),
                 ["greedy_ids"] = ids.Length,
                 ["logit_max_abs_error"] = logits.Zip(referenceLogits!).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second))),
                 ["logit_mean_kl"] = logits.Zip(referenceLogits!).Average(p => Kl(p.Second, p.First)),
