@@ -70,6 +70,44 @@ public static class HostTensors
         return bytes;
     }
 
+    /// <summary>Float values (f32, f16, bf16) decoded into <paramref name="destination"/>, no allocation.</summary>
+    public static void DecodeFloats(ReadOnlySpan<byte> bytes, DType dtype, Span<float> destination)
+    {
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination);
+                break;
+            case DType.F16:
+                FloatBits.F16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), destination);
+                break;
+            case DType.BF16:
+                FloatBits.BF16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), destination);
+                break;
+            default:
+                throw new ArgumentException($"{dtype.Label()} is not a float dtype");
+        }
+    }
+
+    /// <summary>Floats encoded as f32, f16 or bf16 into <paramref name="destination"/>, no allocation.</summary>
+    public static void EncodeFloats(ReadOnlySpan<float> values, DType dtype, Span<byte> destination)
+    {
+        switch (dtype)
+        {
+            case DType.F32:
+                MemoryMarshal.AsBytes(values).CopyTo(destination);
+                break;
+            case DType.F16:
+                FloatBits.F32ToF16(values, MemoryMarshal.Cast<byte, ushort>(destination));
+                break;
+            case DType.BF16:
+                FloatBits.F32ToBF16(values, MemoryMarshal.Cast<byte, ushort>(destination));
+                break;
+            default:
+                throw new ArgumentException($"cannot encode floats as {dtype}");
+        }
+    }
+
     public static float[] DecodeFloats(ReadOnlySpan<byte> bytes, DType dtype)
     {
         float[] values = new float[bytes.Length / dtype.SizeInBytes()];

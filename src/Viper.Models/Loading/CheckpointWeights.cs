@@ -27,7 +27,14 @@ public sealed class CheckpointWeights(WeightStore store, IBackend backend, DType
     {
         if (!Store.Contains(name) || QuantizedCheckpoint.StoredFormat(Store, name) is not { } stored)
         {
-            return base.ReadLinear(name, shape);
+            if (LinearWeights is not { } format || format == DType || !Store.Entry(name).DType.IsFloat())
+            {
+                return base.ReadLinear(name, shape);
+            }
+
+            // Quantized straight from the file's bytes, a few slabs of rows at a time (the shape checked first, by name).
+            _ = Store.Require(name, shape, out DType storedAs);
+            return Counted(name, () => LinearWeightFormats.Convert(Backend, shape, storedAs, format, () => Store.Bytes(name)));
         }
 
         if (LinearWeights is { } asked && asked != stored)

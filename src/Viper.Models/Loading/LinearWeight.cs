@@ -1,3 +1,4 @@
+using System.Buffers;
 using Viper.Runtime;
 using Viper.Runtime.Quantization;
 
@@ -24,9 +25,29 @@ public static class LinearWeightFormats
     /// A block format needs K in whole blocks of 32; a layer whose K is not keeps int8 per channel instead (8 bits and a
     /// scale per row, any K), as llama.cpp falls back to another type for tensors its blocks do not divide.
     /// </summary>
-    public static LinearWeight Convert(IBackend backend, Tensor weight, DType format)
+    public static LinearWeight Convert(IBackend backend, Tensor weight, DType format) =>
+        Convert(backend, weight.Shape, weight.DType, format, (first, raw) =>
+        {
+            using Tensor slab = weight.Slice(first, raw.Length / weight.DType.SizeInBytes() / weight.Shape[1]);
+            backend.CopyToHost(slab, raw);
+        });
+
+    /// <summary>
+    /// The same from stored bytes (a checkpoint's mmapped tensor of <paramref name="stored"/> dtype): rows are decoded
+    /// straight from the file, so no compute-dtype copy of the matrix exists on the backend or the host.
+    /// </summary>
+    public static LinearWeight Convert(IBackend backend, Shape shape, DType stored, DType format, ReadOnlySpanGetter bytes) =>
+        Convert(backend, shape, stored, format, (first, raw) =>
+            bytes()[(first * shape[1] * stored.SizeInBytes())..][..raw.Length].CopyTo(raw));
+
+    /// <summary>The stored bytes of a tensor, asked for again per slab (a span cannot be captured).</summary>
+    public delegate ReadOnlySpan<byte> ReadOnlySpanGetter();
+
+    private delegate void SlabReader(int first, Span<byte> raw);
+
+    private static LinearWeight Convert(IBackend backend, Shape shape, DType source, DType format, SlabReader read)
     {
-        int n = weight.Shape[0], k = weight.Shape[1];
+        int n = shape[0], k = shape[1];
         if (format.BlockSize() > 1 && k % format.BlockSize() != 0)
         {
             format = DType.I8;
@@ -34,29 +55,42 @@ public static class LinearWeightFormats
 
         float[]? scale = format.NeedsScale() ? new float[n] : null;
         long rowBytes = format.BytesFor(k);
-        Tensor stored = backend.Allocate(weight.Shape, format);
+        int group = Environment.ProcessorCount, slabValues = SlabRows * k;
+        // Pooled host buffers, the same ones for every matrix of a load: no garbage per matrix to swell the process.
+        byte[][] raw = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<byte>.Shared.Rent(slabValues * source.SizeInBytes()))];
+        float[][] values = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<float>.Shared.Rent(slabValues))];
+        byte[][] parts = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<byte>.Shared.Rent((int)(SlabRows * rowBytes)))];
+        Tensor stored = backend.Allocate(shape, format);
         try
         {
-            // A few slabs downloaded, quantized in parallel and uploaded into their rows: the host holds one group, not the matrix.
-            int group = Environment.ProcessorCount;
+            // A few slabs downloaded, converted in parallel and uploaded into their rows: the host holds one group, not the matrix.
             for (int start = 0; start < n; start += group * SlabRows)
             {
                 int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * SlabRows)).Where(f => f < n)];
-                float[][] values = [.. firsts.Select(first => { using Tensor slab = weight.Slice(first, Math.Min(SlabRows, n - first)); return slab.ToFloats(); })];
-                byte[][] parts = new byte[firsts.Length][];
+                for (int i = 0; i < firsts.Length; i++)
+                {
+                    read(firsts[i], raw[i].AsSpan(0, Math.Min(SlabRows, n - firsts[i]) * k * source.SizeInBytes()));
+                }
+
                 Parallel.For(0, firsts.Length, i =>
                 {
-                    int rows = values[i].Length / k;
-                    parts[i] = format.IsFloat() ? HostTensors.EncodeFloats(values[i], format) : new byte[rows * rowBytes];
-                    if (!format.IsFloat())
+                    int rows = Math.Min(SlabRows, n - firsts[i]);
+                    Span<float> floats = values[i].AsSpan(0, rows * k);
+                    HostTensors.DecodeFloats(raw[i].AsSpan(0, rows * k * source.SizeInBytes()), source, floats);
+                    Span<byte> target = parts[i].AsSpan(0, (int)(rows * rowBytes));
+                    if (format.IsFloat())
                     {
-                        WeightQuantizer.QuantizeRows(values[i], k, format, parts[i], scale is null ? default : scale.AsSpan(firsts[i], rows));
+                        HostTensors.EncodeFloats(floats, format, target);
+                    }
+                    else
+                    {
+                        WeightQuantizer.QuantizeRows(floats, k, format, target, scale is null ? default : scale.AsSpan(firsts[i], rows));
                     }
                 });
                 for (int i = 0; i < firsts.Length; i++)
                 {
-                    int rows = values[i].Length / k;
-                    using Tensor part = backend.FromHost(parts[i], new Shape(rows, k), format);
+                    int rows = Math.Min(SlabRows, n - firsts[i]);
+                    using Tensor part = backend.FromHost(parts[i].AsSpan(0, (int)(rows * rowBytes)), new Shape(rows, k), format);
                     using Tensor rowsOfStored = stored.Slice(firsts[i], rows);
                     backend.CopyInto(part, rowsOfStored);
                 }
@@ -66,6 +100,12 @@ public static class LinearWeightFormats
         {
             stored.Dispose();
             throw;
+        }
+        finally
+        {
+            Array.ForEach(raw, a => ArrayPool<byte>.Shared.Return(a));
+            Array.ForEach(values, a => ArrayPool<float>.Shared.Return(a));
+            Array.ForEach(parts, a => ArrayPool<byte>.Shared.Return(a));
         }
 
         return new LinearWeight(stored, scale is null ? null : backend.FromFloats(scale, new Shape(n)));

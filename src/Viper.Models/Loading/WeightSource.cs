@@ -88,10 +88,16 @@ public abstract class WeightSource
             return new LinearWeight(loaded, null);
         }
 
+        LinearWeight converted;
         using (loaded)
         {
-            return LinearWeightFormats.Convert(Backend, loaded, format);
+            converted = LinearWeightFormats.Convert(Backend, loaded, format);
         }
+
+        // The compute-dtype copy is never used again: hand it back now instead of leaving it in the backend's cache, where it
+        // would stay resident beside the model (up to the cache's size: 1 GiB on the CPU backend).
+        (Backend as ICachedMemory)?.ReleaseCachedMemory();
+        return converted;
     }
 
     /// <summary>Reads a conv weight and re-lays it (Cout, KH, KW, Cin).</summary>
