@@ -52,21 +52,7 @@ public static class HostTensors
     public static byte[] EncodeFloats(ReadOnlySpan<float> values, DType dtype)
     {
         byte[] bytes = new byte[values.Length * dtype.SizeInBytes()];
-        switch (dtype)
-        {
-            case DType.F32:
-                MemoryMarshal.AsBytes(values).CopyTo(bytes);
-                break;
-            case DType.F16:
-                FloatBits.F32ToF16(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
-                break;
-            case DType.BF16:
-                FloatBits.F32ToBF16(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
-                break;
-            default:
-                throw new ArgumentException($"cannot encode floats as {dtype}");
-        }
-
+        EncodeFloats(values, dtype, bytes);
         return bytes;
     }
 
@@ -113,14 +99,8 @@ public static class HostTensors
         float[] values = new float[bytes.Length / dtype.SizeInBytes()];
         switch (dtype)
         {
-            case DType.F32:
-                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(values);
-                break;
-            case DType.F16:
-                FloatBits.F16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), values);
-                break;
-            case DType.BF16:
-                FloatBits.BF16ToF32(MemoryMarshal.Cast<byte, ushort>(bytes), values);
+            case DType.F32 or DType.F16 or DType.BF16:
+                DecodeFloats(bytes, dtype, values);
                 break;
             case DType.I32:
                 ReadOnlySpan<int> ints = MemoryMarshal.Cast<byte, int>(bytes);
