@@ -16,10 +16,8 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? l
 
     protected override Tensor Read(string name, Shape shape)
     {
-        bool norm = shape.Rank == 1;
-        float scale = norm ? 0.1f : 1f / MathF.Sqrt(shape.ElementCount / shape[0]);
-        int blockLength = (int)Math.Min(BlockElements, shape.ElementCount);
-        float[] values = [.. _block.Take(blockLength).Select(v => norm ? 1f + (v * scale) : v * scale)];
+        float[] values = Tile(shape);
+        int blockLength = values.Length;
         using Tensor block = Backend.FromFloats(values, new Shape(blockLength), DType);
         long whole = shape.ElementCount / blockLength;
         int rest = (int)(shape.ElementCount % blockLength);
@@ -33,8 +31,42 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? l
         return Backend.Concat(parts, 0).ReshapeInto(shape.ToArray());
     }
 
+    /// <summary>
+    /// A linear weight in a weight format is quantized slab by slab from the tiled values, as a checkpoint's is from its
+    /// file, so the stack's peak memory is the engine's loading, not a whole bf16 matrix built only to be converted.
+    /// </summary>
+    protected override LinearWeight ReadLinear(string name, Shape shape)
+    {
+        if (LinearWeights is not { } format || format == DType)
+        {
+            return base.ReadLinear(name, shape);
+        }
+
+        byte[] tile = HostTensors.EncodeFloats(Tile(shape), DType);
+        int element = DType.SizeInBytes();
+        return LinearWeightFormats.Convert(Backend, shape, DType, format, (first, raw) =>
+        {
+            long at = (long)first * shape[1] * element % tile.Length;
+            for (int done = 0; done < raw.Length;)
+            {
+                int run = (int)Math.Min(raw.Length - done, tile.Length - at);
+                tile.AsSpan((int)at, run).CopyTo(raw[done..]);
+                (done, at) = (done + run, 0);
+            }
+        });
+    }
+
     // The backend's convolution layout (OHWI), as CheckpointWeights hands it out after converting the stored OIHW.
     protected override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) => Read(name, new Shape(cout, kh, kw, cin));
+
+    /// <summary>The values repeated over a tensor of <paramref name="shape"/>: its element i is Tile[i mod length].</summary>
+    private float[] Tile(Shape shape)
+    {
+        bool norm = shape.Rank == 1;
+        float scale = norm ? 0.1f : 1f / MathF.Sqrt(shape.ElementCount / shape[0]);
+        int blockLength = (int)Math.Min(BlockElements, shape.ElementCount);
+        return [.. _block.Take(blockLength).Select(v => norm ? 1f + (v * scale) : v * scale)];
+    }
 
     private static float[] MakeBlock()
     {

@@ -11,8 +11,8 @@ public sealed unsafe partial class CpuBackend
     private const long HeadParallelScores = 1 << 20;
 
     /// <summary>
-    /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head) with two strided GEMMs reading heads straight out of the (B, T, H·D)
-    /// layout. Short sequences with enough heads to share out (CLIP's 77 tokens × 12 heads, the perceiver, decode) run
+    /// softmax(scale·Q·Kᵀ + mask)·V per (batch, head). Up to <see cref="DecodeAttentionRows"/> query rows read K and V in place
+    /// (<see cref="DecodeAttention"/>); more run two strided GEMMs reading heads straight out of the (B, T, H·D) layout. Short sequences with enough heads to share out (CLIP's 77 tokens × 12 heads, the perceiver, decode) run
     /// whole heads in parallel on single-threaded GEMMs; long ones run heads in turn, queries in blocks so the score
     /// matrix stays bounded, each GEMM on every thread. Which way depends only on the shapes and the thread count, so a
     /// result repeats on a given machine and thread count.
@@ -27,10 +27,7 @@ public sealed unsafe partial class CpuBackend
         float[]? bias = options.Bias?.ToFloats();
         int biasHeads = options.Bias?.Shape[1] ?? 1;
         using F32Input qs = Read(q);
-        using F32Input ks = Read(k);
-        using F32Input vs = Read(v);
         F32Output y = Write(q.Shape, q.DType);
-        float* qp = qs.Pointer, kp = ks.Pointer, vp = vs.Pointer, yp = y.Pointer;
         float scale = options.EffectiveScale;
 
         // One query row of head h of batch item b at query index t: the causal / key-length limit, the mask and bias.
@@ -46,6 +43,16 @@ public sealed unsafe partial class CpuBackend
             long biasAt = ((((long)b * biasHeads) + (biasHeads == 1 ? 0 : h)) * tq + t) * tk;
             ExcludingSoftmaxRow(row, limit, keyMask.AsSpan(keyMask is null ? 0 : b * tk), bias.AsSpan(bias is null ? 0 : (int)biasAt));
         }
+
+        if (tq <= DecodeAttentionRows)
+        {
+            DecodeAttention(q, k, v, options, qs.Pointer, y.Pointer, SoftmaxRow, keyLengths);
+            return y.Finish();
+        }
+
+        using F32Input ks = Read(k);
+        using F32Input vs = Read(v);
+        float* qp = qs.Pointer, kp = ks.Pointer, vp = vs.Pointer, yp = y.Pointer;
 
         float* Head(float* p, int b, int t, int h, int heads, int length) => p + ((((long)b * length) + t) * heads * d) + (h * d);
 

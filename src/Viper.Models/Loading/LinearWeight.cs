@@ -43,9 +43,11 @@ public static class LinearWeightFormats
     /// <summary>The stored bytes of a tensor, asked for again per slab (a span cannot be captured).</summary>
     public delegate ReadOnlySpan<byte> ReadOnlySpanGetter();
 
-    private delegate void SlabReader(int first, Span<byte> raw);
+    /// <summary>Fills <paramref name="raw"/> with the source bytes of the rows starting at row <paramref name="first"/>.</summary>
+    public delegate void SlabReader(int first, Span<byte> raw);
 
-    private static LinearWeight Convert(IBackend backend, Shape shape, DType source, DType format, SlabReader read)
+    /// <summary>The same from rows read slab by slab from anywhere (<paramref name="read"/>), in <paramref name="source"/> dtype.</summary>
+    public static LinearWeight Convert(IBackend backend, Shape shape, DType source, DType format, SlabReader read)
     {
         int n = shape[0], k = shape[1];
         if (format.BlockSize() > 1 && k % format.BlockSize() != 0)
