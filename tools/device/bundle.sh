@@ -55,13 +55,15 @@ for build in "${builds[@]}" artifacts/emu; do
   cp -r "$build" "$stage/$build"
 done
 # The device tool carries at most 64 MiB with the working tree (~11 MiB). Dead weight there: native libraries for other
-# systems (SkiaSharp's, BenchmarkDotNet's, the tokenizers'), the browser tests' selenium-manager, and the reference
+# systems (SkiaSharp's, BenchmarkDotNet's, the tokenizers'), the browser tests' selenium-manager, llama.cpp, and the reference
 # assemblies the studio's in-process test host compiles against (tests/…/refs; the device runs the op and CUDA tests).
 # A file the three builds share is stored once (hard links, which tar keeps).
 find "$stage" -type d -name runtimes | while read -r runtimes; do
   find "$runtimes" -mindepth 1 -maxdepth 1 -type d ! -name linux-x64 ! -name linux ! -name unix -exec rm -rf {} +
 done
 find "$stage" -name 'selenium-manager*' -type f -delete
+# llama.cpp's CPU builds (LLamaSharp.Backend.Cpu, one per instruction set) serve the CPU decode comparison only.
+rm -rf "$stage"/benchmarks/Viper.Benchmarks/bin/Release/net10.0/runtimes/linux-x64/native/{noavx,avx,avx2,avx512}
 rm -rf "$stage/tests/Viper.Engine.Tests/bin/Release/net10.0/refs"
 find "$stage" -type f -size +8k -exec md5sum {} + | sort | awk '$1 == last { print first "\t" $2; next } { last = $1; first = $2 }' |
   while IFS=$'\t' read -r keep duplicate; do ln -f "$keep" "$duplicate"; done
