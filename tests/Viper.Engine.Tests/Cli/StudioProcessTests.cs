@@ -37,7 +37,7 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
         var clock = Stopwatch.StartNew();
         studio.Interrupt();
         string rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10)); // the stream ends, it does not hang
-        Assert.True(studio.Process.WaitForExit(TimeSpan.FromSeconds(10)), "the studio did not exit within 10 s of SIGINT");
+        Assert.True(studio.Process.WaitForExit(TimeSpan.FromSeconds(10)), $"the studio did not exit within 10 s of SIGINT; its stderr:\n{studio.Stderr}");
         TimeSpan exit = clock.Elapsed;
         Console.WriteLine($"studio exit after SIGINT with a live event stream: {exit.TotalSeconds:F2} s");
         Assert.True(exit < TimeSpan.FromSeconds(3), $"the studio took {exit.TotalSeconds:F1} s to exit after SIGINT");
