@@ -37,7 +37,7 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
         var clock = Stopwatch.StartNew();
         studio.Interrupt();
         string rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10)); // the stream ends, it does not hang
-        Assert.True(studio.Process.WaitForExit(TimeSpan.FromSeconds(10)), $"the studio did not exit within 10 s of SIGINT; its stderr:\n{studio.Stderr}");
+        Assert.True(studio.Process.WaitForExit(TimeSpan.FromSeconds(10)), $"the studio did not exit within 10 s of SIGINT; {studio.Threads()}; its stderr:\n{studio.Stderr}");
         TimeSpan exit = clock.Elapsed;
         Console.WriteLine($"studio exit after SIGINT with a live event stream: {exit.TotalSeconds:F2} s");
         Assert.True(exit < TimeSpan.FromSeconds(3), $"the studio took {exit.TotalSeconds:F1} s to exit after SIGINT");
@@ -127,9 +127,10 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
                 if (line.StartsWith("Viper Studio on ", StringComparison.Ordinal) && at >= 0)
                 {
                     var studio = new RunningStudio(process, new Uri(line[at..line.IndexOf(' ', at)]));
-                    process.ErrorDataReceived += (_, e) => { lock (studio._stderr) { studio._stderr.AppendLine(e.Data); } };
-                    process.BeginErrorReadLine();
-                    _ = process.StandardOutput.ReadToEndAsync();
+                    // Both pipes drained by threads of their own: a studio blocked writing to a full pipe could not exit, and
+                    // async reads need the test host's thread pool, which a long suite can leave busy.
+                    Drain(process.StandardError, text => { lock (studio._stderr) { studio._stderr.AppendLine(text); } });
+                    Drain(process.StandardOutput, _ => { });
                     return studio;
                 }
             }
@@ -139,6 +140,34 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
         }
 
         /// <summary>Ctrl+C, as a terminal sends it.</summary>
+        /// <summary>The process's state and each thread's kernel wait channel (/proc), for a report when it does not exit.</summary>
+        public string Threads()
+        {
+            try
+            {
+                string state = File.ReadLines($"/proc/{Process.Id}/status").First(l => l.StartsWith("State:", StringComparison.Ordinal));
+                var channels = Directory.EnumerateDirectories($"/proc/{Process.Id}/task")
+                    .Select(t => File.ReadAllText(Path.Combine(t, "wchan"))).GroupBy(w => w).Select(g => $"{g.Key}×{g.Count()}");
+                return $"{state}; thread wait channels: {string.Join(", ", channels)}";
+            }
+            catch (IOException e)
+            {
+                return $"(no /proc entry: {e.Message})";
+            }
+        }
+
+        private static void Drain(StreamReader reader, Action<string> line)
+        {
+            var thread = new Thread(() =>
+            {
+                while (reader.ReadLine() is { } text)
+                {
+                    line(text);
+                }
+            }) { IsBackground = true };
+            thread.Start();
+        }
+
         public void Interrupt() => Process.Start("kill", ["-INT", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
 
         /// <summary>The process's peak resident set (VmHWM in /proc/PID/status).</summary>
