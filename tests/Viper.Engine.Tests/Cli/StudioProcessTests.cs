@@ -10,8 +10,7 @@ namespace Viper.Engine.Tests.Cli;
 /// <summary>
 /// `viper studio` as a process on a real Kestrel: Ctrl+C (SIGINT) while a page follows a running job, the memory an
 /// upload of large images takes, and a busy --listen port. They time a process and read its peak memory, so they run
-/// alone (<see cref="AloneCollection"/>): beside the suite's other process-spawning tests on two cores the studio was
-/// starved past the 10 s the SIGINT test allows (it exits in 0.2 s alone).
+/// alone (<see cref="AloneCollection"/>), not beside the suite's other process-spawning tests on two cores.
 /// </summary>
 [Collection(AloneCollection.Name)]
 public sealed class StudioProcessTests(StudioModels models) : IClassFixture<StudioModels>
