@@ -10,7 +10,7 @@ namespace viper {
 
 constexpr int kSmallRows = 8;
 
-// ---- formats: 8 values of unit u (values 8u … 8u+7) of a row; `valid` values of it exist (per-element formats' tail) --
+// ---- formats: value(row, i) decodes value i of a row (without its channel scale) --------------------------------
 
 struct WF32 { static constexpr int bytes = 4;
     VIPER_INLINE static float value(const unsigned char* row, i64 i) { return reinterpret_cast<const float*>(row)[i]; } };

@@ -34,7 +34,9 @@ public sealed class CheckpointWeights(WeightStore store, IBackend backend, DType
 
             // Quantized straight from the file's bytes, a few slabs of rows at a time (the shape checked first, by name).
             _ = Store.Require(name, shape, out DType storedAs);
-            return Counted(name, () => LinearWeightFormats.Convert(Backend, shape, storedAs, format, () => Store.Bytes(name)));
+            long rowBytes = (long)shape[1] * storedAs.SizeInBytes();
+            return Counted(name, () => LinearWeightFormats.Convert(Backend, shape, storedAs, format,
+                (first, raw) => Store.Bytes(name).Slice(checked((int)(first * rowBytes)), raw.Length).CopyTo(raw)));
         }
 
         if (LinearWeights is { } asked && asked != stored)

@@ -32,21 +32,13 @@ public static class LinearWeightFormats
             backend.CopyToHost(slab, raw);
         });
 
-    /// <summary>
-    /// The same from stored bytes (a checkpoint's mmapped tensor of <paramref name="stored"/> dtype): rows are decoded
-    /// straight from the file, so no compute-dtype copy of the matrix exists on the backend or the host.
-    /// </summary>
-    public static LinearWeight Convert(IBackend backend, Shape shape, DType stored, DType format, ReadOnlySpanGetter bytes) =>
-        Convert(backend, shape, stored, format, (first, raw) =>
-            bytes()[(first * shape[1] * stored.SizeInBytes())..][..raw.Length].CopyTo(raw));
-
-    /// <summary>The stored bytes of a tensor, asked for again per slab (a span cannot be captured).</summary>
-    public delegate ReadOnlySpan<byte> ReadOnlySpanGetter();
-
     /// <summary>Fills <paramref name="raw"/> with the source bytes of the rows starting at row <paramref name="first"/>.</summary>
     public delegate void SlabReader(int first, Span<byte> raw);
 
-    /// <summary>The same from rows read slab by slab from anywhere (<paramref name="read"/>), in <paramref name="source"/> dtype.</summary>
+    /// <summary>
+    /// The same from rows read slab by slab from anywhere (<paramref name="read"/>), in <paramref name="source"/> dtype: a
+    /// checkpoint's mmapped bytes, so no compute-dtype copy of the matrix exists on the backend or the host.
+    /// </summary>
     public static LinearWeight Convert(IBackend backend, Shape shape, DType source, DType format, SlabReader read)
     {
         int n = shape[0], k = shape[1];
