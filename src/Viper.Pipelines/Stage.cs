@@ -13,11 +13,17 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     public SchedulerConfig SchedulerConfig { get; } = schedulerConfig;
 
     /// <summary>Loads the stage's models, adding them to <paramref name="owned"/> so a later failure of the pipeline's load releases them.</summary>
-    public static Stage Load(ModelIndex index, IBackend backend, PipelineOptions options, List<IDisposable> owned)
+    public static Stage Load(PipelineSource source, IBackend backend, PipelineOptions options, List<IDisposable> owned, CancellationToken cancellationToken)
     {
+        ModelIndex index = source.Index;
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(index.PathOf("scheduler"), "scheduler_config.json"));
-        TextConditioning text = owned.Added(TextConditioning.Load(index, backend, options.DType, options.Variant, options.LinearWeights));
-        UNet2DConditionModel unet = owned.Added(UNet2DConditionModel.Load(index.PathOf("unet"), backend, options.DType, options.Variant, options.LinearWeights));
+        if (options.Prediction is { } prediction)
+        {
+            config = config with { PredictionType = prediction };
+        }
+
+        TextConditioning text = owned.Added(TextConditioning.Load(source, backend, options, cancellationToken));
+        UNet2DConditionModel unet = owned.Added(source.LoadUnet(backend, options, cancellationToken));
         return new Stage(backend, text, unet, config, index);
     }
 

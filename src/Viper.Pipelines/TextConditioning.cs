@@ -37,15 +37,25 @@ public sealed class TextConditioning : IDisposable
     }
 
     /// <summary>Loads tokenizer/text_encoder and tokenizer_2/text_encoder_2, whichever the pipeline has.</summary>
-    public static TextConditioning Load(ModelIndex index, IBackend backend, Viper.Runtime.DType dtype, string? variant = null, Viper.Runtime.DType? linearWeights = null)
+    public static TextConditioning Load(PipelineSource source, IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
     {
+        ModelIndex index = source.Index;
         var encoders = new List<(ClipTokenizer, ClipTextModel)>();
-        foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
+        try
         {
-            if (index.Has(encoder))
+            foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
             {
-                encoders.Add((ClipTokenizer.Load(index.PathOf(tokenizer)), ClipTextModel.Load(index.PathOf(encoder), backend, dtype, variant, linearWeights)));
+                if (index.Has(encoder))
+                {
+                    ClipTokenizer loadedTokenizer = ClipTokenizer.Load(index.PathOf(tokenizer));
+                    encoders.Add((loadedTokenizer, source.LoadTextEncoder(encoder, backend, options, cancellationToken)));
+                }
             }
+        }
+        catch
+        {
+            encoders.ForEach(e => e.Item2.Dispose());
+            throw;
         }
 
         if (encoders.Count == 0)

@@ -20,8 +20,23 @@ public sealed record PipelineOptions
     /// </summary>
     public DType? LinearWeights { get; init; }
 
-    /// <summary>A diffusers SDXL refiner folder, run after the base for the last (1 − denoising_end) of the schedule.</summary>
+    /// <summary>An SDXL refiner (a diffusers folder or a single file), run after the base for the last (1 − denoising_end) of the schedule.</summary>
     public string? RefinerFolder { get; init; }
+
+    /// <summary>
+    /// For a single-file model: the diffusers folder whose configs, tokenizers and scheduler to use (diffusers'
+    /// <c>from_single_file(config=…)</c>); null takes the bundled defaults of the file's family (<see cref="PipelineSource.BundledConfigs"/>).
+    /// </summary>
+    public string? ConfigFolder { get; init; }
+
+    /// <summary>
+    /// What the UNets predict, overriding the scheduler config: "epsilon" or "v_prediction" (SD2.x 768-v). Weights do not
+    /// say it, so a single file whose model differs from its family's default needs it. Null: the scheduler config's.
+    /// </summary>
+    public string? Prediction { get; init; }
+
+    /// <summary>A VAE to use instead of the model's: a diffusers vae folder, or a file in diffusers or original names.</summary>
+    public string? Vae { get; init; }
 
     /// <summary>Weight file variant (e.g. "fp16" for diffusion_pytorch_model.fp16.safetensors).</summary>
     public string? Variant { get; init; }
@@ -54,11 +69,21 @@ public sealed class ViperPipeline : IDisposable
     private readonly AutoencoderKL _vae;
     private readonly PipelineOptions _options;
     private readonly AestheticPersonalizer? _aesthetic;
+    private readonly PipelineSource _source;
+    private readonly PipelineSource? _refinerSource;
 
-    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticPersonalizer? aesthetic)
+    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticPersonalizer? aesthetic,
+        PipelineSource source, PipelineSource? refinerSource)
     {
         (_backend, _base, _refiner, _vae, _options, _aesthetic) = (backend, baseStage, refiner, vae, options, aesthetic);
+        (_source, _refinerSource) = (source, refinerSource);
     }
+
+    /// <summary>
+    /// Stored tensors of a single-file model that no model reads and that upstream ignores as well (EMA weights, the DDPM
+    /// schedule buffers, …), for a warning; empty for folders.
+    /// </summary>
+    public IReadOnlyList<string> IgnoredTensors => [.. _source.Ignored, .. _refinerSource?.Ignored ?? []];
 
     public UNet2DConditionConfig UnetConfig => _base.Unet.Config;
 
@@ -76,20 +101,27 @@ public sealed class ViperPipeline : IDisposable
         IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new PipelineOptions();
-        ModelIndex index = ModelIndex.Load(folder);
-        ModelIndex? refinerIndex = options.RefinerFolder is { } r ? ModelIndex.Load(r) : null;
+        if (options.Prediction is not (null or "epsilon" or "v_prediction"))
+        {
+            throw new ArgumentException($"prediction '{options.Prediction}' is not epsilon or v_prediction", nameof(options));
+        }
+
         var owned = new List<IDisposable>();
         try
         {
-            progress?.Report(new GenerationProgress("load", 0, refinerIndex is null ? 1 : 2));
-            Stage baseStage = Stage.Load(index, backend, options, owned);
+            PipelineSource source = owned.Added(PipelineSource.Open(folder, options.ConfigFolder));
+            PipelineSource? refinerSource = options.RefinerFolder is { } r ? owned.Added(PipelineSource.Open(r)) : null;
+            source.Check(backend);
+            refinerSource?.Check(backend);
+            progress?.Report(new GenerationProgress("load", 0, refinerSource is null ? 1 : 2));
+            Stage baseStage = Stage.Load(source, backend, options, owned, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            AutoencoderKL vae = owned.Added(AutoencoderKL.Load(index.PathOf("vae"), backend, options.DType, options.Variant));
+            AutoencoderKL vae = owned.Added(source.LoadVae(backend, options, cancellationToken));
             Stage? refiner = null;
-            if (refinerIndex is not null)
+            if (refinerSource is not null)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                refiner = Stage.Load(refinerIndex, backend, options, owned);
+                refiner = Stage.Load(refinerSource, backend, options, owned, cancellationToken);
                 if (refiner.Unet.Config.AdditionEmbedType != "text_time" || baseStage.Unet.Config.AdditionEmbedType != "text_time")
                 {
                     throw new Viper.Weights.ModelConfigException("a refiner follows an SDXL base: both UNets must use text_time conditioning");
@@ -104,8 +136,8 @@ public sealed class ViperPipeline : IDisposable
                 baseStage.CheckPersonalizable(aesthetic.Clip.Config, clipFolder);
             }
 
-            progress?.Report(new GenerationProgress("load", refinerIndex is null ? 1 : 2, refinerIndex is null ? 1 : 2));
-            return new ViperPipeline(backend, baseStage, refiner, vae, options, aesthetic);
+            progress?.Report(new GenerationProgress("load", refinerSource is null ? 1 : 2, refinerSource is null ? 1 : 2));
+            return new ViperPipeline(backend, baseStage, refiner, vae, options, aesthetic, source, refinerSource);
         }
         catch
         {
@@ -290,6 +322,8 @@ public sealed class ViperPipeline : IDisposable
         _refiner?.Dispose();
         _vae.Dispose();
         _aesthetic?.Dispose();
+        _source.Dispose();
+        _refinerSource?.Dispose();
     }
 
     // diffusers numpy_to_pil: (pixels · 255).round() as uint8 (NumPy rounds half to even).

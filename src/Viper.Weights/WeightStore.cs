@@ -9,7 +9,7 @@ namespace Viper.Weights;
 /// Models ask for tensors with the shape they expect; every tensor handed out is remembered, so the
 /// ones nobody asked for can be reported as unexpected.
 /// </summary>
-public sealed class WeightStore : IDisposable
+public sealed class WeightStore : ITensorReader
 {
     private readonly List<SafeTensorsFile> _files;
     private readonly Dictionary<string, (SafeTensorsFile File, TensorEntry Entry)> _tensors = new(StringComparer.Ordinal);

@@ -6,9 +6,10 @@ using Viper.Runtime;
 namespace Viper.Weights.Torch;
 
 /// <summary>
-/// A pickle machine that understands the opcodes <c>torch.save</c> emits for a tensor (protocol 2) and resolves only
-/// the globals a saved tensor needs: <c>torch._utils._rebuild_tensor_v2</c>, the typed storages and
-/// <c>collections.OrderedDict</c>. Any other global (<c>os.system</c>, <c>builtins.eval</c>, …) is refused where it is
+/// A pickle machine that understands the opcodes <c>torch.save</c> emits for tensors and state dicts (protocol 2) and
+/// resolves only the globals they need: <c>torch._utils._rebuild_tensor_v2</c>, <c>torch._utils._rebuild_parameter</c>
+/// (an <c>nn.Parameter</c> is rebuilt as its plain tensor), the typed storages and <c>collections.OrderedDict</c>
+/// (whose <c>_metadata</c> attribute, set by BUILD, is dropped). Any other global (<c>os.system</c>, <c>builtins.eval</c>, …) is refused where it is
 /// named, before anything could call it; nothing here ever calls back into arbitrary code, the result is plain data.
 /// Mirrors the allow-list idea of PyTorch's <c>torch.load(weights_only=True)</c> (torch/_weights_only_unpickler.py).
 /// </summary>
@@ -26,6 +27,7 @@ internal sealed class RestrictedUnpickler
     };
 
     private const string RebuildTensor = "torch._utils._rebuild_tensor_v2";
+    private const string RebuildParameter = "torch._utils._rebuild_parameter";
     private const string OrderedDict = "collections.OrderedDict";
 
     private static readonly object Mark = new();
@@ -42,11 +44,22 @@ internal sealed class RestrictedUnpickler
 
     private sealed record StorageRef(string Key, DType DType, long Elements);
 
-    public static PickledTensor LoadTensor(byte[] pickle, string source) => new RestrictedUnpickler(pickle, source).Run() switch
+    /// <summary>
+    /// The pickled value as plain data: <see cref="PickledTensor"/>s, <c>Dictionary&lt;object, object?&gt;</c>, lists,
+    /// tuples (<c>object?[]</c>), strings, longs, doubles, booleans and nulls.
+    /// </summary>
+    public static object? Load(byte[] pickle, string source) => new RestrictedUnpickler(pickle, source).Run();
+
+    public static string Describe(object? v) => v switch
     {
-        PickledTensor t => t,
-        Dictionary<object, object?> d => throw new TorchSaveFormatException(source, $"the file holds a dictionary ({d.Count} entries), not one tensor"),
-        var other => throw new TorchSaveFormatException(source, $"the file holds {Describe(other)}, not a tensor"),
+        null => "None",
+        Global g => g.Name,
+        object?[] t => $"a tuple of {t.Length}",
+        Dictionary<object, object?> d => $"a dictionary ({d.Count} entries)",
+        PickledTensor t => $"a tensor {t.Shape} {t.DType}",
+        string => "a string",
+        long or double or bool => v.ToString()!,
+        _ => v.GetType().Name,
     };
 
     private object? Run()
@@ -92,6 +105,7 @@ internal sealed class RestrictedUnpickler
                 case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4)))); break;
                 case (byte)'Q': Push(PersistentStorage(Pop())); break;
                 case (byte)'R': { object? args = Pop(); Push(Call(Pop(), args)); break; }
+                case (byte)'b': Build(Pop()); break;
                 default: throw Bad($"pickle opcode 0x{op:x2} at byte {_pos - 1} is not one torch.save writes for a tensor");
             }
         }
@@ -99,12 +113,12 @@ internal sealed class RestrictedUnpickler
 
     private object Resolve(string name)
     {
-        if (name == RebuildTensor || name == OrderedDict || Storages.ContainsKey(name))
+        if (name is RebuildTensor or RebuildParameter or OrderedDict || Storages.ContainsKey(name))
         {
             return new Global(name);
         }
 
-        throw Bad($"the pickle asks for the global '{name}'; only a saved tensor's ({RebuildTensor}, the torch.*Storage types, {OrderedDict}) are allowed, so the file was refused without running it");
+        throw Bad($"the pickle asks for the global '{name}'; only a saved tensor's or state dict's ({RebuildTensor}, {RebuildParameter}, the torch.*Storage types, {OrderedDict}) are allowed, so the file was refused without running it");
     }
 
     /// <summary>torch's persistent id for a storage: ('storage', storage type, key, location, numel).</summary>
@@ -133,8 +147,19 @@ internal sealed class RestrictedUnpickler
             case Global { Name: RebuildTensor } when a.Length is 6 or 7 && a[0] is StorageRef s && a[1] is long offset
                 && a[2] is object?[] size && a[3] is object?[] stride && size.Length == stride.Length && a[4] is bool:
                 return new PickledTensor(s.Key, s.DType, s.Elements, offset, size.Select(Dimension).ToArray(), stride.Select(v => v is long l ? l : throw Bad("a stride is not an integer")).ToArray());
+            case Global { Name: RebuildParameter } when a.Length == 3 && a[0] is PickledTensor t && a[1] is bool && a[2] is Dictionary<object, object?> { Count: 0 }:
+                return t; // nn.Parameter(data, requires_grad, backward_hooks): only the data matters here
             default:
                 throw Bad($"REDUCE of {Describe(callable)} with {a.Length} arguments is not how torch.save rebuilds a tensor");
+        }
+    }
+
+    /// <summary>BUILD: a state dict's OrderedDict gets its <c>_metadata</c> attribute this way; attributes are dropped, nothing is called.</summary>
+    private void Build(object? state)
+    {
+        if (Peek() is not Dictionary<object, object?> || state is not Dictionary<object, object?>)
+        {
+            throw Bad($"BUILD of {Describe(Peek())} with {Describe(state)} is not how torch.save writes a state dict");
         }
     }
 
@@ -224,14 +249,6 @@ internal sealed class RestrictedUnpickler
         _pos += n;
         return s;
     }
-
-    private static string Describe(object? v) => v switch
-    {
-        null => "None",
-        Global g => g.Name,
-        object?[] t => $"a tuple of {t.Length}",
-        _ => v.GetType().Name,
-    };
 
     private TorchSaveFormatException Bad(string problem) => new(_source, problem);
 }

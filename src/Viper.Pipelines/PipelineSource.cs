@@ -1,0 +1,153 @@
+using Viper.Models.Clip;
+using Viper.Models.Loading;
+using Viper.Models.SingleFile;
+using Viper.Models.Unet;
+using Viper.Models.Vae;
+using Viper.Runtime;
+using Viper.Weights;
+
+namespace Viper.Pipelines;
+
+/// <summary>
+/// Where a pipeline's models come from: a diffusers folder, or a single-file checkpoint (A1111/ComfyUI layout) with the
+/// configs, tokenizers and scheduler of a config folder — the one given (<c>from_single_file(config=…)</c>) or the
+/// bundled defaults for the file's family. Single files load through <see cref="MappedWeights"/>, a tensor at a time.
+/// </summary>
+public sealed class PipelineSource : IDisposable
+{
+    private PipelineSource(string path, ModelIndex index, SingleFileCheckpoint? singleFile) => (Path, Index, SingleFile) = (path, index, singleFile);
+
+    /// <summary>The folder or file the weights come from.</summary>
+    public string Path { get; }
+
+    /// <summary>The configs, tokenizers and scheduler (the folder itself, or the single file's config folder).</summary>
+    public ModelIndex Index { get; }
+
+    public SingleFileCheckpoint? SingleFile { get; }
+
+    /// <summary>Stored tensors of a single file that no model reads and upstream ignores too (see <see cref="SingleFileCheckpoint.Check"/>).</summary>
+    public IReadOnlyList<string> Ignored { get; private set; } = [];
+
+    /// <summary>The folder holding the bundled default configs and tokenizers of each single-file family (sd1, sd2, sdxl, sdxl-refiner).</summary>
+    public static string BundledConfigs => System.IO.Path.Combine(AppContext.BaseDirectory, "assets", "single-file");
+
+    /// <summary>Opens a diffusers folder, or a single file with <paramref name="configFolder"/> (null: the bundled config of its family).</summary>
+    public static PipelineSource Open(string path, string? configFolder = null)
+    {
+        if (Directory.Exists(path))
+        {
+            return configFolder is null ? new PipelineSource(path, ModelIndex.Load(path), null)
+                : throw new ArgumentException($"{path} is a diffusers folder: a config folder applies to single-file checkpoints only", nameof(configFolder));
+        }
+
+        SingleFileCheckpoint file = SingleFileCheckpoint.Open(path);
+        try
+        {
+            string folder = configFolder ?? System.IO.Path.Combine(BundledConfigs, file.Family.Name());
+            ModelIndex index = ModelIndex.Load(folder);
+            bool xl = file.Family is SingleFileFamily.StableDiffusionXl or SingleFileFamily.StableDiffusionXlRefiner;
+            if (xl != index.Has("text_encoder_2") || (file.Family == SingleFileFamily.StableDiffusionXlRefiner) == index.Has("text_encoder"))
+            {
+                throw new ModelConfigException($"{path} is a {file.Family.Name()} checkpoint; the config folder {folder} is a {index.ClassName} with other text encoders");
+            }
+
+            return new PipelineSource(path, index, file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// For a single file: checks every component's tensors against the file before anything loads (one error lists every
+    /// missing, mis-shaped or unexpected tensor). A folder is checked as each model loads.
+    /// </summary>
+    public void Check(IBackend backend)
+    {
+        if (SingleFile is not { } file)
+        {
+            return;
+        }
+
+        var components = new List<ComponentTensors>();
+        UNet2DConditionConfig unet = UnetConfig;
+        components.Add(new("unet", "model.diffusion_model.", Names(backend, r => new UNet2DConditionModel(r.Root, unet)), file.UnetNames(unet)));
+        AutoencoderKLConfig vae = VaeConfig;
+        components.Add(new("vae", "first_stage_model.", Names(backend, r => new AutoencoderKL(r.Root, vae)), file.VaeNames(vae)));
+        foreach (string component in TextEncoders)
+        {
+            ClipTextConfig config = TextConfig(component);
+            bool projection = Projection(component);
+            Func<string, TensorRecipe> map = file.TextEncoderNames(component, config);
+            components.Add(new(component, file.TextEncoderLayout(component).Prefix, Names(backend, r => new ClipTextModel(r.Root, config, projection)), map, config.NumHiddenLayers));
+        }
+
+        Ignored = file.Check(components);
+    }
+
+    /// <summary>The text encoder components the config has, in order (text_encoder, text_encoder_2).</summary>
+    public IEnumerable<string> TextEncoders => new[] { "text_encoder", "text_encoder_2" }.Where(Index.Has);
+
+    public UNet2DConditionConfig UnetConfig => UNet2DConditionConfig.Load(ConfigOf("unet"));
+
+    public AutoencoderKLConfig VaeConfig => AutoencoderKLConfig.Load(ConfigOf("vae"));
+
+    public ClipTextConfig TextConfig(string component) => ClipTextConfig.Load(ConfigOf(component));
+
+    public UNet2DConditionModel LoadUnet(IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
+    {
+        if (SingleFile is not { } file)
+        {
+            return UNet2DConditionModel.Load(Index.PathOf("unet"), backend, options.DType, options.Variant, options.LinearWeights);
+        }
+
+        UNet2DConditionConfig config = UnetConfig;
+        return new UNet2DConditionModel(file.Weights(file.UnetNames(config), backend, options.DType, options.LinearWeights, cancellationToken).Root, config);
+    }
+
+    public ClipTextModel LoadTextEncoder(string component, IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
+    {
+        if (SingleFile is not { } file)
+        {
+            return ClipTextModel.Load(Index.PathOf(component), backend, options.DType, options.Variant, options.LinearWeights);
+        }
+
+        ClipTextConfig config = TextConfig(component);
+        return new ClipTextModel(file.Weights(file.TextEncoderNames(component, config), backend, options.DType, options.LinearWeights, cancellationToken).Root,
+            config, Projection(component));
+    }
+
+    /// <summary>The VAE: <paramref name="override"/> (a diffusers vae folder or a standalone VAE file) when given, else the source's.</summary>
+    public AutoencoderKL LoadVae(IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
+    {
+        if (options.Vae is { } vae)
+        {
+            return StandaloneVae.Load(vae, VaeConfig, backend, options.DType, cancellationToken);
+        }
+
+        if (SingleFile is not { } file)
+        {
+            return AutoencoderKL.Load(Index.PathOf("vae"), backend, options.DType, options.Variant);
+        }
+
+        AutoencoderKLConfig config = VaeConfig;
+        return new AutoencoderKL(file.Weights(file.VaeNames(config), backend, config.ForceUpcast ? DType.F32 : options.DType, cancellationToken: cancellationToken).Root, config);
+    }
+
+    public void Dispose() => SingleFile?.Dispose();
+
+    /// <summary>The diffusers names and shapes a model asks for, without reading or allocating anything.</summary>
+    internal static IReadOnlyDictionary<string, Shape> Names(IBackend backend, Func<ShapeRecorder, IDisposable> build)
+    {
+        var recorder = new ShapeRecorder(backend);
+        build(recorder).Dispose();
+        return recorder.Tensors.ToDictionary(t => t.Key, t => new Shape(t.Value.Shape), StringComparer.Ordinal);
+    }
+
+    // transformers' CLIPTextModelWithProjection: SDXL's second encoder (base and refiner); SD2's is a plain CLIPTextModel.
+    private bool Projection(string component) => component == "text_encoder_2";
+
+    private string ConfigOf(string component) => System.IO.Path.Combine(Index.PathOf(component), "config.json");
+}
