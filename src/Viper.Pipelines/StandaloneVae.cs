@@ -41,7 +41,7 @@ public static class StandaloneVae
 
         string prefix = reader.Contains("first_stage_model.decoder.conv_in.weight") ? "first_stage_model." : "";
         return reader.Contains(prefix + "decoder.conv_in.weight")
-            ? (SingleFileCheckpoint.VaeNamesIn(prefix, config), prefix, "an original-layout (LDM) autoencoder")
+            ? (SingleFileLayout.VaeNames(prefix, config), prefix, "an original-layout (LDM) autoencoder")
             : throw new WeightsException($"{reader.Source}: not a VAE (neither diffusers' decoder.up_blocks.* nor the original decoder.up.* names)");
     }
 }

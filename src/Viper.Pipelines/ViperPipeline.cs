@@ -29,6 +29,9 @@ public sealed record PipelineOptions
     /// </summary>
     public string? ConfigFolder { get; init; }
 
+    /// <summary><see cref="ConfigFolder"/> for a single-file refiner (null: the bundled sdxl-refiner config).</summary>
+    public string? RefinerConfigFolder { get; init; }
+
     /// <summary>
     /// What the UNets predict, overriding the scheduler config: "epsilon" or "v_prediction" (SD2.x 768-v). Weights do not
     /// say it, so a single file whose model differs from its family's default needs it. Null: the scheduler config's.
@@ -110,7 +113,7 @@ public sealed class ViperPipeline : IDisposable
         try
         {
             PipelineSource source = owned.Added(PipelineSource.Open(folder, options.ConfigFolder));
-            PipelineSource? refinerSource = options.RefinerFolder is { } r ? owned.Added(PipelineSource.Open(r)) : null;
+            PipelineSource? refinerSource = options.RefinerFolder is { } r ? owned.Added(PipelineSource.Open(r, options.RefinerConfigFolder)) : null;
             source.Check(backend);
             refinerSource?.Check(backend);
             progress?.Report(new GenerationProgress("load", 0, refinerSource is null ? 1 : 2));

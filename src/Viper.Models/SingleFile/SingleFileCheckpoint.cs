@@ -16,8 +16,6 @@ namespace Viper.Models.SingleFile;
 /// </summary>
 public sealed class SingleFileCheckpoint : IDisposable
 {
-    private const string Unet = "model.diffusion_model.";
-    private const string Vae = "first_stage_model.";
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
     private SingleFileCheckpoint(ITensorReader reader, SingleFileFamily family) => (Reader, Family) = (reader, family);
@@ -56,33 +54,13 @@ public sealed class SingleFileCheckpoint : IDisposable
         return Path.GetExtension(path).Equals(".safetensors", StringComparison.OrdinalIgnoreCase) ? WeightStore.Open(path) : TorchStateDict.Open(path);
     }
 
-    /// <summary>The map from the UNet's diffusers names to this file's.</summary>
-    public Func<string, TensorRecipe> UnetNames(UNet2DConditionConfig config) => name => new(Unet + LdmUnetNames.ToLdm(name, config));
+    public Func<string, TensorRecipe> UnetNames(UNet2DConditionConfig config) => SingleFileLayout.UnetNames(config);
 
-    /// <summary>The map from the VAE's diffusers names to this file's (the mid attention's 1×1 convs squeezed).</summary>
-    public Func<string, TensorRecipe> VaeNames(AutoencoderKLConfig config) => VaeNamesIn(Vae, config);
+    public Func<string, TensorRecipe> VaeNames(AutoencoderKLConfig config) => SingleFileLayout.VaeNames("first_stage_model.", config);
 
-    /// <summary>The VAE's names under <paramref name="prefix"/> (a standalone LDM VAE file has none).</summary>
-    public static Func<string, TensorRecipe> VaeNamesIn(string prefix, AutoencoderKLConfig config) =>
-        name => new(prefix + LdmVaeNames.ToLdm(name, config)) { Squeezed = LdmVaeNames.IsAttentionProjection(name) };
+    public Func<string, TensorRecipe> TextEncoderNames(string component, ClipTextConfig config) => SingleFileLayout.TextEncoderNames(Family, component, config);
 
-    /// <summary>The map for text encoder <paramref name="component"/> (text_encoder, text_encoder_2) of this family.</summary>
-    public Func<string, TensorRecipe> TextEncoderNames(string component, ClipTextConfig config)
-    {
-        (string prefix, bool openClip) = TextEncoderLayout(component);
-        return openClip ? name => OpenClipNames.ToOpenClip(name, prefix, config.HiddenSize) : name => new(prefix + name);
-    }
-
-    /// <summary>Where text encoder <paramref name="component"/> lives in this family's file, and whether in OpenCLIP's layout.</summary>
-    public (string Prefix, bool OpenClip) TextEncoderLayout(string component) => (Family, component) switch
-    {
-        (SingleFileFamily.StableDiffusion1, "text_encoder") => ("cond_stage_model.transformer.", false),
-        (SingleFileFamily.StableDiffusion2, "text_encoder") => ("cond_stage_model.model.", true),
-        (SingleFileFamily.StableDiffusionXl, "text_encoder") => ("conditioner.embedders.0.transformer.", false),
-        (SingleFileFamily.StableDiffusionXl, "text_encoder_2") => ("conditioner.embedders.1.model.", true),
-        (SingleFileFamily.StableDiffusionXlRefiner, "text_encoder_2") => ("conditioner.embedders.0.model.", true),
-        _ => throw new WeightsException($"{Source}: a {Family.Name()} single file holds no {component}; the config names one (does --config match the file?)"),
-    };
+    public (string Prefix, bool OpenClip) TextEncoderLayout(string component) => SingleFileLayout.TextEncoder(Family, component);
 
     /// <summary>A weight source reading through <paramref name="map"/>.</summary>
     public WeightSource Weights(Func<string, TensorRecipe> map, IBackend backend, DType dtype, DType? linearWeights = null, CancellationToken cancellationToken = default) =>
