@@ -20,6 +20,9 @@ public static class GenerationLimits
 
     /// <summary>β₊ and β₋, the weights of the liked and disliked attributes.</summary>
     public static readonly Limit<float> Beta = new(0f, 10f);
+
+    /// <summary>A LoRA's weight (A1111's &lt;lora:name:weight&gt;; negative weights invert a style).</summary>
+    public static readonly Limit<float> LoraWeight = new(-10f, 10f);
 }
 
 /// <summary>A closed range [Min, Max]; NaN lies in none.</summary>

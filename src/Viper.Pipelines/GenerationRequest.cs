@@ -101,6 +101,12 @@ public sealed record GenerationRequest
     /// </summary>
     public Aesthetic.AestheticSettings? Aesthetic { get; init; }
 
+    /// <summary>
+    /// LoRAs merged into the base stage's UNet and text encoders for this request (see <see cref="LoraWeight"/>); the
+    /// pipeline swaps them between requests without reloading, and a request without them runs the base model exactly.
+    /// </summary>
+    public IReadOnlyList<LoraWeight> Loras { get; init; } = [];
+
     internal void Validate(int sizeMultiple)
     {
         if (string.IsNullOrWhiteSpace(Prompt))
@@ -140,6 +146,15 @@ public sealed record GenerationRequest
         }
 
         Aesthetic?.Validate();
+        foreach (LoraWeight lora in Loras)
+        {
+            RequireIn(GenerationLimits.LoraWeight, lora.Weight, nameof(Loras));
+            if (!File.Exists(lora.Path))
+            {
+                throw new FileNotFoundException($"LoRA {lora.Path}: the file does not exist", lora.Path);
+            }
+        }
+
         if (Latents is not null && Latents.Any(v => !float.IsFinite(v)))
         {
             throw new ArgumentException("the initial latents hold a non-finite value", nameof(Latents));

@@ -15,6 +15,8 @@ namespace Viper.Pipelines;
 /// </summary>
 public sealed class PipelineSource : IDisposable
 {
+    private readonly Dictionary<string, WeightStore> _stores = new(StringComparer.Ordinal);
+
     private PipelineSource(string path, ModelIndex index, SingleFileCheckpoint? singleFile) => (Path, Index, SingleFile) = (path, index, singleFile);
 
     /// <summary>The folder or file the weights come from.</summary>
@@ -136,7 +138,42 @@ public sealed class PipelineSource : IDisposable
         return new AutoencoderKL(file.Weights(file.VaeNames(config), backend, config.ForceUpcast ? DType.F32 : options.DType, cancellationToken: cancellationToken).Root, config);
     }
 
-    public void Dispose() => SingleFile?.Dispose();
+    /// <summary>
+    /// Parameter <paramref name="name"/> of <paramref name="component"/> as the checkpoint stores it, widened to f32 in the
+    /// checkpoint's layout (conv weights (Cout, Cin, KH, KW)): what adapters merge into, so a merge rounds only once.
+    /// </summary>
+    public Tensor ReadStored(string component, string name, Shape shape, IBackend backend, string? variant = null)
+    {
+        if (SingleFile is { } file)
+        {
+            Func<string, TensorRecipe> map = component == "unet" ? file.UnetNames(UnetConfig) : file.TextEncoderNames(component, TextConfig(component));
+            TensorRecipe recipe = map(name);
+            TensorEntry entry = file.Reader.Entry(recipe.Source);
+            return backend.FromFloats(HostTensors.DecodeFloats(recipe.Cut(file.Reader.Bytes(recipe.Source), entry.Shape, entry.DType), entry.DType), shape);
+        }
+
+        if (!_stores.TryGetValue(component, out WeightStore? store))
+        {
+            store = CheckpointFiles.Open(Index.PathOf(component), component.StartsWith("text_encoder", StringComparison.Ordinal) ? "model" : "diffusion_pytorch_model", variant);
+            _stores[component] = store;
+        }
+
+        if (QuantizedCheckpoint.StoredFormat(store, name) is { } format)
+        {
+            throw new WeightsException($"{store.Source}: '{name}' is stored as {format.Label()}; an adapter merges into float weights only");
+        }
+
+        return store.Load(backend, name, shape, DType.F32);
+    }
+
+    public void Dispose()
+    {
+        SingleFile?.Dispose();
+        foreach (WeightStore store in _stores.Values)
+        {
+            store.Dispose();
+        }
+    }
 
     /// <summary>The diffusers names and shapes a model asks for, without reading or allocating anything.</summary>
     internal static IReadOnlyDictionary<string, Shape> Names(IBackend backend, Func<ShapeRecorder, IDisposable> build)

@@ -29,6 +29,10 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
     public ModelIndex Index { get; } = index;
 
+    /// <summary>The stage's parameters by component (unet, text_encoder, text_encoder_2), for adapters.</summary>
+    public IReadOnlyDictionary<string, Viper.Models.Loading.ParameterSet> Parameters =>
+        new Dictionary<string, Viper.Models.Loading.ParameterSet>(text.Parameters, StringComparer.Ordinal) { ["unet"] = Unet.Parameters };
+
     /// <summary>
     /// The liked and disliked attribute texts the base stage encodes, after the reference form's seeded shuffle (the
     /// authors' <c>random.seed(seed); random.shuffle(...)</c>); null when the request is plain generation.

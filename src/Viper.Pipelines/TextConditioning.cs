@@ -29,18 +29,27 @@ public sealed class TextConditioning : IDisposable
     private readonly bool _penultimate;
     private readonly IBackend _backend;
 
-    public TextConditioning(IBackend backend, IReadOnlyList<(ClipTokenizer, ClipTextModel)> encoders, bool penultimate)
+    private readonly string[] _components;
+
+    /// <param name="components">The encoders' component names (default: text_encoder, then text_encoder_2).</param>
+    public TextConditioning(IBackend backend, IReadOnlyList<(ClipTokenizer, ClipTextModel)> encoders, bool penultimate, IReadOnlyList<string>? components = null)
     {
         _backend = backend;
         _encoders = [.. encoders];
         _penultimate = penultimate;
+        _components = components?.ToArray() ?? new[] { "text_encoder", "text_encoder_2" }[..encoders.Count];
     }
+
+    /// <summary>Each text encoder's parameters by component name (text_encoder, text_encoder_2), for adapters.</summary>
+    public IReadOnlyDictionary<string, Viper.Models.Loading.ParameterSet> Parameters =>
+        _components.Zip(_encoders).ToDictionary(p => p.First, p => p.Second.Encoder.Parameters, StringComparer.Ordinal);
 
     /// <summary>Loads tokenizer/text_encoder and tokenizer_2/text_encoder_2, whichever the pipeline has.</summary>
     public static TextConditioning Load(PipelineSource source, IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
     {
         ModelIndex index = source.Index;
         var encoders = new List<(ClipTokenizer, ClipTextModel)>();
+        var components = new List<string>();
         try
         {
             foreach ((string tokenizer, string encoder) in new[] { ("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2") })
@@ -49,6 +58,7 @@ public sealed class TextConditioning : IDisposable
                 {
                     ClipTokenizer loadedTokenizer = ClipTokenizer.Load(index.PathOf(tokenizer));
                     encoders.Add((loadedTokenizer, source.LoadTextEncoder(encoder, backend, options, cancellationToken)));
+                    components.Add(encoder);
                 }
             }
         }
@@ -64,7 +74,7 @@ public sealed class TextConditioning : IDisposable
         }
 
         bool xl = index.Has("text_encoder_2");
-        return new TextConditioning(backend, encoders, penultimate: xl);
+        return new TextConditioning(backend, encoders, penultimate: xl, components);
     }
 
     /// <summary>Encodes one text; with <see cref="LongTextMode.Chunk"/>, into <paramref name="windows"/> 77-token windows (at least).</summary>

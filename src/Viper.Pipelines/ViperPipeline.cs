@@ -74,12 +74,14 @@ public sealed class ViperPipeline : IDisposable
     private readonly AestheticPersonalizer? _aesthetic;
     private readonly PipelineSource _source;
     private readonly PipelineSource? _refinerSource;
+    private readonly LoraSwitch _loras;
 
     private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticPersonalizer? aesthetic,
         PipelineSource source, PipelineSource? refinerSource)
     {
         (_backend, _base, _refiner, _vae, _options, _aesthetic) = (backend, baseStage, refiner, vae, options, aesthetic);
         (_source, _refinerSource) = (source, refinerSource);
+        _loras = new LoraSwitch(backend, baseStage, source, options);
     }
 
     /// <summary>
@@ -203,6 +205,7 @@ public sealed class ViperPipeline : IDisposable
         }
 
         var warnings = Warnings(request);
+        _loras.Use(request.Loras, cancellationToken);
         using AestheticResult? aesthetic = Personalize(request, progress, cancellationToken);
         if (aesthetic is not null)
         {
