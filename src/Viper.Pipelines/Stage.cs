@@ -129,6 +129,9 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
         }
     }
 
+    /// <summary>Textual-inversion tokens for this stage's tokenizers and encoders (see <see cref="TextConditioning.AddEmbeddings"/>).</summary>
+    public void AddEmbeddings(IReadOnlyList<TextualInversion> embeddings) => text.AddEmbeddings(embeddings);
+
     /// <summary>The prompt's padded 77 ids from the (first) tokenizer, what aesthetic gradients personalize.</summary>
     public int[] PromptIds(string prompt) => text.PromptIds(prompt);
 

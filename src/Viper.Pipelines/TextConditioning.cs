@@ -77,6 +77,45 @@ public sealed class TextConditioning : IDisposable
         return new TextConditioning(backend, encoders, penultimate: xl, components);
     }
 
+    /// <summary>
+    /// Adds textual-inversion tokens to every tokenizer and their vectors to the matching encoder's token table: CLIP-L
+    /// vectors (A1111's single tensor, SDXL's <c>clip_l</c>) to text_encoder, <c>clip_g</c> to text_encoder_2. An embedding
+    /// of n vectors adds "token", "token_1" … "token_{n−1}" (diffusers' load_textual_inversion), expanded in prompts.
+    /// </summary>
+    public void AddEmbeddings(IReadOnlyList<TextualInversion> embeddings)
+    {
+        if (embeddings.Count == 0)
+        {
+            return;
+        }
+
+        for (int i = 0; i < _encoders.Count; i++)
+        {
+            (ClipTokenizer tokenizer, ClipTextModel encoder) = _encoders[i];
+            string component = _components[i];
+            int width = encoder.Config.HiddenSize;
+            var names = new List<string>();
+            var rows = new List<float>();
+            foreach (TextualInversion e in embeddings)
+            {
+                float[][] vectors = (component == "text_encoder" ? e.ClipL : e.ClipG)
+                    ?? throw new Viper.Weights.WeightsException($"{e.Source}: has no {(component == "text_encoder" ? "clip_l (or single)" : "clip_g")} vectors for this pipeline's {component}");
+                if (vectors[0].Length != width)
+                {
+                    throw new Viper.Weights.WeightsException($"{e.Source}: its vectors are {vectors[0].Length} wide; {component} embeds {width} (an embedding for another model family?)");
+                }
+
+                names.AddRange(Enumerable.Range(0, vectors.Length).Select(v => v == 0 ? e.Token : $"{e.Token}_{v}"));
+                rows.AddRange(vectors.SelectMany(v => v));
+            }
+
+            ClipTokenizer extended = tokenizer.WithAddedTokens(names);
+            using Tensor table = _backend.FromFloats(rows.ToArray(), new Shape(names.Count, width));
+            encoder.TextModel.Embeddings.AddTokenRows(table);
+            _encoders[i] = (extended, encoder);
+        }
+    }
+
     /// <summary>Encodes one text; with <see cref="LongTextMode.Chunk"/>, into <paramref name="windows"/> 77-token windows (at least).</summary>
     public TextEmbedding Encode(string text, LongTextMode mode, int windows = 1)
     {
@@ -86,7 +125,7 @@ public sealed class TextConditioning : IDisposable
         {
             foreach ((ClipTokenizer tokenizer, ClipTextModel encoder) in _encoders)
             {
-                int[][] ids = Windows(tokenizer, text, mode, windows);
+                int[][] ids = Windows(tokenizer, tokenizer.ExpandMultiVectorTokens(text), mode, windows);
                 using ClipTextOutput output = encoder.Encode(ids, _penultimate ? HiddenStates.Only(-2) : HiddenStates.None);
                 Tensor states = _penultimate ? output.HiddenStateFromEnd(2) : output.LastHiddenState;
                 int d = states.Shape[2];
@@ -116,15 +155,15 @@ public sealed class TextConditioning : IDisposable
     }
 
     /// <summary>The text's tokens beyond what one 77-token window holds (0 when it fits): what truncation drops.</summary>
-    public int TokensDropped(string text) => _encoders.Max(e => Math.Max(0, e.Tokenizer.Encode(text).Count - (e.Tokenizer.MaxLength - 2)));
+    public int TokensDropped(string text) => _encoders.Max(e => Math.Max(0, e.Tokenizer.Encode(e.Tokenizer.ExpandMultiVectorTokens(text)).Count - (e.Tokenizer.MaxLength - 2)));
 
     /// <summary>The number of 77-token windows a text needs when chunked.</summary>
-    public int WindowsFor(string text) => _encoders.Max(e => e.Tokenizer.EncodeChunks(text).Length);
+    public int WindowsFor(string text) => _encoders.Max(e => e.Tokenizer.EncodeChunks(e.Tokenizer.ExpandMultiVectorTokens(text)).Length);
 
     public void Dispose() => _encoders.ForEach(e => e.Encoder.Dispose());
 
     /// <summary>The padded ids of the first tokenizer (77 for CLIP).</summary>
-    public int[] PromptIds(string text) => _encoders[0].Tokenizer.EncodePadded(text);
+    public int[] PromptIds(string text) => _encoders[0].Tokenizer.EncodePadded(_encoders[0].Tokenizer.ExpandMultiVectorTokens(text));
 
     /// <summary>
     /// Aesthetic gradients replace the prompt's last_hidden_state with the one of a tuned CLIP text model: that needs a

@@ -38,6 +38,9 @@ public sealed record PipelineOptions
     /// </summary>
     public string? Prediction { get; init; }
 
+    /// <summary>Textual-inversion embeddings whose tokens prompts and negative prompts may use (see <see cref="EmbeddingToken"/>).</summary>
+    public IReadOnlyList<EmbeddingToken> Embeddings { get; init; } = [];
+
     /// <summary>A VAE to use instead of the model's: a diffusers vae folder, or a file in diffusers or original names.</summary>
     public string? Vae { get; init; }
 
@@ -111,6 +114,7 @@ public sealed class ViperPipeline : IDisposable
             throw new ArgumentException($"prediction '{options.Prediction}' is not epsilon or v_prediction", nameof(options));
         }
 
+        TextualInversion[] embeddings = options.Embeddings.Select(TextualInversion.Read).ToArray(); // before any model loads
         var owned = new List<IDisposable>();
         try
         {
@@ -133,6 +137,8 @@ public sealed class ViperPipeline : IDisposable
                 }
             }
 
+            baseStage.AddEmbeddings(embeddings);
+            refiner?.AddEmbeddings(embeddings.Where(e => e.ClipG is not null).ToArray()); // the refiner has bigG only
             AestheticPersonalizer? aesthetic = null;
             if (options.AestheticClipFolder is { } clipFolder)
             {

@@ -24,11 +24,35 @@ public sealed class ClipTextEmbeddings : Module
     /// <summary>The token table's checkpoint name (<c>text_model.embeddings.token_embedding.weight</c>).</summary>
     public string TokenWeightName { get; }
 
-    /// <summary>The token table, (vocab, C).</summary>
-    public Tensor TokenTable => _tokens;
+    // The checkpoint's table with textual-inversion rows appended (null until tokens are added); the parameter stays the checkpoint's.
+    private Tensor? _extended;
+
+    /// <summary>The token table, (vocab + added tokens, C).</summary>
+    public Tensor TokenTable => _extended ?? _tokens;
+
+    /// <summary>The ids the table holds: the vocabulary and any added tokens.</summary>
+    public int TokenCount => TokenTable.Shape[0];
+
+    /// <summary>
+    /// Appends <paramref name="rows"/> (n, C) after the last id (textual-inversion vectors for added tokens, as transformers'
+    /// <c>resize_token_embeddings</c> then a row write); the checkpoint's rows and parameter are untouched.
+    /// </summary>
+    public void AddTokenRows(Tensor rows)
+    {
+        IBackend b = _tokens.Backend;
+        if (rows.Shape.Rank != 2 || rows.Shape[1] != _tokens.Shape[1])
+        {
+            throw new ArgumentException($"token rows must be (n, {_tokens.Shape[1]}), not {rows.Shape}", nameof(rows));
+        }
+
+        using Tensor cast = b.Cast(rows, _tokens.DType);
+        Tensor extended = Own(b.Concat([TokenTable, cast], axis: 0));
+        _extended?.Dispose();
+        _extended = extended;
+    }
 
     /// <summary>ids I32 (B, T) → (B, T, C); positions 0…T−1.</summary>
-    public Tensor Forward(IBackend b, Tensor ids) => Embed(b, _tokens, ids);
+    public Tensor Forward(IBackend b, Tensor ids) => Embed(b, TokenTable, ids);
 
     /// <summary>
     /// <see cref="Forward"/> with the token rows taken from <paramref name="tokenRows"/> (U, C) at <paramref name="slots"/>

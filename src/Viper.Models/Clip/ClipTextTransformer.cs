@@ -94,8 +94,9 @@ public sealed class ClipTextTransformer : Module
             throw new ArgumentException($"CLIP text: ids must be one or more rows of one length in 1…{_config.MaxPositionEmbeddings}", nameof(ids));
         }
 
-        TensorValueException.ThrowIfOutside(ids.SelectMany(r => r).ToArray(), 0, _config.VocabSize - 1,
-            id => TensorValueException.EmbeddingId(id, _config.VocabSize)); // host-born: checked here
+        int tokens = _embeddings.TokenCount;
+        TensorValueException.ThrowIfOutside(ids.SelectMany(r => r).ToArray(), 0, tokens - 1,
+            id => TensorValueException.EmbeddingId(id, tokens)); // host-born: checked here
         return (batch, length);
     }
 

@@ -17,15 +17,63 @@ public sealed partial class ClipTokenizer
 
     private readonly BpeTokenizer _bpe;
     private readonly Dictionary<int, string> _tokens;
+    private readonly Dictionary<string, int> _added;
 
-    private ClipTokenizer(BpeTokenizer bpe, Dictionary<string, int> vocabulary, int bos, int eos, int pad, int maxLength)
+    private ClipTokenizer(BpeTokenizer bpe, Dictionary<int, string> tokens, Dictionary<string, int> added, int bos, int eos, int pad, int maxLength)
     {
         _bpe = bpe;
-        _tokens = vocabulary.ToDictionary(kv => kv.Value, kv => kv.Key);
+        _tokens = tokens;
+        _added = added;
         BosId = bos;
         EosId = eos;
         PadId = pad;
         MaxLength = maxLength;
+    }
+
+    /// <summary>The added vocabulary (textual-inversion tokens), token → id.</summary>
+    public IReadOnlyDictionary<string, int> AddedTokens => _added;
+
+    /// <summary>
+    /// A tokenizer with <paramref name="tokens"/> added after every existing id, as transformers' <c>add_tokens</c>: each is
+    /// matched whole in the raw text before BPE (the longest first), and no id of the base vocabulary changes.
+    /// </summary>
+    public ClipTokenizer WithAddedTokens(IReadOnlyList<string> tokens)
+    {
+        var ids = new Dictionary<int, string>(_tokens);
+        var added = new Dictionary<string, int>(_added, StringComparer.Ordinal);
+        foreach (string token in tokens)
+        {
+            if (string.IsNullOrEmpty(token) || _tokens.ContainsValue(token) || _tokens.ContainsValue(token + "</w>") || added.ContainsKey(token))
+            {
+                throw new ArgumentException($"the token '{token}' is already in the tokenizer's vocabulary: pick another (FILE:TOKEN)", nameof(tokens));
+            }
+
+            int id = ids.Keys.Max() + 1;
+            added[token] = id;
+            ids[id] = token;
+        }
+
+        return new ClipTokenizer(_bpe, ids, added, BosId, EosId, PadId, MaxLength);
+    }
+
+    /// <summary>
+    /// diffusers' <c>maybe_convert_prompt</c>: each added token found in <paramref name="text"/> that has siblings
+    /// <c>token_1</c>, <c>token_2</c>… (a multi-vector embedding) is replaced by "token token_1 token_2 …".
+    /// </summary>
+    public string ExpandMultiVectorTokens(string text)
+    {
+        foreach (string token in Split(text).Where(s => s.Added).Select(s => s.Text).Distinct(StringComparer.Ordinal).ToList())
+        {
+            string replacement = token;
+            for (int i = 1; _added.ContainsKey($"{token}_{i}"); i++)
+            {
+                replacement += $" {token}_{i}";
+            }
+
+            text = text.Replace(token, replacement, StringComparison.Ordinal);
+        }
+
+        return text;
     }
 
     public int BosId { get; }
@@ -91,14 +139,62 @@ public sealed partial class ClipTokenizer
             Normalizer = new CleaningNormalizer(),
             SpecialTokens = special,
         };
-        return new ClipTokenizer(BpeTokenizer.Create(options), vocabulary, special[StartOfText], special[EndOfText], Id(padToken), maxLength);
+        return new ClipTokenizer(BpeTokenizer.Create(options), vocabulary.ToDictionary(kv => kv.Value, kv => kv.Key), new Dictionary<string, int>(StringComparer.Ordinal),
+            special[StartOfText], special[EndOfText], Id(padToken), maxLength);
     }
 
     /// <summary>The BPE ids of the cleaned text, without BOS/EOS.</summary>
     public IReadOnlyList<int> Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return _bpe.EncodeToIds(text);
+        if (_added.Count == 0)
+        {
+            return _bpe.EncodeToIds(text);
+        }
+
+        var ids = new List<int>();
+        foreach ((string piece, bool added) in Split(text))
+        {
+            if (added)
+            {
+                ids.Add(_added[piece]);
+            }
+            else
+            {
+                ids.AddRange(_bpe.EncodeToIds(piece));
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>The text cut at each added token (leftmost first, the longest at a position), as transformers' added-token trie.</summary>
+    private IEnumerable<(string Text, bool Added)> Split(string text)
+    {
+        int start = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            string? match = _added.Keys.Where(t => string.CompareOrdinal(text, i, t, 0, t.Length) == 0).MaxBy(t => t.Length);
+            if (match is null)
+            {
+                i++;
+                continue;
+            }
+
+            if (i > start)
+            {
+                yield return (text[start..i], false);
+            }
+
+            yield return (match, true);
+            i += match.Length;
+            start = i;
+        }
+
+        if (start < text.Length)
+        {
+            yield return (text[start..], false);
+        }
     }
 
     /// <summary>BOS, the first <see cref="MaxLength"/> − 2 ids, EOS, pad to <see cref="MaxLength"/> (truncation as in SD pipelines).</summary>
@@ -123,6 +219,12 @@ public sealed partial class ClipTokenizer
         foreach (int id in ids.Where(i => i != BosId && i != EosId && i != PadId))
         {
             string token = _tokens.TryGetValue(id, out string? t) ? t : throw new ArgumentOutOfRangeException(nameof(ids), $"id {id} is not in the vocabulary");
+            if (_added.ContainsKey(token))
+            {
+                bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(token + " "));
+                continue;
+            }
+
             bool endOfWord = token.EndsWith("</w>", StringComparison.Ordinal);
             foreach (char c in endOfWord ? token[..^4] : token)
             {

@@ -31,6 +31,9 @@ public sealed class TorchArchive : IDisposable
     /// </summary>
     public object? Value { get; }
 
+    /// <summary>A short description of an unpickled value, for messages ("a dictionary (3 entries)", "a tensor (2, 8) F32").</summary>
+    public static string Describe(object? value) => RestrictedUnpickler.Describe(value);
+
     public static TorchArchive Open(string path) => Open(File.OpenRead(path), path, ownsStream: true);
 
     public static TorchArchive Open(Stream stream, string source, bool ownsStream = false)
