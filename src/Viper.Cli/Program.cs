@@ -18,6 +18,7 @@ root.Subcommands.Add(AestheticPersonalizeCommand.Create());
 root.Subcommands.Add(StarterSetCommand.Create());
 root.Subcommands.Add(StudioCommand.Create());
 root.Subcommands.Add(QuantizeCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
 ParseResult parsed = root.Parse(args);
 
 // A usage error is reported as such — every problem on stderr, then where the options are explained — instead of the

@@ -46,7 +46,34 @@ public static class GenerationRecord
             lines.Add(Invariant($"init image: {init}, strength: {q.Strength}"));
         }
 
+        if (q.Loras.Count > 0)
+        {
+            // A1111 writes the weights into the prompt (<lora:name:w>) and the hashes on a line of their own: both are here.
+            lines.Add("loras: " + string.Join(", ", q.Loras.Select(l => Invariant($"<lora:{l.Name}:{l.Weight}>"))));
+            lines.Add($"Lora hashes: \"{string.Join(", ", q.Loras.Select(l => $"{l.Name}: {FileHash.Short(l.Path)}"))}\"");
+        }
+
+        if (options.Embeddings.Count > 0)
+        {
+            lines.Add($"TI hashes: \"{string.Join(", ", options.Embeddings.Select(e => $"{e.Name}: {FileHash.Short(e.Path)}"))}\"");
+        }
+
         lines.Add($"model: {setup.Model}");
+        if (options.ConfigFolder is { } config)
+        {
+            lines.Add($"config: {config}");
+        }
+
+        if (options.Prediction is { } prediction)
+        {
+            lines.Add($"prediction: {prediction}");
+        }
+
+        if (options.Vae is { } vae)
+        {
+            lines.Add($"vae: {vae}");
+        }
+
         if (setup.Refiner is { } refiner)
         {
             lines.Add(Invariant($"refiner: {refiner}, denoising end: {q.DenoisingEnd}"));

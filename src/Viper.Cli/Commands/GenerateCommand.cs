@@ -14,8 +14,12 @@ namespace Viper.Cli.Commands;
 /// </summary>
 internal static class GenerateCommand
 {
-    private static readonly Option<DirectoryInfo> Model = new("--model") { Description = "A diffusers pipeline folder (with model_index.json)", Required = true, HelpName = "folder" };
-    private static readonly Option<DirectoryInfo?> Refiner = new("--refiner") { Description = "An SDXL refiner pipeline folder, run for the end of the schedule", HelpName = "folder" };
+    private static readonly Option<string> Model = new("--model")
+    {
+        Description = "A diffusers pipeline folder (with model_index.json), or a single-file checkpoint as A1111/ComfyUI keep them (.safetensors, .ckpt; SD1.x, SD2.x, SDXL)",
+        Required = true, HelpName = "folder|file",
+    };
+    private static readonly Option<string?> Refiner = new("--refiner") { Description = "An SDXL refiner (pipeline folder or single file), run for the end of the schedule", HelpName = "folder|file" };
     private static readonly Option<string?> Variant = new("--variant")
     {
         Description = "Weight files of this variant for every component (fp16: model.fp16.safetensors, diffusion_pytorch_model.fp16.safetensors)", HelpName = "variant",
@@ -117,7 +121,8 @@ internal static class GenerateCommand
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
             SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, Weights, CudaGraphs,
-            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, Verbose, Output,
+            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, ModelFileArguments.Config, ModelFileArguments.Prediction,
+            ModelFileArguments.Vae, ModelFileArguments.Loras, ModelFileArguments.Embeddings, Verbose, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
@@ -135,6 +140,13 @@ internal static class GenerateCommand
             r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
         inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
         (AestheticSettings? aesthetic, string? aestheticClip) = ReadAesthetic(r);
+        IReadOnlyList<LoraWeight> loras = ModelFileArguments.ReadLoras(r.GetValue(ModelFileArguments.Loras));
+        IReadOnlyList<EmbeddingToken> embeddings = ModelFileArguments.ReadEmbeddings(r.GetValue(ModelFileArguments.Embeddings));
+        string? config = r.GetValue(ModelFileArguments.Config) is { } configFolder ? ModelFolders.Pipeline(configFolder, "--config") : null;
+        if (config is not null && Directory.Exists(inputs.ModelFolder))
+        {
+            throw new UsageException("--config applies to a single-file --model; --model is a diffusers folder with its own configs");
+        }
         if (inputs.RandomSeed)
         {
             CliOutput.Line($"seed: {inputs.Seed} (random)");
@@ -148,12 +160,13 @@ internal static class GenerateCommand
             ShufflePreferences = !r.GetValue(NoShuffle), LongText = r.GetValue(ChunkLongText) ? LongTextMode.Chunk : LongTextMode.Truncate,
             Guidance = r.GetValue(Guidance), Steps = r.GetValue(Steps), Scheduler = r.GetValue(SchedulerName), Width = r.GetValue(Width),
             Height = r.GetValue(Height), Seed = inputs.Seed, Batch = r.GetValue(Batch), DenoisingEnd = r.GetValue(DenoisingEnd),
-            InitImage = inputs.InitImage, Strength = r.GetValue(Strength), Aesthetic = aesthetic,
+            InitImage = inputs.InitImage, Strength = r.GetValue(Strength), Aesthetic = aesthetic, Loras = loras,
         };
         var options = new PipelineOptions
         {
             DType = OptionKinds.ToDType(r.GetValue(Precision)!), LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
-            AestheticClipFolder = aestheticClip,
+            AestheticClipFolder = aestheticClip, ConfigFolder = config, Prediction = ModelFileArguments.PredictionType(r.GetValue(ModelFileArguments.Prediction)),
+            Vae = ModelFileArguments.VaePath(r.GetValue(ModelFileArguments.Vae)), Embeddings = embeddings,
         };
         ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));
         var view = new GenerationProgressView();
@@ -175,6 +188,11 @@ internal static class GenerateCommand
         foreach (string warning in pipeline.Warnings(request))
         {
             CliOutput.Warning(warning);
+        }
+
+        if (pipeline.IgnoredTensors.Count > 0)
+        {
+            CliOutput.Warning($"{pipeline.IgnoredTensors.Count} stored tensor(s) no model part reads were left out, as diffusers leaves them: {Viper.Models.SingleFile.SingleFileCheckpoint.Summarize(pipeline.IgnoredTensors)}");
         }
 
         var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;

@@ -14,7 +14,7 @@ namespace Viper.Cli.Commands;
 internal sealed record GenerateInputs(string ModelFolder, string? RefinerFolder, VisualPreference? Preference, RgbImage? InitImage, string? InitImagePath,
     FileInfo Output, ulong Seed, bool RandomSeed)
 {
-    public static GenerateInputs Read(DirectoryInfo model, DirectoryInfo? refiner, FileInfo? preferences, string? likes, string? dislikes, FileInfo? initImage,
+    public static GenerateInputs Read(string model, string? refiner, FileInfo? preferences, string? likes, string? dislikes, FileInfo? initImage,
         FileInfo output, string seed, int? threads, string backend)
     {
         if (threads is not null && backend != "cpu")
@@ -22,8 +22,8 @@ internal sealed record GenerateInputs(string ModelFolder, string? RefinerFolder,
             throw new UsageException($"--threads sets the cpu backend's threads; --backend is {backend}");
         }
 
-        string modelFolder = PipelineFolder("--model", model);
-        string? refinerFolder = refiner is null ? null : PipelineFolder("--refiner", refiner);
+        string modelFolder = ModelFileArguments.ModelPath(model, "--model");
+        string? refinerFolder = refiner is null ? null : ModelFileArguments.ModelPath(refiner, "--refiner");
         VisualPreference? preference = ReadPreference(preferences, likes, dislikes);
         RgbImage? image = initImage is null ? null : ReadImage(initImage);
         CheckWritable(output);
@@ -91,20 +91,6 @@ internal sealed record GenerateInputs(string ModelFolder, string? RefinerFolder,
         return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong seed)
             ? (seed, false)
             : throw new UsageException($"--seed: '{text}' is not a seed (a whole number from 0 to 18446744073709551615, or -1 for a random one)");
-    }
-
-    private static string PipelineFolder(string option, DirectoryInfo folder)
-    {
-        if (!folder.Exists)
-        {
-            throw new FileNotFoundException(File.Exists(folder.FullName)
-                ? $"{option} {folder.FullName}: is a file; a diffusers pipeline folder is expected"
-                : $"{option} {folder.FullName}: the folder does not exist");
-        }
-
-        return File.Exists(Path.Combine(folder.FullName, "model_index.json"))
-            ? folder.FullName
-            : throw new FileNotFoundException($"{option} {folder.FullName}: not a diffusers pipeline folder (no model_index.json)");
     }
 
     private static VisualPreference? ReadPreference(FileInfo? file, string? likes, string? dislikes)

@@ -86,7 +86,7 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
         string deep = Path.Combine(work.Path, string.Join("/", Enumerable.Repeat("a-rather-long-folder-name", 6)), "stable-diffusion-xl-base-1.0");
         CliResult missing = CliRunner.Run(work.Path, "generate", "--model", deep, "--prompt", "x");
         Assert.Equal(2, missing.ExitCode);
-        Assert.Contains($"error: --model {deep}: the folder does not exist", missing.Stderr.ReplaceLineEndings("\n").Split('\n'));
+        Assert.Contains($"error: --model {deep}: no such file or folder", missing.Stderr.ReplaceLineEndings("\n").Split('\n'));
 
         CliResult folder = CliRunner.Run(work.Path, "generate", "--model", folders.Sd, "--prompt", "x", "--out", work.Path);
         Assert.Equal(1, folder.ExitCode);
