@@ -17,7 +17,10 @@ public sealed class PipelineSource : IDisposable
 {
     private readonly Dictionary<string, WeightStore> _stores = new(StringComparer.Ordinal);
 
-    private PipelineSource(string path, ModelIndex index, SingleFileCheckpoint? singleFile) => (Path, Index, SingleFile) = (path, index, singleFile);
+    private readonly string? _bundledFolder;
+
+    private PipelineSource(string path, ModelIndex index, SingleFileCheckpoint? singleFile, string? bundledFolder = null) =>
+        (Path, Index, SingleFile, _bundledFolder) = (path, index, singleFile, bundledFolder);
 
     /// <summary>The folder or file the weights come from.</summary>
     public string Path { get; }
@@ -30,10 +33,7 @@ public sealed class PipelineSource : IDisposable
     /// <summary>Stored tensors of a single file that no model reads and upstream ignores too (see <see cref="SingleFileCheckpoint.Check"/>).</summary>
     public IReadOnlyList<string> Ignored { get; private set; } = [];
 
-    /// <summary>The folder holding the bundled default configs and tokenizers of each single-file family (sd1, sd2, sdxl, sdxl-refiner).</summary>
-    public static string BundledConfigs => System.IO.Path.Combine(AppContext.BaseDirectory, "assets", "single-file");
-
-    /// <summary>Opens a diffusers folder, or a single file with <paramref name="configFolder"/> (null: the bundled config of its family).</summary>
+    /// <summary>Opens a diffusers folder, or a single file with <paramref name="configFolder"/> (null: the bundled config of its family, <see cref="BundledConfigs"/>).</summary>
     public static PipelineSource Open(string path, string? configFolder = null)
     {
         if (Directory.Exists(path))
@@ -43,9 +43,16 @@ public sealed class PipelineSource : IDisposable
         }
 
         SingleFileCheckpoint file = SingleFileCheckpoint.Open(path);
+        string? bundled = null;
         try
         {
-            string folder = configFolder ?? System.IO.Path.Combine(BundledConfigs, file.Family.Name());
+            if (configFolder is null)
+            {
+                bundled = Directory.CreateTempSubdirectory($"viper-{file.Family.Name()}-config-").FullName;
+                BundledConfigs.Write(file.Family, bundled);
+            }
+
+            string folder = configFolder ?? bundled!;
             ModelIndex index = ModelIndex.Load(folder);
             bool xl = file.Family is SingleFileFamily.StableDiffusionXl or SingleFileFamily.StableDiffusionXlRefiner;
             if (xl != index.Has("text_encoder_2") || (file.Family == SingleFileFamily.StableDiffusionXlRefiner) == index.Has("text_encoder"))
@@ -53,11 +60,12 @@ public sealed class PipelineSource : IDisposable
                 throw new ModelConfigException($"{path} is a {file.Family.Name()} checkpoint; the config folder {folder} is a {index.ClassName} with other text encoders");
             }
 
-            return new PipelineSource(path, index, file);
+            return new PipelineSource(path, index, file, bundled);
         }
         catch
         {
             file.Dispose();
+            DeleteFolder(bundled);
             throw;
         }
     }
@@ -169,9 +177,18 @@ public sealed class PipelineSource : IDisposable
     public void Dispose()
     {
         SingleFile?.Dispose();
+        DeleteFolder(_bundledFolder);
         foreach (WeightStore store in _stores.Values)
         {
             store.Dispose();
+        }
+    }
+
+    private static void DeleteFolder(string? folder)
+    {
+        if (folder is not null && Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 

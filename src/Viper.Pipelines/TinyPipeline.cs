@@ -78,7 +78,7 @@ public static class TinyPipeline
         if (!refiner)
         {
             WriteText(folder, "text_encoder", full ? ClipTextConfig.ClipVitL14 : Text(32, gelu: false), projection: false, backend, seed + 1, variant);
-            CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer"), pad: null);
+            Tokenizers.Copy(tokenizerFolder, Path.Combine(folder, "tokenizer"), pad: null);
             index["text_encoder"] = new JsonArray("transformers", "CLIPTextModel");
             index["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer");
             contextDim += full ? ClipTextConfig.ClipVitL14.HiddenSize : 32;
@@ -87,7 +87,7 @@ public static class TinyPipeline
         if (xl)
         {
             WriteText(folder, "text_encoder_2", Text(32, gelu: true), projection: true, backend, seed + 2, variant);
-            CopyTokenizer(tokenizerFolder, Path.Combine(folder, "tokenizer_2"), pad: "!");
+            Tokenizers.Copy(tokenizerFolder, Path.Combine(folder, "tokenizer_2"), pad: "!");
             index["text_encoder_2"] = new JsonArray("transformers", "CLIPTextModelWithProjection");
             index["tokenizer_2"] = new JsonArray("transformers", "CLIPTokenizer");
             contextDim += 32;
@@ -142,34 +142,6 @@ public static class TinyPipeline
         {
             DiffusersConfigFile.Write(Path.Combine(dir, "config.json"), config, className);
             TinyCheckpoint.WriteWeights(dir, "diffusion_pytorch_model", weights.Recorded, variant, $"tiny {component}, seed {seed}");
-        }
-    }
-
-    // SDXL's tokenizer_2 pads with "!" (id 0) instead of the end-of-text token.
-    private static void CopyTokenizer(string source, string target, string? pad)
-    {
-        Directory.CreateDirectory(target);
-        foreach (string file in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" })
-        {
-            string from = Path.Combine(source, file);
-            if (!File.Exists(from))
-            {
-                throw new FileNotFoundException($"the CLIP tokenizer file {from} is missing", from);
-            }
-
-            File.Copy(from, Path.Combine(target, file), overwrite: true);
-        }
-
-        if (pad is not null)
-        {
-            string map = Path.Combine(target, "special_tokens_map.json");
-            JsonObject tokens = JsonNode.Parse(File.ReadAllText(map))!.AsObject();
-            tokens["pad_token"] = pad;
-            File.WriteAllText(map, tokens.ToJsonString(Json));
-            string configPath = Path.Combine(target, "tokenizer_config.json");
-            JsonObject config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-            config["pad_token"] = pad;
-            File.WriteAllText(configPath, config.ToJsonString(Json));
         }
     }
 }

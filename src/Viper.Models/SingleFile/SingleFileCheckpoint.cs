@@ -114,7 +114,9 @@ public sealed class SingleFileCheckpoint : IDisposable
         {
             const int Shown = 12;
             string list = string.Join("; ", problems.Take(Shown)) + (problems.Count > Shown ? $"; … and {problems.Count - Shown} more" : "");
-            throw new WeightsException($"{reader.Source}: does not match {layout} — {problems.Count} problem(s): {list}");
+            string hint = problems.Any(p => p.Contains(" needs ", StringComparison.Ordinal))
+                ? " (tensors of other sizes: the config describes another model — give --config a diffusers folder with this model's configs)" : "";
+            throw new WeightsException($"{reader.Source}: does not match {layout} — {problems.Count} problem(s): {list}{hint}");
         }
 
         return ignored;

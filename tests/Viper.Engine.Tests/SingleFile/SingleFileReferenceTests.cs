@@ -41,7 +41,7 @@ public class SingleFileReferenceTests
     }
 
     /// <summary>Each pixel channel within 1 level of diffusers' (numpy_to_pil's rounding of nearly equal floats may differ by one).</summary>
-    public static void AssertImage(string name, GenerationResult result)
+    internal static void AssertImage(string name, GenerationResult result)
     {
         using var expected = new RefTensors(Path.Combine(Refs, "expected.safetensors"));
         byte[] want = expected.Bytes(name);
