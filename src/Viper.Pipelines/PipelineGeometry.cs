@@ -12,11 +12,13 @@ public readonly record struct PipelineGeometry(UNet2DConditionConfig Unet, Autoe
     /// <summary>The default image size: the UNet's sample_size times the VAE's down factor (512 for SD1.5, 1024 for SDXL).</summary>
     public int DefaultSize => Unet.SampleSize * Vae.DownFactor;
 
-    /// <summary>Reads the geometry of the diffusers pipeline folder <paramref name="folder"/> (its base UNet and VAE configs).</summary>
-    public static PipelineGeometry Read(string folder)
+    /// <summary>
+    /// Reads the geometry of a diffusers pipeline folder, or of a single file with its config folder (null: the bundled
+    /// config of its family), from the base UNet and VAE configs.
+    /// </summary>
+    public static PipelineGeometry Read(string model, string? configFolder = null)
     {
-        ModelIndex index = ModelIndex.Load(folder);
-        return new(UNet2DConditionConfig.Load(Path.Combine(index.PathOf("unet"), "config.json")),
-            AutoencoderKLConfig.Load(Path.Combine(index.PathOf("vae"), "config.json")));
+        using PipelineSource source = PipelineSource.Open(model, configFolder);
+        return new(source.UnetConfig, source.VaeConfig);
     }
 }

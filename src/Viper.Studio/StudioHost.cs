@@ -38,6 +38,7 @@ public static class StudioHost
                     services.AddSingleton(_ => new ImageLibrary(options.Workspace));
                     services.AddSingleton<PreferenceStore>();
                     services.AddSingleton<StudioGeometry>();
+                    services.AddSingleton<LoraLibrary>();
                     services.AddSingleton<ModelSlots>();
                     services.AddSingleton<JobQueue>();
                     services.AddHostedService(s => s.GetRequiredService<JobQueue>());

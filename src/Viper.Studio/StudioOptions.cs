@@ -1,3 +1,4 @@
+using Viper.Pipelines;
 using Viper.Pipelines.Chat;
 using Viper.Runtime;
 
@@ -14,6 +15,15 @@ public sealed record StudioOptions
 
     /// <summary>The diffusers pipeline folder that generates (SDXL for ViPer; any SD the engine runs works).</summary>
     public string? Generator { get; init; }
+
+    /// <summary>For a single-file <see cref="Generator"/>: the diffusers folder of its configs (null: the bundled ones).</summary>
+    public string? GeneratorConfig { get; init; }
+
+    /// <summary>Textual-inversion embeddings the generator loads; their tokens can be used in prompts.</summary>
+    public IReadOnlyList<EmbeddingToken> Embeddings { get; init; } = [];
+
+    /// <summary>A folder of LoRA .safetensors files the page may pick from, by name (null: none).</summary>
+    public string? LoraFolder { get; init; }
 
     /// <summary>The IDEFICS2 folder and the VPE-ViPer adapter folder of the preference extractor.</summary>
     public string? Extractor { get; init; }

@@ -18,7 +18,8 @@ internal static class StudioCommand
 {
     private static readonly Option<DirectoryInfo> Workspace = new("--workspace") { Description = "The session's folder: images, preferences.json (created)", DefaultValueFactory = _ => new DirectoryInfo("viper-studio"), HelpName = "folder" };
     private static readonly Option<DirectoryInfo?> Images = new("--images") { Description = "Images to comment on, imported at start (e.g. a `viper starter-set` folder)", HelpName = "folder" };
-    private static readonly Option<DirectoryInfo?> Model = new("--model") { Description = "The diffusers pipeline that generates (SDXL for ViPer)", HelpName = "folder" };
+    private static readonly Option<string?> Model = new("--model") { Description = "The pipeline that generates (SDXL for ViPer): a diffusers folder or a single-file checkpoint", HelpName = "folder|file" };
+    private static readonly Option<DirectoryInfo?> LoraFolder = new("--lora-dir") { Description = "A folder of LoRA .safetensors files the page offers by name (each with a weight, per request)", HelpName = "folder" };
     private static readonly Option<DirectoryInfo?> Metric = new("--metric") { Description = "The IDEFICS2 folder of the proxy metric (scores are shown only with one)", HelpName = "folder" };
     private static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
     private static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
@@ -34,7 +35,7 @@ internal static class StudioCommand
         var command = new Command("studio", "Serve the local web page for the ViPer flow: pick and comment on images, extract preferences, generate, compare and score. " + ExitCodes.Help)
         {
             Workspace, Images, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
-            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision, Weights,
+            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision, Weights, ModelFileArguments.Config, ModelFileArguments.Embeddings, LoraFolder,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
         return command;
@@ -42,7 +43,19 @@ internal static class StudioCommand
 
     private static async Task<int> Run(ParseResult r, CancellationToken cancellationToken)
     {
-        string? model = r.GetValue(Model) is { } folder ? ModelFolders.Pipeline(folder, "--model") : null;
+        string? model = r.GetValue(Model) is { } path ? ModelFileArguments.ModelPath(path, "--model") : null;
+        string? config = r.GetValue(ModelFileArguments.Config) is { } configFolder ? ModelFolders.Pipeline(configFolder, "--config") : null;
+        if (config is not null && (model is null || Directory.Exists(model)))
+        {
+            throw new UsageException("--config applies to a single-file --model");
+        }
+
+        DirectoryInfo? loras = r.GetValue(LoraFolder);
+        if (loras is not null && !loras.Exists)
+        {
+            throw new UsageException($"--lora-dir {loras.FullName}: the folder does not exist");
+        }
+
         DirectoryInfo? extractor = r.GetValue(PreferencesCommand.Extractor), adapter = r.GetValue(PreferencesCommand.Adapter);
         if ((extractor is null) != (adapter is null))
         {
@@ -62,6 +75,9 @@ internal static class StudioCommand
             Workspace = r.GetValue(Workspace)!.FullName,
             StarterFolder = images?.FullName,
             Generator = model,
+            GeneratorConfig = config,
+            Embeddings = ModelFileArguments.ReadEmbeddings(r.GetValue(ModelFileArguments.Embeddings)),
+            LoraFolder = loras?.FullName,
             Extractor = extractor is null ? null : ModelFolders.Model(extractor, "--extractor"),
             ExtractorAdapter = ModelFolders.Adapter(adapter, "--adapter"),
             ExtractorOptions = new() { MaxNewTokens = r.GetValue(PreferencesCommand.MaxNewTokens), RepetitionPenalty = r.GetValue(PreferencesCommand.RepetitionPenalty) },

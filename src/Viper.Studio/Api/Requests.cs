@@ -88,11 +88,12 @@ public sealed record GenerateRequest(
     float Guidance = 5f,
     PreferenceRequest? Preference = null,
     IReadOnlyList<string>? Liked = null,
-    IReadOnlyList<string>? Disliked = null)
+    IReadOnlyList<string>? Disliked = null,
+    IReadOnlyList<LoraRequest>? Loras = null)
 {
     public const int MaxPromptLength = 2000;
 
-    public GenerationRequest ToRequest(PipelineGeometry geometry, VisualPreference preference)
+    public GenerationRequest ToRequest(PipelineGeometry geometry, VisualPreference preference, LoraLibrary loras)
     {
         if (string.IsNullOrWhiteSpace(Prompt))
         {
@@ -120,7 +121,7 @@ public sealed record GenerateRequest(
         return new GenerationRequest
         {
             Prompt = Prompt.Trim(), NegativePrompt = NegativePrompt, Seed = Seed, Width = Width, Height = Height, Steps = Steps,
-            BetaPositive = Beta, BetaNegative = Beta, Guidance = Guidance, Preference = preference,
+            BetaPositive = Beta, BetaNegative = Beta, Guidance = Guidance, Preference = preference, Loras = loras.Resolve(Loras),
         };
     }
 

@@ -43,6 +43,7 @@ public static class StudioApi
 
         app.MapPost("/api/extract", Extract);
         app.MapPost("/api/generate", Generate);
+        app.MapGet("/api/loras", (LoraLibrary loras) => Results.Json(new { loras = loras.Names }));
 
         app.MapGet("/api/jobs/{id}", (string id, JobQueue queue) => Snapshot(Find(queue, id)));
         app.MapGet("/api/jobs/{id}/events", Events);
@@ -147,7 +148,7 @@ public static class StudioApi
     }
 
     private static async Task<IResult> Generate(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
-        PreferenceStore preferences, StudioGeometry geometry)
+        PreferenceStore preferences, StudioGeometry geometry, LoraLibrary loras)
     {
         if (geometry.Value is not { } shape)
         {
@@ -161,7 +162,7 @@ public static class StudioApi
             throw ApiException.BadRequest("preference: no liked or disliked attributes yet; extract them or add some");
         }
 
-        GenerationRequest generation = body.ToRequest(shape, preference);
+        GenerationRequest generation = body.ToRequest(shape, preference, loras);
         (IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked) = body.MetricContext(library);
         Job job = queue.Enqueue("generate", GenerationWork.Create(generation, disliked, liked, library, models, options));
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);

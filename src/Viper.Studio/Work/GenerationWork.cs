@@ -30,7 +30,9 @@ public static class GenerationWork
             var progress = new SynchronousProgress<GenerationProgress>(p =>
                 job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
             GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
-            var setup = new GenerationSetup(models.Backend.Name, models.GeneratorOptions, Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator!)));
+            // The record is served to the page: folders by name only, never a server path.
+            PipelineOptions shown = models.GeneratorOptions with { ConfigFolder = models.GeneratorOptions.ConfigFolder is { } c ? Path.GetFileName(Path.TrimEndingDirectorySeparator(c)) : null };
+            var setup = new GenerationSetup(models.Backend.Name, shown, Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator!)));
             StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed,
                 GenerationRecord.PngText(q, generated, setup));
             JsonNode? storedJson = JsonSerializer.SerializeToNode(stored, Json);

@@ -23,7 +23,10 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         Backend, options.DType, progress, cancellationToken, options.LinearWeights), progress);
 
     /// <summary>What the generator is loaded with (also what its images' parameters record names).</summary>
-    public PipelineOptions GeneratorOptions { get; } = new() { DType = options.DType, LinearWeights = options.LinearWeights };
+    public PipelineOptions GeneratorOptions { get; } = new()
+    {
+        DType = options.DType, LinearWeights = options.LinearWeights, ConfigFolder = options.GeneratorConfig, Embeddings = options.Embeddings,
+    };
 
     public ViperPipeline Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ViperPipeline.Load(
         options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),

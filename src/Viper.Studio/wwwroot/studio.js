@@ -184,6 +184,8 @@ $('generate').onclick = async () => {
     prompt: $('prompt').value, seed: number('seed') ?? 0, width: number('width'), height: number('height'), steps: number('steps') ?? 30,
     beta: number('beta') ?? 0.85, guidance: number('guidance') ?? 5,
     preference: { likes: state.likes, dislikes: state.dislikes }, liked: marked('liked'), disliked: marked('disliked'),
+    loras: [...document.querySelectorAll('#loras input[type=checkbox]:checked')]
+      .map((box) => ({ name: box.dataset.lora, weight: Number(box.parentElement.querySelector('input[type=number]').value) })),
   };
   for (const side of ['personalized', 'plain']) {
     const figure = $(`result-${side}`);
@@ -226,6 +228,17 @@ $('generate-cancel').onclick = () => cancel(state.generateJob);
     if (status.defaultSize) { $('width').value = status.defaultSize; $('height').value = status.defaultSize; $('width').step = status.sizeMultiple; $('height').step = status.sizeMultiple; }
     for (const [field, range] of Object.entries(status.limits)) {
       for (const input of field === 'size' ? ['width', 'height'] : [field]) { $(input).min = range.min; $(input).max = range.max; }
+    }
+    const loras = (await api('/api/loras')).loras;
+    $('loras').hidden = loras.length === 0;
+    for (const name of loras) {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox'; box.dataset.lora = name;
+      const weight = document.createElement('input');
+      weight.type = 'number'; weight.min = -10; weight.max = 10; weight.step = 0.05; weight.value = 1;
+      label.append(box, ` ${name} `, weight);
+      $('loras').append(label);
     }
     const prefs = await api('/api/preferences');
     state.likes = prefs.likes; state.dislikes = prefs.dislikes;

@@ -28,6 +28,9 @@ public sealed class StudioFactory(StudioOptions options) : WebApplicationFactory
             MaxUploadBytes = maxUploadBytes,
         });
 
+    /// <summary>A studio with <paramref name="options"/> as given (for settings the shorthand above does not cover).</summary>
+    public static StudioFactory Create(StudioOptions options) => new(options);
+
     protected override IHostBuilder CreateHostBuilder() => StudioHost.CreateBuilder(options);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseContentRoot(options.Workspace);
