@@ -14,17 +14,20 @@ public sealed class MappedWeights(ITensorReader reader, Func<string, TensorRecip
 {
     protected internal override Tensor Read(string name, Shape shape)
     {
-        (byte[] bytes, DType stored) = Cut(name, shape);
-        return Upload(bytes, shape, stored);
+        (TensorRecipe recipe, TensorEntry entry) = Find(name, shape);
+        ReadOnlySpan<byte> stored = reader.Bytes(recipe.Source);
+        // A renamed tensor is uploaded straight from the file's (mapped) bytes; only a slice or transpose is copied first.
+        return recipe.Rows > 0 || recipe.Transposed ? Upload(recipe.Cut(stored, entry.Shape, entry.DType), shape, entry.DType) : Upload(stored, shape, entry.DType);
     }
 
     protected internal override Tensor ReadConv(string name, int cout, int cin, int kh, int kw)
     {
-        (byte[] oihw, DType stored) = Cut(name, new Shape(cout, cin, kh, kw));
-        return Upload(ConvWeightLayout.OihwToOhwi(oihw, cout, cin, kh, kw, stored.SizeInBytes()), new Shape(cout, kh, kw, cin), stored);
+        (TensorRecipe recipe, TensorEntry entry) = Find(name, new Shape(cout, cin, kh, kw));
+        byte[] ohwi = ConvWeightLayout.OihwToOhwi(reader.Bytes(recipe.Source), cout, cin, kh, kw, entry.DType.SizeInBytes());
+        return Upload(ohwi, new Shape(cout, kh, kw, cin), entry.DType);
     }
 
-    private (byte[] Bytes, DType DType) Cut(string name, Shape shape)
+    private (TensorRecipe Recipe, TensorEntry Entry) Find(string name, Shape shape)
     {
         cancellationToken.ThrowIfCancellationRequested();
         TensorRecipe recipe = map(name);
@@ -46,9 +49,9 @@ public sealed class MappedWeights(ITensorReader reader, Func<string, TensorRecip
         }
 
         used.Add(recipe.Source);
-        return (recipe.Cut(reader.Bytes(recipe.Source), entry.Shape, entry.DType), entry.DType);
+        return (recipe, entry);
     }
 
-    private Tensor Upload(byte[] bytes, Shape shape, DType stored) =>
+    private Tensor Upload(ReadOnlySpan<byte> bytes, Shape shape, DType stored) =>
         stored == DType ? Backend.FromHost(bytes, shape, stored) : Backend.FromFloats(HostTensors.DecodeFloats(bytes, stored), shape, DType);
 }
