@@ -61,7 +61,7 @@ public class TorchSaveFileTests
     [Theory]
     [InlineData("os", "system")]
     [InlineData("builtins", "eval")]
-    [InlineData("torch._utils", "_rebuild_parameter")]
+    [InlineData("torch._utils", "_rebuild_parameter_with_state")]
     [InlineData("subprocess", "Popen")]
     public void AGlobalOutsideTheAllowListIsRefusedBeforeAnythingRuns(string module, string name)
     {

@@ -163,7 +163,7 @@ public sealed partial class GenerateCliTests(TinyPipelineFolders folders) : ICla
         Assert.Equal(0, r.ExitCode);
         foreach (string expected in new[]
         {
-            "Exit codes: 0 success, 1 usage error", "0 = plain classifier-free guidance", "VP+", "VP−", "paper = the paper's eq. 1", "--model <folder>",
+            "Exit codes: 0 success, 1 usage error", "0 = plain classifier-free guidance", "VP+", "VP−", "paper = the paper's eq. 1", "--model <folder|file>", "--lora <file[:weight]>", "--embedding <file[:token]>",
             "--denoising-end <0..1>", "fraction of the schedule", "--beta <0..10>", "[default: 0.85]", "--dtype <dtype>", "fp16", "bfloat16", "[default: f32]",
         })
         {
