@@ -5,9 +5,10 @@ using Viper.Runtime;
 namespace Viper.Weights.Torch;
 
 /// <summary>
-/// Writes one contiguous tensor as <c>torch.save</c> does (zip archive, pickle protocol 2 calling
-/// <c>torch._utils._rebuild_tensor_v2</c> on a storage saved from <c>cpu</c>), so <c>torch.load</c> — and the
-/// aesthetic-gradients scripts that load embeddings with it — read it back.
+/// Writes contiguous tensors as <c>torch.save</c> does (zip archive, pickle protocol 2 calling
+/// <c>torch._utils._rebuild_tensor_v2</c> on storages saved from <c>cpu</c>) — one tensor, or a state dict nested under
+/// <c>"state_dict"</c> as Lightning saves checkpoints — so <c>torch.load</c> (and the aesthetic-gradients scripts that
+/// load embeddings with it) read them back.
 /// </summary>
 public static class TorchSaveWriter
 {
@@ -19,17 +20,61 @@ public static class TorchSaveWriter
 
     public static void Write(string path, DType dtype, Shape shape, ReadOnlySpan<byte> data)
     {
-        if (data.Length != shape.ElementCount * dtype.SizeInBytes())
-        {
-            throw new ArgumentException($"{data.Length} bytes are not a {shape} {dtype} tensor", nameof(data));
-        }
-
-        string root = Path.GetFileNameWithoutExtension(path) is { Length: > 0 } n && n.All(char.IsAsciiLetterOrDigit) ? n : "archive";
-        using FileStream file = File.Create(path);
-        using var zip = new ZipArchive(file, ZipArchiveMode.Create);
-        Add(zip, $"{root}/data.pkl", Pickle(dtype, shape));
+        Check(dtype, shape, data.Length);
+        var p = new MemoryStream();
+        p.Write([0x80, 2]);
+        Tensor(p, dtype, shape, "0");
+        p.WriteByte((byte)'.');
+        using ZipArchive zip = Create(path, out string root);
+        Add(zip, $"{root}/data.pkl", p.ToArray());
         Add(zip, $"{root}/data/0", data);
         Add(zip, $"{root}/version", "3\n"u8);
+    }
+
+    /// <summary>A checkpoint as Lightning writes it: <c>{"state_dict": {name: tensor, …}, "global_step": 0}</c>.</summary>
+    public static void WriteCheckpoint(string path, IReadOnlyList<TensorData> tensors)
+    {
+        var p = new MemoryStream();
+        p.Write([0x80, 2]);
+        p.WriteByte((byte)'}');
+        Unicode(p, "state_dict");
+        p.WriteByte((byte)'}');
+        p.WriteByte((byte)'(');
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            Check(tensors[i].DType, tensors[i].Shape, tensors[i].Data.Length);
+            Unicode(p, tensors[i].Name);
+            Tensor(p, tensors[i].DType, tensors[i].Shape, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        p.WriteByte((byte)'u'); // SETITEMS into the state dict
+        p.WriteByte((byte)'s'); // SETITEM "state_dict" into the root
+        Unicode(p, "global_step");
+        Int(p, 0);
+        p.WriteByte((byte)'s');
+        p.WriteByte((byte)'.');
+        using ZipArchive zip = Create(path, out string root);
+        Add(zip, $"{root}/data.pkl", p.ToArray());
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            Add(zip, $"{root}/data/{i}", tensors[i].Data.Span);
+        }
+
+        Add(zip, $"{root}/version", "3\n"u8);
+    }
+
+    private static void Check(DType dtype, Shape shape, int bytes)
+    {
+        if (bytes != shape.ElementCount * dtype.SizeInBytes())
+        {
+            throw new ArgumentException($"{bytes} bytes are not a {shape} {dtype} tensor");
+        }
+    }
+
+    private static ZipArchive Create(string path, out string root)
+    {
+        root = Path.GetFileNameWithoutExtension(path) is { Length: > 0 } n && n.All(char.IsAsciiLetterOrDigit) ? n : "archive";
+        return new ZipArchive(File.Create(path), ZipArchiveMode.Create);
     }
 
     private static void Add(ZipArchive zip, string name, ReadOnlySpan<byte> bytes)
@@ -38,17 +83,15 @@ public static class TorchSaveWriter
         s.Write(bytes);
     }
 
-    /// <summary>The opcodes torch.save (protocol 2) emits for a tensor, as pickletools shows them for the repo's embeddings.</summary>
-    private static byte[] Pickle(DType dtype, Shape shape)
+    /// <summary>The opcodes torch.save (protocol 2) emits for a tensor in storage <paramref name="key"/>, as pickletools shows them for the repo's embeddings.</summary>
+    private static void Tensor(Stream p, DType dtype, Shape shape, string key)
     {
-        var p = new MemoryStream();
-        p.Write([0x80, 2]);
         Global(p, "torch._utils", "_rebuild_tensor_v2");
         p.WriteByte((byte)'(');
         p.WriteByte((byte)'(');
         Unicode(p, "storage");
         Global(p, "torch", StorageNames[dtype]);
-        Unicode(p, "0");
+        Unicode(p, key);
         Unicode(p, "cpu");
         Int(p, shape.ElementCount);
         p.WriteByte((byte)'t');
@@ -68,8 +111,6 @@ public static class TorchSaveWriter
         p.WriteByte((byte)'R');
         p.WriteByte((byte)'t');
         p.WriteByte((byte)'R');
-        p.WriteByte((byte)'.');
-        return p.ToArray();
     }
 
     private static void Global(Stream p, string module, string name) => p.Write(Encoding.ASCII.GetBytes($"c{module}\n{name}\n"));

@@ -57,3 +57,27 @@ public class TorchStateDictTests
         Assert.Contains("not a zip archive", legacy.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The reference single file as a Lightning .ckpt (state_dict + global_step) generates the reference image through the unpickler.</summary>
+public class CkptPipelineTests
+{
+    [Fact]
+    public void ACkptSingleFileGivesTheReferenceImage()
+    {
+        using var temp = new TempFolder();
+        string ckpt = Path.Combine(temp.Path, "model.ckpt");
+        using (WeightStore store = WeightStore.Open(Path.Combine(SingleFileReferenceTests.Refs, "model.safetensors")))
+        {
+            TorchSaveWriter.WriteCheckpoint(ckpt, store.Entries.Select(e => new TensorData(e.Name, e.DType, e.Shape, store.Bytes(e.Name).ToArray())).ToList());
+        }
+
+        if (Environment.GetEnvironmentVariable("VIPER_KEEP_CKPT") is { } keep)
+        {
+            File.Copy(ckpt, keep, overwrite: true); // for a torch.load check by hand
+        }
+
+        using Viper.Runtime.IBackend b = TestBackends.Create("cpu");
+        using Viper.Pipelines.ViperPipeline pipeline = Viper.Pipelines.ViperPipeline.Load(ckpt, b, new Viper.Pipelines.PipelineOptions { ConfigFolder = SingleFileReferenceTests.ConfigFolder });
+        SingleFileReferenceTests.AssertImage("single_file_image_uint8_hwc", pipeline.Generate(SingleFileReferenceTests.Reference));
+    }
+}
