@@ -51,7 +51,7 @@ internal static class ModelFileArguments
         if (Directory.Exists(full))
         {
             return File.Exists(Path.Combine(full, "model_index.json")) ? full
-                : throw new FileNotFoundException($"{option} {full}: not a diffusers pipeline folder (no model_index.json)");
+                : throw new UsageException($"{option} {full}: no model_index.json there (a diffusers pipeline folder, or give a single-file checkpoint)");
         }
 
         if (!File.Exists(full))
