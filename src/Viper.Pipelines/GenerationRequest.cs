@@ -208,6 +208,9 @@ public sealed record GenerationResult(
     /// <summary>With aesthetic gradients: the loss −cos(text, aesthetic embedding) before and after each Adam step.</summary>
     public float[]? AestheticLosses { get; init; }
 
+    /// <summary>SDXL with a bigG embedding: text_encoder_2's losses, as <see cref="AestheticLosses"/>.</summary>
+    public float[]? AestheticLossesG { get; init; }
+
     public int Width { get; init; }
 
     public int Height { get; init; }

@@ -89,9 +89,9 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
     /// or null for plain CFG — the refiner's, as in the reference code. SDXL's pooled embeddings come from the prompt and
     /// the negative prompt only.
     /// </summary>
-    /// <param name="promptContext">The prompt's personalized last_hidden_state (aesthetic gradients) to use in place of the encoder's.</param>
+    /// <param name="promptEmbedding">The prompt's personalized conditioning (aesthetic gradients) to use in place of the encoders'.</param>
     public Conditioning Condition(GenerationRequest request, (string Liked, string Disliked)? preference, int batch, int height, int width, bool refiner,
-        Tensor? promptContext = null)
+        TextEmbedding? promptEmbedding = null)
     {
         bool paper = request.Form == ViperForm.Paper;
         float betaPlus = request.BetaPositive;
@@ -103,10 +103,10 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
             : [request.Prompt, request.NegativePrompt ?? ""];
         int windows = request.LongText == LongTextMode.Chunk ? texts.Max(text.WindowsFor) : 1;
         TextEmbedding[] encoded = texts.Select(t => text.Encode(t, request.LongText, windows)).ToArray();
-        if (promptContext is not null)
+        if (promptEmbedding is not null)
         {
             encoded[0].Dispose();
-            encoded[0] = new TextEmbedding(backend.Clone(promptContext), null);
+            encoded[0] = new TextEmbedding(backend.Clone(promptEmbedding.Context), promptEmbedding.Pooled is { } pooled ? backend.Clone(pooled) : null);
         }
         if (zeroNegative)
         {
@@ -131,6 +131,9 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
     /// <summary>Textual-inversion tokens for this stage's tokenizers and encoders (see <see cref="TextConditioning.AddEmbeddings"/>).</summary>
     public void AddEmbeddings(IReadOnlyList<TextualInversion> embeddings) => text.AddEmbeddings(embeddings);
+
+    /// <summary>The stage's tokenizers and text encoders.</summary>
+    public TextConditioning Text => text;
 
     /// <summary>The prompt's padded 77 ids from the (first) tokenizer, what aesthetic gradients personalize.</summary>
     public int[] PromptIds(string prompt) => text.PromptIds(prompt);

@@ -154,6 +154,54 @@ public sealed class TextConditioning : IDisposable
         }
     }
 
+    /// <summary>
+    /// Aesthetic gradients: the prompt encoded (one 77-token window) with the encoders <paramref name="tune"/> personalizes
+    /// — given the component, its tokenizer, the padded ids and whether this pipeline uses the penultimate state — taking
+    /// their tuned hidden states (and, for an encoder with a projection, the tuned pooled text_embeds); the others keep
+    /// theirs. The tuned encoding is then mixed with the plain one by <see cref="AestheticSettings.Weight"/>, linearly or by
+    /// the A1111 slerp; weight 1 without slerp is the tuned encoding itself.
+    /// </summary>
+    internal TextEmbedding EncodeTuned(string text, Aesthetic.AestheticSettings settings, Func<string, ClipTokenizer, int[], bool, Aesthetic.AestheticResult?> tune)
+    {
+        using TextEmbedding plain = Encode(text, LongTextMode.Truncate);
+        float[] context = plain.Context.ToFloats(), tuned = (float[])context.Clone();
+        float[]? pooled = plain.Pooled?.ToFloats(), tunedPooled = (float[]?)pooled?.Clone();
+        int tokens = plain.Context.Shape[1], width = plain.Context.Shape[2], offset = 0;
+        for (int i = 0; i < _encoders.Count; i++)
+        {
+            (ClipTokenizer tokenizer, ClipTextModel encoder) = _encoders[i];
+            int own = encoder.Config.HiddenSize;
+            using Aesthetic.AestheticResult? r = tune(_components[i], tokenizer, tokenizer.EncodePadded(tokenizer.ExpandMultiVectorTokens(text)), _penultimate);
+            if (r is not null)
+            {
+                float[] state = r.LastHiddenState.ToFloats();
+                for (int t = 0; t < tokens; t++)
+                {
+                    Array.Copy(state, t * own, tuned, (t * width) + offset, own);
+                }
+
+                if (encoder.HasProjection && r.TextEmbeds is { } embeds && tunedPooled is not null)
+                {
+                    tunedPooled = embeds.ToFloats();
+                }
+            }
+
+            offset += own;
+        }
+
+        float[] mixed = Mix(context, tuned, settings, tokens, width);
+        float[]? mixedPooled = pooled is null ? null : Mix(pooled, tunedPooled!, settings, 1, pooled.Length, vector: true);
+        Tensor result = _backend.FromFloats(mixed, plain.Context.Shape, plain.Context.DType);
+        return new TextEmbedding(result, mixedPooled is null ? null : _backend.FromFloats(mixedPooled, plain.Pooled!.Shape, plain.Pooled.DType));
+    }
+
+    // The A1111 extension mixes the conditioning (B, tokens, C): slerp along dim 1 (each channel across the tokens); the pooled (1, P) as a vector.
+    private static float[] Mix(float[] plain, float[] tuned, Aesthetic.AestheticSettings settings, int rows, int columns, bool vector = false) =>
+        settings.Weight == 1f && !settings.Slerp ? tuned
+            : !settings.Slerp ? Aesthetic.AestheticSlerp.Linear(plain, tuned, settings.Weight)
+            : vector ? Aesthetic.AestheticSlerp.Vectors(plain, tuned, settings.Weight)
+            : Aesthetic.AestheticSlerp.Columns(plain, tuned, settings.Weight, rows, columns);
+
     /// <summary>The text's tokens beyond what one 77-token window holds (0 when it fits): what truncation drops.</summary>
     public int TokensDropped(string text) => _encoders.Max(e => Math.Max(0, e.Tokenizer.Encode(e.Tokenizer.ExpandMultiVectorTokens(text)).Count - (e.Tokenizer.MaxLength - 2)));
 
@@ -166,15 +214,14 @@ public sealed class TextConditioning : IDisposable
     public int[] PromptIds(string text) => _encoders[0].Tokenizer.EncodePadded(_encoders[0].Tokenizer.ExpandMultiVectorTokens(text));
 
     /// <summary>
-    /// Aesthetic gradients replace the prompt's last_hidden_state with the one of a tuned CLIP text model: that needs a
-    /// pipeline conditioned on one encoder's last hidden state (SD1.x/2.x, not SDXL's two penultimate states) whose
-    /// vocabulary, width and length the CLIP folder's text model shares.
+    /// Aesthetic gradients replace the prompt's text_encoder states with those of a tuned CLIP text model: its vocabulary,
+    /// width and length must be the text_encoder's.
     /// </summary>
     public void CheckPersonalizable(ClipTextConfig clip, string clipFolder)
     {
-        if (_encoders.Count != 1 || _penultimate)
+        if (_components[0] != "text_encoder")
         {
-            throw new Viper.Weights.ModelConfigException("aesthetic gradients personalize a single CLIP text encoder's last hidden state (SD1.x/2.x pipelines); this pipeline conditions on two encoders' penultimate states (SDXL)");
+            throw new Viper.Weights.ModelConfigException("aesthetic gradients start from the prompt's text_encoder; this pipeline has only text_encoder_2 (an SDXL refiner used as the base)");
         }
 
         ClipTextConfig own = _encoders[0].Encoder.Config;

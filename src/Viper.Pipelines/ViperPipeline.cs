@@ -55,6 +55,12 @@ public sealed record PipelineOptions
     public bool CaptureSteps { get; init; }
 
     /// <summary>
+    /// SDXL: an OpenCLIP bigG CLIP folder (text_model + text_projection) whose text model is tuned for text_encoder_2; null
+    /// tunes a copy of the pipeline's own text_encoder_2 (CLIPTextModelWithProjection: the same tower).
+    /// </summary>
+    public string? AestheticClipGFolder { get; init; }
+
+    /// <summary>
     /// A CLIP model folder (text_model + text_projection, openai/clip-vit-large-patch14 for SD1.x) for aesthetic gradients
     /// (<see cref="GenerationRequest.Aesthetic"/>): its text model is what gets personalized, so it must match the pipeline's
     /// text encoder in shape (real SD1.x downloads hold the same weights).
@@ -74,12 +80,12 @@ public sealed class ViperPipeline : IDisposable
     private readonly Stage? _refiner;
     private readonly AutoencoderKL _vae;
     private readonly PipelineOptions _options;
-    private readonly AestheticPersonalizer? _aesthetic;
+    private readonly AestheticTowers? _aesthetic;
     private readonly PipelineSource _source;
     private readonly PipelineSource? _refinerSource;
     private readonly LoraSwitch _loras;
 
-    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticPersonalizer? aesthetic,
+    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticTowers? aesthetic,
         PipelineSource source, PipelineSource? refinerSource)
     {
         (_backend, _base, _refiner, _vae, _options, _aesthetic) = (backend, baseStage, refiner, vae, options, aesthetic);
@@ -139,12 +145,11 @@ public sealed class ViperPipeline : IDisposable
 
             baseStage.AddEmbeddings(embeddings);
             refiner?.AddEmbeddings(embeddings.Where(e => e.ClipG is not null).ToArray()); // the refiner has bigG only
-            AestheticPersonalizer? aesthetic = null;
-            if (options.AestheticClipFolder is { } clipFolder)
+            AestheticTowers? aesthetic = null;
+            if (options.AestheticClipFolder is not null)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                aesthetic = owned.Added(AestheticPersonalizer.Load(clipFolder, backend, options.DType));
-                baseStage.CheckPersonalizable(aesthetic.Clip.Config, clipFolder);
+                aesthetic = owned.Added(AestheticTowers.Load(options, source, refinerSource, baseStage, backend, cancellationToken));
             }
 
             progress?.Report(new GenerationProgress("load", refinerSource is null ? 1 : 2, refinerSource is null ? 1 : 2));
@@ -168,6 +173,11 @@ public sealed class ViperPipeline : IDisposable
         if (request.Scheduler is null && DefaultScheduler.Fallback is { } fallback)
         {
             warnings.Add(fallback);
+        }
+
+        if (request.Aesthetic is { } aesthetic && _aesthetic is not null)
+        {
+            warnings.AddRange(_aesthetic.Warnings(aesthetic));
         }
 
         return warnings;
@@ -212,7 +222,7 @@ public sealed class ViperPipeline : IDisposable
 
         var warnings = Warnings(request);
         _loras.Use(request.Loras, cancellationToken);
-        using AestheticResult? aesthetic = Personalize(request, progress, cancellationToken);
+        using AestheticConditioning? aesthetic = Personalize(request, progress, cancellationToken);
         if (aesthetic is not null)
         {
             timings.Add(new StageTiming("aesthetic", clock.Elapsed));
@@ -221,8 +231,8 @@ public sealed class ViperPipeline : IDisposable
 
         progress?.Report(new GenerationProgress("text", 0, 1));
         (string Liked, string Disliked)? preference = Stage.PreferenceTexts(request);
-        using Conditioning baseConditioning = _base.Condition(request, preference, n, height, width, refiner: false, aesthetic?.LastHiddenState);
-        using Conditioning? refinerConditioning = _refiner?.Condition(request, null, n, height, width, refiner: true);
+        using Conditioning baseConditioning = _base.Condition(request, preference, n, height, width, refiner: false, aesthetic?.Base);
+        using Conditioning? refinerConditioning = _refiner?.Condition(request, null, n, height, width, refiner: true, aesthetic?.Refiner);
         progress?.Report(new GenerationProgress("text", 1, 1));
         timings.Add(new StageTiming("text", clock.Elapsed));
 
@@ -270,7 +280,7 @@ public sealed class ViperPipeline : IDisposable
         return new GenerationResult(ToImages(pixels, n, height, width), pixels, LatentLayout.NhwcToNchw(finalLatents, n, h, w, c), timings)
         {
             Scheduler = schedulerName, Width = width, Height = height, LikedText = preference?.Liked ?? "", DislikedText = preference?.Disliked ?? "",
-            Warnings = warnings, AestheticLosses = aesthetic?.Losses,
+            Warnings = warnings, AestheticLosses = aesthetic?.Losses, AestheticLossesG = aesthetic?.LossesG,
         };
     }
 
@@ -279,11 +289,11 @@ public sealed class ViperPipeline : IDisposable
     /// the CLIP folder's text model, whose last_hidden_state then stands in for the prompt's (ViPer's terms, when asked for,
     /// are applied to it afterwards; the negative/unconditional prompt and VP+/VP− use the pipeline's own encoder).
     /// </summary>
-    private AestheticResult? Personalize(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+    private AestheticConditioning? Personalize(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
-        if (request.Aesthetic is not { } settings)
+        if (request.Aesthetic is not { } settings || !settings.Active)
         {
-            return null;
+            return null; // T = 0 or weight 0: the plain conditioning, bit for bit
         }
 
         if (_aesthetic is null)
@@ -296,8 +306,7 @@ public sealed class ViperPipeline : IDisposable
             throw new ArgumentException("aesthetic gradients personalize the prompt's one 77-token window; they do not combine with chunked long text", nameof(request));
         }
 
-        return _aesthetic.Personalize(_base.PromptIds(request.Prompt), settings,
-            step => progress?.Report(new GenerationProgress("aesthetic", step, settings.Steps)), cancellationToken);
+        return _aesthetic.Personalize(request.Prompt, settings, _base.Text, _refiner?.Text, progress, cancellationToken);
     }
 
     /// <summary>The step preview's latent→RGB map for this pipeline's family (SDXL or SD), for 4-channel latents.</summary>

@@ -3,35 +3,18 @@ using Viper.Runtime;
 
 namespace Viper.Pipelines.Aesthetic;
 
-/// <summary>The method's settings: the embedding, Adam steps T and the learning rate (the released txt2img defaults: T = 10, lr 1e-4).</summary>
-public sealed record AestheticSettings(float[] Embedding, int Steps = 10, double LearningRate = 1e-4)
+/// <summary>
+/// A personalized prompt: the loss before and after each step, and after the last the hidden state the pipeline uses
+/// (last_hidden_state (1, T, C), or SDXL's penultimate hidden state) and, when asked for, the tuned text_embeds (1, P)
+/// (SDXL's pooled conditioning from bigG's projection).
+/// </summary>
+public sealed record AestheticResult(float[] Losses, Tensor LastHiddenState, Tensor? TextEmbeds = null) : IDisposable
 {
-    /// <summary>Where the embedding came from (recorded with generated images).</summary>
-    public string Source { get; init; } = "";
-
-    public void Validate()
+    public void Dispose()
     {
-        if (Steps is < 0 or > 1000)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "aesthetic steps must be between 0 and 1000 (the paper suggests 2–20)");
-        }
-
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
-        {
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "the aesthetic learning rate must be a positive number");
-        }
-
-        if (Embedding.Length == 0 || !Embedding.All(float.IsFinite))
-        {
-            throw new ArgumentException("the aesthetic embedding is empty or holds a non-finite value", nameof(Embedding));
-        }
+        LastHiddenState.Dispose();
+        TextEmbeds?.Dispose();
     }
-}
-
-/// <summary>A personalized prompt: the loss before and after each step, and text_model(ids).last_hidden_state (1, T, C) after the last.</summary>
-public sealed record AestheticResult(float[] Losses, Tensor LastHiddenState) : IDisposable
-{
-    public void Dispose() => LastHiddenState.Dispose();
 }
 
 /// <summary>
@@ -60,10 +43,21 @@ public sealed class AestheticPersonalizer(ClipTextModel clip, string folder) : I
     }
 
     /// <summary>Personalizes the prompt's ids (one padded row); <paramref name="onStep"/> hears the steps done (0 first) of <see cref="AestheticSettings.Steps"/>.</summary>
-    public AestheticResult Personalize(int[] ids, AestheticSettings settings, Action<int>? onStep = null, CancellationToken cancellationToken = default)
+    public AestheticResult Personalize(int[] ids, AestheticSettings settings, Action<int>? onStep = null, CancellationToken cancellationToken = default) =>
+        Personalize(ids, settings.Embedding, settings, null, penultimate: false, onStep, cancellationToken);
+
+    /// <summary>
+    /// Personalizes the prompt's ids toward <paramref name="embedding"/> (this tower's image space). With
+    /// <see cref="AestheticSettings.Text"/> the target is first slerped toward that text's feature (from the untuned tower,
+    /// tokenized by <paramref name="tokenizer"/>), as the A1111 extension does. <paramref name="penultimate"/> returns the
+    /// second-to-last hidden state and the tuned text_embeds (SDXL) instead of last_hidden_state.
+    /// </summary>
+    public AestheticResult Personalize(int[] ids, float[] embedding, AestheticSettings settings, Viper.Models.Tokenizers.ClipTokenizer? tokenizer, bool penultimate,
+        Action<int>? onStep = null, CancellationToken cancellationToken = default)
     {
         settings.Validate();
-        using var trainer = new AestheticTrainer(Clip, ids, settings.Embedding, settings.LearningRate, cancellationToken);
+        (float[] target, bool normalize) = Target(embedding, settings, tokenizer);
+        using var trainer = new AestheticTrainer(Clip, ids, target, settings.LearningRate, cancellationToken, normalize);
         var losses = new List<float> { trainer.Loss };
         onStep?.Invoke(0);
         for (int step = 1; step <= settings.Steps; step++)
@@ -73,7 +67,47 @@ public sealed class AestheticPersonalizer(ClipTextModel clip, string folder) : I
             onStep?.Invoke(step);
         }
 
-        return new AestheticResult([.. losses], Clip.Backend.Clone(trainer.LastHiddenState));
+        if (!penultimate)
+        {
+            return new AestheticResult([.. losses], Clip.Backend.Clone(trainer.LastHiddenState));
+        }
+
+        using ClipTextOutput tuned = Clip.Encode([ids], HiddenStates.Only(-2), cancellationToken); // before the trainer restores the weights
+        return new AestheticResult([.. losses], Clip.Backend.Clone(tuned.HiddenStateFromEnd(2)), Clip.Backend.Clone(tuned.TextEmbeds!));
+    }
+
+    /// <summary>
+    /// The A1111 extension's target: the normalised images' embedding, or with a text, slerp(images, text feature, angle) —
+    /// the feature of the untuned tower for [BOS] text [EOS], or with a negative text the normalised (images − feature) —
+    /// used as it comes out (not normalised again).
+    /// </summary>
+    private (float[] Target, bool Normalize) Target(float[] embedding, AestheticSettings settings, Viper.Models.Tokenizers.ClipTokenizer? tokenizer)
+    {
+        if (string.IsNullOrWhiteSpace(settings.Text))
+        {
+            return (embedding, true);
+        }
+
+        if (tokenizer is null)
+        {
+            throw new ArgumentException("an aesthetic text needs the tower's tokenizer", nameof(tokenizer));
+        }
+
+        IReadOnlyList<int> body = tokenizer.Encode(settings.Text);
+        int[] textIds = [tokenizer.BosId, .. body.Take(tokenizer.MaxLength - 2), tokenizer.EosId];
+        float[] feature;
+        using (ClipTextOutput output = Clip.Encode([textIds]))
+        {
+            feature = output.TextEmbeds!.ToFloats();
+        }
+
+        float[] images = AestheticTrainer.Normalized(embedding);
+        if (settings.TextNegative)
+        {
+            feature = AestheticTrainer.Normalized(images.Zip(feature, (i, t) => i - t).ToArray());
+        }
+
+        return (AestheticSlerp.Vectors(images, feature, settings.SlerpAngle), false);
     }
 
     public void Dispose() => Clip.Dispose();

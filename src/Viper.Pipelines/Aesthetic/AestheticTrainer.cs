@@ -34,8 +34,12 @@ public sealed class AestheticTrainer : IDisposable
     private Tensor? _textEmbeds;
     private Gradients? _gradients;
 
+    /// <param name="normalizeTarget">
+    /// Normalise the target as the released code does (false: use it as given — the A1111 extension's slerped target,
+    /// whose length only scales the loss).
+    /// </param>
     public AestheticTrainer(ClipTextModel clip, int[] ids, ReadOnlySpan<float> aestheticEmbedding, double learningRate,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool normalizeTarget = true)
     {
         if (clip.TextProjection is not { } projection)
         {
@@ -53,7 +57,7 @@ public sealed class AestheticTrainer : IDisposable
         }
 
         (_clip, _b, _ids, _learningRate, _cancellationToken) = (clip, clip.Backend, ids, learningRate, cancellationToken);
-        _image = Normalized(aestheticEmbedding);
+        _image = normalizeTarget ? Normalized(aestheticEmbedding) : aestheticEmbedding.ToArray();
         ParameterSet parameters = clip.Parameters;
         string tokenName = clip.TextModel.Embeddings.TokenWeightName;
         int[] distinct = ids.Distinct().ToArray();
@@ -183,7 +187,7 @@ public sealed class AestheticTrainer : IDisposable
     }
 
     /// <summary>image_embs / image_embs.norm(): the norm in double rounded to f32, then an f32 division, as PyTorch's f32 ops give.</summary>
-    private static float[] Normalized(ReadOnlySpan<float> embedding)
+    public static float[] Normalized(ReadOnlySpan<float> embedding)
     {
         double sq = 0;
         foreach (float v in embedding)
