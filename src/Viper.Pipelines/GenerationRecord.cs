@@ -38,7 +38,10 @@ public static class GenerationRecord
         if (q.Aesthetic is { } aesthetic)
         {
             string losses = result.AestheticLosses is { } l ? Invariant($", loss: {l[0]:F5} -> {l[^1]:F5}") : "";
-            lines.Add(Invariant($"aesthetic embedding: {aesthetic.Source}, aesthetic steps: {aesthetic.Steps}, aesthetic lr: {aesthetic.LearningRate:R}, aesthetic clip: {options.AestheticClipFolder}{losses}"));
+            string lossesG = result.AestheticLossesG is { } g ? Invariant($", loss g: {g[0]:F5} -> {g[^1]:F5}") : "";
+            lines.Add(Invariant($"aesthetic embedding: {aesthetic.Source}{(aesthetic.EmbeddingG is null ? "" : " (clip_l, clip_g)")}, aesthetic steps: {aesthetic.Steps}, aesthetic lr: {aesthetic.LearningRate:R}, aesthetic clip: {options.AestheticClipFolder}{(options.AestheticClipGFolder is { } cg ? $", aesthetic clip g: {cg}" : "")}{losses}{lossesG}"));
+            // The A1111 extension's names, as its infotext writes them.
+            lines.Add(Invariant($"Aesthetic weight: {aesthetic.Weight}, Aesthetic slerp: {aesthetic.Slerp}, Aesthetic text: {aesthetic.Text ?? ""}, Aesthetic text negative: {aesthetic.TextNegative}, Aesthetic slerp angle: {aesthetic.SlerpAngle}"));
         }
 
         if (setup.InitImage is { } init)

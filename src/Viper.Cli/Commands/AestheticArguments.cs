@@ -20,7 +20,7 @@ internal static class AestheticArguments
         File.Exists(Path.Combine(folder.FullName, "config.json")) ? folder.FullName
             : throw new UsageException($"{option} {folder.FullName}: no config.json there (a CLIP model folder such as openai/clip-vit-large-patch14)");
 
-    /// <summary>The embedding file read and checked; T and lr as given.</summary>
+    /// <summary>The embedding file read and checked (one embedding, or SDXL's clip_l/clip_g pair); T and lr as given.</summary>
     public static AestheticSettings Settings(FileInfo embedding, string option, int steps, double learningRate)
     {
         if (!embedding.Exists)
@@ -30,7 +30,11 @@ internal static class AestheticArguments
 
         try
         {
-            return new AestheticSettings(AestheticEmbedding.Read(embedding.FullName), steps, learningRate) { Source = embedding.FullName };
+            (float[]? clipL, float[]? clipG) = AestheticEmbedding.ReadPair(embedding.FullName);
+            return new AestheticSettings(clipL ?? throw new InvalidDataException("it holds clip_g only; the CLIP ViT-L/14 embedding (clip_l) is needed too"), steps, learningRate)
+            {
+                Source = embedding.FullName, EmbeddingG = clipG,
+            };
         }
         catch (Exception e) when (e is TorchSaveFormatException or Viper.Weights.SafeTensorsFormatException or InvalidDataException)
         {

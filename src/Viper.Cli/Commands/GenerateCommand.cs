@@ -96,6 +96,20 @@ internal static class GenerateCommand
     {
         Description = "The CLIP model folder whose text model is tuned (openai/clip-vit-large-patch14 for SD1.x)", HelpName = "folder",
     };
+    private static readonly Option<DirectoryInfo?> AestheticClipG = new("--aesthetic-clip-g")
+    {
+        Description = "SDXL: an OpenCLIP bigG CLIP folder whose text model is tuned toward the embedding's clip_g (default: a copy of the model's own text_encoder_2, the same tower)",
+        HelpName = "folder",
+    };
+    private static readonly Option<float> AestheticWeight = OptionKinds.Float("--aesthetic-weight",
+        "How much of the tuned conditioning to use: z·(1−w) + z_tuned·w (the A1111 extension's weight; its default 0.9, the released method's 1)", 1f, 0f, 1f);
+    private static readonly Option<bool> AestheticSlerp = new("--aesthetic-slerp") { Description = "Mix by spherical interpolation instead (A1111's slerp: each channel across the tokens)" };
+    private static readonly Option<string?> AestheticText = new("--aesthetic-text")
+    {
+        Description = "A text the target embedding is turned toward by --aesthetic-slerp-angle (A1111's \"aesthetic text for imgs\")", HelpName = "text",
+    };
+    private static readonly Option<float> AestheticSlerpAngle = OptionKinds.Float("--aesthetic-slerp-angle", "How far the target moves toward --aesthetic-text's feature", 0.1f, 0f, 1f);
+    private static readonly Option<bool> AestheticTextNegative = new("--aesthetic-text-negative") { Description = "Move the target away from --aesthetic-text instead (the normalised images − text)" };
     private static readonly Option<int> AestheticSteps = AestheticArguments.Steps("--aesthetic-steps");
     private static readonly Option<double> AestheticLearningRate = AestheticArguments.LearningRate("--aesthetic-lr");
     private static readonly Option<bool> Verbose = new("--verbose")
@@ -121,7 +135,8 @@ internal static class GenerateCommand
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
             SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, Weights, CudaGraphs,
-            AestheticEmbeddingFile, AestheticClip, AestheticSteps, AestheticLearningRate, ModelFileArguments.Config, ModelFileArguments.Prediction,
+            AestheticEmbeddingFile, AestheticClip, AestheticClipG, AestheticSteps, AestheticLearningRate, AestheticWeight, AestheticSlerp, AestheticText,
+            AestheticSlerpAngle, AestheticTextNegative, ModelFileArguments.Config, ModelFileArguments.Prediction,
             ModelFileArguments.Vae, ModelFileArguments.Loras, ModelFileArguments.Embeddings, Verbose, Output,
         };
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
@@ -139,7 +154,7 @@ internal static class GenerateCommand
         GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
             r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
         inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
-        (AestheticSettings? aesthetic, string? aestheticClip) = ReadAesthetic(r);
+        (AestheticSettings? aesthetic, string? aestheticClip, string? aestheticClipG) = ReadAesthetic(r);
         IReadOnlyList<LoraWeight> loras = ModelFileArguments.ReadLoras(r.GetValue(ModelFileArguments.Loras));
         IReadOnlyList<EmbeddingToken> embeddings = ModelFileArguments.ReadEmbeddings(r.GetValue(ModelFileArguments.Embeddings));
         string? config = r.GetValue(ModelFileArguments.Config) is { } configFolder ? ModelFolders.Pipeline(configFolder, "--config") : null;
@@ -165,7 +180,7 @@ internal static class GenerateCommand
         var options = new PipelineOptions
         {
             DType = OptionKinds.ToDType(r.GetValue(Precision)!), LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)), RefinerFolder = inputs.RefinerFolder, Variant = r.GetValue(Variant), CaptureSteps = r.GetValue(CudaGraphs),
-            AestheticClipFolder = aestheticClip, ConfigFolder = config, Prediction = ModelFileArguments.PredictionType(r.GetValue(ModelFileArguments.Prediction)),
+            AestheticClipFolder = aestheticClip, AestheticClipGFolder = aestheticClipG, ConfigFolder = config, Prediction = ModelFileArguments.PredictionType(r.GetValue(ModelFileArguments.Prediction)),
             Vae = ModelFileArguments.VaePath(r.GetValue(ModelFileArguments.Vae)), Embeddings = embeddings,
         };
         ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));
@@ -208,6 +223,11 @@ internal static class GenerateCommand
             CliOutput.Line(string.Create(CultureInfo.InvariantCulture, $"aesthetic loss: {losses[0]:F5} → {losses[^1]:F5} in {losses.Length - 1} step(s)"));
         }
 
+        if (result.AestheticLossesG is { } lossesG)
+        {
+            CliOutput.Line(string.Create(CultureInfo.InvariantCulture, $"aesthetic loss (bigG, text_encoder_2): {lossesG[0]:F5} → {lossesG[^1]:F5}"));
+        }
+
         view.PrintTimings(result);
         if (r.GetValue(Verbose))
         {
@@ -218,15 +238,21 @@ internal static class GenerateCommand
     }
 
     /// <summary>The aesthetic-gradients options, checked together before anything loads.</summary>
-    private static (AestheticSettings? Settings, string? ClipFolder) ReadAesthetic(ParseResult r)
+    private static (AestheticSettings? Settings, string? ClipFolder, string? ClipGFolder) ReadAesthetic(ParseResult r)
     {
         FileInfo? embedding = r.GetValue(AestheticEmbeddingFile);
-        DirectoryInfo? clip = r.GetValue(AestheticClip);
-        bool tuning = r.GetResult(AestheticSteps) is { Implicit: false } || r.GetResult(AestheticLearningRate) is { Implicit: false };
+        DirectoryInfo? clip = r.GetValue(AestheticClip), clipG = r.GetValue(AestheticClipG);
+        bool tuning = new Option[] { AestheticSteps, AestheticLearningRate, AestheticWeight, AestheticSlerp, AestheticText, AestheticSlerpAngle, AestheticTextNegative }
+            .Any(o => r.GetResult(o) is { Implicit: false }) || clipG is not null;
         if (embedding is null)
         {
-            return clip is null && !tuning ? (null, null)
-                : throw new UsageException("--aesthetic-clip, --aesthetic-steps and --aesthetic-lr apply to --aesthetic-embedding, which is missing");
+            return clip is null && !tuning ? (null, null, null)
+                : throw new UsageException("--aesthetic-clip, --aesthetic-clip-g and the other --aesthetic-* options apply to --aesthetic-embedding, which is missing");
+        }
+
+        if (r.GetValue(AestheticTextNegative) && r.GetValue(AestheticText) is null)
+        {
+            throw new UsageException("--aesthetic-text-negative needs --aesthetic-text");
         }
 
         if (clip is null)
@@ -239,7 +265,11 @@ internal static class GenerateCommand
             throw new UsageException("--aesthetic-embedding tunes the prompt's one 77-token window; leave out --chunk-long-text");
         }
 
-        return (AestheticArguments.Settings(embedding, "--aesthetic-embedding", r.GetValue(AestheticSteps), r.GetValue(AestheticLearningRate)),
-            AestheticArguments.ClipFolder(clip, "--aesthetic-clip"));
+        AestheticSettings settings = AestheticArguments.Settings(embedding, "--aesthetic-embedding", r.GetValue(AestheticSteps), r.GetValue(AestheticLearningRate)) with
+        {
+            Weight = r.GetValue(AestheticWeight), Slerp = r.GetValue(AestheticSlerp), Text = r.GetValue(AestheticText),
+            SlerpAngle = r.GetValue(AestheticSlerpAngle), TextNegative = r.GetValue(AestheticTextNegative),
+        };
+        return (settings, AestheticArguments.ClipFolder(clip, "--aesthetic-clip"), clipG is null ? null : AestheticArguments.ClipFolder(clipG, "--aesthetic-clip-g"));
     }
 }

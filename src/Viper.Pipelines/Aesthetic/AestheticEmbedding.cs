@@ -16,6 +16,43 @@ public static class AestheticEmbedding
     /// <summary>The tensor name in the safetensors files this writes (a file holding one tensor is read whatever its name).</summary>
     public const string TensorName = "aesthetic_embedding";
 
+    /// <summary>SDXL's pair in one .safetensors: the CLIP ViT-L/14 embedding and the OpenCLIP ViT-bigG/14 one.</summary>
+    public const string ClipL = "clip_l", ClipG = "clip_g";
+
+    /// <summary>
+    /// An embedding file for any pipeline: SDXL's pair (<c>clip_l</c>, <c>clip_g</c>; either may be missing), or one
+    /// embedding (A1111's and vicgalle's .pt, or a one-tensor .safetensors) as the CLIP-L one.
+    /// </summary>
+    public static (float[]? ClipL, float[]? ClipG) ReadPair(string path)
+    {
+        if (Path.GetExtension(path).Equals(".safetensors", StringComparison.OrdinalIgnoreCase) && File.Exists(path))
+        {
+            using SafeTensorsFile file = SafeTensorsFile.Open(path);
+            if (file.Contains(ClipL) || file.Contains(ClipG))
+            {
+                float[]? Entry(string name) => file.Contains(name) ? Values(new TensorData(name, file.Entry(name).DType, file.Entry(name).Shape, file.Bytes(file.Entry(name)).ToArray()), path) : null;
+                return (Entry(ClipL), Entry(ClipG));
+            }
+        }
+
+        return (Read(path), null);
+    }
+
+    /// <summary>Writes SDXL's pair as one .safetensors (each (1, P) f32; a missing one left out).</summary>
+    public static void WritePair(string path, float[]? clipL, float[]? clipG)
+    {
+        var tensors = new List<TensorData>();
+        foreach ((string name, float[]? values) in new[] { (ClipL, clipL), (ClipG, clipG) })
+        {
+            if (values is not null)
+            {
+                tensors.Add(new TensorData(name, DType.F32, new Shape(1, values.Length), HostTensors.EncodeFloats(values, DType.F32)));
+            }
+        }
+
+        SafeTensorsWriter.Write(path, tensors);
+    }
+
     /// <summary>The embedding's values widened to f32: a 1-D (P) or (1, P) float tensor.</summary>
     public static float[] Read(string path)
     {
@@ -25,6 +62,11 @@ public static class AestheticEmbedding
         }
 
         TensorData tensor = Path.GetExtension(path).Equals(".safetensors", StringComparison.OrdinalIgnoreCase) ? FromSafeTensors(path) : TorchSaveFile.ReadTensor(path);
+        return Values(tensor, path);
+    }
+
+    private static float[] Values(TensorData tensor, string path)
+    {
         if (!tensor.DType.IsFloat() || !(tensor.Shape.Rank == 1 || (tensor.Shape.Rank == 2 && tensor.Shape[0] == 1)) || tensor.Shape.ElementCount == 0)
         {
             throw new InvalidDataException($"{path}: an aesthetic embedding is a float tensor of shape (P) or (1, P), not {tensor.Shape} {tensor.DType}");
