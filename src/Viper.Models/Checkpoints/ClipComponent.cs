@@ -43,6 +43,9 @@ public sealed record ClipComponent(string Name, string Checkpoint, ClipTextConfi
         new("tiny-clip-text", "tiny: SD1.x-style text encoder", TinyText, null, false),
         new("tiny-clip-text-projection", "tiny: SDXL text_encoder_2-style encoder", TinyTextProjection, null, true),
         new("tiny-clip-vision", "tiny: CLIPVisionModelWithProjection", null, TinyVision, true),
+        new("tiny-sdxl-vision-l", "tiny: CLIP ViT-L/14-style image tower for tiny-sdxl's text_encoder (projection 1280)", null, TinyVision with { ProjectionDim = 1280 }, true),
+        new("tiny-sdxl-vision-g", "tiny: OpenCLIP bigG-style image tower for tiny-sdxl's text_encoder_2 (projection 1280)",
+            null, TinyVision with { HiddenSize = 40, IntermediateSize = 80, NumAttentionHeads = 5, ProjectionDim = 1280, HiddenAct = "gelu" }, true),
     ];
 
     public static ClipComponent Find(string name) =>

@@ -22,6 +22,12 @@ public static class TinyCheckpoint
         {
             Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, "config.json"), component.ConfigJson());
+            if (component.Vision is { } vision)
+            {
+                // CLIPImageProcessor's file, cropping to the tower's image size (CLIP's mean and std), as a real download holds it.
+                File.WriteAllText(Path.Combine(folder, "preprocessor_config.json"),
+                    $$$"""{"crop_size": {"height": {{{vision.ImageSize}}}, "width": {{{vision.ImageSize}}}}, "do_center_crop": true, "do_normalize": true, "do_resize": true, "image_processor_type": "CLIPImageProcessor", "resample": 3, "size": {"shortest_edge": {{{vision.ImageSize}}}}}""");
+            }
             WriteWeights(folder, "model", weights.Recorded, variant, $"tiny {component.Name}, seed {seed}");
         }
     }

@@ -128,3 +128,54 @@ public sealed class AestheticCliTests(TinyPipelineFolders folders) : IClassFixtu
         return folder;
     }
 }
+
+/// <summary>
+/// The SDXL flow as a user runs it: make-tiny writes tiny-sdxl and its two image towers, aesthetic-embedding --clip --clip-g
+/// writes one file with clip_l and clip_g, and generate tunes both encoders with the A1111 options, recording them.
+/// </summary>
+public sealed class SdxlAestheticCliTests
+{
+    [Fact]
+    public void EmbeddingWithBothTowersThenGenerateWithTheA1111Options()
+    {
+        using var work = new TempFolder();
+        foreach ((string name, string folder) in new[] { ("tiny-sdxl", "sdxl"), ("tiny-sdxl-vision-l", "vision-l"), ("tiny-sdxl-vision-g", "vision-g") })
+        {
+            CliResult made = CliRunner.Run(work.Path, "make-tiny", name, "--out", folder);
+            Assert.True(made.ExitCode == 0, made.ToString());
+        }
+
+        Directory.CreateDirectory(Path.Combine(work.Path, "liked"));
+        for (int i = 0; i < 2; i++)
+        {
+            byte[] pixels = Enumerable.Range(0, 40 * 30 * 3).Select(p => (byte)((p * (i + 3)) % 251)).ToArray();
+            Viper.Imaging.PngWriter.Write(Path.Combine(work.Path, "liked", $"{i}.png"), new Viper.Imaging.RgbImage(40, 30, pixels));
+        }
+
+        CliResult embedding = CliRunner.Run(work.Path, "aesthetic-embedding", "--clip", "vision-l", "--clip-g", "vision-g", "--images", "liked", "--out", "style.safetensors");
+        Assert.True(embedding.ExitCode == 0, embedding.ToString());
+        using (var file = Viper.Weights.SafeTensorsFile.Open(Path.Combine(work.Path, "style.safetensors")))
+        {
+            Assert.Equal(["clip_g", "clip_l"], file.Tensors.Select(t => t.Name).Order());
+            Assert.All(file.Tensors, t => Assert.Equal(new Viper.Runtime.Shape(1, 1280), t.Shape));
+        }
+
+        AestheticClipFolder.Write(Path.Combine(work.Path, "sdxl", "text_encoder"), Path.Combine(work.Path, "clip-l"), projectionDim: 1280);
+        CliResult r = CliRunner.Run(work.Path, "generate", "--model", "sdxl", "--prompt", "a lighthouse", "--steps", "2", "--likes", "watercolor",
+            "--aesthetic-embedding", "style.safetensors", "--aesthetic-clip", "clip-l", "--aesthetic-steps", "2", "--aesthetic-lr", "0.01",
+            "--aesthetic-weight", "0.9", "--aesthetic-slerp", "--aesthetic-text", "ink", "--out", "out.png");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("aesthetic loss (bigG, text_encoder_2)", r.Stdout, StringComparison.Ordinal);
+        string parameters = GenerateCliTests.PngText(Path.Combine(work.Path, "out.png"));
+        Assert.Contains("(clip_l, clip_g)", parameters, StringComparison.Ordinal);
+        Assert.Contains("Aesthetic weight: 0.9, Aesthetic slerp: True, Aesthetic text: ink, Aesthetic text negative: False, Aesthetic slerp angle: 0.1", parameters, StringComparison.Ordinal);
+
+        CliResult negative = CliRunner.Run(work.Path, "generate", "--model", "sdxl", "--prompt", "x", "--aesthetic-embedding", "style.safetensors",
+            "--aesthetic-clip", "clip-l", "--aesthetic-text-negative", "--out", "bad.png");
+        Assert.Equal(1, negative.ExitCode);
+        Assert.Contains("--aesthetic-text-negative needs --aesthetic-text", negative.Stderr, StringComparison.Ordinal);
+        CliResult weight = CliRunner.Run(work.Path, "generate", "--model", "sdxl", "--prompt", "x", "--aesthetic-weight", "2", "--out", "bad.png");
+        Assert.Equal(1, weight.ExitCode);
+        Assert.Contains("--aesthetic-weight", weight.Stderr, StringComparison.Ordinal);
+    }
+}
