@@ -15,6 +15,10 @@ namespace Viper.Pipelines.Aesthetic;
 /// Parameters are updated in place in the CLIP model given (its own, not Stable Diffusion's text encoder) and put back bit
 /// for bit on <see cref="Dispose"/>, so the next prompt starts from the original weights. The token table is trained
 /// through the rows of the prompt's ids only (<see cref="TokenRows"/>: the same result, without a 150 MB table copy).
+/// An f16 model's gradients would flush to zero below 2⁻²⁴ (the text model's are often that small), so they are computed
+/// with dynamic loss scaling, as torch.cuda.amp.GradScaler does: the loss is scaled by <see cref="LossScale"/> (from 2¹⁵),
+/// a step whose scaled gradients overflow is skipped and retried at half the scale, and Adam takes the gradients
+/// unscaled in f32. f32 and bf16 (f32's exponent range) models take the gradients as they are.
 /// Not thread-safe: one personalization at a time per CLIP model.
 /// </summary>
 public sealed class AestheticTrainer : IDisposable
@@ -33,6 +37,7 @@ public sealed class AestheticTrainer : IDisposable
     private TrainingPass? _pass;
     private Tensor? _textEmbeds;
     private Gradients? _gradients;
+    private const float InitialLossScale = 32768f;
 
     /// <param name="normalizeTarget">
     /// Normalise the target as the released code does (false: use it as given — the A1111 extension's slerped target,
@@ -58,6 +63,7 @@ public sealed class AestheticTrainer : IDisposable
 
         (_clip, _b, _ids, _learningRate, _cancellationToken) = (clip, clip.Backend, ids, learningRate, cancellationToken);
         _image = normalizeTarget ? Normalized(aestheticEmbedding) : aestheticEmbedding.ToArray();
+        LossScale = clip.TextModel.Embeddings.TokenTable.DType == DType.F16 ? InitialLossScale : 1f;
         ParameterSet parameters = clip.Parameters;
         string tokenName = clip.TextModel.Embeddings.TokenWeightName;
         int[] distinct = ids.Distinct().ToArray();
@@ -98,6 +104,12 @@ public sealed class AestheticTrainer : IDisposable
     /// <summary>Adam steps taken so far.</summary>
     public int StepsTaken { get; private set; }
 
+    /// <summary>The factor the loss's gradient is scaled by before the backward pass (1 unless the model is f16); <see cref="Gradients"/> are scaled by it.</summary>
+    public float LossScale { get; private set; } = 1f;
+
+    /// <summary>Steps retried at half the loss scale because the scaled gradients overflowed.</summary>
+    public int SkippedSteps { get; private set; }
+
     /// <summary>text_model(ids).last_hidden_state (1, T, C) for the current parameters (owned by the trainer).</summary>
     public Tensor LastHiddenState => _pass!.LastHiddenState;
 
@@ -113,7 +125,8 @@ public sealed class AestheticTrainer : IDisposable
         try
         {
             // loss = −t̂·î: d loss / d t̂ = −î, then through the normalisation, text_projection (frozen) and the text model.
-            using Tensor dNormalized = _b.FromFloats(_image.Select(v => -v).ToArray(), _textEmbeds!.Shape, _textEmbeds.DType);
+            float scale = LossScale;
+            using Tensor dNormalized = _b.FromFloats(_image.Select(v => -v * scale).ToArray(), _textEmbeds!.Shape, _textEmbeds.DType);
             using Tensor dEmbeds = _b.L2NormalizeBackward(_textEmbeds, dNormalized);
             using Tensor dPooled = _clip.TextProjection!.Backward(_b, _pass!.Pooled, dEmbeds, grads)!;
             _clip.TextModel.Backward(_b, _pass, dPooled, grads, _cancellationToken);
@@ -132,10 +145,33 @@ public sealed class AestheticTrainer : IDisposable
     {
         _cancellationToken.ThrowIfCancellationRequested();
         Gradients grads = Gradients();
+        while (LossScale > 1f && !Finite(grads))
+        {
+            // GradScaler's skipped step: the scaled gradients overflowed f16, so this step is taken again at half the scale.
+            SkippedSteps++;
+            LossScale /= 2;
+            _gradients!.Dispose();
+            _gradients = null;
+            grads = Gradients();
+        }
+
         var adam = new AdamStep(_learningRate, StepsTaken + 1);
         foreach ((Tensor master, Tensor m, Tensor v, Tensor live, string name) in _state)
         {
-            _b.AdamUpdate(master, m, v, grads[name], live, adam);
+            if (LossScale == 1f)
+            {
+                _b.AdamUpdate(master, m, v, grads[name], live, adam);
+                continue;
+            }
+
+            using (Tensor wide = _b.Cast(grads[name], DType.F32))
+            using (Tensor unscaled = _b.Scale(wide, 1f / LossScale)) // a power of two: exact
+            {
+                _b.AdamUpdate(master, m, v, unscaled, null, adam);
+            }
+
+            using Tensor rounded = _b.Cast(master, live.DType);
+            _b.CopyInto(rounded, live);
         }
 
         StepsTaken++;
@@ -155,6 +191,23 @@ public sealed class AestheticTrainer : IDisposable
         _state.Clear();
         _rows.Rows.Dispose();
         _clip.Parameters.Restore();
+    }
+
+    /// <summary>Whether every scaled gradient is finite: one mean per tensor read back (an inf or NaN anywhere makes it non-finite).</summary>
+    private bool Finite(Gradients grads)
+    {
+        foreach ((_, _, _, Tensor live, string name) in _state)
+        {
+            Tensor g = grads[name];
+            using Tensor wide = _b.Cast(g, DType.F32);
+            using Tensor mean = _b.Mean(wide.Reshape(1, (int)g.Shape.ElementCount));
+            if (!float.IsFinite(mean.ToFloats()[0]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void Track(string name, Tensor live) =>
