@@ -70,7 +70,7 @@ public sealed class AestheticCliTests(TinyPipelineFolders folders) : IClassFixtu
 
     [Theory]
     [InlineData(1, "--aesthetic-embedding needs --aesthetic-clip", "generate", "--aesthetic-embedding", "EMB")]
-    [InlineData(1, "--aesthetic-clip, --aesthetic-steps and --aesthetic-lr apply to --aesthetic-embedding", "generate", "--aesthetic-steps", "3")]
+    [InlineData(1, "--aesthetic-clip, --aesthetic-clip-g and the other --aesthetic-* options apply to --aesthetic-embedding", "generate", "--aesthetic-steps", "3")]
     [InlineData(1, "--aesthetic-lr: 0 is outside (0, 1]", "generate", "--aesthetic-lr", "0")]
     [InlineData(1, "--aesthetic-steps: 2000 is outside 0..1000", "generate", "--aesthetic-steps", "2000")]
     [InlineData(1, "leave out --chunk-long-text", "generate", "--aesthetic-embedding", "EMB", "--aesthetic-clip", "REFS", "--chunk-long-text")]
