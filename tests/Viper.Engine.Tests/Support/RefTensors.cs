@@ -37,6 +37,8 @@ public sealed class RefTensors : IDisposable
 
     public float[] Floats(string name) => MemoryMarshal.Cast<byte, float>(Raw(name, "F32")).ToArray();
 
+    public double[] Doubles(string name) => MemoryMarshal.Cast<byte, double>(Raw(name, "F64")).ToArray();
+
     public long[] Longs(string name) => MemoryMarshal.Cast<byte, long>(Raw(name, "I64")).ToArray();
 
     public byte[] Bytes(string name) => Raw(name, "U8").ToArray();
