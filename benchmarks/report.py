@@ -258,6 +258,28 @@ def aesthetic_table(bdn, torch_results):
     return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
 
 
+def aesthetic_sdxl_table(bdn, torch_results):
+    """Both SDXL towers, T = 10 each: 12 forwards (the last one SDXL's penultimate state) + 10 backwards per tower."""
+    def forward(c, inter, layers, p, t=77):
+        return 2.0 * t * layers * (4 * c * c + 2 * c * inter) + 2.0 * c * p
+    flops = {"personalize_sdxl_t10": sum(12 * forward(*shape) + 10 * 2 * forward(*shape) for shape in ((768, 3072, 12, 768), (1280, 5120, 32, 1280)))}
+    ours = {}
+    for path in glob.glob(os.path.join(bdn, "*-report-full.json")):
+        with open(path) as f:
+            for b in json.load(f)["Benchmarks"]:
+                ours[b["Method"].lower()] = b["Statistics"]["Median"] / 1e6
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, f32, {blas_kernels()}; "
+        f"PyTorch {torch_results['torch']} (Debian python3-torch) autograd + torch.optim.Adam (its model first reproduced ../shared/refs/aesthetic, "
+        f"max |err| {torch_results['self_check_max_err']:.1e}). One run of benchmarks/run-cpu-aesthetic-sdxl.sh; one measured run each, no warm-up. "
+        "GFLOP counts the GEMMs of 12 forwards and 10 backwards per tower. Ratio > 1 means Viper is faster.",
+        "",
+        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
+
+
 def by_class_and_format(folder):
     """(benchmark class, Format parameter or None) → median ms, from one run's BenchmarkDotNet reports."""
     medians = {}
@@ -337,6 +359,11 @@ def main():
     if sys.argv[1] == "--decode":
         bdn, layers, threads, memory_dir, results_md = sys.argv[2:7]
         replace_between(results_md, "cpu-decode", decode_table(bdn, int(layers), threads, memory_dir))
+        return
+    if sys.argv[1] == "--aesthetic-sdxl":
+        bdn, torch_json, results_md = sys.argv[2:5]
+        with open(torch_json) as f:
+            replace_between(results_md, "cpu-aesthetic-sdxl", aesthetic_sdxl_table(bdn, json.load(f)))
         return
     if sys.argv[1] == "--aesthetic":
         bdn, torch_json, results_md = sys.argv[2:5]

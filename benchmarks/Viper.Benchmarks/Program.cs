@@ -31,5 +31,13 @@ if (args is ["aesthetic-inputs"])
     return 0;
 }
 
+if (args is ["aesthetic-sdxl-inputs"])
+{
+    Viper.Benchmarks.AestheticBenchmarks.ExportInputs();
+    Viper.Benchmarks.SdxlAestheticBenchmarks.ExportInputs();
+    Console.WriteLine($"wrote {Viper.Benchmarks.AestheticBenchmarks.Folder} and {Viper.Benchmarks.SdxlAestheticBenchmarks.FolderG}");
+    return 0;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Viper.Benchmarks.Shapes).Assembly).Run(args);
 return 0;

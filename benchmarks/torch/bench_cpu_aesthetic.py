@@ -8,7 +8,11 @@ and the final state), then times one personalization (T = 10, lr 1e-4, batch 1) 
 Viper.Benchmarks.AestheticBenchmarks wrote, with the same ids and embedding: restoring the original weights
 (load_state_dict, the released code reloads the model instead) and the loop, median of 3 after 1 warm-up.
 
-Usage: bench_cpu_aesthetic.py --folder DIR --threads N --out torch.json
+With --folder-g (SDXL) it times instead both towers one after the other — the CLIP-L folder, then the OpenCLIP bigG
+folder Viper.Benchmarks.SdxlAestheticBenchmarks wrote (gelu, 1280 wide, 32 layers) — each T = 10 and ending with the
+state SDXL conditions on, as the engine's pipeline does; one run, no warm-up (it takes minutes).
+
+Usage: bench_cpu_aesthetic.py --folder DIR [--folder-g DIR] --threads N --out torch.json
 """
 import argparse
 import json
@@ -113,6 +117,7 @@ def self_check(refs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--folder", required=True)
+    ap.add_argument("--folder-g")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--refs", default=os.path.join(HERE, "..", "..", "..", "shared", "refs", "aesthetic"))
     ap.add_argument("--out", required=True)
@@ -121,6 +126,25 @@ def main():
     err = self_check(args.refs)
     if err > 1e-4:
         sys.exit(f"the PyTorch model does not reproduce ../shared/refs/aesthetic (max |err| {err:.2e})")
+
+    if args.folder_g:
+        towers = []
+        for folder in (args.folder, args.folder_g):
+            m, proj = build(folder)
+            inp = load(os.path.join(folder, "inputs.safetensors"))
+            towers.append((m, proj, inp["input_ids"], inp["aesthetic_embedding"], {k: v.clone() for k, v in m.state_dict().items()}))
+        losses = {}
+
+        def run_both():
+            for i, (m, proj, ids, image, original) in enumerate(towers):
+                m.load_state_dict(original)
+                losses[i], _ = personalize(m, proj, ids, image, 10, 1e-4)
+
+        ms = median_ms(run_both, warmup=0, iterations=1)
+        json.dump({"threads": args.threads, "torch": torch.__version__, "self_check_max_err": err, "cases": {"personalize_sdxl_t10": ms},
+                   "losses": losses}, open(args.out, "w"), indent=1)
+        print(f"personalize_sdxl_t10: {ms:.0f} ms; CLIP-L {losses[0][0]:.5f} -> {losses[0][-1]:.5f}, bigG {losses[1][0]:.5f} -> {losses[1][-1]:.5f}")
+        return
 
     model, projection = build(args.folder)
     inputs = load(os.path.join(args.folder, "inputs.safetensors"))
