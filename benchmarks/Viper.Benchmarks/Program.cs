@@ -24,6 +24,11 @@ if (args is ["idefics2-inputs", var path])
     return 0;
 }
 
+if (args is ["aesthetic-sdxl", .. var aestheticArgs])
+{
+    return Viper.Benchmarks.AestheticSdxlTiming.Run(aestheticArgs);
+}
+
 if (args is ["aesthetic-inputs"])
 {
     Viper.Benchmarks.AestheticBenchmarks.ExportInputs();

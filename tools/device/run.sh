@@ -10,7 +10,9 @@
 # and PyTorch bench_gpu_ops.py, the table written to gpu-results.md); sd15 (a random full-size SD1.5, 512², f16, 10 steps
 # with the step graph: the stage times); idefics2 (idefics2-8b's shape, tiled random bf16 weights: the extractor's prefill
 # and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU); formats (the same with the linear
-# weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json; in a rehearsal q4_0 at the tiny size). Each part's output is PART.log;
+# weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json; in a rehearsal q4_0 at the tiny size); aesthetic (one SDXL
+# aesthetic-gradients personalization of both text towers at full size, T = 10, f32: aesthetic-sdxl.json; in a rehearsal the
+# tiny towers on the CPU). Each part's output is PART.log;
 # summary.txt lists status and seconds per part.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -109,10 +111,13 @@ if $gpu; then
   }
   export -f formats
   part formats 300 formats
+  # Issue 31's GPU case: one SDXL aesthetic personalization (both towers at full size, T = 10, f32).
+  part aesthetic 120 "$dotnet" "$bench" aesthetic-sdxl cuda full "$out/aesthetic-sdxl.json"
 else
   for name in selfcheck tests bench sd15; do skip "$name" "no GPU$($rehearse && echo ' (rehearsal)')"; done
   # The same command on the CPU at the tiny size: the bundle's benchmark program starts and writes its JSON.
   part idefics2 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode.json"
   part formats 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode-q4_0.json" q4_0
+  part aesthetic 60 "$dotnet" "$bench" aesthetic-sdxl cpu tiny "$out/aesthetic-sdxl.json"
 fi
 echo "total: $((SECONDS - start)) s" | tee -a "$out/summary.txt"
