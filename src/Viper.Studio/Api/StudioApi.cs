@@ -194,8 +194,12 @@ public static class StudioApi
         }
     }
 
-    /// <summary>How long an event stream stays open once the server stops, for the job's cancelled state to reach the page.</summary>
-    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// How long, at most, an event stream stays open once the server stops, for the job's cancelled state to reach the page:
+    /// the stream ends as soon as the job has (at its next step); this bounds a job slow to stop. 500 ms was too short on a
+    /// loaded machine, where the stream closed before the worker posted "cancelled".
+    /// </summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
 
     private static string? FolderName(string? folder) => folder is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
 
