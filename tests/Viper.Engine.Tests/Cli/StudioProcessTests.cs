@@ -117,7 +117,7 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
 
         public static async Task<RunningStudio> Start(string workspace, params string[] args)
         {
-            Process process = CliRunner.Start(workspace, ["studio", "--listen", "127.0.0.1:0", "--workspace", Path.Combine(workspace, "ws"), .. args]);
+            Process process = CliRunner.Start(workspace, defaultSigint: true, ["studio", "--listen", "127.0.0.1:0", "--workspace", Path.Combine(workspace, "ws"), .. args]);
             var lines = new List<string>();
             while (await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2)) is { } line)
             {
@@ -138,7 +138,6 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
             throw new InvalidOperationException($"the studio did not start: {string.Join('\n', lines)}\n{await process.StandardError.ReadToEndAsync()}");
         }
 
-        /// <summary>Ctrl+C, as a terminal sends it.</summary>
         /// <summary>The process's state and each thread's kernel wait channel (/proc), for a report when it does not exit.</summary>
         public string Threads()
         {
@@ -167,6 +166,7 @@ public sealed class StudioProcessTests(StudioModels models) : IClassFixture<Stud
             thread.Start();
         }
 
+        /// <summary>Ctrl+C, as a terminal sends it.</summary>
         public void Interrupt() => Process.Start("kill", ["-INT", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
 
         /// <summary>The process's peak resident set (VmHWM in /proc/PID/status).</summary>

@@ -24,14 +24,27 @@ public static class CliRunner
     }
 
     /// <summary>Starts `viper ARGS` and returns the running process (its output redirected; the caller reads and ends it).</summary>
-    public static Process Start(string workingDirectory, params string[] args)
+    public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, defaultSigint: false, args);
+
+    /// <param name="defaultSigint">
+    /// Start the CLI with SIGINT at its default disposition (coreutils' <c>env --default-signal=INT</c>): a test suite run
+    /// as a background job of a non-interactive shell inherits SIGINT ignored, the runtime then installs no handler for
+    /// it, and a test of Ctrl+C would send a signal the process never sees.
+    /// </param>
+    public static Process Start(string workingDirectory, bool defaultSigint, params string[] args)
     {
         if (!File.Exists(Dll))
         {
             throw new FileNotFoundException($"the viper CLI is not built: {Dll}");
         }
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        var start = new ProcessStartInfo(defaultSigint ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        if (defaultSigint)
+        {
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add("dotnet"); // env execs it: the same process id
+        }
+
         start.ArgumentList.Add(Dll);
         foreach (string arg in args)
         {
