@@ -236,48 +236,47 @@ def idefics2_table(bdn, torch_results):
     return lines
 
 
-def aesthetic_table(bdn, torch_results):
-    """One personalization, T = 10: work = 11 forwards + 10 backwards (2x a forward) of the GEMMs, 2·MACs, 77 tokens."""
-    c, inter, layers, t, p = 768, 3072, 12, 77, 768
-    forward = 2.0 * t * layers * (4 * c * c + 2 * c * inter) + 2.0 * c * p
-    flops = {"personalize_t10": 11 * forward + 10 * 2 * forward}
-    ours = {}
-    for path in glob.glob(os.path.join(bdn, "*-report-full.json")):
-        with open(path) as f:
-            for b in json.load(f)["Benchmarks"]:  # an unparameterised class: the case is the method's name
-                ours[b["Method"].lower()] = b["Statistics"]["Median"] / 1e6
-    lines = [
-        f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, f32, {blas_kernels()}; "
-        f"PyTorch {torch_results['torch']} (Debian python3-torch) autograd + torch.optim.Adam, whose model first reproduced "
-        f"../shared/refs/aesthetic (max |err| {torch_results['self_check_max_err']:.1e}). One run of benchmarks/run-cpu-aesthetic.sh; "
-        "medians of 3 after 1 warm-up. GFLOP counts the GEMMs of 11 forwards and 10 backwards. Ratio > 1 means Viper is faster.",
-        "",
-        "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
+def clip_text_forward_flops(c, inter, layers, projection, tokens=77):
+    """The GEMMs of one CLIP text-tower forward (2·MACs) over a prompt, with the projection of the pooled token."""
+    return 2.0 * tokens * layers * (4 * c * c + 2 * c * inter) + 2.0 * c * projection
 
 
-def aesthetic_sdxl_table(bdn, torch_results):
-    """Both SDXL towers, T = 10 each: 12 forwards (the last one SDXL's penultimate state) + 10 backwards per tower."""
-    def forward(c, inter, layers, p, t=77):
-        return 2.0 * t * layers * (4 * c * c + 2 * c * inter) + 2.0 * c * p
-    flops = {"personalize_sdxl_t10": sum(12 * forward(*shape) + 10 * 2 * forward(*shape) for shape in ((768, 3072, 12, 768), (1280, 5120, 32, 1280)))}
+def medians_by_method(bdn):
+    """Median ms by lower-case method name, from one run's BenchmarkDotNet reports (unparameterised classes)."""
     ours = {}
     for path in glob.glob(os.path.join(bdn, "*-report-full.json")):
         with open(path) as f:
             for b in json.load(f)["Benchmarks"]:
                 ours[b["Method"].lower()] = b["Statistics"]["Median"] / 1e6
+    return ours
+
+
+def aesthetic_rows(flops, bdn, torch_results, how):
+    """The aesthetic tables' heading sentence and rows: Viper against PyTorch autograd + Adam on the same work."""
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {torch_results['threads']} threads for both, f32, {blas_kernels()}; "
-        f"PyTorch {torch_results['torch']} (Debian python3-torch) autograd + torch.optim.Adam (its model first reproduced ../shared/refs/aesthetic, "
-        f"max |err| {torch_results['self_check_max_err']:.1e}). One run of benchmarks/run-cpu-aesthetic-sdxl.sh; one measured run each, no warm-up. "
-        "GFLOP counts the GEMMs of 12 forwards and 10 backwards per tower. Ratio > 1 means Viper is faster.",
+        f"PyTorch {torch_results['torch']} (Debian python3-torch) autograd + torch.optim.Adam, whose model first reproduced "
+        f"../shared/refs/aesthetic (max |err| {torch_results['self_check_max_err']:.1e}). {how} Ratio > 1 means Viper is faster.",
         "",
         "| case | Viper CPU (ms) | PyTorch (ms) | PyTorch / Viper | GFLOP | Viper GFLOP/s | PyTorch GFLOP/s |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    return lines + timing_rows(flops, ours, torch_results["cases"], digits=0, show_gflop=True)
+    return lines + timing_rows(flops, medians_by_method(bdn), torch_results["cases"], digits=0, show_gflop=True)
+
+
+def aesthetic_table(bdn, torch_results):
+    """One personalization, T = 10: work = 11 forwards + 10 backwards (2x a forward) of the GEMMs, 2·MACs, 77 tokens."""
+    forward = clip_text_forward_flops(768, 3072, 12, 768)
+    return aesthetic_rows({"personalize_t10": 11 * forward + 10 * 2 * forward}, bdn, torch_results,
+                          "One run of benchmarks/run-cpu-aesthetic.sh; medians of 3 after 1 warm-up. GFLOP counts the GEMMs of 11 forwards and 10 backwards.")
+
+
+def aesthetic_sdxl_table(bdn, torch_results):
+    """Both SDXL towers, T = 10 each: 12 forwards (the last one SDXL's penultimate state) + 10 backwards per tower."""
+    towers = (clip_text_forward_flops(768, 3072, 12, 768), clip_text_forward_flops(1280, 5120, 32, 1280))
+    return aesthetic_rows({"personalize_sdxl_t10": sum(12 * f + 10 * 2 * f for f in towers)}, bdn, torch_results,
+                          "One run of benchmarks/run-cpu-aesthetic-sdxl.sh; one measured run each, no warm-up. "
+                          "GFLOP counts the GEMMs of 12 forwards and 10 backwards per tower.")
 
 
 def by_class_and_format(folder):

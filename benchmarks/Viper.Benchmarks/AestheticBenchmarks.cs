@@ -34,9 +34,8 @@ public class AestheticBenchmarks
         ExportInputs();
         _backend = new CpuBackend();
         _personalizer = AestheticPersonalizer.Load(Folder, _backend, DType.F32);
-        using SafeTensorsFile inputs = SafeTensorsFile.Open(Path.Combine(Folder, "inputs.safetensors"));
-        _ids = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(inputs.Bytes("input_ids")).ToArray().Select(v => (int)v).ToArray();
-        _settings = new AestheticSettings(HostTensors.DecodeFloats(inputs.Bytes(AestheticEmbedding.TensorName), DType.F32), Steps, LearningRate);
+        (_ids, float[] embedding) = ReadInputs(Folder);
+        _settings = new AestheticSettings(embedding, Steps, LearningRate);
     }
 
     [Benchmark]
@@ -71,11 +70,22 @@ public class AestheticBenchmarks
         var rng = new Random(3);
         int[] ids = [49406, .. Enumerable.Range(0, 12).Select(_ => rng.Next(256, 49406)), .. Enumerable.Repeat(49407, 64)];
         float[] embedding = Enumerable.Range(0, ClipTextConfig.ClipVitL14.ProjectionDim).Select(_ => (rng.NextSingle() * 2) - 1).ToArray();
-        SafeTensorsWriter.Write(Path.Combine(Folder, "inputs.safetensors"),
+        WriteInputs(Folder, ids, embedding);
+    }
+
+    /// <summary>A tower folder's inputs.safetensors: the prompt's ids (input_ids, I64) and the embedding, as bench_cpu_aesthetic.py reads them.</summary>
+    public static void WriteInputs(string folder, int[] ids, float[] embedding) =>
+        SafeTensorsWriter.Write(Path.Combine(folder, "inputs.safetensors"),
         [
             new TensorData("input_ids", DType.I64, new Shape(1, ids.Length), ids.SelectMany(id => BitConverter.GetBytes((long)id)).ToArray()),
             new TensorData(AestheticEmbedding.TensorName, DType.F32, new Shape(1, embedding.Length), HostTensors.EncodeFloats(embedding, DType.F32)),
         ]);
+
+    public static (int[] Ids, float[] Embedding) ReadInputs(string folder)
+    {
+        using SafeTensorsFile inputs = SafeTensorsFile.Open(Path.Combine(folder, "inputs.safetensors"));
+        int[] ids = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(inputs.Bytes("input_ids")).ToArray().Select(v => (int)v).ToArray();
+        return (ids, HostTensors.DecodeFloats(inputs.Bytes(AestheticEmbedding.TensorName), DType.F32));
     }
 
     private sealed class AestheticJob() : BenchmarkConfig(warmups: 1, iterations: 3, TimeSpan.FromMinutes(20));

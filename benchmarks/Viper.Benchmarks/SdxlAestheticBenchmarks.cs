@@ -4,7 +4,6 @@ using Viper.Models.Checkpoints;
 using Viper.Models.Clip;
 using Viper.Pipelines.Aesthetic;
 using Viper.Runtime;
-using Viper.Weights;
 
 namespace Viper.Benchmarks;
 
@@ -35,8 +34,8 @@ public class SdxlAestheticBenchmarks
         _backend = new CpuBackend();
         _clipL = AestheticPersonalizer.Load(AestheticBenchmarks.Folder, _backend, DType.F32);
         _bigG = AestheticPersonalizer.Load(FolderG, _backend, DType.F32);
-        (_idsL, _embeddingL) = Inputs(AestheticBenchmarks.Folder);
-        (_idsG, _embeddingG) = Inputs(FolderG);
+        (_idsL, _embeddingL) = AestheticBenchmarks.ReadInputs(AestheticBenchmarks.Folder);
+        (_idsG, _embeddingG) = AestheticBenchmarks.ReadInputs(FolderG);
         _settings = new AestheticSettings(_embeddingL, AestheticBenchmarks.Steps, AestheticBenchmarks.LearningRate) { EmbeddingG = _embeddingG };
     }
 
@@ -71,18 +70,7 @@ public class SdxlAestheticBenchmarks
         var rng = new Random(4);
         int[] ids = [49406, .. Enumerable.Range(0, 12).Select(_ => rng.Next(256, 49406)), 49407, .. Enumerable.Repeat(0, 63)];
         float[] embedding = Enumerable.Range(0, ClipTextConfig.OpenClipBigG14.ProjectionDim).Select(_ => (rng.NextSingle() * 2) - 1).ToArray();
-        SafeTensorsWriter.Write(Path.Combine(FolderG, "inputs.safetensors"),
-        [
-            new TensorData("input_ids", DType.I64, new Shape(1, ids.Length), ids.SelectMany(id => BitConverter.GetBytes((long)id)).ToArray()),
-            new TensorData(AestheticEmbedding.TensorName, DType.F32, new Shape(1, embedding.Length), HostTensors.EncodeFloats(embedding, DType.F32)),
-        ]);
-    }
-
-    private static (int[] Ids, float[] Embedding) Inputs(string folder)
-    {
-        using SafeTensorsFile inputs = SafeTensorsFile.Open(Path.Combine(folder, "inputs.safetensors"));
-        int[] ids = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(inputs.Bytes("input_ids")).ToArray().Select(v => (int)v).ToArray();
-        return (ids, HostTensors.DecodeFloats(inputs.Bytes(AestheticEmbedding.TensorName), DType.F32));
+        AestheticBenchmarks.WriteInputs(FolderG, ids, embedding);
     }
 
     private sealed class SdxlAestheticJob() : BenchmarkConfig(warmups: 0, iterations: 1, TimeSpan.FromMinutes(30));

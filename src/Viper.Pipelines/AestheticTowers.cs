@@ -95,9 +95,13 @@ internal sealed class AestheticTowers(AestheticPersonalizer clipL, AestheticPers
             AestheticResult? r = component == "text_encoder"
                 ? Run(ClipL, ids, settings.Embedding, settings, tokenizer, penultimate, "aesthetic", progress, cancellationToken)
                 : settings.EmbeddingG is { } g ? Run(bigG!, ids, g, settings, tokenizer, penultimate, "aesthetic-g", progress, cancellationToken) : null;
-            if (r is not null)
+            if (r is not null && component == "text_encoder")
             {
-                _ = component == "text_encoder" ? losses = r.Losses : lossesG = r.Losses;
+                losses = r.Losses;
+            }
+            else if (r is not null)
+            {
+                lossesG = r.Losses;
             }
 
             return r;

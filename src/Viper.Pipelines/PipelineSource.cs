@@ -16,6 +16,10 @@ namespace Viper.Pipelines;
 public sealed class PipelineSource : IDisposable
 {
     private readonly Dictionary<string, WeightStore> _stores = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClipTextConfig> _textConfigs = new(StringComparer.Ordinal);
+    private IReadOnlyList<ComponentTensors>? _components;
+    private UNet2DConditionConfig? _unetConfig;
+    private AutoencoderKLConfig? _vaeConfig;
 
     private readonly string? _bundledFolder;
 
@@ -76,16 +80,29 @@ public sealed class PipelineSource : IDisposable
     /// </summary>
     public void Check(IBackend backend)
     {
-        if (SingleFile is not { } file)
+        if (SingleFile is { } file)
         {
-            return;
+            Ignored = file.Check(Components(backend));
+        }
+    }
+
+    /// <summary>
+    /// A single file's components — unet, vae and the text encoders the config has — each with the diffusers names and
+    /// shapes its model asks for (recorded once, without reading or allocating anything) and the map to the file's names.
+    /// </summary>
+    internal IReadOnlyList<ComponentTensors> Components(IBackend backend)
+    {
+        if (_components is not null)
+        {
+            return _components;
         }
 
+        SingleFileCheckpoint file = SingleFile ?? throw new InvalidOperationException($"{Path} is a diffusers folder, not a single file");
         var components = new List<ComponentTensors>();
         UNet2DConditionConfig unet = UnetConfig;
-        components.Add(new("unet", "model.diffusion_model.", Names(backend, r => new UNet2DConditionModel(r.Root, unet)), file.UnetNames(unet)));
+        components.Add(new("unet", SingleFileLayout.UnetPrefix, Names(backend, r => new UNet2DConditionModel(r.Root, unet)), file.UnetNames(unet)));
         AutoencoderKLConfig vae = VaeConfig;
-        components.Add(new("vae", "first_stage_model.", Names(backend, r => new AutoencoderKL(r.Root, vae)), file.VaeNames(vae)));
+        components.Add(new("vae", SingleFileLayout.VaePrefix, Names(backend, r => new AutoencoderKL(r.Root, vae)), file.VaeNames(vae)));
         foreach (string component in TextEncoders)
         {
             ClipTextConfig config = TextConfig(component);
@@ -94,17 +111,31 @@ public sealed class PipelineSource : IDisposable
             components.Add(new(component, file.TextEncoderLayout(component).Prefix, Names(backend, r => new ClipTextModel(r.Root, config, projection)), map, config.NumHiddenLayers));
         }
 
-        Ignored = file.Check(components);
+        return _components = components;
     }
+
+    /// <summary>The base name of a component's weight files: transformers' <c>model</c> for the text encoders, diffusers' <c>diffusion_pytorch_model</c> otherwise.</summary>
+    public static string WeightsBaseName(string component) =>
+        component.StartsWith("text_encoder", StringComparison.Ordinal) ? "model" : "diffusion_pytorch_model";
 
     /// <summary>The text encoder components the config has, in order (text_encoder, text_encoder_2).</summary>
     public IEnumerable<string> TextEncoders => new[] { "text_encoder", "text_encoder_2" }.Where(Index.Has);
 
-    public UNet2DConditionConfig UnetConfig => UNet2DConditionConfig.Load(ConfigOf("unet"));
+    // Read once: a LoRA merge asks for a component's map (and so its config) once per adapted parameter.
+    public UNet2DConditionConfig UnetConfig => _unetConfig ??= UNet2DConditionConfig.Load(ConfigOf("unet"));
 
-    public AutoencoderKLConfig VaeConfig => AutoencoderKLConfig.Load(ConfigOf("vae"));
+    public AutoencoderKLConfig VaeConfig => _vaeConfig ??= AutoencoderKLConfig.Load(ConfigOf("vae"));
 
-    public ClipTextConfig TextConfig(string component) => ClipTextConfig.Load(ConfigOf(component));
+    public ClipTextConfig TextConfig(string component)
+    {
+        if (!_textConfigs.TryGetValue(component, out ClipTextConfig? config))
+        {
+            config = ClipTextConfig.Load(ConfigOf(component));
+            _textConfigs[component] = config;
+        }
+
+        return config;
+    }
 
     public UNet2DConditionModel LoadUnet(IBackend backend, PipelineOptions options, CancellationToken cancellationToken = default)
     {
@@ -162,7 +193,7 @@ public sealed class PipelineSource : IDisposable
 
         if (!_stores.TryGetValue(component, out WeightStore? store))
         {
-            store = CheckpointFiles.Open(Index.PathOf(component), component.StartsWith("text_encoder", StringComparison.Ordinal) ? "model" : "diffusion_pytorch_model", variant);
+            store = CheckpointFiles.Open(Index.PathOf(component), WeightsBaseName(component), variant);
             _stores[component] = store;
         }
 

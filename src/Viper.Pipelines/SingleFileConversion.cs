@@ -1,8 +1,5 @@
-using Viper.Models.Clip;
 using Viper.Models.Loading;
 using Viper.Models.SingleFile;
-using Viper.Models.Unet;
-using Viper.Models.Vae;
 using Viper.Runtime;
 using Viper.Weights;
 
@@ -25,21 +22,21 @@ public static class SingleFileConversion
         SingleFileCheckpoint file = source.SingleFile ?? throw new ArgumentException($"{source.Path} is already a diffusers folder", nameof(source));
         source.Check(backend);
         CopyConfigs(source.Index.Folder, output);
-        foreach ((string component, string baseName, IReadOnlyDictionary<string, Shape> names, Func<string, TensorRecipe> map) in Components(source, backend))
+        foreach (ComponentTensors component in source.Components(backend)) // recorded once, by the check
         {
             cancellationToken.ThrowIfCancellationRequested();
             var tensors = new List<TensorData>();
-            foreach ((string name, Shape shape) in names.OrderBy(n => n.Key, StringComparer.Ordinal))
+            foreach ((string name, Shape shape) in component.Tensors.OrderBy(n => n.Key, StringComparer.Ordinal))
             {
-                TensorRecipe recipe = map(name);
+                TensorRecipe recipe = component.Map(name);
                 TensorEntry entry = file.Reader.Entry(recipe.Source);
                 tensors.Add(new TensorData(name, entry.DType, shape, recipe.Cut(file.Reader.Bytes(recipe.Source), entry.Shape, entry.DType)));
             }
 
-            string folder = Path.Combine(output, component);
+            string folder = Path.Combine(output, component.Component);
             Directory.CreateDirectory(folder);
-            SafeTensorsWriter.Write(Path.Combine(folder, baseName + ".safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-            onComponent?.Invoke(component);
+            SafeTensorsWriter.Write(Path.Combine(folder, PipelineSource.WeightsBaseName(component.Component) + ".safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            onComponent?.Invoke(component.Component);
         }
     }
 
@@ -56,7 +53,7 @@ public static class SingleFileConversion
                 "vae" => SingleFileLayout.VaeNames(SingleFileLayout.VaePrefix, source.VaeConfig),
                 _ => SingleFileLayout.TextEncoderNames(family, component, source.TextConfig(component)),
             };
-            using WeightStore store = CheckpointFiles.Open(source.Index.PathOf(component), component.StartsWith("text_encoder", StringComparison.Ordinal) ? "model" : "diffusion_pytorch_model", variant);
+            using WeightStore store = CheckpointFiles.Open(source.Index.PathOf(component), PipelineSource.WeightsBaseName(component), variant);
             foreach (TensorEntry e in store.Entries)
             {
                 Place(tensors, map(e.Name), e, store.Bytes(e.Name));
@@ -92,21 +89,6 @@ public static class SingleFileConversion
 
         Shape shape = recipe.Squeezed && e.Shape.Rank == 2 ? new Shape(e.Shape[0], e.Shape[1], 1, 1) : e.Shape;
         tensors[recipe.Source] = (e.DType, shape, bytes.ToArray());
-    }
-
-    private static IEnumerable<(string Component, string BaseName, IReadOnlyDictionary<string, Shape> Names, Func<string, TensorRecipe> Map)> Components(PipelineSource source, IBackend backend)
-    {
-        SingleFileCheckpoint file = source.SingleFile!;
-        UNet2DConditionConfig unet = source.UnetConfig;
-        yield return ("unet", "diffusion_pytorch_model", PipelineSource.Names(backend, r => new UNet2DConditionModel(r.Root, unet)), file.UnetNames(unet));
-        AutoencoderKLConfig vae = source.VaeConfig;
-        yield return ("vae", "diffusion_pytorch_model", PipelineSource.Names(backend, r => new AutoencoderKL(r.Root, vae)), file.VaeNames(vae));
-        foreach (string component in source.TextEncoders)
-        {
-            ClipTextConfig config = source.TextConfig(component);
-            bool projection = component == "text_encoder_2";
-            yield return (component, "model", PipelineSource.Names(backend, r => new ClipTextModel(r.Root, config, projection)), file.TextEncoderNames(component, config));
-        }
     }
 
     /// <summary>The config folder's configs, tokenizers and model_index.json (no weights, no README).</summary>

@@ -102,12 +102,10 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
             ? [request.Prompt, request.NegativePrompt ?? "", p.Liked, p.Disliked]
             : [request.Prompt, request.NegativePrompt ?? ""];
         int windows = request.LongText == LongTextMode.Chunk ? texts.Max(text.WindowsFor) : 1;
-        TextEmbedding[] encoded = texts.Select(t => text.Encode(t, request.LongText, windows)).ToArray();
-        if (promptEmbedding is not null)
-        {
-            encoded[0].Dispose();
-            encoded[0] = new TextEmbedding(backend.Clone(promptEmbedding.Context), promptEmbedding.Pooled is { } pooled ? backend.Clone(pooled) : null);
-        }
+        // A personalized prompt stands in for the prompt's encoding, which is then not computed at all.
+        TextEmbedding[] encoded = texts.Select((t, i) => i == 0 && promptEmbedding is not null
+            ? new TextEmbedding(backend.Clone(promptEmbedding.Context), promptEmbedding.Pooled is { } pooled ? backend.Clone(pooled) : null)
+            : text.Encode(t, request.LongText, windows)).ToArray();
         if (zeroNegative)
         {
             // diffusers' SDXL encode_prompt: negative_prompt_embeds = zeros_like(prompt_embeds), and the pooled likewise.
