@@ -47,7 +47,14 @@ constexpr unsigned char kGuardByte = 0xA5;
 struct Allocation {
     unsigned char* base;
     std::size_t size;
+    int device;
 };
+
+// Several emulated devices (VIPER_EMU_DEVICES): each has its own block-running threads and runs its launches one at
+// a time, as one stream per GPU does; launches on different devices run at the same time. The device a call acts on
+// is the calling thread's current one (viper_emu_set_device, as cuCtxSetCurrent makes a context current).
+constexpr int kMaxDevices = 8;
+thread_local int current_device = 0;
 
 std::mutex memory_mutex;
 std::map<uintptr_t, Allocation> allocations;  // keyed by the user pointer
@@ -61,8 +68,9 @@ std::size_t quarantined = 0;
 
 // Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen. A broken
 // guard is reported once, by the launch that broke it (launches are serialised), and then repaired.
-std::string check_guards_locked() {
+std::string check_guards_locked(int device) {
     for (auto& [user, a] : allocations) {
+        if (device >= 0 && a.device != device) continue;  // a device's kernels only reach its own memory
         unsigned char* zones[2] = {a.base, a.base + kGuard + a.size};
         for (int z = 0; z < 2; ++z) {
             for (std::size_t i = 0; i < kGuard; ++i) {
@@ -117,9 +125,8 @@ struct Launch {
 // Host threads that run blocks; each keeps its own BlockRunner (fiber stacks, shared memory).
 class Pool {
 public:
-    Pool() {
-        unsigned n = std::max(1u, std::thread::hardware_concurrency());
-        for (unsigned i = 1; i < n; ++i) workers_.emplace_back([this] { work(); });
+    explicit Pool(unsigned threads) {
+        for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
     }
     ~Pool() {
         {
@@ -199,14 +206,25 @@ private:
     bool stop_ = false;
 };
 
-Pool& pool() {
-    static Pool p;
-    return p;
+struct Device {
+    std::mutex launch_mutex;  // one launch at a time: the device runs a single stream
+    std::mutex pool_mutex;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::unique_ptr<Pool> pool;
+
+    Pool& workers() {
+        std::lock_guard lock(pool_mutex);
+        if (!pool) pool = std::make_unique<Pool>(threads);
+        return *pool;
+    }
+};
+
+Device& device(int ordinal) {
+    static Device devices[kMaxDevices];
+    return devices[ordinal];
 }
 
-std::mutex launch_mutex;  // one launch at a time: the device runs a single stream
-
-int launch_now(const Entry& e, const char* name, dim3 grid, dim3 block, std::size_t shared, void** args) {
+int launch_now(int ordinal, const Entry& e, const char* name, dim3 grid, dim3 block, std::size_t shared, void** args) {
     std::size_t threads = std::size_t(block.x) * block.y * block.z;
     if (threads == 0 || threads > 1024) return fail(std::string(name) + ": block of " + std::to_string(threads) + " threads (1..1024)");
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) return fail(std::string(name) + ": invalid grid");
@@ -223,11 +241,12 @@ int launch_now(const Entry& e, const char* name, dim3 grid, dim3 block, std::siz
         std::string freed = freed_argument_locked(e.param_sizes, args);
         if (!freed.empty()) return fail(std::string(name) + ": " + freed);
     }
-    std::lock_guard launch_lock(launch_mutex);
-    std::string error = pool().run(l);
+    Device& d = device(ordinal);
+    std::lock_guard launch_lock(d.launch_mutex);
+    std::string error = d.workers().run(l);
     if (!error.empty()) return fail(std::string(name) + ": " + error);
     std::lock_guard lock(memory_mutex);
-    std::string guards = check_guards_locked();
+    std::string guards = check_guards_locked(ordinal);
     if (!guards.empty()) return fail(std::string(name) + ": " + guards);
     return 0;
 }
@@ -270,6 +289,22 @@ const char* viper_emu_last_error() { return last_error.c_str(); }
 
 int viper_emu_kernel_exists(const char* name) { return registry().count(name) != 0; }
 
+int viper_emu_set_device(int ordinal) {
+    if (ordinal < 0 || ordinal >= kMaxDevices) return fail("emulated device " + std::to_string(ordinal) + " (0.." + std::to_string(kMaxDevices - 1) + ")");
+    current_device = ordinal;
+    return 0;
+}
+
+// The host threads that run one device's blocks (before its first launch; the default is every core).
+int viper_emu_configure_device(int ordinal, int threads) {
+    if (ordinal < 0 || ordinal >= kMaxDevices || threads < 1) return fail("emulated device " + std::to_string(ordinal) + " with " + std::to_string(threads) + " threads");
+    Device& d = device(ordinal);
+    std::lock_guard lock(d.pool_mutex);
+    if (d.pool && d.threads != unsigned(threads)) return fail("emulated device " + std::to_string(ordinal) + " already runs on " + std::to_string(d.threads) + " threads");
+    d.threads = unsigned(threads);
+    return 0;
+}
+
 int viper_emu_malloc(void** out, std::size_t bytes) {
     auto* base = static_cast<unsigned char*>(std::aligned_alloc(256, (kGuard * 2 + bytes + 255) / 256 * 256));
     if (base == nullptr) return fail("out of memory allocating " + std::to_string(bytes) + " bytes on the emulated device");
@@ -277,18 +312,26 @@ int viper_emu_malloc(void** out, std::size_t bytes) {
     std::memset(base + kGuard + bytes, kGuardByte, kGuard);
     std::lock_guard lock(memory_mutex);
     *out = base + kGuard;
-    allocations[reinterpret_cast<uintptr_t>(*out)] = Allocation{base, bytes};
+    allocations[reinterpret_cast<uintptr_t>(*out)] = Allocation{base, bytes, current_device};
     return 0;
 }
 
-// Frees and explicit guard checks wait for a running launch (launch_mutex before memory_mutex, the launch's order):
-// otherwise a free on another host thread could find, repair and claim the guard a kernel is breaking right now.
+// Frees and explicit guard checks wait for a running launch on the memory's device (launch_mutex before
+// memory_mutex, the launch's order): otherwise a free on another host thread could find, repair and claim the
+// guard a kernel is breaking right now.
 int viper_emu_free(void* p) {
-    std::lock_guard launch_lock(launch_mutex);
+    int owner;
+    {
+        std::lock_guard lock(memory_mutex);
+        auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
+        if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
+        owner = it->second.device;
+    }
+    std::lock_guard launch_lock(device(owner).launch_mutex);
     std::lock_guard lock(memory_mutex);
     auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
     if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
-    std::string guards = check_guards_locked();
+    std::string guards = check_guards_locked(owner);
     Allocation a = it->second;
     allocations.erase(it);
     std::memset(a.base + kGuard, 0xFF, a.size);
@@ -303,9 +346,9 @@ int viper_emu_free(void* p) {
 }
 
 int viper_emu_check_guards() {
-    std::lock_guard launch_lock(launch_mutex);
+    std::lock_guard launch_lock(device(current_device).launch_mutex);
     std::lock_guard lock(memory_mutex);
-    std::string guards = check_guards_locked();
+    std::string guards = check_guards_locked(current_device);
     return guards.empty() ? 0 : fail(guards);
 }
 
@@ -348,10 +391,11 @@ int viper_emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, un
     }
     std::string kernel = name;
     dim3 grid{gx, gy, gz}, block{bx, by, bz};
+    int ordinal = current_device;  // a replay runs on the device it was recorded on, whatever thread replays it
     return record_or_run([=]() mutable {
         std::vector<void*> ptrs;
         for (auto& v : values) ptrs.push_back(v.data());
-        return launch_now(e, kernel.c_str(), grid, block, shared, ptrs.data());
+        return launch_now(ordinal, e, kernel.c_str(), grid, block, shared, ptrs.data());
     });
 }
 

@@ -5,12 +5,13 @@ namespace Viper.Backends.Cpu;
 /// machines we run on, first-touch page faults of a fresh 40 MB allocation cost more than the GEMM that
 /// fills it (measured: 115 ms to allocate and clear 42 MB); a denoising loop asks for the same sizes every
 /// step, so reuse removes that cost. Size classes are eighths of a power of two (≤ 12.5% slack); at most
-/// <see cref="CapacityBytes"/> are kept, anything beyond is freed at once.
+/// <see cref="CapacityBytes"/> are kept, anything beyond is freed at once. It also counts the bytes rented out now and
+/// at most (every tensor and scratch buffer of the backend is rented here).
 /// </summary>
 internal sealed class BufferPool(long capacityBytes) : IDisposable
 {
     private readonly Dictionary<long, Stack<NativeBuffer>> _free = [];
-    private long _cachedBytes;
+    private long _cachedBytes, _inUse, _peak;
 
     public long CapacityBytes { get; } = capacityBytes;
 
@@ -22,6 +23,36 @@ internal sealed class BufferPool(long capacityBytes) : IDisposable
             {
                 return _cachedBytes;
             }
+        }
+    }
+
+    public long InUseBytes
+    {
+        get
+        {
+            lock (_free)
+            {
+                return _inUse;
+            }
+        }
+    }
+
+    public long PeakInUseBytes
+    {
+        get
+        {
+            lock (_free)
+            {
+                return _peak;
+            }
+        }
+    }
+
+    public void ResetPeak()
+    {
+        lock (_free)
+        {
+            _peak = _inUse;
         }
     }
 
@@ -37,6 +68,9 @@ internal sealed class BufferPool(long capacityBytes) : IDisposable
                 buffer = stack.Pop();
                 _cachedBytes -= size;
             }
+
+            _inUse += size;
+            _peak = Math.Max(_peak, _inUse);
         }
 
         buffer ??= new NativeBuffer(size);
@@ -81,6 +115,7 @@ internal sealed class BufferPool(long capacityBytes) : IDisposable
     {
         lock (_free)
         {
+            _inUse -= buffer.SizeInBytes;
             if (_cachedBytes + buffer.SizeInBytes <= CapacityBytes)
             {
                 if (!_free.TryGetValue(buffer.SizeInBytes, out Stack<NativeBuffer>? stack))

@@ -40,6 +40,12 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 
     public long AvailableBytes => HostMemory.AvailableBytes() + CachedBytes;
 
+    public long InUseBytes => _pool.InUseBytes;
+
+    public long PeakInUseBytes => _pool.PeakInUseBytes;
+
+    public void ResetPeak() => _pool.ResetPeak();
+
     public string MemoryName => "RAM";
 
     /// <summary>A zero-filled tensor.</summary>

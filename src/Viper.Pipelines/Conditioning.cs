@@ -23,6 +23,20 @@ public sealed class Conditioning(Tensor context, AddedConditions? added, int gro
 
     public float BetaNegative { get; } = betaNegative;
 
+    /// <summary>This conditioning on <paramref name="backend"/> (itself when already there; else moved, and this one disposed).</summary>
+    public Conditioning MoveTo(IBackend backend)
+    {
+        if (ReferenceEquals(Context.Backend, backend))
+        {
+            return this;
+        }
+
+        AddedConditions? added = Added is { } a ? new AddedConditions(a.TextEmbeds.CopyTo(backend), a.TimeIds.CopyTo(backend)) : null;
+        var moved = new Conditioning(Context.CopyTo(backend), added, Groups, W, BetaPositive, BetaNegative);
+        Dispose();
+        return moved;
+    }
+
     public void Dispose()
     {
         Context.Dispose();

@@ -10,9 +10,10 @@ namespace Viper.Pipelines;
 /// in f32 from the <b>stored</b> weight (re-read from the checkpoint, not the model's rounded copy) and rounded once to
 /// the model's dtype — diffusers' fuse_lora and kohya's merge. Switching sets restores every changed parameter bit for bit
 /// first (<see cref="ParameterSet.Restore"/>), so a request without LoRAs after one with them is exactly the base model.
-/// Every file is parsed and every key resolved before any weight changes; a failed merge leaves the base model.
+/// Every file is parsed and every key resolved before any weight changes; a failed merge leaves the base model. Each
+/// merge runs on the backend of the parameter it changes (the text encoders and the UNet may be placed apart).
 /// </summary>
-internal sealed class LoraSwitch(IBackend backend, Stage stage, PipelineSource source, PipelineOptions options)
+internal sealed class LoraSwitch(Stage stage, PipelineSource source, PipelineOptions options)
 {
     private IReadOnlyList<LoraWeight> _applied = [];
 
@@ -76,6 +77,7 @@ internal sealed class LoraSwitch(IBackend backend, Stage stage, PipelineSource s
             throw new WeightsException($"{loras[0].File.Source}: the model keeps {component} '{name}' as {p.Tensor.DType.Label()} (--weights); a LoRA merges into float weights — load without --weights to use it");
         }
 
+        IBackend backend = p.Tensor.Backend;
         Shape shape = p.CheckpointShape;
         int outFeatures = shape[0];
         int inFeatures = (int)(shape.ElementCount / outFeatures);
@@ -98,7 +100,7 @@ internal sealed class LoraSwitch(IBackend backend, Stage stage, PipelineSource s
                 merged = backend.Add(previous, product.Reshape(shape.ToArray()));
             }
 
-            using Tensor value = p.ConvLayout ? ToConvLayout(merged, shape, p.Tensor.DType) : backend.Cast(merged, p.Tensor.DType);
+            using Tensor value = p.ConvLayout ? ToConvLayout(backend, merged, shape, p.Tensor.DType) : backend.Cast(merged, p.Tensor.DType);
             parameters.Set(name, value);
         }
         finally
@@ -108,7 +110,7 @@ internal sealed class LoraSwitch(IBackend backend, Stage stage, PipelineSource s
     }
 
     // The model keeps conv weights (Cout, KH, KW, Cin); the merge happens in the checkpoint's (Cout, Cin, KH, KW).
-    private Tensor ToConvLayout(Tensor oihw, Shape shape, DType dtype)
+    private static Tensor ToConvLayout(IBackend backend, Tensor oihw, Shape shape, DType dtype)
     {
         byte[] ohwi = ConvWeightLayout.OihwToOhwi(oihw.ToBytes(), shape[0], shape[1], shape[2], shape[3], sizeof(float));
         return backend.FromFloats(HostTensors.DecodeFloats(ohwi, DType.F32), new Shape(shape[0], shape[2], shape[3], shape[1]), dtype);

@@ -4,16 +4,24 @@ using Viper.Schedulers;
 
 namespace Viper.Pipelines;
 
-/// <summary>One denoising model with its text encoders and scheduler config: the base, or the SDXL refiner.</summary>
-internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DConditionModel unet, SchedulerConfig schedulerConfig, ModelIndex index)
-    : IDisposable
+/// <summary>
+/// One denoising model with its text encoders and scheduler config: the base, or the SDXL refiner. The text encoders
+/// run on <paramref name="backend"/> and the UNet on <paramref name="unetBackend"/> (the same one unless placed apart):
+/// the conditioning is stacked where it is encoded, then moved to the UNet's device.
+/// </summary>
+internal sealed class Stage(IBackend backend, IBackend unetBackend, TextConditioning text, UNet2DConditionModel unet, SchedulerConfig schedulerConfig,
+    ModelIndex index) : IDisposable
 {
     public UNet2DConditionModel Unet { get; } = unet;
 
     public SchedulerConfig SchedulerConfig { get; } = schedulerConfig;
 
+    /// <summary>Where the UNet runs (and the stage's latents live).</summary>
+    public IBackend UnetBackend { get; } = unetBackend;
+
     /// <summary>Loads the stage's models, adding them to <paramref name="owned"/> so a later failure of the pipeline's load releases them.</summary>
-    public static Stage Load(PipelineSource source, IBackend backend, PipelineOptions options, List<IDisposable> owned, CancellationToken cancellationToken)
+    public static Stage Load(PipelineSource source, IBackend backend, IBackend unetBackend, PipelineOptions options, List<IDisposable> owned,
+        CancellationToken cancellationToken)
     {
         ModelIndex index = source.Index;
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(index.PathOf("scheduler"), "scheduler_config.json"));
@@ -23,8 +31,8 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
         }
 
         TextConditioning text = owned.Added(TextConditioning.Load(source, backend, options, cancellationToken));
-        UNet2DConditionModel unet = owned.Added(source.LoadUnet(backend, options, cancellationToken));
-        return new Stage(backend, text, unet, config, index);
+        UNet2DConditionModel unet = owned.Added(source.LoadUnet(unetBackend, options, cancellationToken));
+        return new Stage(backend, unetBackend, text, unet, config, index);
     }
 
     public ModelIndex Index { get; } = index;
@@ -104,7 +112,7 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
         int windows = request.LongText == LongTextMode.Chunk ? texts.Max(text.WindowsFor) : 1;
         // A personalized prompt stands in for the prompt's encoding, which is then not computed at all.
         TextEmbedding[] encoded = texts.Select((t, i) => i == 0 && promptEmbedding is not null
-            ? new TextEmbedding(backend.Clone(promptEmbedding.Context), promptEmbedding.Pooled is { } pooled ? backend.Clone(pooled) : null)
+            ? new TextEmbedding(promptEmbedding.Context.CopyTo(backend), promptEmbedding.Pooled?.CopyTo(backend))
             : text.Encode(t, request.LongText, windows)).ToArray();
         if (zeroNegative)
         {
@@ -116,7 +124,7 @@ internal sealed class Stage(IBackend backend, TextConditioning text, UNet2DCondi
 
         try
         {
-            return Stack(encoded, viper, paper, betaPlus, betaMinus, batch, height, width, refiner, request);
+            return Stack(encoded, viper, paper, betaPlus, betaMinus, batch, height, width, refiner, request).MoveTo(UnetBackend);
         }
         finally
         {

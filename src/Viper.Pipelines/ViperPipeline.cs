@@ -66,6 +66,20 @@ public sealed record PipelineOptions
     /// text encoder in shape (real SD1.x downloads hold the same weights).
     /// </summary>
     public string? AestheticClipFolder { get; init; }
+
+    /// <summary>
+    /// Components placed on other backends than the load's (<see cref="PlacedComponents"/>: "text" — the base's text
+    /// encoders and the aesthetic towers —, "unet", "refiner" — the refiner's text encoder and UNet —, "vae"); the rest
+    /// run on the load's backend. Tensors move between them where one component hands the next its input. Each backend
+    /// stays the caller's.
+    /// </summary>
+    public IReadOnlyDictionary<string, IBackend> Placement { get; init; } = new Dictionary<string, IBackend>();
+
+    /// <summary>The components <see cref="Placement"/> may name.</summary>
+    public static IReadOnlyList<string> PlacedComponents { get; } = ["text", "unet", "refiner", "vae"];
+
+    /// <summary>The backend <paramref name="component"/> runs on.</summary>
+    internal IBackend Place(string component, IBackend backend) => Placement.GetValueOrDefault(component) ?? backend;
 }
 
 /// <summary>
@@ -75,7 +89,7 @@ public sealed record PipelineOptions
 /// </summary>
 public sealed class ViperPipeline : IDisposable
 {
-    private readonly IBackend _backend;
+    private readonly IBackend _vaeBackend;
     private readonly Stage _base;
     private readonly Stage? _refiner;
     private readonly AutoencoderKL _vae;
@@ -85,13 +99,15 @@ public sealed class ViperPipeline : IDisposable
     private readonly PipelineSource? _refinerSource;
     private readonly LoraSwitch _loras;
 
-    private ViperPipeline(IBackend backend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticTowers? aesthetic,
+    private ViperPipeline(IBackend vaeBackend, Stage baseStage, Stage? refiner, AutoencoderKL vae, PipelineOptions options, AestheticTowers? aesthetic,
         PipelineSource source, PipelineSource? refinerSource)
     {
-        (_backend, _base, _refiner, _vae, _options, _aesthetic) = (backend, baseStage, refiner, vae, options, aesthetic);
+        (_vaeBackend, _base, _refiner, _vae, _options, _aesthetic) = (vaeBackend, baseStage, refiner, vae, options, aesthetic);
         (_source, _refinerSource) = (source, refinerSource);
-        _loras = new LoraSwitch(backend, baseStage, source, options);
+        _loras = new LoraSwitch(baseStage, source, options);
     }
+
+    private IBackend UnetBackend => _base.UnetBackend;
 
     /// <summary>
     /// Stored tensors of a single-file model that no model reads and that upstream ignores as well (EMA weights, the DDPM
@@ -120,6 +136,11 @@ public sealed class ViperPipeline : IDisposable
             throw new ArgumentException($"prediction '{options.Prediction}' is not epsilon or v_prediction", nameof(options));
         }
 
+        if (options.Placement.Keys.FirstOrDefault(k => !PipelineOptions.PlacedComponents.Contains(k)) is { } unknown)
+        {
+            throw new ArgumentException($"placement names '{unknown}', not a pipeline component ({string.Join(", ", PipelineOptions.PlacedComponents)})", nameof(options));
+        }
+
         TextualInversion[] embeddings = options.Embeddings.Select(TextualInversion.Read).ToArray(); // before any model loads
         var owned = new List<IDisposable>();
         try
@@ -129,14 +150,15 @@ public sealed class ViperPipeline : IDisposable
             source.Check(backend);
             refinerSource?.Check(backend);
             progress?.Report(new GenerationProgress("load", 0, refinerSource is null ? 1 : 2));
-            Stage baseStage = Stage.Load(source, backend, options, owned, cancellationToken);
+            IBackend text = options.Place("text", backend), vaeBackend = options.Place("vae", backend), refinerBackend = options.Place("refiner", backend);
+            Stage baseStage = Stage.Load(source, text, options.Place("unet", backend), options, owned, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            AutoencoderKL vae = owned.Added(source.LoadVae(backend, options, cancellationToken));
+            AutoencoderKL vae = owned.Added(source.LoadVae(vaeBackend, options, cancellationToken));
             Stage? refiner = null;
             if (refinerSource is not null)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                refiner = Stage.Load(refinerSource, backend, options, owned, cancellationToken);
+                refiner = Stage.Load(refinerSource, refinerBackend, refinerBackend, options, owned, cancellationToken);
                 if (refiner.Unet.Config.AdditionEmbedType != "text_time" || baseStage.Unet.Config.AdditionEmbedType != "text_time")
                 {
                     throw new Viper.Weights.ModelConfigException("a refiner follows an SDXL base: both UNets must use text_time conditioning");
@@ -149,11 +171,11 @@ public sealed class ViperPipeline : IDisposable
             if (options.AestheticClipFolder is not null)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                aesthetic = owned.Added(AestheticTowers.Load(options, source, refinerSource, baseStage, backend, cancellationToken));
+                aesthetic = owned.Added(AestheticTowers.Load(options, source, refinerSource, baseStage, text, cancellationToken));
             }
 
             progress?.Report(new GenerationProgress("load", refinerSource is null ? 1 : 2, refinerSource is null ? 1 : 2));
-            return new ViperPipeline(backend, baseStage, refiner, vae, options, aesthetic, source, refinerSource);
+            return new ViperPipeline(vaeBackend, baseStage, refiner, vae, options, aesthetic, source, refinerSource);
         }
         catch
         {
@@ -237,19 +259,19 @@ public sealed class ViperPipeline : IDisposable
         timings.Add(new StageTiming("text", clock.Elapsed));
 
         var generator = new TorchGenerator(request.Seed);
-        using Tensor latents = request.InitImage is { } init
+        using var latents = new MovingTensor(request.InitImage is { } init
             ? NoisedImageLatents(init, scheduler, start, n, generator)
-            : InitialLatents(request.Latents ?? generator.Randn(n * c * h * w), (float)scheduler.InitNoiseSigma, n, c, h, w);
+            : InitialLatents(request.Latents ?? generator.Randn(n * c * h * w), (float)scheduler.InitNoiseSigma, n, c, h, w));
         scheduler.BeginIndex = start;
 
         clock.Restart();
         Action<int>? Observer(string stage, Scheduler s, int from, int to) => request.OnStepEnd is { } callback
             ? i => callback(new StepState(stage, i, i - from + 1, to - from, s.Timesteps[i],
-                LatentLayout.NhwcToNchw(latents.ToFloats(), n, h, w, c), [n, c, h, w], Preview))
+                LatentLayout.NhwcToNchw(latents.Current.ToFloats(), n, h, w, c), [n, c, h, w], Preview))
             : null;
         int baseSteps = _refiner is null || request.DenoisingEnd >= 1 ? scheduler.Timesteps.Length : scheduler.StepsBefore(request.DenoisingEnd);
-        int? baseGraph = new Denoiser(_backend, _base.Unet, _options.DType, _options.CaptureSteps)
-            .Run("base", scheduler, start, baseSteps, latents, baseConditioning, generator, progress, Observer("base", scheduler, start, baseSteps),
+        int? baseGraph = new Denoiser(UnetBackend, _base.Unet, _options.DType, _options.CaptureSteps)
+            .Run("base", scheduler, start, baseSteps, latents.Current, baseConditioning, generator, progress, Observer("base", scheduler, start, baseSteps),
                 cancellationToken);
         timings.Add(new StageTiming("base", clock.Elapsed, baseGraph));
 
@@ -261,8 +283,9 @@ public sealed class ViperPipeline : IDisposable
             int from = Math.Max(refinerScheduler.StartAt(request.DenoisingEnd), start);
             refinerScheduler.BeginIndex = from;
             int to = refinerScheduler.Timesteps.Length;
-            int? refinerGraph = new Denoiser(_backend, _refiner.Unet, _options.DType, _options.CaptureSteps)
-                .Run("refiner", refinerScheduler, from, to, latents, refinerConditioning, generator, progress,
+            latents.MoveTo(_refiner.UnetBackend);
+            int? refinerGraph = new Denoiser(_refiner.UnetBackend, _refiner.Unet, _options.DType, _options.CaptureSteps)
+                .Run("refiner", refinerScheduler, from, to, latents.Current, refinerConditioning, generator, progress,
                     Observer("refiner", refinerScheduler, from, to), cancellationToken);
             timings.Add(new StageTiming("refiner", clock.Elapsed, refinerGraph));
         }
@@ -270,9 +293,10 @@ public sealed class ViperPipeline : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         clock.Restart();
         progress?.Report(new GenerationProgress("decode", 0, 1));
-        float[] finalLatents = latents.ToFloats();
-        using Tensor unscaled = _backend.Scale(latents, (float)(1 / _vae.Config.ScalingFactor));
-        using Tensor decoded = _vae.Decode(_backend, unscaled);
+        float[] finalLatents = latents.Current.ToFloats();
+        latents.MoveTo(_vaeBackend);
+        using Tensor unscaled = _vaeBackend.Scale(latents.Current, (float)(1 / _vae.Config.ScalingFactor));
+        using Tensor decoded = _vae.Decode(_vaeBackend, unscaled);
         float[] pixels = decoded.ToFloats().Select(v => Math.Clamp((v / 2) + 0.5f, 0f, 1f)).ToArray();
         progress?.Report(new GenerationProgress("decode", 1, 1));
         timings.Add(new StageTiming("decode", clock.Elapsed));
@@ -314,7 +338,7 @@ public sealed class ViperPipeline : IDisposable
         : _base.Index.ClassName.StartsWith("StableDiffusionXL", StringComparison.Ordinal) ? LatentPreview.StableDiffusionXl : LatentPreview.StableDiffusion;
 
     private Tensor InitialLatents(float[] nchw, float sigma, int n, int c, int h, int w) =>
-        _backend.FromFloats(LatentLayout.NchwToNhwc(nchw.Select(v => v * sigma).ToArray(), n, c, h, w), new Shape(n, h, w, c));
+        UnetBackend.FromFloats(LatentLayout.NchwToNhwc(nchw.Select(v => v * sigma).ToArray(), n, c, h, w), new Shape(n, h, w, c));
 
     /// <summary>
     /// diffusers' img2img prepare_latents: the VAE's latent distribution of the image sampled with the generator
@@ -323,8 +347,8 @@ public sealed class ViperPipeline : IDisposable
     private Tensor NoisedImageLatents(RgbImage image, Scheduler scheduler, int start, int n, TorchGenerator generator)
     {
         float[] pixels = image.Pixels.Select(p => (2f * (p / 255f)) - 1f).ToArray(); // pil_to_numpy p/255, then normalize 2x − 1, in f32
-        using Tensor input = _backend.FromFloats(pixels, new Shape(1, image.Height, image.Width, 3));
-        LatentDistribution dist = _vae.Encode(_backend, input);
+        using Tensor input = _vaeBackend.FromFloats(pixels, new Shape(1, image.Height, image.Width, 3));
+        LatentDistribution dist = _vae.Encode(_vaeBackend, input);
         (int h, int w, int c) = (dist.Shape[1], dist.Shape[2], dist.Shape[3]);
         float[] mean = LatentLayout.NhwcToNchw(dist.Mean, 1, h, w, c);
         float[] std = LatentLayout.NhwcToNchw(dist.Std, 1, h, w, c);
@@ -334,7 +358,7 @@ public sealed class ViperPipeline : IDisposable
         float[] noise = generator.Randn(n * c * h * w);
         (double a, double s) = scheduler.NoiseParts(start);
         float[] noised = Enumerable.Range(0, n * c * h * w).Select(i => (float)((a * clean[i % (c * h * w)]) + (s * noise[i]))).ToArray();
-        return _backend.FromFloats(LatentLayout.NchwToNhwc(noised, n, c, h, w), new Shape(n, h, w, c));
+        return UnetBackend.FromFloats(LatentLayout.NchwToNhwc(noised, n, c, h, w), new Shape(n, h, w, c));
     }
 
     public void Dispose()

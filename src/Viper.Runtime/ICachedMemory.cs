@@ -16,4 +16,13 @@ public interface ICachedMemory
 
     /// <summary>What that memory is, for messages: "RAM", "GPU memory".</summary>
     string MemoryName { get; }
+
+    /// <summary>Bytes lent to live tensors now (what the cache rounds them to: weights, activations, op temporaries).</summary>
+    long InUseBytes { get; }
+
+    /// <summary>The most <see cref="InUseBytes"/> has been since the last <see cref="ResetPeak"/> (or since the start).</summary>
+    long PeakInUseBytes { get; }
+
+    /// <summary>Starts a new peak at the current <see cref="InUseBytes"/>: what one run of a model needs on top of what is held.</summary>
+    void ResetPeak();
 }

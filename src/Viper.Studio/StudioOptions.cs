@@ -35,8 +35,23 @@ public sealed record StudioOptions
 
     public string? MetricAdapter { get; init; }
 
-    /// <summary>Creates the backend every model runs on (called once, at start).</summary>
-    public required Func<IBackend> Backend { get; init; }
+    /// <summary>Opens the backend of a device (called once per device the models are placed on, when first needed).</summary>
+    public required Func<DeviceName, IBackend> Backend { get; init; }
+
+    /// <summary>The device models run on unless <see cref="Placement"/> puts them elsewhere.</summary>
+    public DeviceName Device { get; init; } = DeviceName.Cpu;
+
+    /// <summary>Models placed on other devices than <see cref="Device"/>, by kind: extractor, generator, metric (`--place`).</summary>
+    public IReadOnlyDictionary<string, DeviceName> Placement { get; init; } = new Dictionary<string, DeviceName>();
+
+    /// <summary>The model kinds <see cref="Placement"/> may name.</summary>
+    public static IReadOnlyList<string> ModelKinds { get; } = ["extractor", "generator", "metric"];
+
+    /// <summary>The device a kind of model runs on.</summary>
+    public DeviceName DeviceOf(string kind) => Placement.GetValueOrDefault(kind, Device);
+
+    /// <summary>Every device some model runs on (one job worker each), the main device first.</summary>
+    public IReadOnlyList<DeviceName> Devices => [.. ModelKinds.Select(DeviceOf).Prepend(Device).Distinct()];
 
     public DType DType { get; init; } = DType.F32;
 

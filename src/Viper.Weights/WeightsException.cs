@@ -17,6 +17,9 @@ public sealed class WeightsException : Exception
         (Tensor, StoredShape, ExpectedShape) = (tensor, stored, expected);
     }
 
+    /// <summary>The checkpoint is fine, but the device lacks the memory to load it (<see cref="IMemoryShortage"/>'s case).</summary>
+    public bool MemoryShortage { get; init; }
+
     /// <summary>The mis-shaped tensor, when the error is a shape disagreement.</summary>
     public string? Tensor { get; }
 

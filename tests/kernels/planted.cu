@@ -51,3 +51,14 @@ extern "C" __global__ void planted_divergent_shuffle(int* out) {
     out[threadIdx.x] = v;
 }
 VIPER_ENTRY(planted_divergent_shuffle)
+
+// Two launches that must run at the same time: each raises its own flag, then waits (a bounded spin) for the other's.
+// out[me] = 1 when the other launch was seen, 0 when the wait ran out — what launches serialised on one queue give.
+extern "C" __global__ void rendezvous_probe(int* flags, int* out, int me, long long spins) {
+    volatile int* f = flags;
+    f[me] = 1;
+    long long i = 0;
+    while (f[1 - me] == 0 && i < spins) ++i;
+    out[me] = f[1 - me];
+}
+VIPER_ENTRY(rendezvous_probe)

@@ -29,18 +29,17 @@ internal static class AestheticEmbeddingCommand
         AllowMultipleArgumentsPerToken = true,
     };
     private static readonly Option<FileInfo> Output = new("--out") { Description = "The embedding file: .safetensors, or .pt as torch.save writes it", Required = true, HelpName = "file" };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the vision tower");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("aesthetic-embedding",
             "Average the CLIP image embeddings of images a user likes into an aesthetic embedding (aesthetic gradients). " + ExitCodes.Help)
         {
-            Clip, ClipG, Images, Output, Backend, Threads, Precision,
+            Clip, ClipG, Images, Output, Precision,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -53,7 +52,7 @@ internal static class AestheticEmbeddingCommand
         List<string> paths = ImagePaths(r.GetValue(Images)!);
         RgbImage[] images = [.. paths.Select(p => ImageArguments.Read(new FileInfo(p), "--images"))]; // every image decodes before the model loads
 
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);
         var view = new GenerationProgressView();
         float[] mean = Mean(clipFolder, "--clip", "images", images, backend, dtype, view, cancellationToken);

@@ -27,18 +27,17 @@ internal static class AestheticPersonalizeCommand
     {
         Description = "A .safetensors file: losses (T + 1), last_hidden_state (1, 77, C) f32 and input_ids", Required = true, HelpName = "file",
     };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the text model (Adam keeps f32 master weights)");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("aesthetic-personalize",
             "Personalize a prompt's CLIP text encoder toward an aesthetic embedding (aesthetic gradients) and write the losses and the conditioning. " + ExitCodes.Help)
         {
-            Clip, Embedding, Prompt, Steps, LearningRate, Output, Backend, Threads, Precision,
+            Clip, Embedding, Prompt, Steps, LearningRate, Output, Precision,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -52,7 +51,7 @@ internal static class AestheticPersonalizeCommand
         int[] ids = ClipTokenizer.Load(clipFolder).EncodePadded(prompt);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);
 
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         using AestheticPersonalizer personalizer = AestheticPersonalizer.Load(clipFolder, backend, dtype);
         var view = new GenerationProgressView();
         using AestheticResult result = view.Show(() => personalizer.Personalize(ids, settings,

@@ -33,19 +33,18 @@ internal static class ChatCommand
     private static readonly Option<int> MaxNewTokens = OptionKinds.Int("--max-new-tokens", "Tokens to generate at most", 256, 1, 32768);
     private static readonly Option<float> RepetitionPenalty = OptionKinds.Float("--repetition-penalty", "transformers' repetition penalty (1 = none; ViPer's extractor uses 0.99)", 1f, 0f, 100f, minExclusive: true);
     private static readonly Option<bool> PrintIds = new("--print-ids") { Description = "Print the generated token ids after the answer (to compare with transformers)" };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype (weights are converted on load; bf16 keeps an 8B model in 16 GB)");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("model's");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         OptionKinds.OneOf(ImageSplitting, "on or off", ["on", "off"]);
         var command = new Command("chat", "Answer a prompt about images with an IDEFICS2 model, streaming the tokens. " + ExitCodes.Help)
         {
-            Model, Adapter, Images, Prompt, LongestEdge, ShortestEdge, ImageSplitting, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Backend, Threads, Precision, Weights,
+            Model, Adapter, Images, Prompt, LongestEdge, ShortestEdge, ImageSplitting, Messages, MaxNewTokens, RepetitionPenalty, PrintIds, Precision, Weights,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -58,7 +57,7 @@ internal static class ChatCommand
         string? adapter = ModelFolders.Adapter(r.GetValue(Adapter), "--adapter");
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         using Idefics2Chat chat = Idefics2Chat.Load(folder, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new ChatLoadOptions
         {
             AdapterFolder = adapter, LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)), Processor = folderSettings => folderSettings with

@@ -25,18 +25,17 @@ internal static class EvaluateCommand
     private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 40, 1, 1000);
     private static readonly Option<int> Seed = OptionKinds.Int("--seed", "Seed of the first prompt; prompt i uses seed + i for both its images", 0, 0, int.MaxValue);
     private static readonly Option<DirectoryInfo> Output = new("--out") { Description = "Folder for the images and report.json (created)", Required = true, HelpName = "folder" };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of both models");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("UNet's, text encoders' and metric's");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("evaluate", "Score personalized against plain images with ViPer's proxy metric over a list of prompts. " + ExitCodes.Help)
         {
-            Model, Preferences, Prompts, Metric, MetricAdapter, Liked, Disliked, Steps, Seed, Output, Backend, Threads, Precision, Weights,
+            Model, Preferences, Prompts, Metric, MetricAdapter, Liked, Disliked, Steps, Seed, Output, Precision, Weights,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -61,7 +60,7 @@ internal static class EvaluateCommand
         Directory.CreateDirectory(output);
         DType dtype = OptionKinds.ToDType(r.GetValue(Precision)!);
         DType? weights = OptionKinds.ToWeightFormat(r.GetValue(Weights));
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         var template = new GenerationRequest { Prompt = prompts[0], Steps = r.GetValue(Steps), Seed = (ulong)r.GetValue(Seed) };
         EvaluationReport report = PersonalizationEvaluation.Run(
             () => ViperPipeline.Load(model, backend, new PipelineOptions { DType = dtype, LinearWeights = weights }, cancellationToken: cancellationToken),

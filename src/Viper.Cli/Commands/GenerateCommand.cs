@@ -79,8 +79,7 @@ internal static class GenerateCommand
         "With --init-image: how much of the schedule runs, i.e. how far the result may move from the picture (1 = ignore it)", 0.8);
     private static readonly Option<int?> PreviewEvery = OptionKinds.OptionalInt("--preview-every",
         "Save a cheap preview (latents mapped to RGB, 1/8 size, no VAE) every n steps next to --out as NAME-preview-STAGE-STEP.png", 1, 1000);
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new("text", "unet", "refiner", "vae");
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the text encoders and UNet (a VAE with force_upcast stays f32)");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("UNet's and text encoders'");
     private static readonly Option<bool> CudaGraphs = new("--cuda-graphs")
@@ -125,7 +124,6 @@ internal static class GenerateCommand
     {
         OptionKinds.OneOf(Form, "a form", ["reference", "paper"]);
         OptionKinds.OneOf(SchedulerName, "a sampler", [.. SchedulerKind.Names]);
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         Seed.Validators.Add(r => GenerateInputs.ValidateSeed(r));
         Variant.Validators.Add(r => GenerateInputs.ValidateVariant(r));
         var command = new Command("generate",
@@ -134,11 +132,12 @@ internal static class GenerateCommand
         {
             Model, Refiner, Variant, Prompt, Negative, Likes, Dislikes, Preferences, Comments, PreferencesCommand.Extractor, PreferencesCommand.Adapter,
             PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty, Beta, BetaNegative, Form, NoShuffle, ChunkLongText, Guidance, Steps,
-            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Backend, Threads, Precision, Weights, CudaGraphs,
+            SchedulerName, Width, Height, Seed, Batch, DenoisingEnd, InitImage, Strength, PreviewEvery, Precision, Weights, CudaGraphs,
             AestheticEmbeddingFile, AestheticClip, AestheticClipG, AestheticSteps, AestheticLearningRate, AestheticWeight, AestheticSlerp, AestheticText,
             AestheticSlerpAngle, AestheticTextNegative, ModelFileArguments.Config, ModelFileArguments.Prediction,
             ModelFileArguments.Vae, ModelFileArguments.Loras, ModelFileArguments.Embeddings, Verbose, Output,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -152,7 +151,7 @@ internal static class GenerateCommand
         }
 
         GenerateInputs inputs = GenerateInputs.Read(r.GetValue(Model)!, r.GetValue(Refiner), r.GetValue(Preferences), r.GetValue(Likes), r.GetValue(Dislikes),
-            r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Threads), r.GetValue(Backend)!);
+            r.GetValue(InitImage), r.GetValue(Output)!, r.GetValue(Seed)!, r.GetValue(Devices.Threads), r.GetValue(Devices.Backend)!);
         inputs.CheckInitImageSize(r.GetValue(Width), r.GetValue(Height));
         (AestheticSettings? aesthetic, string? aestheticClip, string? aestheticClipG) = ReadAesthetic(r);
         IReadOnlyList<LoraWeight> loras = ModelFileArguments.ReadLoras(r.GetValue(ModelFileArguments.Loras));
@@ -185,7 +184,9 @@ internal static class GenerateCommand
         };
         ExtractorInputs? extractor = comments is null ? null : ExtractorInputs.Read(comments, r.GetValue(PreferencesCommand.Extractor), r.GetValue(PreferencesCommand.Adapter));
         var view = new GenerationProgressView();
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using PlacedBackends backends = Devices.OpenPlaced(r);
+        IBackend backend = backends.Main;
+        options = options with { Placement = backends.Placement };
         if (extractor is not null)
         {
             var extractorOptions = new Pipelines.Chat.ChatOptions
@@ -212,7 +213,7 @@ internal static class GenerateCommand
 
         var previews = r.GetValue(PreviewEvery) is { } every ? new PreviewWriter(inputs.Output, every) : null;
         GenerationResult result = view.Show(() => pipeline.Generate(request with { OnStepEnd = previews is null ? null : previews.Save }, view, cancellationToken));
-        var setup = new GenerationSetup(r.GetValue(Backend)!, options, inputs.ModelFolder, inputs.RefinerFolder, inputs.InitImagePath);
+        var setup = new GenerationSetup(backends.Describe(), options, inputs.ModelFolder, inputs.RefinerFolder, inputs.InitImagePath);
         foreach (string path in ImageParameters.Save(request, result, setup, inputs.Output))
         {
             CliOutput.Line($"wrote {path}");

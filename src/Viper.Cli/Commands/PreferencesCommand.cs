@@ -19,19 +19,18 @@ internal static class PreferencesCommand
     internal static readonly Option<int> MaxNewTokens = OptionKinds.Int("--extractor-max-new-tokens", "Tokens the extractor may write (the authors': 2000)", 2000, 1, 32768);
     internal static readonly Option<float> RepetitionPenalty = OptionKinds.Float("--extractor-repetition-penalty", "The extractor's repetition penalty (the authors': 0.99)", 0.99f, 0f, 100f, minExclusive: true);
     private static readonly Option<FileInfo> Output = new("--out") { Description = "The preferences JSON to write", Required = true, HelpName = "file" };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the extractor (bf16 keeps the 8B model in 16 GB)");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("extractor's");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         Comments.Required = true;
         var command = new Command("preferences", "Extract liked and disliked visual attributes from comments on images (ViPer's extractor). " + ExitCodes.Help)
         {
-            Comments, Extractor, Adapter, MaxNewTokens, RepetitionPenalty, Output, Backend, Threads, Precision, Weights,
+            Comments, Extractor, Adapter, MaxNewTokens, RepetitionPenalty, Output, Precision, Weights,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -58,7 +57,7 @@ internal static class PreferencesCommand
         }
 
         var options = new ChatOptions { MaxNewTokens = r.GetValue(MaxNewTokens), RepetitionPenalty = r.GetValue(RepetitionPenalty) };
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         ExtractedPreference extracted = Extract(inputs, backend, OptionKinds.ToDType(r.GetValue(Precision)!), options, cancellationToken,
             OptionKinds.ToWeightFormat(r.GetValue(Weights)));
         extracted.Save(output, inputs.CommentsPath, inputs.Extractor, inputs.Adapter);

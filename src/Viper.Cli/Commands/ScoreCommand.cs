@@ -20,18 +20,17 @@ internal static class ScoreCommand
     private static readonly Option<FileInfo[]> Disliked = new("--disliked") { Description = "An image the user disliked (repeat)", HelpName = "file", Required = true };
     private static readonly Option<FileInfo[]> Query = new("--query") { Description = "An image to score (repeat)", HelpName = "file", Required = true };
     private static readonly Option<bool> Json = new("--json") { Description = "Print the scores as JSON instead of a table" };
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the model");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("metric's");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("score", "Score query images with ViPer's proxy metric against images a user liked and disliked. " + ExitCodes.Help)
         {
-            Model, Adapter, Liked, Disliked, Query, Json, Backend, Threads, Precision, Weights,
+            Model, Adapter, Liked, Disliked, Query, Json, Precision, Weights,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -49,7 +48,7 @@ internal static class ScoreCommand
         string model = ModelFolders.Model(r.GetValue(Model)!, "--model");
         string? adapter = ModelFolders.Adapter(r.GetValue(Adapter), "--adapter");
 
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         using ProxyMetric metric = ProxyMetric.Load(model, adapter, backend, OptionKinds.ToDType(r.GetValue(Precision)!), new LoadProgressLine(model), cancellationToken,
             OptionKinds.ToWeightFormat(r.GetValue(Weights)));
         IReadOnlyList<double> scores = metric.Score(dislikedImages, likedImages, queryImages, cancellationToken);

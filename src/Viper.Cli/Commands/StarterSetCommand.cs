@@ -20,17 +20,16 @@ internal static class StarterSetCommand
     private static readonly Option<int> Steps = OptionKinds.Int("--steps", "Denoising steps", 30, 1, 1000);
     private static readonly Option<float> Guidance = OptionKinds.Float("--guidance", "Classifier-free guidance scale", 5.0f, 0f, 100f);
     private static readonly Option<int?> Size = OptionKinds.OptionalInt("--size", "Width and height in pixels (default: the model's native size)", 8, 4096, "pixels");
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new();
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of the text encoders and UNet");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("starter-set", "Generate a varied set of images (style, palette, composition, mood, medium, texture, brushwork, lighting, shadow, perspective) for a person to comment on. " + ExitCodes.Help)
         {
-            Model, Output, Count, Seed, Steps, Guidance, Size, Backend, Threads, Precision,
+            Model, Output, Count, Seed, Steps, Guidance, Size, Precision,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken))));
         return command;
     }
@@ -46,7 +45,7 @@ internal static class StarterSetCommand
         }
 
         string output = r.GetValue(Output)!.FullName;
-        using IBackend backend = BackendChoice.Create(r.GetValue(Backend)!, r.GetValue(Threads));
+        using IBackend backend = Devices.Create(r);
         using ViperPipeline pipeline = ViperPipeline.Load(model, backend, new PipelineOptions { DType = OptionKinds.ToDType(r.GetValue(Precision)!) },
             cancellationToken: cancellationToken);
         var template = new GenerationRequest

@@ -24,19 +24,18 @@ internal static class StudioCommand
     private static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
     private static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
     private static readonly Option<int> MaxUploadMiB = OptionKinds.Int("--max-upload-mib", "Largest accepted upload, per file, in MiB", 20, 1, 1024);
-    private static readonly Option<string> Backend = new("--backend") { Description = "Where to run: cpu, cuda (the GPU) or cuda-emulated", DefaultValueFactory = _ => "cpu", HelpName = "backend" };
-    private static readonly Option<int?> Threads = OptionKinds.OptionalInt("--threads", "CPU backend threads (default: all cores)", 1, 1024);
+    private static readonly DeviceArguments Devices = new("extractor", "generator", "metric");
     private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
     private static readonly Option<string?> Weights = OptionKinds.LinearWeights("models'");
 
     public static Command Create()
     {
-        OptionKinds.OneOf(Backend, "a backend", BackendChoice.Names);
         var command = new Command("studio", "Serve the local web page for the ViPer flow: pick and comment on images, extract preferences, generate, compare and score. " + ExitCodes.Help)
         {
             Workspace, Images, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
-            Metric, MetricAdapter, Listen, MaxUploadMiB, Backend, Threads, Precision, Weights, ModelFileArguments.Config, ModelFileArguments.Embeddings, LoraFolder,
+            Metric, MetricAdapter, Listen, MaxUploadMiB, Precision, Weights, ModelFileArguments.Config, ModelFileArguments.Embeddings, LoraFolder,
         };
+        Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
         return command;
     }
@@ -68,8 +67,9 @@ internal static class StudioCommand
             throw new UsageException($"--images {images.FullName}: the folder does not exist");
         }
 
-        string backend = r.GetValue(Backend)!;
-        int? threads = r.GetValue(Threads);
+        DeviceName main = Devices.Name(r);
+        IReadOnlyDictionary<string, DeviceName> placement = Devices.Placement(r);
+        int? threads = r.GetValue(Devices.Threads);
         var options = new StudioOptions
         {
             Workspace = r.GetValue(Workspace)!.FullName,
@@ -83,7 +83,9 @@ internal static class StudioCommand
             ExtractorOptions = new() { MaxNewTokens = r.GetValue(PreferencesCommand.MaxNewTokens), RepetitionPenalty = r.GetValue(PreferencesCommand.RepetitionPenalty) },
             Metric = r.GetValue(Metric) is { } metric ? ModelFolders.Model(metric, "--metric") : null,
             MetricAdapter = ModelFolders.Adapter(r.GetValue(MetricAdapter), "--metric-adapter"),
-            Backend = () => BackendChoice.Create(backend, threads),
+            Device = main,
+            Placement = placement,
+            Backend = device => BackendChoice.Create(device, threads),
             DType = OptionKinds.ToDType(r.GetValue(Precision)!),
             LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)),
             MaxUploadBytes = (long)r.GetValue(MaxUploadMiB) << 20,

@@ -7,19 +7,49 @@ namespace Viper.Cuda.Backend;
 /// <summary>
 /// The CUDA backend: every op runs kernels/*.cu on an <see cref="IGpuDevice"/> — a real GPU through the
 /// driver, or the emulated device in CI — with GEMMs on cuBLASLt (reference GEMM when emulated). Shapes and
-/// dtypes are validated by the same <see cref="OpChecks"/> as the CPU backend. Ops are split per family.
+/// dtypes are validated by the same <see cref="OpChecks"/> as the CPU backend. Ops are split per family. Backends on
+/// one GPU share its <see cref="GpuContext"/> (see <see cref="GpuContexts"/>): memory, kernels and GEMM plans.
 /// </summary>
-public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = true) : Runtime.Backend, IGraphCapture, ICachedMemory
+public sealed partial class CudaBackend : Runtime.Backend, IGraphCapture, ICachedMemory, IDeviceTransfer
 {
-    private readonly BadValueRecord _badValues = new(device);
+    private readonly BadValueRecord _badValues;
+    private readonly GpuContext _context;
+    private readonly DevicePool _pool;
     private CaptureArena? _arena;
-    private readonly DevicePool _pool = new(device);
 
-    public IGpuDevice Device { get; } = device;
+    /// <summary>A backend with a context of its own over <paramref name="device"/> (disposing the device with it when it owns it).</summary>
+    public CudaBackend(IGpuDevice device, bool ownsDevice = true)
+        : this(TakeReference(new GpuContext(device, ownsDevice)), referenceTaken: true)
+    {
+    }
+
+    /// <summary>A backend on a shared context: it takes a reference, released when the backend is disposed.</summary>
+    public CudaBackend(GpuContext context)
+        : this(context, referenceTaken: false)
+    {
+    }
+
+    // The context's reference has been taken for this backend (by the caller, or above).
+    internal CudaBackend(GpuContext context, bool referenceTaken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!referenceTaken)
+        {
+            TakeReference(context);
+        }
+
+        (_context, _pool, Device) = (context, context.Pool, context.Device);
+        _badValues = new BadValueRecord(Device);
+    }
+
+    public IGpuDevice Device { get; }
+
+    /// <summary>The context this backend shares with every other backend on its GPU.</summary>
+    public GpuContext Context => _context;
 
     public override string Name => $"cuda ({Device.Name})";
 
-    /// <summary>The caching allocator's figures: bytes lent to tensors now and at most, cached for reuse, taken from the device.</summary>
+    /// <summary>The caching allocator's figures (the context's, shared by every backend on the GPU).</summary>
     public MemoryStatistics Memory => _pool.Statistics;
 
     /// <summary>Gives the cached (free) device memory back to the device, for other processes or a larger model.</summary>
@@ -28,6 +58,12 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
     public long AvailableBytes => Device.FreeMemoryBytes + _pool.Statistics.CachedBytes;
 
     public string MemoryName => "GPU memory";
+
+    public long InUseBytes => _pool.Statistics.InUseBytes;
+
+    public long PeakInUseBytes => _pool.Statistics.PeakInUseBytes;
+
+    public void ResetPeak() => _pool.ResetPeak();
 
     public override Tensor Allocate(Shape shape, DType dtype)
     {
@@ -61,6 +97,26 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
 
     protected override void CopyIntoCore(Tensor source, Tensor destination) =>
         CopyRows(source, 0, 0, destination, 0, 0, 1, source.SizeInBytes);
+
+    /// <summary>
+    /// A device copy of another CUDA backend's tensor: on the same GPU (the shared context: the copy is enqueued after
+    /// the source's work on the one stream), or from another emulated device (emulated devices share the host's memory,
+    /// as GPUs with peer access share an address space; their work runs synchronously). Between two real GPUs the copy
+    /// is staged through host memory by the caller (null here).
+    /// </summary>
+    public Tensor? TryCopyFrom(Tensor source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Backend is not CudaBackend other
+            || !(ReferenceEquals(other._context, _context) || (other.Device is Emulation.EmulatedDevice && Device is Emulation.EmulatedDevice)))
+        {
+            return null;
+        }
+
+        Tensor copy = AllocateUninitialized(source.Shape, source.DType);
+        CopyRows(source, 0, 0, copy, 0, 0, 1, source.SizeInBytes);
+        return copy;
+    }
 
     /// <summary>Overwrites an existing tensor (a graph's input, say) with host bytes of its size and dtype.</summary>
     public void CopyFromHost(Tensor destination, ReadOnlySpan<byte> data)
@@ -116,12 +172,12 @@ public sealed partial class CudaBackend(IGpuDevice device, bool ownsDevice = tru
         }
 
         _badValues.Dispose();
-        _pool.Dispose();
-        if (ownsDevice)
-        {
-            Device.Dispose();
-        }
+        _context.Release();
     }
+
+    private static GpuContext TakeReference(GpuContext context) => context.AddReference()
+        ? context
+        : throw new ObjectDisposedException(nameof(GpuContext), "the GPU context was closed by its last backend");
 
     // While recording, op temporaries and disposed intermediates go back to the capture's arena for reuse.
     private Tensor AllocateUninitialized(Shape shape, DType dtype)

@@ -52,6 +52,15 @@ public sealed class DevicePool(IGpuDevice device) : IDisposable
         }
     }
 
+    /// <summary>Starts a new peak at the bytes lent now.</summary>
+    public void ResetPeak()
+    {
+        lock (_gate)
+        {
+            _peak = _inUse;
+        }
+    }
+
     /// <summary>The block size a request of <paramref name="bytes"/> is served from.</summary>
     public static long SizeClass(long bytes)
     {

@@ -9,6 +9,9 @@ public interface IGpuDevice : IDisposable
 {
     string Name { get; }
 
+    /// <summary>The device's ordinal among those of its kind (CUDA's, after CUDA_VISIBLE_DEVICES; the emulator's).</summary>
+    int Ordinal { get; }
+
     /// <summary>Streaming multiprocessors, what launch configurations size their grids by.</summary>
     int MultiprocessorCount { get; }
 

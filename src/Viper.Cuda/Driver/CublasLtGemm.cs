@@ -7,6 +7,8 @@ namespace Viper.Cuda.Driver;
 /// Row-major GEMMs on cuBLASLt, which is column-major: a row-major C (M×N) is the column-major Cᵀ (N×M), so
 /// C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with the operands swapped and no data moved. The bias
 /// epilogue then adds one value per column-major row of Cᵀ, i.e. per output feature of C, as nn.Linear does.
+/// Thread-safe: one per device stream, shared by every backend on the device (its plans, and the one workspace that
+/// matmuls enqueued in order on that stream may share); a run holds the lock while it sets a plan's bias and enqueues.
 /// </summary>
 internal sealed unsafe class CublasLtGemm : IDisposable
 {
@@ -16,6 +18,7 @@ internal sealed unsafe class CublasLtGemm : IDisposable
     private readonly DeviceBuffer _workspace;
     private readonly IntPtr _stream;
     private readonly Dictionary<GemmShape, GemmPlan> _plans = [];
+    private readonly Lock _gate = new();
 
     public CublasLtGemm(IGpuDevice device, IntPtr stream)
     {
@@ -27,6 +30,7 @@ internal sealed unsafe class CublasLtGemm : IDisposable
 
     public void Run(in GemmDescriptor g)
     {
+        using Lock.Scope held = _gate.EnterScope();
         GemmPlan plan = Plan(g);
         if (g.Epilogue != GemmEpilogue.None)
         {

@@ -17,7 +17,8 @@ public class CudaException : Exception
 
 /// <summary>The device had no memory for an allocation (CUDA_ERROR_OUT_OF_MEMORY, or the emulated device's limit); <paramref name="state"/> says what was held.</summary>
 public sealed class GpuOutOfMemoryException(string call, long bytes, string? state = null)
-    : CudaException(call, CudaDriver.OutOfMemory, $"GPU out of memory allocating {bytes:N0} bytes" + (state is null ? "" : $" ({state})"))
+    : CudaException(call, CudaDriver.OutOfMemory, $"GPU out of memory allocating {bytes:N0} bytes" + (state is null ? "" : $" ({state})")),
+    Runtime.IMemoryShortage
 {
     public long Bytes { get; } = bytes;
 }

@@ -9,7 +9,8 @@ namespace Viper.Cuda.Driver;
 /// A real NVIDIA GPU through the driver API: the primary context (made current on every calling thread), one
 /// non-blocking stream, kernel families compiled by NVRTC for the device's SM on first use (cached on disk), GEMMs on
 /// cuBLASLt with plans kept per shape, transfers up to 32 MiB through a page-locked staging buffer (uploads then do not
-/// wait for the stream).
+/// wait for the stream). Thread-safe, so that every backend on the GPU shares one (<see cref="Device.GpuContext"/>): work
+/// from any thread is enqueued on the one stream in call order, which is what the stream-ordered pool relies on.
 /// </summary>
 public sealed unsafe class DriverDevice : IGpuDevice
 {
@@ -19,6 +20,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
     private readonly NvrtcCompiler _compiler;
     private readonly Dictionary<string, ModuleHandle> _modules = [];
     private readonly Dictionary<string, IntPtr> _functions = [];
+    private readonly Lock _functionsGate = new();
     private readonly Lazy<CublasLtGemm> _gemm;
     private readonly Lazy<PinnedStaging> _staging;
     private bool _capturing;
@@ -32,6 +34,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
             throw new ArgumentOutOfRangeException(nameof(ordinal), $"GPU {ordinal} requested, {count} present");
         }
 
+        Ordinal = ordinal;
         Check(cuDeviceGet(out _device, ordinal));
         Check(cuDevicePrimaryCtxRetain(out IntPtr context, _device));
         _context = new PrimaryContextHandle(context, _device);
@@ -56,6 +59,16 @@ public sealed unsafe class DriverDevice : IGpuDevice
     }
 
     public string Name { get; }
+
+    public int Ordinal { get; }
+
+    /// <summary>GPUs the driver presents (after CUDA_VISIBLE_DEVICES).</summary>
+    public static int Count()
+    {
+        Check(cuInit(0));
+        Check(cuDeviceGetCount(out int count));
+        return count;
+    }
 
     public (int Major, int Minor) ComputeCapability { get; }
 
@@ -287,6 +300,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     private IntPtr Function(string entry)
     {
+        using Lock.Scope held = _functionsGate.EnterScope();
         if (_functions.TryGetValue(entry, out IntPtr f))
         {
             return f;

@@ -8,7 +8,8 @@ namespace Viper.Cuda.Driver;
 /// goes on enqueuing kernels; an event recorded after the copy guards the buffer, so the next transfer first waits for
 /// the previous one to have read it. A download lands in it at page-locked speed, then is copied out. Transfers larger
 /// than the buffer (weights at load) go directly and synchronously, as before. Not used while a stream is being captured:
-/// a captured copy would read the buffer at replay, when it holds something else.
+/// a captured copy would read the buffer at replay, when it holds something else. Thread-safe: every backend on the
+/// device shares it (one transfer at a time goes through the buffer).
 /// </summary>
 internal sealed unsafe class PinnedStaging : IDisposable
 {
@@ -19,6 +20,7 @@ internal sealed unsafe class PinnedStaging : IDisposable
 
     private readonly IntPtr _stream;
     private readonly EventHandle _consumed;
+    private readonly Lock _gate = new();
     private IntPtr _buffer;
 
     public PinnedStaging(IntPtr stream)
@@ -45,6 +47,7 @@ internal sealed unsafe class PinnedStaging : IDisposable
             return false;
         }
 
+        using Lock.Scope held = _gate.EnterScope();
         Check(cuEventSynchronize(_consumed.Value)); // the previous transfer has read the buffer (at once if none was recorded)
         source.CopyTo(new Span<byte>((void*)_buffer, source.Length));
         Check(cuMemcpyHtoDAsync(destination, (void*)_buffer, (nuint)source.Length, _stream));
@@ -60,6 +63,7 @@ internal sealed unsafe class PinnedStaging : IDisposable
             return false;
         }
 
+        using Lock.Scope held = _gate.EnterScope();
         Check(cuMemcpyDtoHAsync((void*)_buffer, source, (nuint)destination.Length, _stream));
         Check(cuStreamSynchronize(_stream)); // every earlier transfer has finished too, so the next upload need not wait
         new ReadOnlySpan<byte>((void*)_buffer, destination.Length).CopyTo(destination);

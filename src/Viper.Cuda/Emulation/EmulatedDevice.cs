@@ -7,27 +7,51 @@ namespace Viper.Cuda.Emulation;
 /// <summary>
 /// The CUDA device emulated on the host: the same kernels/*.cu compiled by g++, each CUDA thread a fiber,
 /// device memory fenced by guard zones so an out-of-bounds write fails the launch that made it.
-/// Work runs synchronously, so <see cref="Synchronize"/> has nothing to wait for.
+/// Work runs synchronously, so <see cref="Synchronize"/> has nothing to wait for. Several devices can be emulated
+/// (<paramref name="ordinal"/>, see <see cref="EmulatedDevices"/>): each runs its launches one at a time on its own
+/// host threads, so launches on two devices run side by side; memory is the host's, so a copy between them is a memcpy.
 /// </summary>
-public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultMultiprocessors, long? memoryLimitBytes = null,
-    int maxSharedBytesPerBlock = 227 * 1024) : IGpuDevice
+public sealed class EmulatedDevice : IGpuDevice
 {
     /// <summary>The SM count the emulated device reports by default: an H100 SXM's, so launches are sized as there.</summary>
     public const int DefaultMultiprocessors = 132;
 
+    /// <summary>How many devices the emulator can present (kernels/emu/runtime.cpp's kMaxDevices).</summary>
+    public const int MaxDevices = 8;
+
     private long _liveBytes;
 
-    public string Name => "emulated CUDA device";
+    /// <param name="threads">Host threads that run this device's blocks (null: every core); fixed at the device's first launch.</param>
+    public EmulatedDevice(int multiprocessors = DefaultMultiprocessors, long? memoryLimitBytes = null, int maxSharedBytesPerBlock = 227 * 1024,
+        int ordinal = 0, int? threads = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(multiprocessors);
+        if (ordinal is < 0 or >= MaxDevices)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ordinal), $"emulated device {ordinal} requested; the emulator presents at most {MaxDevices}");
+        }
 
-    public int MultiprocessorCount { get; } = multiprocessors > 0 ? multiprocessors : throw new ArgumentOutOfRangeException(nameof(multiprocessors));
+        (MultiprocessorCount, MemoryLimitBytes, MaxSharedBytesPerBlock, Ordinal) = (multiprocessors, memoryLimitBytes, maxSharedBytesPerBlock, ordinal);
+        if (threads is { } t)
+        {
+            Check(viper_emu_configure_device(ordinal, t));
+        }
+    }
+
+    /// <summary>Which emulated device this is (CUDA's device ordinal).</summary>
+    public int Ordinal { get; }
+
+    public string Name => Ordinal == 0 ? "emulated CUDA device" : $"emulated CUDA device {Ordinal}";
+
+    public int MultiprocessorCount { get; }
 
     public bool GuardsBounds => true;
 
     /// <summary>An H100's opt-in limit by default, so kernels are chosen as there; smaller to stand in for a smaller GPU.</summary>
-    public int MaxSharedBytesPerBlock { get; } = maxSharedBytesPerBlock;
+    public int MaxSharedBytesPerBlock { get; }
 
     /// <summary>When set, allocations past this many live bytes fail as a GPU out of memory does (for allocator tests).</summary>
-    public long? MemoryLimitBytes { get; } = memoryLimitBytes;
+    public long? MemoryLimitBytes { get; }
 
     /// <summary>The limit less the live bytes; without a limit, the host's available RAM (the emulator allocates there).</summary>
     public long FreeMemoryBytes => MemoryLimitBytes is { } limit ? Math.Max(0, limit - Interlocked.Read(ref _liveBytes)) : Runtime.HostMemory.AvailableBytes();
@@ -46,6 +70,7 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
             throw new Driver.GpuOutOfMemoryException("viper_emu_malloc", bytes, $"the emulated device's limit of {MemoryLimitBytes:N0} bytes");
         }
 
+        Enter();
         Check(viper_emu_malloc(out IntPtr p, (nuint)bytes));
         return new DeviceBuffer(this, p, bytes, pointer =>
         {
@@ -90,8 +115,11 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
 
     public bool HasKernel(string entry) => viper_emu_kernel_exists(entry) != 0;
 
-    public void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args) =>
+    public void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args)
+    {
+        Enter();
         args.WithPointers(p => Check(viper_emu_launch(entry, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (nuint)sharedBytes, p)));
+    }
 
     public void Gemm(in GemmDescriptor g) => Check(viper_emu_gemm(
         g.TransposeA ? 1 : 0, g.TransposeB ? 1 : 0, g.M, g.N, g.K, g.Alpha, g.A, g.Lda, g.StrideA,
@@ -100,6 +128,7 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
 
     public DeviceGraph Capture(Action record)
     {
+        Enter();
         Check(viper_emu_capture_begin());
         try
         {
@@ -123,6 +152,9 @@ public sealed class EmulatedDevice(int multiprocessors = EmulatedDevice.DefaultM
     public void Dispose()
     {
     }
+
+    /// <summary>Makes this device the calling thread's current one (the emulator's cuCtxSetCurrent): launches and allocations act on it.</summary>
+    private void Enter() => Check(viper_emu_set_device(Ordinal));
 
     private static int DTypeCode(DType t) => t switch
     {

@@ -32,6 +32,12 @@ internal static unsafe partial class EmulatorNative
     public static partial int viper_emu_kernel_exists(string name);
 
     [LibraryImport(Library)]
+    public static partial int viper_emu_set_device(int ordinal);
+
+    [LibraryImport(Library)]
+    public static partial int viper_emu_configure_device(int ordinal, int threads);
+
+    [LibraryImport(Library)]
     public static partial int viper_emu_malloc(out IntPtr pointer, nuint bytes);
 
     [LibraryImport(Library)]

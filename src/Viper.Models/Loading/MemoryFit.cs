@@ -55,7 +55,7 @@ public static class MemoryFit
             ? "free memory or use a machine with more"
             : $"--weights q4_0 would need about {Gib(q4)}";
         throw new WeightsException($"{store.Source}: loading it with {weights} weights needs about {Gib(needed)} of {memory.MemoryName}; " +
-            $"{Gib(available)} is available ({hint})");
+            $"{Gib(available)} is available ({hint})") { MemoryShortage = true };
     }
 
     private static bool IsLinearWeight(TensorEntry e) =>

@@ -55,8 +55,15 @@ public static class StudioApi
         });
     }
 
-    private static IResult Status(StudioOptions options, JobQueue queue, StudioGeometry geometry) => Results.Json(new
+    private static IResult Status(StudioOptions options, JobQueue queue, StudioGeometry geometry, ModelSlots models) => Results.Json(new
     {
+        devices = models.Devices.Select(d => new
+        {
+            device = d.Device.ToString(),
+            kinds = StudioOptions.ModelKinds.Where(k => options.DeviceOf(k) == d.Device),
+            resident = d.Resident.Select(r => new { kind = r.Kind, weightBytes = r.WeightBytes, runBytes = r.RunBytes }),
+            loads = d.Loads,
+        }),
         generator = FolderName(options.Generator),
         extractor = FolderName(options.Extractor),
         metric = FolderName(options.Metric),
@@ -143,7 +150,7 @@ public static class StudioApi
         }
 
         var items = (await ErrorHandling.ReadJson<ExtractRequest>(request)).Resolve(library);
-        Job job = queue.Enqueue("extract", ExtractionWork.Create(items, library, models, preferences, options));
+        Job job = queue.Enqueue("extract", options.DeviceOf("extractor"), ExtractionWork.Create(items, library, models, preferences, options));
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
     }
 
@@ -164,7 +171,7 @@ public static class StudioApi
 
         GenerationRequest generation = body.ToRequest(shape, preference, loras);
         (IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked) = body.MetricContext(library);
-        Job job = queue.Enqueue("generate", GenerationWork.Create(generation, disliked, liked, library, models, options));
+        Job job = queue.Enqueue("generate", options.DeviceOf("generator"), GenerationWork.Create(generation, disliked, liked, library, models, options));
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -30,6 +30,9 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
 
     public string Kind { get; } = kind;
 
+    /// <summary>The device whose worker runs the job (where the model it starts with is placed).</summary>
+    public Runtime.DeviceName Device { get; init; }
+
     public JobState State { get; private set; } = JobState.Queued;
 
     public bool IsFinished => State is JobState.Done or JobState.Failed or JobState.Cancelled;

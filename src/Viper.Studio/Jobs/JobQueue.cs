@@ -8,8 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace Viper.Studio.Jobs;
 
 /// <summary>
-/// Runs jobs one at a time, in the order they came, on one worker (the models share one device and one memory budget).
-/// Each job learns its place in the queue as it changes; an error ends the job with its message, never a stack trace
+/// Runs jobs in the order they came, one worker per device the models are placed on (<see cref="StudioOptions.Devices"/>):
+/// jobs for one device run one at a time, jobs for different devices side by side (a generation's scoring may then wait
+/// for the metric's device, see <see cref="Work.ModelSlots"/>). Each job learns its place in its device's queue as it changes; an error ends the job with its message, never a stack trace
 /// (that goes to the server's log). At most <see cref="MaxWaiting"/> jobs wait (<see cref="QueueFullException"/>
 /// beyond). When the server begins to stop, every job is cancelled at once — the running one at its next step — so a
 /// page still following a job's events does not keep the process alive until the job would have finished.
@@ -23,18 +24,19 @@ public sealed class JobQueue : BackgroundService
 
     private readonly ClientText _clientText;
 
-    public JobQueue(ILogger<JobQueue> log, IHostApplicationLifetime lifetime, ClientText clientText)
+    public JobQueue(ILogger<JobQueue> log, IHostApplicationLifetime lifetime, ClientText clientText, StudioOptions options)
     {
         _log = log;
         _clientText = clientText;
+        _pending = options.Devices.ToDictionary(d => d, _ => Channel.CreateUnbounded<Job>());
         lifetime.ApplicationStopping.Register(CancelAll);
     }
 
-    private readonly Channel<Job> _pending = Channel.CreateUnbounded<Job>();
+    private readonly Dictionary<Runtime.DeviceName, Channel<Job>> _pending;
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Queue<Job> _order = new(); // every job kept, oldest first (under the _waiting lock)
     private readonly List<Job> _waiting = [];
-    private Job? _running;
+    private readonly Dictionary<Runtime.DeviceName, Job> _running = [];
 
     public Job? Find(string id) => _jobs.GetValueOrDefault(id);
 
@@ -52,9 +54,11 @@ public sealed class JobQueue : BackgroundService
     /// <summary>Finished jobs kept for late readers; older ones are forgotten (their images stay in the library).</summary>
     public const int KeptFinished = 100;
 
-    public Job Enqueue(string kind, Action<Job, CancellationToken> work)
+    /// <summary>Queues work for the worker of <paramref name="device"/> (where the model the job starts with is placed).</summary>
+    public Job Enqueue(string kind, Runtime.DeviceName device, Action<Job, CancellationToken> work)
     {
-        var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work);
+        Channel<Job> pending = _pending.TryGetValue(device, out Channel<Job>? c) ? c : throw new ArgumentException($"no worker runs jobs on {device}", nameof(device));
+        var job = new Job(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), kind, work) { Device = device };
         lock (_waiting)
         {
             if (_waiting.Count >= MaxWaiting)
@@ -70,10 +74,10 @@ public sealed class JobQueue : BackgroundService
             }
 
             _waiting.Add(job);
-            job.MoveTo(_waiting.Count - 1 + (_running is null ? 0 : 1), announce: true);
+            job.MoveTo(PlaceOf(job), announce: true);
         }
 
-        _pending.Writer.TryWrite(job);
+        pending.Writer.TryWrite(job);
         return job;
     }
 
@@ -97,7 +101,10 @@ public sealed class JobQueue : BackgroundService
         lock (_waiting)
         {
             waiting = [.. _waiting];
-            _running?.Cancel();
+            foreach (Job running in _running.Values)
+            {
+                running.Cancel();
+            }
         }
 
         foreach (Job job in waiting)
@@ -106,9 +113,13 @@ public sealed class JobQueue : BackgroundService
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_pending.Select(p => Work(p.Key, p.Value.Reader, stoppingToken)));
+
+    // One device's worker.
+    private async Task Work(Runtime.DeviceName device, ChannelReader<Job> pending, CancellationToken stoppingToken)
     {
-        await foreach (Job job in _pending.Reader.ReadAllAsync(stoppingToken))
+        await foreach (Job job in pending.ReadAllAsync(stoppingToken))
         {
             lock (_waiting)
             {
@@ -117,7 +128,7 @@ public sealed class JobQueue : BackgroundService
                     continue; // cancelled while it waited
                 }
 
-                _running = job;
+                _running[device] = job;
                 Renumber();
             }
 
@@ -125,7 +136,7 @@ public sealed class JobQueue : BackgroundService
             await Task.Factory.StartNew(() => Run(job, stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             lock (_waiting)
             {
-                _running = null;
+                _running.Remove(device);
             }
         }
     }
@@ -133,14 +144,17 @@ public sealed class JobQueue : BackgroundService
     /// <summary>Enqueue's refusal when <see cref="MaxWaiting"/> jobs wait: the API answers 429.</summary>
     public sealed class QueueFullException(string message) : InvalidOperationException(message);
 
-    // Under the _waiting lock: each waiting job's place behind the running one.
+    // Under the _waiting lock: each waiting job's place in its device's queue, behind the job running there.
     private void Renumber()
     {
-        for (int i = 0; i < _waiting.Count; i++)
+        foreach (Job job in _waiting)
         {
-            _waiting[i].MoveTo(i + (_running is null ? 0 : 1));
+            job.MoveTo(PlaceOf(job));
         }
     }
+
+    private int PlaceOf(Job job) =>
+        _waiting.TakeWhile(w => w != job).Count(w => w.Device == job.Device) + (_running.ContainsKey(job.Device) ? 1 : 0);
 
     // Stopping the server cancels the running job too, so that the models it uses are not released under it.
     private void Run(Job job, CancellationToken stopping)

@@ -13,7 +13,8 @@ public static class ExtractionWork
         ModelSlots models, PreferenceStore preferences, StudioOptions options) => (job, cancellationToken) =>
     {
         RgbImage[] images = [.. items.Select(i => library.Load(i.Image))];
-        PreferenceExtractor extractor = models.Extractor(LoadEvents.For(job), cancellationToken);
+        using ModelLease<PreferenceExtractor> lease = models.Extractor(LoadEvents.For(job), cancellationToken);
+        PreferenceExtractor extractor = lease.Model;
         CommentedImage[] commented = [.. items.Select(i => new CommentedImage(library.PathOf(i.Image), i.Comment))];
         int tokens = 0;
         ExtractedPreference extracted = extractor.Extract(commented, images, options.ExtractorOptions, text =>

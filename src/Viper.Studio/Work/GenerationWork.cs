@@ -23,21 +23,10 @@ public static class GenerationWork
         ImageLibrary library, ModelSlots models, StudioOptions options) => (job, cancellationToken) =>
     {
         RgbImage[] likedImages = [.. liked.Select(library.Load)], dislikedImages = [.. disliked.Select(library.Load)];
-        ViperPipeline pipeline = models.Generator(LoadEvents.For(job, "personalized"), cancellationToken);
         var made = new List<(string Name, JsonNode? Stored, RgbImage Image)>();
-        foreach ((string name, GenerationRequest q) in new[] { ("personalized", request), ("plain", request with { Preference = null }) })
+        using (ModelLease<ViperPipeline> lease = models.Generator(LoadEvents.For(job, "personalized"), cancellationToken))
         {
-            var progress = new SynchronousProgress<GenerationProgress>(p =>
-                job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
-            GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
-            // The record is served to the page: folders by name only, never a server path.
-            PipelineOptions shown = models.GeneratorOptions with { ConfigFolder = models.GeneratorOptions.ConfigFolder is { } c ? Path.GetFileName(Path.TrimEndingDirectorySeparator(c)) : null };
-            var setup = new GenerationSetup(models.Backend.Name, shown, Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator!)));
-            StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed,
-                GenerationRecord.PngText(q, generated, setup));
-            JsonNode? storedJson = JsonSerializer.SerializeToNode(stored, Json);
-            made.Add((name, storedJson, generated.Images[0]));
-            job.Post("image", new JsonObject { ["image"] = name, ["stored"] = storedJson?.DeepClone(), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });
+            Generate(job, request, lease.Model, library, models, options, made, cancellationToken);
         }
 
         IReadOnlyList<double>? scores = null;
@@ -45,9 +34,9 @@ public static class GenerationWork
             : liked.Count == 0 ? "mark at least one image liked and one disliked to score" : null;
         if (scoreNote is null)
         {
-            ProxyMetric metric = models.Metric(LoadEvents.For(job, "score"), cancellationToken);
+            using ModelLease<ProxyMetric> metric = models.Metric(LoadEvents.For(job, "score"), cancellationToken); // the generator's device is free again
             job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 0, ["total"] = 1 });
-            scores = metric.Score(dislikedImages, likedImages, [.. made.Select(m => m.Image)], cancellationToken);
+            scores = metric.Model.Score(dislikedImages, likedImages, [.. made.Select(m => m.Image)], cancellationToken);
             job.Post("progress", new JsonObject { ["image"] = "score", ["stage"] = "metric", ["step"] = 1, ["total"] = 1 });
         }
 
@@ -59,6 +48,27 @@ public static class GenerationWork
 
         job.Post("result", result);
     };
+
+    // The personalized image, then the plain one from the same seed, each stored in the library as it is made.
+    private static void Generate(Job job, GenerationRequest request, ViperPipeline pipeline, ImageLibrary library, ModelSlots models, StudioOptions options,
+        List<(string Name, JsonNode? Stored, RgbImage Image)> made, CancellationToken cancellationToken)
+    {
+        foreach ((string name, GenerationRequest q) in new[] { ("personalized", request), ("plain", request with { Preference = null }) })
+        {
+            var progress = new SynchronousProgress<GenerationProgress>(p =>
+                job.Post("progress", new JsonObject { ["image"] = name, ["stage"] = p.Stage, ["step"] = p.Step, ["total"] = p.TotalSteps }));
+            GenerationResult generated = pipeline.Generate(q with { OnStepEnd = state => Preview(job, name, state) }, progress, cancellationToken);
+            // The record is served to the page: folders by name only, never a server path.
+            PipelineOptions shown = models.GeneratorOptions with { ConfigFolder = models.GeneratorOptions.ConfigFolder is { } c ? Path.GetFileName(Path.TrimEndingDirectorySeparator(c)) : null };
+            var setup = new GenerationSetup(models.SlotsOf("generator").Device.ToString(), shown, Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Generator!)));
+            StoredImage stored = library.Add(generated.Images[0], "generated", $"{q.Prompt} ({name}, seed {q.Seed})", q.Prompt, q.Seed,
+                GenerationRecord.PngText(q, generated, setup));
+            JsonNode? storedJson = JsonSerializer.SerializeToNode(stored, Json);
+            made.Add((name, storedJson, generated.Images[0]));
+            job.Post("image", new JsonObject { ["image"] = name, ["stored"] = storedJson?.DeepClone(), ["liked"] = generated.LikedText, ["disliked"] = generated.DislikedText });
+        }
+
+    }
 
     private static void Preview(Job job, string name, StepState state)
     {

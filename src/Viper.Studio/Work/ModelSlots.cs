@@ -5,22 +5,26 @@ using Viper.Runtime;
 namespace Viper.Studio.Work;
 
 /// <summary>
-/// The models the studio has loaded: at most one at a time — the extractor, the generator or the metric — so that an 8B
-/// extractor and an SDXL pipeline never share the memory; switching kinds releases the previous model and the backend's
-/// cached memory first. Only the job worker uses it (one job at a time), so it needs no lock.
+/// The studio's models — the extractor, the generator and the metric — each on the device the options place it on, kept
+/// resident per device while they fit (<see cref="DeviceSlots"/>). A job leases the model it needs; jobs on one device
+/// run one at a time, jobs on different devices side by side.
 /// </summary>
 public sealed class ModelSlots(StudioOptions options) : IDisposable
 {
-    private readonly Lazy<IBackend> _backend = new(options.Backend);
-    private IDisposable? _loaded;
+    private readonly Dictionary<DeviceName, DeviceSlots> _devices = options.Devices.ToDictionary(d => d, d => new DeviceSlots(d, () => options.Backend(d)));
 
-    public IBackend Backend => _backend.Value;
+    /// <summary>Every device some model is placed on, the main one first.</summary>
+    public IReadOnlyList<DeviceSlots> Devices => [.. options.Devices.Select(d => _devices[d])];
 
-    /// <summary>The extractor, loaded now (the load reporting to <paramref name="progress"/>, cancellable) unless resident.</summary>
-    public PreferenceExtractor Extractor(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => PreferenceExtractor.Load(
-        options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --adapter"),
-        options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
-        Backend, options.DType, progress, cancellationToken, options.LinearWeights), progress);
+    /// <summary>The device slots a kind of model lives in.</summary>
+    public DeviceSlots SlotsOf(string kind) => _devices[options.DeviceOf(kind)];
+
+    /// <summary>The extractor, leased (loaded now, reporting to <paramref name="progress"/>, cancellable, unless resident).</summary>
+    public ModelLease<PreferenceExtractor> Extractor(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
+        SlotsOf("extractor").Use("extractor", backend => PreferenceExtractor.Load(
+            options.Extractor ?? throw new InvalidOperationException("no extractor is configured: start the studio with --extractor and --adapter"),
+            options.ExtractorAdapter ?? throw new InvalidOperationException("the extractor needs its adapter: start the studio with --adapter"),
+            backend, options.DType, progress, cancellationToken, options.LinearWeights), progress, cancellationToken);
 
     /// <summary>What the generator is loaded with (also what its images' parameters record names).</summary>
     public PipelineOptions GeneratorOptions { get; } = new()
@@ -28,50 +32,21 @@ public sealed class ModelSlots(StudioOptions options) : IDisposable
         DType = options.DType, LinearWeights = options.LinearWeights, ConfigFolder = options.GeneratorConfig, Embeddings = options.Embeddings,
     };
 
-    public ViperPipeline Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ViperPipeline.Load(
-        options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
-        Backend, GeneratorOptions, progress, cancellationToken), progress);
+    public ModelLease<ViperPipeline> Generator(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
+        SlotsOf("generator").Use("generator", backend => ViperPipeline.Load(
+            options.Generator ?? throw new InvalidOperationException("no generator is configured: start the studio with --model"),
+            backend, GeneratorOptions, progress, cancellationToken), progress, cancellationToken);
 
-    public ProxyMetric Metric(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) => Use(() => ProxyMetric.Load(
-        options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),
-        options.MetricAdapter, Backend, options.DType, progress, cancellationToken, options.LinearWeights), progress);
+    public ModelLease<ProxyMetric> Metric(IProgress<GenerationProgress> progress, CancellationToken cancellationToken) =>
+        SlotsOf("metric").Use("metric", backend => ProxyMetric.Load(
+            options.Metric ?? throw new InvalidOperationException("no metric is configured: start the studio with --metric"),
+            options.MetricAdapter, backend, options.DType, progress, cancellationToken, options.LinearWeights), progress, cancellationToken);
 
     public void Dispose()
     {
-        Release();
-        if (_backend.IsValueCreated)
+        foreach (DeviceSlots slots in _devices.Values)
         {
-            _backend.Value.Dispose();
+            slots.Dispose();
         }
-    }
-
-    // Each kind is its own type, so the loaded model's type says which kind is resident (its load is then done at once).
-    private T Use<T>(Func<T> load, IProgress<GenerationProgress> progress)
-        where T : class, IDisposable
-    {
-        progress.Report(new GenerationProgress("load", 0, 1));
-        if (_loaded is T loaded)
-        {
-            progress.Report(new GenerationProgress("load", 1, 1));
-            return loaded;
-        }
-
-        Release();
-        T model = load();
-        progress.Report(new GenerationProgress("load", 1, 1));
-        _loaded = model;
-        return model;
-    }
-
-    private void Release()
-    {
-        if (_loaded is null)
-        {
-            return;
-        }
-
-        _loaded.Dispose();
-        _loaded = null;
-        (Backend as ICachedMemory)?.ReleaseCachedMemory(); // the next model has other shapes: the cache would only add to its peak
     }
 }

@@ -33,7 +33,7 @@ public sealed class StudioSingleFileTests : IDisposable
         {
             Workspace = _workspace.Path, Generator = Path.Combine(SingleFileReferenceTests.Refs, "model.safetensors"), GeneratorConfig = SingleFileReferenceTests.ConfigFolder,
             Embeddings = [new EmbeddingToken(Path.Combine(SingleFileReferenceTests.Refs, "fox-style.safetensors"))], LoraFolder = _loras.Path,
-            Backend = () => TestBackends.Create("cpu"),
+            Backend = _ => TestBackends.Create("cpu"),
         });
         var client = new StudioClient(studio.CreateClient());
         (HttpStatusCode status, JsonNode? listed) = await client.Send(HttpMethod.Get, "/api/loras");

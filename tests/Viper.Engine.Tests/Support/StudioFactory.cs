@@ -24,7 +24,7 @@ public sealed class StudioFactory(StudioOptions options) : WebApplicationFactory
             ExtractorOptions = new() { MaxNewTokens = 64, RepetitionPenalty = 0.99f },
             Metric = metric ? Idefics2Refs.Folder : null,
             MetricAdapter = metric ? Path.Combine(Idefics2Refs.Folder, "lora_adapter") : null,
-            Backend = () => TestBackends.Create("cpu"),
+            Backend = _ => TestBackends.Create("cpu"),
             MaxUploadBytes = maxUploadBytes,
         });
 
