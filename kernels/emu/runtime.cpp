@@ -67,22 +67,53 @@ std::deque<Allocation> quarantine;
 std::size_t quarantined = 0;
 
 // Guard zones sit directly before and after the user's bytes, so even a one-element overrun is seen. A broken
-// guard is reported once, by the launch that broke it (launches are serialised), and then repaired.
+// guard is reported once, by the launch that broke it, and then repaired.
+std::string check_allocation_locked(uintptr_t user, const Allocation& a) {
+    unsigned char* zones[2] = {a.base, a.base + kGuard + a.size};
+    for (int z = 0; z < 2; ++z) {
+        for (std::size_t i = 0; i < kGuard; ++i) {
+            if (zones[z][i] == kGuardByte) continue;
+            std::size_t at = z == 0 ? kGuard - i : i;
+            char where[160];
+            std::snprintf(where, sizeof where, "out-of-bounds write %zu bytes %s a %zu-byte allocation at 0x%llx", at,
+                          z == 0 ? "before" : "after the end of", a.size, static_cast<unsigned long long>(user));
+            std::memset(zones[0], kGuardByte, kGuard);
+            std::memset(zones[1], kGuardByte, kGuard);
+            return where;
+        }
+    }
+    return {};
+}
+
 std::string check_guards_locked(int device) {
     for (auto& [user, a] : allocations) {
         if (device >= 0 && a.device != device) continue;  // a device's kernels only reach its own memory
-        unsigned char* zones[2] = {a.base, a.base + kGuard + a.size};
-        for (int z = 0; z < 2; ++z) {
-            for (std::size_t i = 0; i < kGuard; ++i) {
-                if (zones[z][i] == kGuardByte) continue;
-                std::size_t at = z == 0 ? kGuard - i : i;
-                char where[160];
-                std::snprintf(where, sizeof where, "out-of-bounds write %zu bytes %s a %zu-byte allocation at 0x%llx", at,
-                              z == 0 ? "before" : "after the end of", a.size, static_cast<unsigned long long>(user));
-                std::memset(zones[0], kGuardByte, kGuard);
-                std::memset(zones[1], kGuardByte, kGuard);
-                return where;
-            }
+        std::string broken = check_allocation_locked(user, a);
+        if (!broken.empty()) return broken;
+    }
+    return {};
+}
+
+// The allocation that holds (or ends at) address v, if any.
+std::map<uintptr_t, Allocation>::iterator allocation_at_locked(uintptr_t v) {
+    auto it = allocations.upper_bound(v);
+    if (it == allocations.begin()) return allocations.end();
+    --it;
+    return v <= it->first + it->second.size ? it : allocations.end();
+}
+
+// After a launch: the guards of every allocation a kernel argument points into — an address argument, or an address
+// inside a by-value struct argument (every aligned 8-byte word is looked up). Kernels reach device memory only
+// through their arguments, so this finds every overrun, without scanning every allocation of the device per launch.
+std::string check_argument_guards_locked(const std::vector<std::size_t>& sizes, void** args) {
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        for (std::size_t offset = 0; offset + sizeof(uintptr_t) <= sizes[i]; offset += sizeof(uintptr_t)) {
+            uintptr_t v;
+            std::memcpy(&v, static_cast<unsigned char*>(args[i]) + offset, sizeof v);
+            auto it = allocation_at_locked(v);
+            if (it == allocations.end()) continue;
+            std::string broken = check_allocation_locked(it->first, it->second);
+            if (!broken.empty()) return broken;
         }
     }
     return {};
@@ -246,7 +277,7 @@ int launch_now(int ordinal, const Entry& e, const char* name, dim3 grid, dim3 bl
     std::string error = d.workers().run(l);
     if (!error.empty()) return fail(std::string(name) + ": " + error);
     std::lock_guard lock(memory_mutex);
-    std::string guards = check_guards_locked(ordinal);
+    std::string guards = check_argument_guards_locked(e.param_sizes, args);
     if (!guards.empty()) return fail(std::string(name) + ": " + guards);
     return 0;
 }
@@ -331,7 +362,7 @@ int viper_emu_free(void* p) {
     std::lock_guard lock(memory_mutex);
     auto it = allocations.find(reinterpret_cast<uintptr_t>(p));
     if (it == allocations.end()) return fail("free of a pointer the emulated device did not allocate");
-    std::string guards = check_guards_locked(owner);
+    std::string guards = check_allocation_locked(it->first, it->second);  // launches checked the rest as they ran
     Allocation a = it->second;
     allocations.erase(it);
     std::memset(a.base + kGuard, 0xFF, a.size);
