@@ -1,29 +1,20 @@
-// Elementwise ops over flat arrays: add, sub, mul, div (same shape or b broadcast), scale, clamp, sqrt, rsqrt and dtype
-// casts. Grid-stride loops, f32 arithmetic (IEEE division and square root; rsqrt as 1 / sqrt, rounded twice, as
-// torch.rsqrt on the CPU computes it).
+// Elementwise ops over flat arrays: add and mul (same shape or b broadcast), scale, clamp and dtype casts. Grid-stride
+// loops, f32 arithmetic.
 #include "common.cuh"
 
 namespace viper {
 
-enum BinaryOp { kAdd, kSub, kMul, kDiv };
+enum BinaryOp { kAdd, kMul };
 
 template <int Op>
 VIPER_INLINE float apply(float p, float q) {
-    return Op == kAdd ? p + q : Op == kSub ? p - q : Op == kMul ? p * q : p / q;
+    return Op == kAdd ? p + q : p * q;
 }
 
 template <typename T, int Op>
 VIPER_INLINE void binary(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, i64 n) {
     for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x)
         y[i] = from_float<T>(apply<Op>(to_float(a[i]), to_float(b[i])));
-}
-
-template <typename T, bool Reciprocal>
-VIPER_INLINE void square_root(const T* __restrict__ x, T* __restrict__ y, i64 n) {
-    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += i64(gridDim.x) * blockDim.x) {
-        float r = sqrtf(to_float(x[i]));
-        y[i] = from_float<T>(Reciprocal ? 1.f / r : r);
-    }
 }
 
 template <typename T>
@@ -66,23 +57,11 @@ VIPER_INLINE void cast(const S* __restrict__ x, D* __restrict__ y, i64 n) {
 
 #define VIPER_BINARIES(suffix, T)                \
     VIPER_BINARY(add, viper::kAdd, suffix, T)   \
-    VIPER_BINARY(sub, viper::kSub, suffix, T)   \
-    VIPER_BINARY(mul, viper::kMul, suffix, T)   \
-    VIPER_BINARY(div, viper::kDiv, suffix, T)
+    VIPER_BINARY(mul, viper::kMul, suffix, T)
 
 VIPER_BINARIES(f32, float)
 VIPER_BINARIES(f16, viper::f16)
 VIPER_BINARIES(bf16, viper::bf16)
-
-#define VIPER_ROOTS(suffix, T)                                                                                          \
-    extern "C" __global__ void sqrt_##suffix(const T* x, T* y, i64 n) { viper::square_root<T, false>(x, y, n); }        \
-    VIPER_ENTRY(sqrt_##suffix)                                                                                         \
-    extern "C" __global__ void rsqrt_##suffix(const T* x, T* y, i64 n) { viper::square_root<T, true>(x, y, n); }       \
-    VIPER_ENTRY(rsqrt_##suffix)
-
-VIPER_ROOTS(f32, float)
-VIPER_ROOTS(f16, viper::f16)
-VIPER_ROOTS(bf16, viper::bf16)
 
 #define VIPER_SCALE(suffix, T)                                                                                  \
     extern "C" __global__ void scale_##suffix(const T* x, float factor, T* y, i64 n) { viper::scale<T>(x, factor, y, n); } \

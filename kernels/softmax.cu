@@ -1,22 +1,8 @@
-// Row-wise softmax, argmax, the top-two gap and L2 normalisation (one block per row, f32 reductions), and the repetition
+// Row-wise argmax, the top-two gap and L2 normalisation (one block per row, f32 reductions), and the repetition
 // penalty over logits.
 #include "common.cuh"
 
 namespace viper {
-
-template <typename T>
-VIPER_INLINE void softmax_rows(const T* __restrict__ x, T* __restrict__ y, int cols) {
-    __shared__ float scratch[32];
-    const T* row = x + i64(blockIdx.x) * cols;
-    T* out = y + i64(blockIdx.x) * cols;
-    float m = -3.402823466e38f;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, to_float(row[c]));
-    m = block_max(m, scratch);
-    float sum = 0.f;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(to_float(row[c]) - m);
-    float inv = 1.f / block_sum(sum, scratch);
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = from_float<T>(expf(to_float(row[c]) - m) * inv);
-}
 
 // Index of the first largest value of each row (one warp per row keeps the tie rule simple: smallest index wins).
 template <typename T>
@@ -108,8 +94,6 @@ VIPER_INLINE void repetition_penalty(const T* __restrict__ logits, const I* __re
 }  // namespace viper
 
 #define VIPER_ROWS(suffix, T)                                                                                         \
-    extern "C" __global__ void softmax_##suffix(const T* x, T* y, int cols) { viper::softmax_rows<T>(x, y, cols); }    \
-    VIPER_ENTRY(softmax_##suffix)                                                                                     \
     extern "C" __global__ void argmax_##suffix(const T* x, int* y, int cols) { viper::argmax_rows<T>(x, y, cols); }    \
     VIPER_ENTRY(argmax_##suffix)                                                                                      \
     extern "C" __global__ void top_gap_##suffix(const T* x, float* y, int cols) { viper::top_gap_rows<T>(x, y, cols); } \

@@ -112,13 +112,6 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    protected override void KvCacheAppendCore(Tensor cache, Tensor values, int position)
-    {
-        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
-        long chunk = values.Shape[1] * rowBytes;
-        CopyRows(Ptr(values), chunk, Ptr(cache) + (position * rowBytes), cache.Shape[1] * rowBytes, cache.Shape[0], chunk);
-    }
-
     /// <summary>
     /// Softmax over the first <paramref name="visible"/> entries with <paramref name="bias"/> added and keys whose
     /// <paramref name="mask"/> entry is 0 excluded (empty spans: none); excluded entries, and every entry of a row with

@@ -68,8 +68,6 @@ public sealed unsafe partial class CpuBackend
         {
             BinaryOp.Add => TensorPrimitives.Add,
             BinaryOp.Mul => TensorPrimitives.Multiply,
-            BinaryOp.Subtract => TensorPrimitives.Subtract,
-            BinaryOp.Divide => TensorPrimitives.Divide,
             _ => throw new UnreachableException(),
         };
         if (a.Shape.Equals(b.Shape))
@@ -88,8 +86,6 @@ public sealed unsafe partial class CpuBackend
         {
             BinaryOp.Add => (p, q) => p + q,
             BinaryOp.Mul => (p, q) => p * q,
-            BinaryOp.Subtract => (p, q) => p - q,
-            BinaryOp.Divide => (p, q) => p / q,
             _ => throw new UnreachableException(),
         });
     }
@@ -121,19 +117,6 @@ public sealed unsafe partial class CpuBackend
             op(new ReadOnlySpan<float>(ap + at, length), new ReadOnlySpan<float>(bp + StridedIndex(at, dims, bStrides), length),
                 new Span<float>(yp + at, length));
         });
-        return y.Finish();
-    }
-
-    protected override Tensor UnaryCore(UnaryOp op, Tensor x)
-    {
-        using F32Input xs = Read(x);
-        F32Output y = Write(x.Shape, x.DType);
-        TensorPrimitives.Sqrt(xs.Span, y.Span);
-        if (op == UnaryOp.Rsqrt)
-        {
-            TensorPrimitives.Divide(1f, y.Span, y.Span); // as torch.rsqrt: the f32 square root, then its reciprocal
-        }
-
         return y.Finish();
     }
 
@@ -175,17 +158,6 @@ public sealed unsafe partial class CpuBackend
                 xp[i] = step.Apply(xp[i], eps, withNoise ? zp[i] : null);
             }
         });
-    }
-
-    protected override Tensor SoftmaxCore(Tensor x)
-    {
-        int c = x.Shape.Last;
-        using F32Input xs = Read(x);
-        F32Output y = Write(x.Shape, x.DType);
-        xs.Span.CopyTo(y.Span);
-        float* yp = y.Pointer;
-        ParallelRows(x.Shape.Rows, c, row => SoftmaxInPlace(new Span<float>(yp + (row * c), c)));
-        return y.Finish();
     }
 
     /// <summary>Max-subtracted softmax, so large logits do not overflow.</summary>

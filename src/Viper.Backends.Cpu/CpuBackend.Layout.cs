@@ -37,12 +37,7 @@ public sealed unsafe partial class CpuBackend
         return Gather(x, outShape, strides, offset);
     }
 
-    protected override Tensor PermuteCore(Tensor x, int[] order, Shape outShape)
-    {
-        return Gather(x, outShape, StridedIndexing.PermuteStrides(x.Shape, order), 0);
-    }
-
-    // y[i] = x[offset + Σ index_k(i)·strides[k]] over y's shape: permutations and narrowing.
+    // y[i] = x[offset + Σ index_k(i)·strides[k]] over y's shape: narrowing.
     private Tensor Gather(Tensor x, Shape outShape, long[] gatherStrides, long offset)
     {
         int size = x.DType.SizeInBytes();

@@ -59,17 +59,11 @@ public interface IBackend : IDisposable
     /// <summary>q (B, Tq, Hq·D), k and v (B, Tk, Hkv·D) → (B, Tq, Hq·D).</summary>
     Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionOptions options);
 
-    /// <summary>Writes values (B, Tn, C) into cache (B, Tmax, C) at sequence position <paramref name="position"/>.</summary>
-    void KvCacheAppend(Tensor cache, Tensor values, int position);
-
     /// <summary>
     /// Writes row b of values (B, Tn, C) into cache (B, Tmax, C) at position positions[b] (I32 (B), in device memory, so a
     /// captured decode step advances by rewriting it); a position that would overflow is a <see cref="TensorValueException"/>.
     /// </summary>
     void KvCacheWrite(Tensor cache, Tensor values, Tensor positions);
-
-    /// <summary>Softmax over the last axis.</summary>
-    Tensor Softmax(Tensor x);
 
     Tensor Activate(Tensor x, Activation activation);
 
@@ -85,18 +79,6 @@ public interface IBackend : IDisposable
     /// <summary>a · b with NumPy broadcasting of b onto a's shape.</summary>
     Tensor Mul(Tensor a, Tensor b);
 
-    /// <summary>a − b with NumPy broadcasting of b onto a's shape.</summary>
-    Tensor Subtract(Tensor a, Tensor b);
-
-    /// <summary>a / b (IEEE f32 division) with NumPy broadcasting of b onto a's shape.</summary>
-    Tensor Divide(Tensor a, Tensor b);
-
-    /// <summary>√x elementwise (IEEE f32).</summary>
-    Tensor Sqrt(Tensor x);
-
-    /// <summary>1/√x elementwise, as torch.rsqrt: the f32 square root, then its reciprocal.</summary>
-    Tensor Rsqrt(Tensor x);
-
     Tensor Scale(Tensor x, float factor);
 
     /// <summary>torch.clamp(x, min, max) elementwise in f32, rounded once to x's dtype; NaN stays NaN (the schedulers' clip_sample).</summary>
@@ -105,9 +87,6 @@ public interface IBackend : IDisposable
     Tensor Concat(IReadOnlyList<Tensor> parts, int axis);
 
     Tensor[] Split(Tensor x, int axis, IReadOnlyList<int> sizes);
-
-    /// <summary>Explicit permutation copy (there are no strided views).</summary>
-    Tensor Permute(Tensor x, params int[] order);
 
     /// <summary>
     /// torch.narrow as a copy: elements [start, start + length) along <paramref name="axis"/> (negative from the end),

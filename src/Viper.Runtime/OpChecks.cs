@@ -329,30 +329,20 @@ public static partial class OpChecks
     /// <summary>Shapes for <see cref="IBackend.KvCacheWrite"/> (the positions' values: <see cref="TensorValueException"/>).</summary>
     public static void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
     {
-        KvCacheAppend(cache, values, 0);
+        SameDType("kv_cache_write", cache, values);
+        Rank("kv_cache_write", cache, "cache (B, Tmax, C)", 3);
+        Rank("kv_cache_write", values, "values (B, Tn, C)", 3);
+        if (cache.Shape[0] != values.Shape[0] || cache.Shape[2] != values.Shape[2] || values.Shape[1] > cache.Shape[1])
+        {
+            throw new ArgumentException($"kv_cache_write: values {values.Shape} do not match cache {cache.Shape}");
+        }
+
         if (positions.DType != DType.I32)
         {
             throw new ArgumentException($"kv_cache_write: positions must be I32, got {positions.DType}");
         }
 
         ShapeIs("kv_cache_write", positions, "positions", new Shape(cache.Shape[0]));
-    }
-
-    public static void KvCacheAppend(Tensor cache, Tensor values, int position)
-    {
-        SameDType("kv_cache_append", cache, values);
-        Rank("kv_cache_append", cache, "cache (B, Tmax, C)", 3);
-        Rank("kv_cache_append", values, "values (B, Tn, C)", 3);
-        if (cache.Shape[0] != values.Shape[0] || cache.Shape[2] != values.Shape[2])
-        {
-            throw new ArgumentException($"kv_cache_append: values {values.Shape} do not match cache {cache.Shape}");
-        }
-
-        if (position < 0 || position + values.Shape[1] > cache.Shape[1])
-        {
-            throw new ArgumentOutOfRangeException(nameof(position),
-                $"kv_cache_append: writing {values.Shape[1]} positions at {position} overflows a cache of {cache.Shape[1]}");
-        }
     }
 
     /// <summary>Validates that b broadcasts onto a (NumPy rules, b's rank ≤ a's rank).</summary>
@@ -439,16 +429,6 @@ public static partial class OpChecks
         }
 
         return x.Shape.With(axis, length);
-    }
-
-    public static Shape Permute(Tensor x, int[] order)
-    {
-        if (order.Length != x.Shape.Rank || order.Distinct().Count() != order.Length || order.Any(o => o < 0 || o >= order.Length))
-        {
-            throw new ArgumentException($"permute: [{string.Join(", ", order)}] is not a permutation of the axes of {x.Shape}");
-        }
-
-        return new Shape(order.Select(o => x.Shape[o]).ToArray());
     }
 
     public static Shape Embedding(Tensor table, Tensor ids)

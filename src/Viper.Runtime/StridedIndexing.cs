@@ -27,12 +27,12 @@ public static class StridedIndexing
     /// </summary>
     public static (long[] Strides, long Offset) NarrowStrides(Shape input, int axis, int start)
     {
-        long[] strides = PermuteStrides(input, Enumerable.Range(0, input.Rank).ToArray());
+        long[] strides = ContiguousStrides(input);
         return (strides, start * strides[input.NormalizeAxis(axis)]);
     }
 
-    /// <summary>Per axis of the permuted output, the element stride in the input: output axis i reads input axis order[i].</summary>
-    public static long[] PermuteStrides(Shape input, int[] order)
+    /// <summary>Per axis, the element stride of the contiguous <paramref name="input"/>.</summary>
+    public static long[] ContiguousStrides(Shape input)
     {
         long[] inputStrides = new long[input.Rank];
         long stride = 1;
@@ -42,6 +42,6 @@ public static class StridedIndexing
             stride *= input[i];
         }
 
-        return order.Select(o => inputStrides[o]).ToArray();
+        return inputStrides;
     }
 }

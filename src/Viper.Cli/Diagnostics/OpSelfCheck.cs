@@ -31,7 +31,7 @@ public sealed class OpSelfCheck(IBackend backend, int seed = 0)
             ("attention causal GQA", Attention),
             ("group_norm", GroupNorm),
             ("layer_norm", LayerNorm),
-            ("softmax", Softmax),
+            ("l2_normalize", L2Normalize),
             ("cast f32→f16→f32", CastRoundTrip),
         };
         var results = new List<SelfCheckResult>();
@@ -103,14 +103,14 @@ public sealed class OpSelfCheck(IBackend backend, int seed = 0)
         return new SelfCheckResult("layer_norm", $"({rows}, {c})", worst, 1e-4);
     }
 
-    private SelfCheckResult Softmax()
+    private SelfCheckResult L2Normalize()
     {
         const int rows = 16, c = 1000;
         float[] x = Random(rows * c).Select(f => f * 30).ToArray();
-        using Tensor y = backend.Softmax(Upload(x, rows, c));
+        using Tensor y = backend.L2Normalize(Upload(x, rows, c));
         float[] v = y.ToFloats();
-        double worst = Enumerable.Range(0, rows).Max(r => Math.Abs(v.Skip(r * c).Take(c).Sum(f => (double)f) - 1));
-        return new SelfCheckResult("softmax", $"({rows}, {c}) rows sum to 1", worst, 1e-5);
+        double worst = Enumerable.Range(0, rows).Max(r => Math.Abs(v.Skip(r * c).Take(c).Sum(f => (double)f * f) - 1));
+        return new SelfCheckResult("l2_normalize", $"({rows}, {c}) rows of unit length", worst, 1e-5);
     }
 
     private SelfCheckResult CastRoundTrip()

@@ -83,10 +83,4 @@ public sealed partial class CudaBackend
             .Add(this, values).Add(this, positions).Add(this, cache).Add((long)values.Shape[1]).Add((long)cache.Shape[1]).Add(rowBytes)
             .Add(values.SizeInBytes).Add(BadValues));
     }
-
-    protected override void KvCacheAppendCore(Tensor cache, Tensor values, int position)
-    {
-        long rowBytes = (long)cache.Shape[2] * cache.DType.SizeInBytes();
-        CopyRows(values, 0, values.Shape[1] * rowBytes, cache, position * rowBytes, cache.Shape[1] * rowBytes, cache.Shape[0], values.Shape[1] * rowBytes);
-    }
 }

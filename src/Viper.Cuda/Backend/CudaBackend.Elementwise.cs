@@ -37,18 +37,8 @@ public sealed partial class CudaBackend
     {
         BinaryOp.Add => "add",
         BinaryOp.Mul => "mul",
-        BinaryOp.Subtract => "sub",
-        BinaryOp.Divide => "div",
         _ => throw new UnreachableException(),
     }, a, b);
-
-    protected override Tensor UnaryCore(UnaryOp op, Tensor x)
-    {
-        string entry = op == UnaryOp.Rsqrt ? "rsqrt" : "sqrt";
-        Tensor y = AllocateUninitialized(x.Shape, x.DType);
-        LaunchElementwise(KernelTable.Entry(entry, x.DType), x.ElementCount, new KernelArgs().Add(this, x).Add(this, y).Add(x.ElementCount));
-        return y;
-    }
 
     protected override Tensor ClampCore(Tensor x, float min, float max)
     {
@@ -73,8 +63,6 @@ public sealed partial class CudaBackend
             .Add(this, epsUncond).Add(this, epsCond).Add(this, epsLiked).Add(this, epsDisliked).Add(this, noise)
             .Add(this, latents).Add(new KernelGuidanceStep(step)).Add(latents.ElementCount));
     }
-
-    protected override Tensor SoftmaxCore(Tensor x) => PerRow("softmax", x, x.DType);
 
     protected override Tensor L2NormalizeCore(Tensor x, float eps) => PerRow("l2_normalize", x, x.DType, eps);
 

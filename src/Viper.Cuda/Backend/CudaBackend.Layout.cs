@@ -32,15 +32,6 @@ public sealed partial class CudaBackend
         return result;
     }
 
-    protected override Tensor PermuteCore(Tensor x, int[] order, Shape outShape)
-    {
-        Tensor y = AllocateUninitialized(outShape, x.DType);
-        var strides = KernelStrides.From(outShape, StridedIndexing.PermuteStrides(x.Shape, order));
-        LaunchElementwise(KernelTable.ByElementSize("gather", x.DType), y.ElementCount,
-            new KernelArgs().Add(this, x).Add(this, y).Add(strides).Add(y.ElementCount));
-        return y;
-    }
-
     protected override Tensor NarrowCore(Tensor x, int axis, int start, Shape outShape)
     {
         Tensor y = AllocateUninitialized(outShape, x.DType);

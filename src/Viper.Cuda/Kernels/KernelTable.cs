@@ -18,8 +18,7 @@ public static class KernelTable
 
     public static readonly KernelFamily Elementwise = new("elementwise.cu",
     [
-        .. Each("add"), .. Each("sub"), .. Each("mul"), .. Each("div"), .. Each("scale"), .. Each("add_broadcast"), .. Each("sub_broadcast"),
-        .. Each("mul_broadcast"), .. Each("div_broadcast"), .. Each("sqrt"), .. Each("rsqrt"), .. Each("clamp"),
+        .. Each("add"), .. Each("mul"), .. Each("scale"), .. Each("add_broadcast"), .. Each("mul_broadcast"), .. Each("clamp"),
         .. Casts().Select(c => Entry("cast", c.From, c.To)),
     ]);
 
@@ -33,7 +32,7 @@ public static class KernelTable
     public static readonly KernelFamily Activations = new("activations.cu", [.. Each("activate"), .. Each("geglu"), .. Each("swiglu"), .. Each("activation_backward")]);
 
     public static readonly KernelFamily Rows = new("softmax.cu",
-        [.. Each("softmax"), .. Each("argmax"), .. Each("top_gap"), .. Each("l2_normalize"), .. Each("l2_normalize_backward"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
+        [.. Each("argmax"), .. Each("top_gap"), .. Each("l2_normalize"), .. Each("l2_normalize_backward"), .. Each("repetition_penalty_i32"), .. Each("repetition_penalty_i64")]);
 
     public static readonly KernelFamily Layout = new("layout.cu",
     [

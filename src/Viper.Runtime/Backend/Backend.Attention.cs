@@ -9,14 +9,6 @@ public abstract partial class Backend
         return Kept(AttentionCore(q, k, v, options), q, k, v, options);
     }
 
-    public void KvCacheAppend(Tensor cache, Tensor values, int position)
-    {
-        Own(cache, values);
-        OpChecks.KvCacheAppend(cache, values, position);
-        KvCacheAppendCore(cache, values, position);
-        KeepAlive(cache, values);
-    }
-
     public void KvCacheWrite(Tensor cache, Tensor values, Tensor positions)
     {
         Own(cache, values, positions);
@@ -26,8 +18,6 @@ public abstract partial class Backend
     }
 
     protected abstract Tensor AttentionCore(Tensor q, Tensor k, Tensor v, AttentionOptions options);
-
-    protected abstract void KvCacheAppendCore(Tensor cache, Tensor values, int position);
 
     protected abstract void KvCacheWriteCore(Tensor cache, Tensor values, Tensor positions);
 }

@@ -28,14 +28,6 @@ public abstract partial class Backend
 
     public Tensor Mul(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Mul, Broadcast("mul", a, b), b), a, b);
 
-    public Tensor Subtract(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Subtract, Broadcast("sub", a, b), b), a, b);
-
-    public Tensor Divide(Tensor a, Tensor b) => Kept(BinaryCore(BinaryOp.Divide, Broadcast("div", a, b), b), a, b);
-
-    public Tensor Sqrt(Tensor x) => Kept(UnaryCore(UnaryOp.Sqrt, FloatInput("sqrt", x)), x);
-
-    public Tensor Rsqrt(Tensor x) => Kept(UnaryCore(UnaryOp.Rsqrt, FloatInput("rsqrt", x)), x);
-
     public Tensor Scale(Tensor x, float factor) => Kept(ScaleCore(FloatInput("scale", x), factor), x);
 
     public Tensor Clamp(Tensor x, float min, float max)
@@ -43,8 +35,6 @@ public abstract partial class Backend
         OpChecks.ClampBounds(min, max);
         return Kept(ClampCore(FloatInput("clamp", x), min, max), x);
     }
-
-    public Tensor Softmax(Tensor x) => Kept(SoftmaxCore(FloatInput("softmax", x)), x);
 
     public Tensor Cast(Tensor x, DType dtype)
     {
@@ -72,13 +62,9 @@ public abstract partial class Backend
     /// <summary>a op b, b broadcast onto a's shape (or equal to it).</summary>
     protected abstract Tensor BinaryCore(BinaryOp op, Tensor a, Tensor b);
 
-    protected abstract Tensor UnaryCore(UnaryOp op, Tensor x);
-
     protected abstract Tensor ScaleCore(Tensor x, float factor);
 
     protected abstract Tensor ClampCore(Tensor x, float min, float max);
-
-    protected abstract Tensor SoftmaxCore(Tensor x);
 
     protected abstract Tensor CastCore(Tensor x, DType dtype);
 

@@ -15,12 +15,6 @@ public abstract partial class Backend
         return Kept(SplitCore(x, axis, sizes), x);
     }
 
-    public Tensor Permute(Tensor x, params int[] order)
-    {
-        Own(x);
-        return Kept(PermuteCore(x, order, OpChecks.Permute(x, order)), x);
-    }
-
     public Tensor Narrow(Tensor x, int axis, int start, int length)
     {
         Own(x);
@@ -57,8 +51,6 @@ public abstract partial class Backend
     protected abstract Tensor ConcatCore(IReadOnlyList<Tensor> parts, int axis, Shape output);
 
     protected abstract Tensor[] SplitCore(Tensor x, int axis, IReadOnlyList<int> sizes);
-
-    protected abstract Tensor PermuteCore(Tensor x, int[] order, Shape output);
 
     /// <param name="axis">As the caller gave it (negative counts from the end).</param>
     protected abstract Tensor NarrowCore(Tensor x, int axis, int start, Shape output);

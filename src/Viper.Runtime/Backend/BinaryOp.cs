@@ -5,13 +5,4 @@ public enum BinaryOp
 {
     Add,
     Mul,
-    Subtract,
-    Divide,
-}
-
-/// <summary>The plain unary float ops.</summary>
-public enum UnaryOp
-{
-    Sqrt,
-    Rsqrt,
 }

@@ -4,7 +4,7 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::attention (float64 softmax(QKᵀ/√d + mask)V) and ::kv_cache_append / ::kv_cache_write_rows.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::attention (float64 softmax(QKᵀ/√d + mask)V) and ::kv_cache_write_rows.</summary>
 public class AttentionTests
 {
     [Theory]
@@ -25,16 +25,6 @@ public class AttentionTests
             };
             return b.Attention(f.Load(b, "q"), f.Load(b, "k"), f.Load(b, "v"), options);
         });
-
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "kv_cache_append_f32", MemberType = typeof(TestBackends))]
-    public void KvCacheAppend(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "kv_cache_append", (b, f) =>
-        {
-            Tensor cache = f.Load(b, "cache");
-            b.KvCacheAppend(cache, f.Load(b, "values"), f.Param("position").GetInt32());
-            return cache;
-        }, atol: 0, rtol: 0);
 
     [Theory]
     [MemberData(nameof(TestBackends.With), "kv_cache_write_rows_f32", MemberType = typeof(TestBackends))]
@@ -110,7 +100,7 @@ public class AttentionTests
         Assert.Contains("cannot share", Assert.Throws<ArgumentException>(() => b.Attention(q, q, q, new AttentionOptions(3, 2, 8))).Message);
         var zeroLength = new AttentionOptions(3, 3, 8) { KeyLengths = b.FromInts([0], new Shape(1)) };
         Assert.Contains("key length 0", Assert.Throws<TensorValueException>(() => b.Attention(q, q, q, zeroLength).ToFloats()).Message);
-        Tensor cache = b.Allocate(new Shape(1, 5, 24), DType.F32);
-        Assert.Contains("overflows", Assert.Throws<ArgumentOutOfRangeException>(() => b.KvCacheAppend(cache, q, 2)).Message);
+        Tensor cache = b.Allocate(new Shape(1, 3, 24), DType.F32);
+        Assert.Contains("do not match cache", Assert.Throws<ArgumentException>(() => b.KvCacheWrite(cache, q, b.FromInts([0], new Shape(1)))).Message);
     }
 }

@@ -3,14 +3,9 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::softmax, ::activations, ::arithmetic, ::subtract_divide_roots.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::activations, ::arithmetic.</summary>
 public class ElementwiseTests
 {
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "softmax_f32, softmax_f16, softmax_bf16", MemberType = typeof(TestBackends))]
-    public void Softmax(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "softmax", (b, f) => b.Softmax(f.Load(b, "x")));
-
     [Theory]
     [MemberData(nameof(TestBackends.With), "act_silu_f32, act_gelu_f32, act_gelu_tanh_f32, act_quick_gelu_f32, act_gelu_f16, act_gelu_bf16", MemberType = typeof(TestBackends))]
     public void Activation(string backend, string fixture) =>
@@ -68,28 +63,6 @@ public class ElementwiseTests
         Assert.Throws<ArgumentOutOfRangeException>(() => b.Clamp(x, 1f, -1f));
         Assert.Throws<ArgumentOutOfRangeException>(() => b.Clamp(x, float.NaN, 1f));
     }
-
-    // IEEE subtraction and division of the same f32 inputs: bit-exact on every backend.
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "sub_same_f32, sub_bias_f32, sub_mid_f32", MemberType = typeof(TestBackends))]
-    public void Subtract(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Subtract(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
-
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "div_same_f32, div_bias_f32, div_mid_f32, div_bias_f16, div_bias_bf16", MemberType = typeof(TestBackends))]
-    public void Divide(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Divide(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
-
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "sqrt_f32", MemberType = typeof(TestBackends))]
-    public void Sqrt(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Sqrt(f.Load(b, "x")), atol: 0, rtol: 0);
-
-    // 1/sqrt rounded twice: within an ulp or two of torch's.
-    [Theory]
-    [MemberData(nameof(TestBackends.With), "rsqrt_f32, rsqrt_f16, rsqrt_bf16", MemberType = typeof(TestBackends))]
-    public void Rsqrt(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "subtract_divide_roots", (b, f) => b.Rsqrt(f.Load(b, "x")), atol: 0, rtol: 2.5e-7f);
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]

@@ -47,12 +47,6 @@ public class LayoutTests
     }
 
     [Theory]
-    [MemberData(nameof(TestBackends.With), "permute_f32", MemberType = typeof(TestBackends))]
-    public void Permute(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "layout", (b, f) =>
-            b.Permute(f.Load(b, "x"), f.Param("order").EnumerateArray().Select(e => e.GetInt32()).ToArray()), atol: 0, rtol: 0);
-
-    [Theory]
     [MemberData(nameof(TestBackends.With), "upsample_nearest2x_f32", MemberType = typeof(TestBackends))]
     public void UpsampleNearest2x(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "layout", (b, f) => b.UpsampleNearest2x(f.Load(b, "x")), atol: 0, rtol: 0);
