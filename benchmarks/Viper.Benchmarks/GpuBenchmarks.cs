@@ -93,7 +93,7 @@ public class GpuGroupNormBenchmarks : GpuBenchmarkBase
         Tensor x = Random(DType.F16, Case.Batch, Case.H, Case.W, Case.Channels);
         Tensor gamma = Random(DType.F16, Case.Channels), beta = Random(DType.F16, Case.Channels);
         Tensor? temb = Case.Temb ? Random(DType.F16, Case.Batch, Case.Channels) : null;
-        return () => Backend.GroupNorm(x, Case.Groups, gamma, beta, 1e-5f, silu: true, add: temb);
+        return () => Backend.Diffusion().GroupNorm(x, Case.Groups, gamma, beta, 1e-5f, silu: true, add: temb);
     }
 }
 
@@ -125,7 +125,7 @@ public class GpuGuidanceBenchmarks : GpuBenchmarkBase
         Tensor[] eps = Enumerable.Range(0, 4).Select(_ => Random(DType.F16, Case.Elements)).ToArray();
         Tensor x = Random(DType.F32, Case.Elements);
         var step = new GuidanceStep(5f, 0.85f, 0.85f, SchedulerUpdate.Euler(1.0, 0.9));
-        return () => Backend.GuidanceStep(eps[0], eps[1], eps[2], eps[3], x, null, step);
+        return () => Backend.Diffusion().GuidanceStep(eps[0], eps[1], eps[2], eps[3], x, null, step);
     }
 }
 
@@ -216,7 +216,7 @@ public class GpuOpBenchmarks : GpuBenchmarkBase
             {
                 Tensor x = Random(h, 1, d[0], d[1] * d[2]);
                 Tensor positions = Backend.FromInts(Enumerable.Range(0, d[0]).ToArray(), new Shape(d[0]));
-                return () => Backend.Rotary(x, positions, d[2], 10000f);
+                return () => Backend.Decoding().Rotary(x, positions, d[2], 10000f);
             }
 
             case "cast":
@@ -228,14 +228,14 @@ public class GpuOpBenchmarks : GpuBenchmarkBase
             case "argmax":
             {
                 Tensor x = Random(h, d);
-                return () => Backend.Argmax(x);
+                return () => Backend.Decoding().Argmax(x);
             }
 
             case "timestep_embedding":
             {
                 Tensor t = Random(DType.F32, d[0]);
                 var options = new TimestepEmbeddingOptions(d[1], FlipSinToCos: true, DownscaleFreqShift: 0f);
-                return () => Backend.TimestepEmbedding(t, options);
+                return () => Backend.Diffusion().TimestepEmbedding(t, options);
             }
 
             default:

@@ -102,7 +102,7 @@ public abstract class PipelineStageBenchmarks
             using Tensor stacked = _backend.Concat([latents, latents, latents, latents], axis: 0);
             using Tensor eps = unet.Forward(_backend, stacked, timesteps, context);
             using Tensor u = eps.Slice(0, 1), c = eps.Slice(1, 1), plus = eps.Slice(2, 1), minus = eps.Slice(3, 1);
-            _backend.GuidanceStep(u, c, plus, minus, latents, null, step);
+            _backend.Diffusion().GuidanceStep(u, c, plus, minus, latents, null, step);
         };
     }
 

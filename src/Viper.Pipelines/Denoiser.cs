@@ -52,7 +52,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
                 else
                 {
                     Tensor? x0 = scheduler is DpmSolverMultistepScheduler ? PredictedOriginal(epsU, epsC, epsPlus, epsMinus, latents, plan, conditioning) : null;
-                    b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, extra, Step(conditioning, plan.Update));
+                    b.Diffusion().GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, extra, Step(conditioning, plan.Update));
                     if (x0 is not null)
                     {
                         previousX0?.Dispose();
@@ -76,7 +76,7 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
     private Tensor PredictedOriginal(Tensor epsU, Tensor epsC, Tensor epsPlus, Tensor epsMinus, Tensor latents, StepPlan plan, Conditioning conditioning)
     {
         Tensor x0 = backend.Clone(latents);
-        backend.GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
+        backend.Diffusion().GuidanceStep(epsU, epsC, epsPlus, epsMinus, x0, null, Step(conditioning,
             new SchedulerUpdate((float)plan.X0FromSample, (float)plan.X0FromOutput, 0f)));
         return x0;
     }
@@ -90,10 +90,10 @@ internal sealed class Denoiser(IBackend backend, UNet2DConditionModel unet, DTyp
     {
         IBackend b = backend;
         using Tensor clamped = b.Clamp(x0, -(float)clip.Range, (float)clip.Range);
-        b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, clamped, Step(conditioning, plan.Update with { C = (float)clip.Weight }));
+        b.Diffusion().GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, clamped, Step(conditioning, plan.Update with { C = (float)clip.Weight }));
         if (plan.Extra == StepExtra.Noise && noise is not null)
         {
-            b.GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, noise, Step(conditioning, new SchedulerUpdate(1f, 0f, plan.Update.C)));
+            b.Diffusion().GuidanceStep(epsU, epsC, epsPlus, epsMinus, latents, noise, Step(conditioning, new SchedulerUpdate(1f, 0f, plan.Update.C)));
         }
     }
 

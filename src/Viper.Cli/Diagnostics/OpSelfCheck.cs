@@ -78,7 +78,7 @@ public sealed class OpSelfCheck(IBackend backend, int seed = 0)
     {
         const int n = 2, h = 6, w = 5, c = 32, groups = 8;
         float[] x = Random(n * h * w * c);
-        using Tensor y = backend.GroupNorm(Upload(x, n, h, w, c), groups, Ones(c), Zeros(c), 1e-6f);
+        using Tensor y = backend.Diffusion().GroupNorm(Upload(x, n, h, w, c), groups, Ones(c), Zeros(c), 1e-6f);
         float[] v = y.ToFloats();
         double worst = 0;
         for (int s = 0; s < n; s++)

@@ -44,7 +44,7 @@ public sealed class ClipAttention : Module
     public Tensor Backward(IBackend b, Saved s, Tensor dOut, Gradients grads)
     {
         using Tensor dAttended = _out.Backward(b, s.Attended, dOut, grads)!;
-        using AttentionGradients g = b.AttentionBackward(s.Q, s.K, s.V, dAttended, _options);
+        using AttentionGradients g = b.Training().AttentionBackward(s.Q, s.K, s.V, dAttended, _options);
         using Tensor dq = _q.Backward(b, s.X, g.Dq, grads)!, dk = _k.Backward(b, s.X, g.Dk, grads)!, dv = _v.Backward(b, s.X, g.Dv, grads)!;
         using Tensor qk = b.Add(dq, dk);
         return b.Add(qk, dv);

@@ -37,7 +37,7 @@ public sealed class ClipMlp : Module
     public Tensor Backward(IBackend b, Saved s, Tensor dOut, Gradients grads)
     {
         using Tensor da = _fc2.Backward(b, s.Activated, dOut, grads)!;
-        using Tensor dh = b.ActivationBackward(s.Hidden, da, _activation);
+        using Tensor dh = b.Training().ActivationBackward(s.Hidden, da, _activation);
         return _fc1.Backward(b, s.X, dh, grads)!;
     }
 

@@ -78,14 +78,14 @@ public sealed class ClipTextEmbeddings : Module
     {
         if (grads.Wants(TokenWeightName))
         {
-            grads.Add(TokenWeightName, b.EmbeddingBackward(dOut, slots, tokenRowCount));
+            grads.Add(TokenWeightName, b.Training().EmbeddingBackward(dOut, slots, tokenRowCount));
         }
 
         if (grads.Wants(_positionWeightName))
         {
             int batch = slots.Shape[0], length = slots.Shape[1];
             using Tensor positionIds = b.FromInts(Enumerable.Range(0, batch * length).Select(i => i % length).ToArray(), slots.Shape);
-            grads.Add(_positionWeightName, b.EmbeddingBackward(dOut, positionIds, _positions.Shape[0]));
+            grads.Add(_positionWeightName, b.Training().EmbeddingBackward(dOut, positionIds, _positions.Shape[0]));
         }
     }
 }

@@ -79,7 +79,7 @@ public sealed class ClipTextTransformer : Module
     public void Backward(IBackend b, TrainingPass pass, Tensor dPooled, Gradients grads, CancellationToken cancellationToken = default)
     {
         Shape states = pass.LastHiddenState.Shape;
-        using Tensor dFlat = b.EmbeddingBackward(dPooled, pass.PoolingRows, states[0] * states[1]); // the pooled-row gather, scattered back
+        using Tensor dFlat = b.Training().EmbeddingBackward(dPooled, pass.PoolingRows, states[0] * states[1]); // the pooled-row gather, scattered back
         using Tensor dLast = dFlat.Reshape(states.ToArray());
         using Tensor dEncoderOutput = _finalLayerNorm.Backward(b, pass.EncoderOutput, dLast, grads);
         using Tensor dEmbeddings = _encoder.Backward(b, pass.Encoder!, dEncoderOutput, grads, cancellationToken);

@@ -27,7 +27,7 @@ public sealed class LayerNorm : Module
     /// <summary>dx for the forward's input x; dγ, dβ into <paramref name="grads"/> when it wants them.</summary>
     public Tensor Backward(IBackend b, Tensor x, Tensor dy, Gradients grads)
     {
-        LayerNormGradients g = b.LayerNormBackward(x, _weight, dy, _eps);
+        LayerNormGradients g = b.Training().LayerNormBackward(x, _weight, dy, _eps);
         Keep(grads, $"{_path}.weight", g.DGamma);
         Keep(grads, $"{_path}.bias", g.DBeta);
         return g.Dx;

@@ -48,6 +48,7 @@ public sealed class Idefics2ForConditionalGeneration : Module
     public static Idefics2ForConditionalGeneration Load(string folder, IBackend backend, DType dtype, Func<WeightSource, WeightSource>? decorate = null,
         IProgress<LoadProgress>? progress = null, CancellationToken cancellationToken = default, DType? linearWeights = null)
     {
+        _ = backend.Decoding(); // refused now, not at the first token, on a backend without the op group
         Idefics2Config config = Idefics2Config.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "model", null, store =>
         {

@@ -23,5 +23,5 @@ public sealed class GroupNorm : Module
         (_groups, _eps) = (groups, eps);
     }
 
-    public Tensor Forward(IBackend b, Tensor x, bool silu = false, Tensor? add = null) => b.GroupNorm(x, _groups, _weight, _bias, _eps, silu, add);
+    public Tensor Forward(IBackend b, Tensor x, bool silu = false, Tensor? add = null) => b.Diffusion().GroupNorm(x, _groups, _weight, _bias, _eps, silu, add);
 }

@@ -30,8 +30,8 @@ public sealed class MistralAttention : Module
         using Tensor q = Projected(b, _q, x, step, rotate: true);
         using Tensor k = Projected(b, _k, x, step, rotate: true);
         using Tensor v = Projected(b, _v, x, step, rotate: false);
-        b.KvCacheWrite(cacheKeys, k, step.CachePositions); // positions in device memory: a recorded decode step replays anywhere
-        b.KvCacheWrite(cacheValues, v, step.CachePositions);
+        b.Decoding().KvCacheWrite(cacheKeys, k, step.CachePositions); // positions in device memory: a recorded decode step replays anywhere
+        b.Decoding().KvCacheWrite(cacheValues, v, step.CachePositions);
         var options = new AttentionOptions(_config.NumAttentionHeads, _config.NumKeyValueHeads, d)
         {
             Causal = true, KeyLengths = step.KeyLengths, Bias = step.WindowBias,
@@ -50,7 +50,7 @@ public sealed class MistralAttention : Module
 
         using (y)
         {
-            return b.Rotary(y, step.Positions, _config.HeadDim, _config.RopeTheta);
+            return b.Decoding().Rotary(y, step.Positions, _config.HeadDim, _config.RopeTheta);
         }
     }
 

@@ -60,6 +60,7 @@ public sealed class UNet2DConditionModel : Module
     /// <param name="linearWeights">The format the linear layers' weights are kept in (null: <paramref name="dtype"/>).</param>
     public static UNet2DConditionModel Load(string folder, IBackend backend, DType dtype, string? variant = null, DType? linearWeights = null)
     {
+        _ = backend.Diffusion(); // refused now, not at the first step, on a backend without the op group
         UNet2DConditionConfig config = UNet2DConditionConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
             store =>
@@ -108,7 +109,7 @@ public sealed class UNet2DConditionModel : Module
 
     private Tensor TimeEmbedding(IBackend b, Tensor timesteps, AddedConditions? added)
     {
-        using Tensor projected = Cast(b, b.TimestepEmbedding(timesteps,
+        using Tensor projected = Cast(b, b.Diffusion().TimestepEmbedding(timesteps,
             new TimestepEmbeddingOptions(_config.BlockOutChannels[0], _config.FlipSinToCos, _config.FreqShift)));
         Tensor emb = _timeEmbedding.Forward(b, projected);
         if (_addEmbedding is not null)
@@ -130,7 +131,7 @@ public sealed class UNet2DConditionModel : Module
         int batch = added.TimeIds.Shape[0];
         int ids = added.TimeIds.Shape[1];
         using Tensor flatIds = added.TimeIds.Reshape(batch * ids);
-        using Tensor idEmbeds = Cast(b, b.TimestepEmbedding(flatIds,
+        using Tensor idEmbeds = Cast(b, b.Diffusion().TimestepEmbedding(flatIds,
             new TimestepEmbeddingOptions(_config.AdditionTimeEmbedDim!.Value, _config.FlipSinToCos, _config.FreqShift)));
         using Tensor perSample = idEmbeds.Reshape(batch, ids * _config.AdditionTimeEmbedDim!.Value);
         using Tensor joined = b.Concat([added.TextEmbeds, perSample], axis: 1);

@@ -45,6 +45,7 @@ public sealed class AutoencoderKL : Module
     /// </summary>
     public static AutoencoderKL Load(string folder, IBackend backend, DType dtype, string? variant = null)
     {
+        _ = backend.Diffusion(); // refused now, not at the first step, on a backend without the op group
         AutoencoderKLConfig config = AutoencoderKLConfig.Load(Path.Combine(folder, "config.json"));
         return CheckpointFiles.Build(folder, "diffusion_pytorch_model", variant,
             store => new AutoencoderKL(new CheckpointWeights(store, backend, config.ForceUpcast ? DType.F32 : dtype).Root, config));

@@ -28,6 +28,7 @@ public sealed class AestheticTrainer : IDisposable
 
     private readonly ClipTextModel _clip;
     private readonly IBackend _b;
+    private readonly ITrainingOps _training;
     private readonly int[] _ids;
     private readonly float[] _image;
     private readonly double _learningRate;
@@ -62,6 +63,7 @@ public sealed class AestheticTrainer : IDisposable
         }
 
         (_clip, _b, _ids, _learningRate, _cancellationToken) = (clip, clip.Backend, ids, learningRate, cancellationToken);
+        _training = _b.Training(); // refused before any work on a backend without the op group
         _image = normalizeTarget ? Normalized(aestheticEmbedding) : aestheticEmbedding.ToArray();
         LossScale = clip.TextModel.Embeddings.TokenTable.DType == DType.F16 ? InitialLossScale : 1f;
         ParameterSet parameters = clip.Parameters;
@@ -127,7 +129,7 @@ public sealed class AestheticTrainer : IDisposable
             // loss = −t̂·î: d loss / d t̂ = −î, then through the normalisation, text_projection (frozen) and the text model.
             float scale = LossScale;
             using Tensor dNormalized = _b.FromFloats(_image.Select(v => -v * scale).ToArray(), _textEmbeds!.Shape, _textEmbeds.DType);
-            using Tensor dEmbeds = _b.L2NormalizeBackward(_textEmbeds, dNormalized);
+            using Tensor dEmbeds = _training.L2NormalizeBackward(_textEmbeds, dNormalized);
             using Tensor dPooled = _clip.TextProjection!.Backward(_b, _pass!.Pooled, dEmbeds, grads)!;
             _clip.TextModel.Backward(_b, _pass, dPooled, grads, _cancellationToken);
         }
@@ -160,14 +162,14 @@ public sealed class AestheticTrainer : IDisposable
         {
             if (LossScale == 1f)
             {
-                _b.AdamUpdate(master, m, v, grads[name], live, adam);
+                _training.AdamUpdate(master, m, v, grads[name], live, adam);
                 continue;
             }
 
             using (Tensor wide = _b.Cast(grads[name], DType.F32))
             using (Tensor unscaled = _b.Scale(wide, 1f / LossScale)) // a power of two: exact
             {
-                _b.AdamUpdate(master, m, v, unscaled, null, adam);
+                _training.AdamUpdate(master, m, v, unscaled, null, adam);
             }
 
             using Tensor rounded = _b.Cast(master, live.DType);

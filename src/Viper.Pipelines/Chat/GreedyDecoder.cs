@@ -109,11 +109,11 @@ internal sealed class GreedyDecoder : IDisposable
         IBackend b = _model.Backend;
         using Tensor? widened = logits.DType == DType.F32 ? null : b.Cast(logits, DType.F32);
         Tensor scores = widened ?? logits;
-        using Tensor? penalized = Penalty == 1f ? null : b.RepetitionPenalty(scores, _sequence.Reshape(1, _sequence.Shape[1]), Penalty);
+        using Tensor? penalized = Penalty == 1f ? null : b.Decoding().RepetitionPenalty(scores, _sequence.Reshape(1, _sequence.Shape[1]), Penalty);
         scores = penalized ?? scores;
-        Tensor id = b.Argmax(scores);
-        Tensor gap = b.TopGap(scores);
-        b.KvCacheWrite(_sequence, id.Reshape(1, 1, 1), _writeAt);
+        Tensor id = b.Decoding().Argmax(scores);
+        Tensor gap = b.Decoding().TopGap(scores);
+        b.Decoding().KvCacheWrite(_sequence, id.Reshape(1, 1, 1), _writeAt);
         b.CopyInto(id.Reshape(1, 1), _id);
         return (id, gap);
     }

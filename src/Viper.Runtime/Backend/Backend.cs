@@ -14,7 +14,7 @@ namespace Viper.Runtime;
 /// finalizer and free or re-lend the memory the native code is reading.
 /// </para>
 /// </summary>
-public abstract partial class Backend : IBackend
+public abstract partial class Backend : IBackend, IDecodingOps, IDiffusionOps, ITrainingOps
 {
     public abstract string Name { get; }
 

@@ -26,7 +26,7 @@ public class CudaBackendGraphTests
         // The disposed intermediates lend their memory to later tensors of the recording; the GEMM is a node too.
         using DeviceGraph graph = cuda.Capture(() =>
         {
-            using Tensor normed = cuda.GroupNorm(x, 8, g, b, 1e-5f, silu: true);
+            using Tensor normed = cuda.Diffusion().GroupNorm(x, 8, g, b, 1e-5f, silu: true);
             using Tensor shifted = cuda.Add(normed, t);
             using Tensor halved = cuda.Scale(shifted, 0.5f);
             output = cuda.Linear(halved, wt, null);
@@ -37,7 +37,7 @@ public class CudaBackendGraphTests
             float[] input = KernelOpTests.Random(new Random(step), shape);
             cuda.CopyFromHost(x, HostTensors.EncodeFloats(input, DType.F32));
             graph.Replay();
-            Tensor expected = cpu.Linear(cpu.Scale(cpu.Add(cpu.GroupNorm(cpu.FromFloats(input, shape), 8, cpu.FromFloats(gamma, new Shape(32)),
+            Tensor expected = cpu.Linear(cpu.Scale(cpu.Add(cpu.Diffusion().GroupNorm(cpu.FromFloats(input, shape), 8, cpu.FromFloats(gamma, new Shape(32)),
                 cpu.FromFloats(beta, new Shape(32)), 1e-5f, silu: true), cpu.FromFloats(bias, new Shape(32))), 0.5f), cpu.FromFloats(weight, new Shape(16, 32)), null);
             Tolerance.CloseF32(expected.ToFloats(), output!.ToFloats(), $"replay {step}");
         }
@@ -69,13 +69,13 @@ public class DeviceValueCheckTests
             using Tensor attended = cuda.Attention(x, x, x, attention);
             using Tensor logits = attended.Reshape(4, 16);
             using Tensor rows = ids.Reshape(4, 1);
-            penalised = cuda.RepetitionPenalty(logits, rows, 1.3f);
+            penalised = cuda.Decoding().RepetitionPenalty(logits, rows, 1.3f);
         });
 
         graph.Replay();
         using Tensor xc = cpu.Embedding(cpu.FromFloats(table, new Shape(12, 16)), cpu.FromInts([3, 7, 0, 11], new Shape(1, 4)));
         using Tensor ac = cpu.Attention(xc, xc, xc, attention with { KeyLengths = cpu.FromInts([3], new Shape(1)) });
-        using Tensor expected = cpu.RepetitionPenalty(ac.Reshape(4, 16), cpu.FromInts([3, 7, 0, 11], new Shape(4, 1)), 1.3f);
+        using Tensor expected = cpu.Decoding().RepetitionPenalty(ac.Reshape(4, 16), cpu.FromInts([3, 7, 0, 11], new Shape(4, 1)), 1.3f);
         Tolerance.CloseF32(expected.ToFloats(), penalised!.ToFloats(), "replayed embedding → attention → penalty");
 
         foreach ((Tensor planted, int[] values, string message) in new[]

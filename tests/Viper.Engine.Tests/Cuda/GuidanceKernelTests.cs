@@ -85,9 +85,9 @@ public class GuidanceKernelTests
         Tensor x = b.Allocate(new Shape(8), DType.F32), x16 = b.Allocate(new Shape(8), DType.F16);
         var ok = new GuidanceStep(5f, 0.85f, 0.85f, SchedulerUpdate.Euler(1, 0.5));
         Assert.Contains("β₊ must be finite", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            b.GuidanceStep(e, e, e, e, x, null, ok with { BetaPositive = float.NaN })).Message);
-        Assert.Contains("eps_vp+ is [9] F16", Assert.Throws<ArgumentException>(() => b.GuidanceStep(e, e, other, e, x, null, ok)).Message);
-        Assert.Contains("latents must be f32", Assert.Throws<ArgumentException>(() => b.GuidanceStep(e, e, e, e, x16, null, ok)).Message);
+            b.Diffusion().GuidanceStep(e, e, e, e, x, null, ok with { BetaPositive = float.NaN })).Message);
+        Assert.Contains("eps_vp+ is [9] F16", Assert.Throws<ArgumentException>(() => b.Diffusion().GuidanceStep(e, e, other, e, x, null, ok)).Message);
+        Assert.Contains("latents must be f32", Assert.Throws<ArgumentException>(() => b.Diffusion().GuidanceStep(e, e, e, e, x16, null, ok)).Message);
     }
 
     [Fact]
@@ -118,7 +118,7 @@ public class GuidanceKernelTests
         noise = withNoise ? KernelOpTests.Random(rng, shape) : null;
         Tensor x = backend.FromFloats(latents, shape);
         Tensor? z = noise is null ? null : backend.FromFloats(noise, shape);
-        backend.GuidanceStep(tensors[0], tensors[1], tensors[2], tensors[3], x, z, step);
+        backend.Diffusion().GuidanceStep(tensors[0], tensors[1], tensors[2], tensors[3], x, z, step);
         result = x.ToFloats();
     }
 }

@@ -60,8 +60,8 @@ public class MistralTextTests
             int chosen;
             using (next)
             using (Tensor ids = b.FromInts([.. sequence], new Shape(1, sequence.Count)))
-            using (Tensor penalised = b.RepetitionPenalty(next, ids, penalty))
-            using (Tensor best = b.Argmax(penalised))
+            using (Tensor penalised = b.Decoding().RepetitionPenalty(next, ids, penalty))
+            using (Tensor best = b.Decoding().Argmax(penalised))
             {
                 chosen = best.ToInts()[0];
             }

@@ -32,7 +32,7 @@ public class AttentionTests
         FixtureRunner.Check(backend, fixture, "kv_cache_append", (b, f) =>
         {
             Tensor cache = f.Load(b, "cache");
-            b.KvCacheWrite(cache, f.Load(b, "values"), f.Load(b, "positions"));
+            b.Decoding().KvCacheWrite(cache, f.Load(b, "values"), f.Load(b, "positions"));
             return cache;
         }, atol: 0, rtol: 0);
 
@@ -67,7 +67,7 @@ public class AttentionTests
         using Tensor positions = b.FromInts([1, 5], new Shape(2));
         var e = Assert.Throws<TensorValueException>(() =>
         {
-            b.KvCacheWrite(cache, values, positions);
+            b.Decoding().KvCacheWrite(cache, values, positions);
             cache.ToFloats();
         });
         Assert.Equal("kv_cache_write: position 5 outside [0, 4] (the cache would overflow)", e.Message);
@@ -101,6 +101,6 @@ public class AttentionTests
         var zeroLength = new AttentionOptions(3, 3, 8) { KeyLengths = b.FromInts([0], new Shape(1)) };
         Assert.Contains("key length 0", Assert.Throws<TensorValueException>(() => b.Attention(q, q, q, zeroLength).ToFloats()).Message);
         Tensor cache = b.Allocate(new Shape(1, 3, 24), DType.F32);
-        Assert.Contains("do not match cache", Assert.Throws<ArgumentException>(() => b.KvCacheWrite(cache, q, b.FromInts([0], new Shape(1)))).Message);
+        Assert.Contains("do not match cache", Assert.Throws<ArgumentException>(() => b.Decoding().KvCacheWrite(cache, q, b.FromInts([0], new Shape(1)))).Message);
     }
 }

@@ -38,14 +38,14 @@ public class CastAndReductionTests
     {
         using IBackend b = TestBackends.Create(backend);
         using var f = new OpFixture("argmax_f32", "reductions");
-        Assert.Equal(f.Raw("expected"), b.Argmax(f.Load(b, "x")).ToBytes());
+        Assert.Equal(f.Raw("expected"), b.Decoding().Argmax(f.Load(b, "x")).ToBytes());
     }
 
     /// <summary>Fixtures: make_op_fixtures.py::top_gap (torch.topk(2) differences; a tied top, huge negatives, 2-wide rows).</summary>
     [Theory]
     [MemberData(nameof(TestBackends.With), "top_gap_f32, top_gap_narrow_f32, top_gap_f16, top_gap_bf16", MemberType = typeof(TestBackends))]
     public void TopGap(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "top_gap", (b, f) => b.TopGap(f.Load(b, "x")));
+        FixtureRunner.Check(backend, fixture, "top_gap", (b, f) => b.Decoding().TopGap(f.Load(b, "x")));
 
     [Theory]
     [MemberData(nameof(TestBackends.With), "sum_leading_2_f32, sum_leading_1_f32, sum_leading_2_f16, sum_leading_2_bf16", MemberType = typeof(TestBackends))]
@@ -65,7 +65,7 @@ public class CastAndReductionTests
     [Theory]
     [MemberData(nameof(TestBackends.With), "repetition_penalty_f32", MemberType = typeof(TestBackends))]
     public void RepetitionPenalty(string backend, string fixture) =>
-        FixtureRunner.Check(backend, fixture, "logits", (b, f) => b.RepetitionPenalty(f.Load(b, "logits"), f.Load(b, "ids"), f.Param("penalty").GetSingle()),
+        FixtureRunner.Check(backend, fixture, "logits", (b, f) => b.Decoding().RepetitionPenalty(f.Load(b, "logits"), f.Load(b, "ids"), f.Param("penalty").GetSingle()),
             atol: 0, rtol: 0);
 
     [Theory]
@@ -74,7 +74,7 @@ public class CastAndReductionTests
     {
         using IBackend b = TestBackends.Create(backend);
         Tensor logits = b.Allocate(new Shape(1, 10), DType.F32);
-        Assert.Contains("id 10 outside", Assert.Throws<TensorValueException>(() => b.RepetitionPenalty(logits, b.FromInts([1, 10], new Shape(1, 2)), 1.2f).ToFloats()).Message);
-        Assert.Contains("positive finite", Assert.Throws<ArgumentOutOfRangeException>(() => b.RepetitionPenalty(logits, b.FromInts([1], new Shape(1, 1)), 0f)).Message);
+        Assert.Contains("id 10 outside", Assert.Throws<TensorValueException>(() => b.Decoding().RepetitionPenalty(logits, b.FromInts([1, 10], new Shape(1, 2)), 1.2f).ToFloats()).Message);
+        Assert.Contains("positive finite", Assert.Throws<ArgumentOutOfRangeException>(() => b.Decoding().RepetitionPenalty(logits, b.FromInts([1], new Shape(1, 1)), 0f)).Message);
     }
 }

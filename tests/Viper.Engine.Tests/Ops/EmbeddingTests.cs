@@ -17,7 +17,7 @@ public class EmbeddingTests
     [MemberData(nameof(TestBackends.With), "timestep_embedding_sd_f32, timestep_embedding_default_f32, timestep_embedding_odd_f32", MemberType = typeof(TestBackends))]
     public void TimestepEmbedding(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "embeddings", (b, f) =>
-            b.TimestepEmbedding(f.Load(b, "timesteps"), new TimestepEmbeddingOptions(
+            b.Diffusion().TimestepEmbedding(f.Load(b, "timesteps"), new TimestepEmbeddingOptions(
                 f.Param("dim").GetInt32(), f.Param("flip_sin_to_cos").GetBoolean(), f.Param("downscale_freq_shift").GetSingle())),
             atol: 2e-4f, rtol: 0);
 
@@ -25,7 +25,7 @@ public class EmbeddingTests
     [MemberData(nameof(TestBackends.With), "rotary_f32, rotary_rows_f32", MemberType = typeof(TestBackends))]
     public void Rotary(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "embeddings", (b, f) =>
-            b.Rotary(f.Load(b, "x"), f.Load(b, "positions"), f.Param("head_dim").GetInt32(), f.Param("theta").GetSingle()));
+            b.Decoding().Rotary(f.Load(b, "x"), f.Load(b, "positions"), f.Param("head_dim").GetInt32(), f.Param("theta").GetSingle()));
 
     [Theory]
     [MemberData(nameof(TestBackends.Names), MemberType = typeof(TestBackends))]

@@ -35,7 +35,7 @@ public class GradientFiniteDifferenceTests
         }
 
         using var b = new CpuBackend(1);
-        using LayerNormGradients grads = b.LayerNormBackward(T(b, x, rows, c), T(b, gamma, c), T(b, dy, rows, c), 1e-5f);
+        using LayerNormGradients grads = b.Training().LayerNormBackward(T(b, x, rows, c), T(b, gamma, c), T(b, dy, rows, c), 1e-5f);
         Check(grads.Dx, x, v => Loss(v, gamma, beta), "dx");
         Check(grads.DGamma, gamma, v => Loss(x, v, beta), "dgamma");
         Check(grads.DBeta, beta, v => Loss(x, gamma, v), "dbeta");
@@ -73,7 +73,7 @@ public class GradientFiniteDifferenceTests
 
         using var b = new CpuBackend(1);
         var options = new AttentionOptions(hq, hkv, d) { Causal = causal };
-        using AttentionGradients g = b.AttentionBackward(T(b, q, batch, tq, hq * d), T(b, k, batch, tk, hkv * d), T(b, v, batch, tk, hkv * d),
+        using AttentionGradients g = b.Training().AttentionBackward(T(b, q, batch, tq, hq * d), T(b, k, batch, tk, hkv * d), T(b, v, batch, tk, hkv * d),
             T(b, dy, batch, tq, hq * d), options);
         Check(g.Dq, q, z => Loss(z, k, v), "dq");
         Check(g.Dk, k, z => Loss(q, z, v), "dk");
@@ -96,7 +96,7 @@ public class GradientFiniteDifferenceTests
         };
         double[] x = Random(40, 9, 3), dy = Random(40, 10);
         using var b = new CpuBackend(1);
-        using Tensor dx = b.ActivationBackward(T(b, x, 40), T(b, dy, 40), activation);
+        using Tensor dx = b.Training().ActivationBackward(T(b, x, 40), T(b, dy, 40), activation);
         Check(dx, x, v => v.Select((z, i) => f(z) * dy[i]).Sum(), activation.ToString());
     }
 
@@ -117,7 +117,7 @@ public class GradientFiniteDifferenceTests
         }
 
         using var b = new CpuBackend(1);
-        using Tensor dx = b.L2NormalizeBackward(T(b, x, 2, 6), T(b, dy, 2, 6));
+        using Tensor dx = b.Training().L2NormalizeBackward(T(b, x, 2, 6), T(b, dy, 2, 6));
         Check(dx, x, Loss, "dx");
     }
 
@@ -128,7 +128,7 @@ public class GradientFiniteDifferenceTests
         double[] table = Random(5 * 3, 13), dy = Random(5 * 3, 14);
         double Loss(double[] t) => Enumerable.Range(0, ids.Length * 3).Sum(i => t[(ids[i / 3] * 3) + (i % 3)] * dy[i]);
         using var b = new CpuBackend(1);
-        using Tensor dt = b.EmbeddingBackward(T(b, dy, 5, 3), b.FromInts(ids, new Shape(5)), 5);
+        using Tensor dt = b.Training().EmbeddingBackward(T(b, dy, 5, 3), b.FromInts(ids, new Shape(5)), 5);
         Check(dt, table, Loss, "dtable");
     }
 

@@ -14,13 +14,13 @@ public class GradientOpTests
     [Theory]
     [MemberData(nameof(TestBackends.With), "embedding_backward_f32, embedding_backward_f16, embedding_backward_bf16", MemberType = typeof(TestBackends))]
     public void EmbeddingBackward(string backend, string fixture) =>
-        CheckGradients(backend, fixture, (b, f) => new() { ["table"] = b.EmbeddingBackward(f.Load(b, "dy"), f.Load(b, "ids"), f.Param("rows").GetInt32()) });
+        CheckGradients(backend, fixture, (b, f) => new() { ["table"] = b.Training().EmbeddingBackward(f.Load(b, "dy"), f.Load(b, "ids"), f.Param("rows").GetInt32()) });
 
     [Theory]
     [MemberData(nameof(TestBackends.With), "layer_norm_backward_f32, layer_norm_backward_f16, layer_norm_backward_bf16", MemberType = typeof(TestBackends))]
     public void LayerNormBackward(string backend, string fixture) => CheckGradients(backend, fixture, (b, f) =>
     {
-        LayerNormGradients g = b.LayerNormBackward(f.Load(b, "x"), f.Load(b, "gamma"), f.Load(b, "dy"), f.Param("eps").GetSingle());
+        LayerNormGradients g = b.Training().LayerNormBackward(f.Load(b, "x"), f.Load(b, "gamma"), f.Load(b, "dy"), f.Param("eps").GetSingle());
         return new() { ["x"] = g.Dx, ["gamma"] = g.DGamma, ["beta"] = g.DBeta };
     });
 
@@ -34,7 +34,7 @@ public class GradientOpTests
         {
             Causal = f.Param("causal").GetBoolean(),
         };
-        AttentionGradients g = b.AttentionBackward(f.Load(b, "q"), f.Load(b, "k"), f.Load(b, "v"), f.Load(b, "dy"), options);
+        AttentionGradients g = b.Training().AttentionBackward(f.Load(b, "q"), f.Load(b, "k"), f.Load(b, "v"), f.Load(b, "dy"), options);
         return new() { ["q"] = g.Dq, ["k"] = g.Dk, ["v"] = g.Dv };
     });
 
@@ -51,13 +51,13 @@ public class GradientOpTests
             "gelu_tanh" => Activation.GeluTanh,
             _ => Activation.QuickGelu,
         };
-        return new() { ["x"] = b.ActivationBackward(f.Load(b, "x"), f.Load(b, "dy"), activation) };
+        return new() { ["x"] = b.Training().ActivationBackward(f.Load(b, "x"), f.Load(b, "dy"), activation) };
     });
 
     [Theory]
     [MemberData(nameof(TestBackends.With), "l2_normalize_backward_f32", MemberType = typeof(TestBackends))]
     public void L2NormalizeBackward(string backend, string fixture) =>
-        CheckGradients(backend, fixture, (b, f) => new() { ["x"] = b.L2NormalizeBackward(f.Load(b, "x"), f.Load(b, "dy"), f.Param("eps").GetSingle()) });
+        CheckGradients(backend, fixture, (b, f) => new() { ["x"] = b.Training().L2NormalizeBackward(f.Load(b, "x"), f.Load(b, "dy"), f.Param("eps").GetSingle()) });
 
     /// <summary>
     /// Three steps against torch.optim on its CPU (steps of lr·1, lr·1e-3 and lr·10-sized gradients, entries with zero gradient,
@@ -79,7 +79,7 @@ public class GradientOpTests
         for (int step = 1; step <= 3; step++)
         {
             using Tensor g = b.FromFloats(grads.AsSpan((step - 1) * n, n), master.Shape);
-            b.AdamUpdate(master, m, v, g, param, Step(f, step));
+            b.Training().AdamUpdate(master, m, v, g, param, Step(f, step));
             float[] after = master.ToFloats();
             Tolerance.Close(expected.AsSpan((step - 1) * n, n), after, 0, 1.2e-7f * step, $"{fixture} step {step} on {backend}");
             Assert.Equal(after, param.ToFloats());
@@ -110,7 +110,7 @@ public class GradientOpTests
             for (int step = 1; step <= 3; step++)
             {
                 using Tensor g = b.FromFloats(f.Floats("grads").AsSpan((step - 1) * n, n), master.Shape, DType.F16);
-                b.AdamUpdate(master, m, v, g, half, Step(f, step));
+                b.Training().AdamUpdate(master, m, v, g, half, Step(f, step));
             }
 
             results[i] = master.ToFloats();
@@ -128,18 +128,18 @@ public class GradientOpTests
     {
         using IBackend b = TestBackends.Create(backend);
         using Tensor x = b.Allocate(new Shape(2, 8), DType.F32), gamma = b.Allocate(new Shape(8), DType.F32), wrong = b.Allocate(new Shape(2, 7), DType.F32);
-        Assert.Contains("dy", Assert.Throws<ArgumentException>(() => b.LayerNormBackward(x, gamma, wrong, 1e-5f)).Message);
-        Assert.Contains("dy", Assert.Throws<ArgumentException>(() => b.ActivationBackward(x, wrong, Activation.Gelu)).Message);
-        Assert.Contains("rows > 0", Assert.Throws<ArgumentException>(() => b.EmbeddingBackward(x, b.FromInts([0, 1], new Shape(2)), 0)).Message);
-        Assert.Contains("outside", Assert.Throws<TensorValueException>(() => b.EmbeddingBackward(x, b.FromInts([0, 5], new Shape(2)), 3).ToFloats()).Message);
+        Assert.Contains("dy", Assert.Throws<ArgumentException>(() => b.Training().LayerNormBackward(x, gamma, wrong, 1e-5f)).Message);
+        Assert.Contains("dy", Assert.Throws<ArgumentException>(() => b.Training().ActivationBackward(x, wrong, Activation.Gelu)).Message);
+        Assert.Contains("rows > 0", Assert.Throws<ArgumentException>(() => b.Training().EmbeddingBackward(x, b.FromInts([0, 1], new Shape(2)), 0)).Message);
+        Assert.Contains("outside", Assert.Throws<TensorValueException>(() => b.Training().EmbeddingBackward(x, b.FromInts([0, 5], new Shape(2)), 3).ToFloats()).Message);
         var causal = new AttentionOptions(2, 2, 4) { Causal = true, KeyMask = b.FromInts([1, 1], new Shape(1, 2)) };
         using Tensor q = b.Allocate(new Shape(1, 2, 8), DType.F32);
-        Assert.Throws<NotSupportedException>(() => b.AttentionBackward(q, q, q, q, causal));
+        Assert.Throws<NotSupportedException>(() => b.Training().AttentionBackward(q, q, q, q, causal));
         using Tensor half = b.Allocate(new Shape(2, 8), DType.F16);
-        Assert.Contains("master must be f32", Assert.Throws<ArgumentException>(() => b.AdamUpdate(half, x, x, x, null, new AdamStep(1e-3, 1))).Message);
-        Assert.Contains("dtypes differ", Assert.Throws<ArgumentException>(() => b.AdamUpdate(x, x, x, x, half, new AdamStep(1e-3, 1))).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => b.AdamUpdate(x, x, x, x, null, new AdamStep(1e-3, 0)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => b.AdamUpdate(x, x, x, x, null, new AdamStep(1e-3, 1, Beta1: 1)));
+        Assert.Contains("master must be f32", Assert.Throws<ArgumentException>(() => b.Training().AdamUpdate(half, x, x, x, null, new AdamStep(1e-3, 1))).Message);
+        Assert.Contains("dtypes differ", Assert.Throws<ArgumentException>(() => b.Training().AdamUpdate(x, x, x, x, half, new AdamStep(1e-3, 1))).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Training().AdamUpdate(x, x, x, x, null, new AdamStep(1e-3, 0)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.Training().AdamUpdate(x, x, x, x, null, new AdamStep(1e-3, 1, Beta1: 1)));
     }
 
     private static AdamStep Step(OpFixture f, int step) => new(f.Param("lr").GetDouble(), step, f.Param("beta1").GetDouble(), f.Param("beta2").GetDouble(),

@@ -13,7 +13,7 @@ public class NormTests
         MemberType = typeof(TestBackends))]
     public void GroupNorm(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "group_norm", (b, f) =>
-            b.GroupNorm(f.Load(b, "x"), f.Param("groups").GetInt32(), f.Load(b, "gamma"), f.Load(b, "beta"),
+            b.Diffusion().GroupNorm(f.Load(b, "x"), f.Param("groups").GetInt32(), f.Load(b, "gamma"), f.Load(b, "beta"),
                 f.Param("eps").GetSingle(), f.Param("silu").GetBoolean()));
 
     [Theory]
@@ -22,7 +22,7 @@ public class NormTests
         MemberType = typeof(TestBackends))]
     public void GroupNormOfSum(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "group_norm_add", (b, f) =>
-            b.GroupNorm(f.Load(b, "x"), f.Param("groups").GetInt32(), f.Load(b, "gamma"), f.Load(b, "beta"),
+            b.Diffusion().GroupNorm(f.Load(b, "x"), f.Param("groups").GetInt32(), f.Load(b, "gamma"), f.Load(b, "beta"),
                 f.Param("eps").GetSingle(), f.Param("silu").GetBoolean(), f.Load(b, "add")));
 
     /// <summary>
@@ -39,7 +39,7 @@ public class NormTests
         float[] Run(int threads)
         {
             using var cpu = new CpuBackend(threads);
-            return cpu.GroupNorm(cpu.FromFloats(x, new Shape(1, h, w, c)), groups, cpu.FromFloats(gamma, new Shape(c)),
+            return cpu.Diffusion().GroupNorm(cpu.FromFloats(x, new Shape(1, h, w, c)), groups, cpu.FromFloats(gamma, new Shape(c)),
                 cpu.FromFloats(beta, new Shape(c)), 1e-6f, silu: true).ToFloats();
         }
 
@@ -86,7 +86,7 @@ public class NormTests
     public void GroupNormRejectsMisshapedAdd(string backend)
     {
         using IBackend b = TestBackends.Create(backend);
-        var e = Assert.Throws<ArgumentException>(() => b.GroupNorm(b.Allocate(new Shape(2, 2, 2, 32), DType.F32), 8,
+        var e = Assert.Throws<ArgumentException>(() => b.Diffusion().GroupNorm(b.Allocate(new Shape(2, 2, 2, 32), DType.F32), 8,
             b.Allocate(new Shape(32), DType.F32), b.Allocate(new Shape(32), DType.F32), 1e-5f, add: b.Allocate(new Shape(1, 32), DType.F32)));
         Assert.Contains("add must be", e.Message);
     }
@@ -108,7 +108,7 @@ public class NormTests
     public void GroupNormRejectsIndivisibleChannels(string backend)
     {
         using IBackend b = TestBackends.Create(backend);
-        var e = Assert.Throws<ArgumentException>(() => b.GroupNorm(b.Allocate(new Shape(1, 2, 2, 30), DType.F32), 32,
+        var e = Assert.Throws<ArgumentException>(() => b.Diffusion().GroupNorm(b.Allocate(new Shape(1, 2, 2, 30), DType.F32), 32,
             b.Allocate(new Shape(30), DType.F32), b.Allocate(new Shape(30), DType.F32), 1e-5f));
         Assert.Contains("not divisible", e.Message);
     }

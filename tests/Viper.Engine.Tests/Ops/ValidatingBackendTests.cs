@@ -27,7 +27,7 @@ public class ValidatingBackendTests
     [Fact]
     public void TheBaseOwnsEveryOpEntryPoint()
     {
-        foreach (MethodInfo op in typeof(IBackend).GetMethods())
+        foreach (MethodInfo op in OpSurface.Methods)
         {
             MethodInfo entry = typeof(Backend).GetMethod(op.Name, op.GetParameters().Select(p => p.ParameterType).ToArray())!;
             bool validatedHere = !entry.IsAbstract && (!entry.IsVirtual || entry.IsFinal); // an interface implementation is "virtual final"
@@ -67,12 +67,12 @@ public class ValidatingBackendTests
         ["Linear"] = (b, f) => b.Linear(f, Square(b), null),
         ["MatMul"] = (b, f) => b.MatMul(Cube(b), f),
         ["Conv2d"] = (b, f) => b.Conv2d(b.Allocate(new Shape(1, 4, 4, 1), DType.F32), f.Reshape(4, 2, 2, 1), null, new Conv2dOptions(1, default)),
-        ["GroupNorm"] = (b, f) => b.GroupNorm(f, 2, Row(b), Row(b), 1e-5f),
+        ["GroupNorm"] = (b, f) => b.Diffusion().GroupNorm(f, 2, Row(b), Row(b), 1e-5f),
         ["LayerNorm"] = (b, f) => b.LayerNorm(Cube(b), f.Reshape(16).Slice(0, 4), null, 1e-5f),
         ["RmsNorm"] = (b, f) => b.RmsNorm(f, Row(b), 1e-6f),
         ["Attention"] = (b, f) => b.Attention(Cube(b), f, Cube(b), new AttentionOptions(1, 1, 4)),
         ["AttentionMask"] = (b, f) => b.Attention(Cube(b), Cube(b), Cube(b), new AttentionOptions(1, 1, 4) { Bias = f.Reshape(1, 1, 4, 4) }),
-        ["KvCacheWrite"] = (b, f) => b.KvCacheWrite(f, Cube(b), b.FromInts([0], new Shape(1))),
+        ["KvCacheWrite"] = (b, f) => b.Decoding().KvCacheWrite(f, Cube(b), b.FromInts([0], new Shape(1))),
         ["Activate"] = (b, f) => b.Activate(f, Activation.Silu),
         ["Geglu"] = (b, f) => b.Geglu(f),
         ["Swiglu"] = (b, f) => b.Swiglu(Cube(b), f),
@@ -84,18 +84,18 @@ public class ValidatingBackendTests
         ["Narrow"] = (b, f) => b.Narrow(f, 2, 1, 2),
         ["UpsampleNearest2x"] = (b, f) => b.UpsampleNearest2x(f.Reshape(1, 2, 2, 4)),
         ["Embedding"] = (b, f) => b.Embedding(f.Reshape(4, 4), b.FromInts([0], new Shape(1))),
-        ["TimestepEmbedding"] = (b, f) => b.TimestepEmbedding(f.Reshape(16), new TimestepEmbeddingOptions(8, true, 0f)),
-        ["Rotary"] = (b, f) => b.Rotary(f, b.FromInts([0, 1, 2, 3], new Shape(4)), 4, 10000f),
+        ["TimestepEmbedding"] = (b, f) => b.Diffusion().TimestepEmbedding(f.Reshape(16), new TimestepEmbeddingOptions(8, true, 0f)),
+        ["Rotary"] = (b, f) => b.Decoding().Rotary(f, b.FromInts([0, 1, 2, 3], new Shape(4)), 4, 10000f),
         ["Cast"] = (b, f) => b.Cast(f, DType.F16),
-        ["Argmax"] = (b, f) => b.Argmax(f),
-        ["TopGap"] = (b, f) => b.TopGap(f),
-        ["RepetitionPenalty"] = (b, f) => b.RepetitionPenalty(f.Reshape(4, 4), b.FromInts([0, 1, 2, 3], new Shape(4, 1)), 1.2f),
+        ["Argmax"] = (b, f) => b.Decoding().Argmax(f),
+        ["TopGap"] = (b, f) => b.Decoding().TopGap(f),
+        ["RepetitionPenalty"] = (b, f) => b.Decoding().RepetitionPenalty(f.Reshape(4, 4), b.FromInts([0, 1, 2, 3], new Shape(4, 1)), 1.2f),
         ["Mean"] = (b, f) => b.Mean(f),
         ["SumLeading"] = (b, f) => b.SumLeading(f, 1),
         ["L2Normalize"] = (b, f) => b.L2Normalize(f),
         ["CopyInto"] = (b, f) => b.CopyInto(f, Cube(b)),
         ["CopyToHost"] = (b, f) => b.CopyToHost(f, new byte[64]),
-        ["GuidanceStep"] = (b, f) => b.GuidanceStep(Cube(b), Cube(b), Cube(b), Cube(b), f, null, new Viper.Runtime.Guidance.GuidanceStep(7.5f, 0f, 0f, new Viper.Runtime.Guidance.SchedulerUpdate(1f, -0.1f, 0f))),
+        ["GuidanceStep"] = (b, f) => b.Diffusion().GuidanceStep(Cube(b), Cube(b), Cube(b), Cube(b), f, null, new Viper.Runtime.Guidance.GuidanceStep(7.5f, 0f, 0f, new Viper.Runtime.Guidance.SchedulerUpdate(1f, -0.1f, 0f))),
     };
 
     private static Tensor Cube(IBackend b) => b.Allocate(new Shape(1, 4, 4), DType.F32);
