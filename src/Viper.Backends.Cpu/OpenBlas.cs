@@ -7,6 +7,18 @@ namespace Viper.Backends.Cpu;
 /// process-wide thread count, and its results depend on it (the M/N split changes which micro-kernel tile a
 /// row lands in). So every GEMM takes the caller's thread count and runs under one lock that sets it: two
 /// backends with different counts in one process cannot change each other's results mid-call.
+/// <para>
+/// What the lock serializes, and why two CPU backends with disjoint thread budgets still run side by side only in part:
+/// it covers the BLAS GEMMs alone — prefill and training linears, convolutions through im2col, the attention products of
+/// long sequences — not the backend's own kernels (norms, elementwise ops, direct and Winograd convolutions, the
+/// bandwidth-bound decode GEMV, decode attention), which run on each backend's own threads
+/// (<see cref="CpuBackend.Threads"/>) with no shared state. The GEMMs cannot be let go concurrently: the pthread build's
+/// thread count is one global setting (another backend's call would run on this one's count, and round differently), and
+/// its threaded calls share one worker pool that runs one call at a time anyway. Single-threaded calls from several
+/// threads are safe, which is what <see cref="SerialRegion"/> uses within one backend; doing that across backends would
+/// mean every backend splitting each of its GEMMs over single-threaded calls in place of OpenBLAS's own threading, which
+/// is not done.
+/// </para>
 /// </summary>
 internal static unsafe partial class OpenBlas
 {
