@@ -9,9 +9,12 @@ public static class CliRunner
     private static string Dll { get; } = Path.Combine(RepoPaths.Root, "src", "Viper.Cli", "bin",
         new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name, "net10.0", "viper.dll");
 
-    public static CliResult Run(string workingDirectory, params string[] args)
+    public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs `viper ARGS` with <paramref name="environment"/> added to this process's environment.</summary>
+    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using Process process = Start(workingDirectory, args);
+        using Process process = Start(workingDirectory, defaultSigint: false, environment, args);
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
@@ -31,7 +34,10 @@ public static class CliRunner
     /// as a background job of a non-interactive shell inherits SIGINT ignored, the runtime then installs no handler for
     /// it, and a test of Ctrl+C would send a signal the process never sees.
     /// </param>
-    public static Process Start(string workingDirectory, bool defaultSigint, params string[] args)
+    public static Process Start(string workingDirectory, bool defaultSigint, params string[] args) =>
+        Start(workingDirectory, defaultSigint, new Dictionary<string, string>(), args);
+
+    private static Process Start(string workingDirectory, bool defaultSigint, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         if (!File.Exists(Dll))
         {
@@ -43,6 +49,11 @@ public static class CliRunner
         {
             start.ArgumentList.Add("--default-signal=INT");
             start.ArgumentList.Add("dotnet"); // env execs it: the same process id
+        }
+
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
         }
 
         start.ArgumentList.Add(Dll);

@@ -5,12 +5,12 @@ using Viper.Runtime;
 namespace Viper.Engine.Tests.Support;
 
 /// <summary>
-/// The second emulated device tests use (ordinal 1, one host thread, as VIPER_EMU_DEVICES=2 gives on a 2-core machine):
-/// every test opens it the same way, since a device's thread count is fixed by its first launch. Device 0 keeps its default.
+/// The second emulated device tests use (ordinal 1, on the threads VIPER_EMU_DEVICES=2 gives it: half the cores): every
+/// test opens it the same way, since a device's thread count is fixed by its first launch. Device 0 keeps its default.
 /// </summary>
 public static class TwoDevices
 {
-    public const int SecondThreads = 1;
+    public static int SecondThreads { get; } = EmulatedDevices.Parse("2").ThreadsPerDevice!.Value;
 
     /// <summary>Emulated device <paramref name="ordinal"/> (0 or 1) as a backend with a context of its own.</summary>
     public static CudaBackend Backend(int ordinal, long? memoryLimitBytes = null) =>
