@@ -120,7 +120,7 @@ $('extract').onclick = async () => {
       progress: (d) => { status.textContent = d.stage === 'load' ? `loading the extractor… ${percent(d)}` : ''; },
       text: (d) => { $('extract-text').textContent += d.text; status.textContent = `extracting… ${d.tokens} tokens`; },
       result: (d) => { state.likes = d.likes; state.dislikes = d.dislikes; renderChips(); },
-      end: (s) => { status.textContent = s === 'done' ? 'extracted and saved' : s; $('extract').disabled = false; $('extract-cancel').hidden = true; },
+      end: (s) => { status.textContent = s === 'done' ? 'extracted and saved' : s; $('extract').disabled = false; $('extract-cancel').hidden = true; refreshResident(); },
     });
   } catch (e) { showError(e.message); $('extract').disabled = false; $('extract-cancel').hidden = true; }
 };
@@ -213,11 +213,21 @@ $('generate').onclick = async () => {
         $('score-note').textContent = d.scoreNote || `scored against ${d.pairs} liked/disliked pair(s)`;
         loadImages();
       },
-      end: (s) => { status.textContent = s === 'done' ? 'done' : s; $('generate').disabled = false; $('generate-cancel').hidden = true; },
+      end: (s) => { status.textContent = s === 'done' ? 'done' : s; $('generate').disabled = false; $('generate-cancel').hidden = true; refreshResident(); },
     });
   } catch (e) { showError(e.message); $('generate').disabled = false; $('generate-cancel').hidden = true; }
 };
 $('generate-cancel').onclick = () => cancel(state.generateJob);
+
+// What each device holds now (models stay resident while they fit; refreshed after every job).
+const mib = (bytes) => `${(bytes / 1048576).toFixed(0)} MiB`;
+function showResident(status) {
+  $('resident').textContent = status.devices.map((d) =>
+    `${d.device}: ${d.resident.length === 0 ? 'nothing loaded' : d.resident.map((r) => `${r.kind} (${mib(r.weightBytes + r.runBytes)})`).join(', ')}`).join(' · ');
+}
+async function refreshResident() {
+  try { showResident(await api('/api/status')); } catch (e) { showError(e.message); }
+}
 
 // Start: models, images, saved preferences.
 (async () => {
@@ -225,6 +235,7 @@ $('generate-cancel').onclick = () => cancel(state.generateJob);
     const status = await api('/api/status');
     state.recommended = status.recommendedComments;
     $('models').textContent = `generator: ${status.generator ?? 'none'} · extractor: ${status.extractor ?? 'none'} · metric: ${status.metric ?? 'none'}`;
+    showResident(status);
     if (status.defaultSize) { $('width').value = status.defaultSize; $('height').value = status.defaultSize; $('width').step = status.sizeMultiple; $('height').step = status.sizeMultiple; }
     for (const [field, range] of Object.entries(status.limits)) {
       for (const input of field === 'size' ? ['width', 'height'] : [field]) { $(input).min = range.min; $(input).max = range.max; }

@@ -95,6 +95,8 @@ public sealed class StudioBrowserTests(StudioModels models, ITestOutputHelper ou
             browser.FindElement(By.Id("generate")).Click();
             string[] scores = Until<string[]>(() => browser.FindElements(By.CssSelector(".results .score")).Select(s => s.Text).ToArray() is [{ Length: > 0 } a, { Length: > 0 } b] ? [a, b] : null);
             Assert.All(scores, s => Assert.Matches(@"^score 0\.\d{3}$", s));
+            // What the device holds after the job: the metric, loaded last (a model not yet measured loads alone).
+            Until<string>(() => browser.FindElement(By.Id("resident")).Text is var held && System.Text.RegularExpressions.Regex.IsMatch(held, @"^cpu: metric \(\d+ MiB\)$") ? "" : null);
             foreach (string side in new[] { "result-personalized", "result-plain" })
             {
                 IWebElement image = browser.FindElement(By.CssSelector($"#{side} img"));
