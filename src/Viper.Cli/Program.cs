@@ -6,6 +6,7 @@ using Viper.Cli.Terminal;
 var root = new RootCommand("Viper.Engine: personalized text-to-image inference (ViPer) on CUDA, with a CPU reference backend. " + ExitCodes.Help);
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(SelfCheckCommand.Create());
+root.Subcommands.Add(DevicesCommand.Create());
 root.Subcommands.Add(MakeTinyCommand.Create());
 root.Subcommands.Add(ManifestCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());

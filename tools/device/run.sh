@@ -12,7 +12,9 @@
 # and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU); formats (the same with the linear
 # weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json; in a rehearsal q4_0 at the tiny size); aesthetic (one SDXL
 # aesthetic-gradients personalization of both text towers at full size, T = 10, f32: aesthetic-sdxl.json; in a rehearsal the
-# tiny towers on the CPU). Each part's output is PART.log;
+# tiny towers on the CPU); devices (`viper devices`: every GPU the run sees); multidevice (with two GPUs or more: a full-size
+# random SD1.5 with its UNet on cuda:0 and its text encoder and VAE on cuda:1 must give the one-GPU image, pixel for pixel;
+# in a rehearsal the tiny SDXL over two emulated devices). Each part's output is PART.log;
 # summary.txt lists status and seconds per part.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -74,9 +76,21 @@ environment() {
   "$dotnet" "$bench" --list flat | head -3
 }
 
+# placed BACKEND DEVICE1 MODEL-ARGS…: the image with text/vae (and a refiner) on DEVICE1 equals the one on device 0 alone.
+placed() {
+  local backend=$1 second=$2 work; shift 2; work=$(mktemp -d)
+  "$dotnet" "$cli" generate "$@" --prompt "a lighthouse at dawn" --likes watercolor --dislikes neon --seed 3 --backend "$backend" --out "$work/alone.png" || return 1
+  "$dotnet" "$cli" generate "$@" --prompt "a lighthouse at dawn" --likes watercolor --dislikes neon --seed 3 --backend "$backend" \
+    --place "text=$second,vae=$second,refiner=$second" --verbose --out "$work/placed.png" || return 1
+  "$python" tools/device/same_pixels.py "$work/alone.png" "$work/placed.png"
+}
+
 export out dotnet xunit cli bench tests python gpu rehearse
-export -f environment
+export -f environment placed
 part env 120 environment
+part devices 60 "$dotnet" "$cli" devices
+gpus=0
+$gpu && gpus=$(nvidia-smi -L | wc -l)
 if $gpu; then
   part selfcheck 120 "$dotnet" "$cli" self-check --backend cuda
   # The op and CUDA classes on every backend (cpu, cuda-emulated, cuda-driver); the failures are in tests.log.
@@ -113,11 +127,29 @@ if $gpu; then
   part formats 300 formats
   # Issue 31's GPU case: one SDXL aesthetic personalization (both towers at full size, T = 10, f32).
   part aesthetic 120 "$dotnet" "$bench" aesthetic-sdxl cuda full "$out/aesthetic-sdxl.json"
+  if (( gpus > 1 )); then
+    multidevice() {
+      local folder; folder=$(mktemp -d)/sd15-random
+      "$dotnet" "$cli" make-tiny sd15-random --out "$folder" || return 1
+      placed cuda cuda:1 --model "$folder" --dtype f16 --steps 10 --width 512 --height 512
+    }
+    export -f multidevice
+    part multidevice 180 multidevice
+  else
+    skip multidevice "$gpus GPU(s): placement across GPUs needs two"
+  fi
 else
   for name in selfcheck tests bench sd15; do skip "$name" "no GPU$($rehearse && echo ' (rehearsal)')"; done
   # The same command on the CPU at the tiny size: the bundle's benchmark program starts and writes its JSON.
   part idefics2 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode.json"
   part formats 120 "$dotnet" "$bench" idefics2-decode cpu tiny 6 "$out/idefics2-decode-q4_0.json" q4_0
   part aesthetic 60 "$dotnet" "$bench" aesthetic-sdxl cpu tiny "$out/aesthetic-sdxl.json"
+  multidevice() {
+    local work; work=$(mktemp -d)
+    "$dotnet" "$cli" make-tiny tiny-sdxl --out "$work/base" && "$dotnet" "$cli" make-tiny tiny-sdxl-refiner --out "$work/refiner" || return 1
+    VIPER_EMU_DEVICES=2 placed cuda-emulated cuda-emulated:1 --model "$work/base" --refiner "$work/refiner" --steps 3
+  }
+  export -f multidevice
+  part multidevice 120 multidevice
 fi
 echo "total: $((SECONDS - start)) s" | tee -a "$out/summary.txt"
