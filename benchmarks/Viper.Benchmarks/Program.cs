@@ -29,6 +29,11 @@ if (args is ["aesthetic-sdxl", .. var aestheticArgs])
     return Viper.Benchmarks.AestheticSdxlTiming.Run(aestheticArgs);
 }
 
+if (args is ["two-devices", .. var twoDeviceArgs])
+{
+    return Viper.Benchmarks.TwoDeviceJobs.Run(twoDeviceArgs);
+}
+
 if (args is ["aesthetic-inputs"])
 {
     Viper.Benchmarks.AestheticBenchmarks.ExportInputs();

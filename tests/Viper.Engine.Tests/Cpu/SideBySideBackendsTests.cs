@@ -11,7 +11,7 @@ namespace Viper.Engine.Tests.Cpu;
 public class SideBySideBackendsTests
 {
     [Fact]
-    public void ConcurrentBackendsGiveTheResultsTheyGiveAlone()
+    public async Task ConcurrentBackendsGiveTheResultsTheyGiveAlone()
     {
         using var one = new CpuBackend(threads: 1);
         using var two = new CpuBackend(threads: 2);
@@ -36,9 +36,8 @@ public class SideBySideBackendsTests
         }
 
         float[][] aloneOne = Work(one), aloneTwo = Work(two);
-        Task<float[][]> first = Task.Run(() => Work(one)), second = Task.Run(() => Work(two));
-        Task.WaitAll(first, second);
-        Assert.Equal(aloneOne, first.Result);
-        Assert.Equal(aloneTwo, second.Result);
+        float[][][] together = await Task.WhenAll(Task.Run(() => Work(one)), Task.Run(() => Work(two)));
+        Assert.Equal(aloneOne, together[0]);
+        Assert.Equal(aloneTwo, together[1]);
     }
 }

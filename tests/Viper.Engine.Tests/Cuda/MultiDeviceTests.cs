@@ -28,7 +28,7 @@ public class MultiDeviceTests
     }
 
     [Fact]
-    public void LaunchesOnTwoDevicesRunAtTheSameTime()
+    public async Task LaunchesOnTwoDevicesRunAtTheSameTime()
     {
         // Each launch waits for the other's flag: serialised launches would let the first one run out its wait and see 0.
         using EmulatedDevice first = EmulatedDeviceTests.DeviceWithTestKernels();
@@ -42,7 +42,7 @@ public class MultiDeviceTests
             Task.Run(() => first.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(0).Add(Spins))),
             Task.Run(() => second.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(1).Add(Spins))),
         ];
-        Task.WaitAll(launches);
+        await Task.WhenAll(launches);
         int[] result = new int[2];
         first.CopyToHost(seen, MemoryMarshal.AsBytes(result.AsSpan()));
         Assert.Equal([1, 1], result);
