@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks to build and test Viper.Engine: the .NET 10 SDK is expected
 # on PATH; from Debian come OpenBLAS (the CPU backend's cblas_sgemm), g++ (the emulated CUDA device),
-# clang-19 (the PTX check of kernels/*.cu), ICU (Unicode normalisation for the CLIP tokenizer) and chromium with its
+# clang-19 (the PTX check of kernels/*.cu), ICU (Unicode normalisation for the CLIP tokenizer), redis-server (the job
+# queue of `viper worker` / `viper serve`; its tests start one on a loopback port) and chromium with its
 # chromedriver (the studio's browser tests drive the page headless; where they cannot be installed those tests are
 # skipped and say why).
 # Pass --reference to also install Debian's PyTorch (python3-torch), used only to regenerate
@@ -13,6 +14,7 @@ ldconfig -p | grep -q 'libopenblas.so.0' || packages+=(libopenblas0-pthread)
 command -v g++ >/dev/null || packages+=(g++)
 command -v clang-19 >/dev/null || packages+=(clang-19)
 ldconfig -p | grep -q 'libicuuc.so' || packages+=(libicu72)  # Unicode normalisation (CLIP tokenizer)
+command -v redis-server >/dev/null || packages+=(redis-server)  # the workers' queue (tests start their own, never the system service)
 browser=()
 [[ -x /usr/bin/chromium ]] || browser+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || browser+=(chromium-driver)

@@ -40,6 +40,7 @@ public static class StudioHost
                     services.AddSingleton<StudioGeometry>();
                     services.AddSingleton<LoraLibrary>();
                     services.AddSingleton<ModelSlots>();
+                    services.AddSingleton<JobRequests>();
                     services.AddSingleton<JobQueue>();
                     services.AddHostedService(s => s.GetRequiredService<JobQueue>());
                 })

@@ -16,31 +16,50 @@ namespace Viper.Cli.Commands;
 /// </summary>
 internal static class StudioCommand
 {
-    private static readonly Option<DirectoryInfo> Workspace = new("--workspace") { Description = "The session's folder: images, preferences.json (created)", DefaultValueFactory = _ => new DirectoryInfo("viper-studio"), HelpName = "folder" };
-    private static readonly Option<DirectoryInfo?> Images = new("--images") { Description = "Images to comment on, imported at start (e.g. a `viper starter-set` folder)", HelpName = "folder" };
-    private static readonly Option<string?> Model = new("--model") { Description = "The pipeline that generates (SDXL for ViPer): a diffusers folder or a single-file checkpoint", HelpName = "folder|file" };
-    private static readonly Option<DirectoryInfo?> LoraFolder = new("--lora-dir") { Description = "A folder of LoRA .safetensors files the page offers by name (each with a weight, per request)", HelpName = "folder" };
-    private static readonly Option<DirectoryInfo?> Metric = new("--metric") { Description = "The IDEFICS2 folder of the proxy metric (scores are shown only with one)", HelpName = "folder" };
-    private static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
+    internal static readonly Option<DirectoryInfo> Workspace = new("--workspace") { Description = "The session's folder: images, preferences.json (created)", DefaultValueFactory = _ => new DirectoryInfo("viper-studio"), HelpName = "folder" };
+    internal static readonly Option<DirectoryInfo?> Images = new("--images") { Description = "Images to comment on, imported at start (e.g. a `viper starter-set` folder)", HelpName = "folder" };
+    internal static readonly Option<string?> Model = new("--model") { Description = "The pipeline that generates (SDXL for ViPer): a diffusers folder or a single-file checkpoint", HelpName = "folder|file" };
+    internal static readonly Option<DirectoryInfo?> LoraFolder = new("--lora-dir") { Description = "A folder of LoRA .safetensors files the page offers by name (each with a weight, per request)", HelpName = "folder" };
+    internal static readonly Option<DirectoryInfo?> Metric = new("--metric") { Description = "The IDEFICS2 folder of the proxy metric (scores are shown only with one)", HelpName = "folder" };
+    internal static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
     private static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
-    private static readonly Option<int> MaxUploadMiB = OptionKinds.Int("--max-upload-mib", "Largest accepted upload, per file, in MiB", 20, 1, 1024);
-    private static readonly DeviceArguments Devices = new("extractor", "generator", "metric");
-    private static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
-    private static readonly Option<string?> Weights = OptionKinds.LinearWeights("models'");
+    internal static readonly Option<int> MaxUploadMiB = OptionKinds.Int("--max-upload-mib", "Largest accepted upload, per file, in MiB", 20, 1, 1024);
+    internal static readonly DeviceArguments Devices = new("extractor", "generator", "metric");
+    internal static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
+    internal static readonly Option<string?> Weights = OptionKinds.LinearWeights("models'");
 
     public static Command Create()
     {
         var command = new Command("studio", "Serve the local web page for the ViPer flow: pick and comment on images, extract preferences, generate, compare and score. " + ExitCodes.Help)
         {
-            Workspace, Images, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
-            Metric, MetricAdapter, Listen, MaxUploadMiB, Precision, Weights, ModelFileArguments.Config, ModelFileArguments.Embeddings, LoraFolder,
+            Images, Listen,
         };
+        foreach (Option option in ModelOptions)
+        {
+            command.Options.Add(option);
+        }
+
         Devices.AddTo(command);
         command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
         return command;
     }
 
+    /// <summary>The options every model host shares (the studio, a worker): the models, where they run, the workspace.</summary>
+    internal static IEnumerable<Option> ModelOptions =>
+    [
+        Workspace, Model, PreferencesCommand.Extractor, PreferencesCommand.Adapter, PreferencesCommand.MaxNewTokens, PreferencesCommand.RepetitionPenalty,
+        Metric, MetricAdapter, MaxUploadMiB, Precision, Weights, ModelFileArguments.Config, ModelFileArguments.Embeddings, LoraFolder,
+    ];
+
     private static async Task<int> Run(ParseResult r, CancellationToken cancellationToken)
+    {
+        StudioOptions options = ReadOptions(r) with { Url = Url(r.GetValue(Listen)!) };
+        using IHost host = StudioHost.CreateBuilder(options).Build();
+        return await Serve(host, options, cancellationToken);
+    }
+
+    /// <summary>The studio's options from the command line, every folder checked before anything starts.</summary>
+    internal static StudioOptions ReadOptions(ParseResult r)
     {
         string? model = r.GetValue(Model) is { } path ? ModelFileArguments.ModelPath(path, "--model") : null;
         string? config = r.GetValue(ModelFileArguments.Config) is { } configFolder ? ModelFolders.Pipeline(configFolder, "--config") : null;
@@ -70,7 +89,7 @@ internal static class StudioCommand
         DeviceName main = Devices.Name(r);
         IReadOnlyDictionary<string, DeviceName> placement = Devices.Placement(r);
         int? threads = r.GetValue(Devices.Threads);
-        var options = new StudioOptions
+        return new StudioOptions
         {
             Workspace = r.GetValue(Workspace)!.FullName,
             StarterFolder = images?.FullName,
@@ -89,10 +108,11 @@ internal static class StudioCommand
             DType = OptionKinds.ToDType(r.GetValue(Precision)!),
             LinearWeights = OptionKinds.ToWeightFormat(r.GetValue(Weights)),
             MaxUploadBytes = (long)r.GetValue(MaxUploadMiB) << 20,
-            Url = Url(r.GetValue(Listen)!),
         };
+    }
 
-        using IHost host = StudioHost.CreateBuilder(options).Build();
+    private static async Task<int> Serve(IHost host, StudioOptions options, CancellationToken cancellationToken)
+    {
         IReadOnlyList<string> problems = StudioHost.Prepare(host);
         foreach (string problem in problems)
         {

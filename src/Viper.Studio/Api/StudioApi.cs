@@ -141,37 +141,17 @@ public static class StudioApi
         _ => ApiException.BadRequest($"the upload is not well-formed multipart/form-data: {e.Message}"),
     };
 
-    private static async Task<IResult> Extract(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
-        PreferenceStore preferences)
+    private static async Task<IResult> Extract(HttpRequest request, JobQueue queue, JobRequests requests)
     {
-        if (options.Extractor is null || options.ExtractorAdapter is null)
-        {
-            throw new ApiException(StatusCodes.Status409Conflict, "no extractor is configured: start the studio with --extractor and --adapter");
-        }
-
-        var items = (await ErrorHandling.ReadJson<ExtractRequest>(request)).Resolve(library);
-        Job job = queue.Enqueue("extract", options.DeviceOf("extractor"), ExtractionWork.Create(items, library, models, preferences, options));
+        (Runtime.DeviceName device, Action<Job, CancellationToken> work) = requests.Extraction(await ErrorHandling.ReadJson<ExtractRequest>(request));
+        Job job = queue.Enqueue("extract", device, work);
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> Generate(HttpRequest request, StudioOptions options, ImageLibrary library, JobQueue queue, ModelSlots models,
-        PreferenceStore preferences, StudioGeometry geometry, LoraLibrary loras)
+    private static async Task<IResult> Generate(HttpRequest request, JobQueue queue, JobRequests requests)
     {
-        if (geometry.Value is not { } shape)
-        {
-            throw new ApiException(StatusCodes.Status409Conflict, "no generator is configured: start the studio with --model");
-        }
-
-        GenerateRequest body = await ErrorHandling.ReadJson<GenerateRequest>(request);
-        VisualPreference preference = body.Preference?.ToPreference("preference.") ?? preferences.Current;
-        if (preference.IsEmpty)
-        {
-            throw ApiException.BadRequest("preference: no liked or disliked attributes yet; extract them or add some");
-        }
-
-        GenerationRequest generation = body.ToRequest(shape, preference, loras);
-        (IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked) = body.MetricContext(library);
-        Job job = queue.Enqueue("generate", options.DeviceOf("generator"), GenerationWork.Create(generation, disliked, liked, library, models, options));
+        (Runtime.DeviceName device, Action<Job, CancellationToken> work) = requests.Generation(await ErrorHandling.ReadJson<GenerateRequest>(request));
+        Job job = queue.Enqueue("generate", device, work);
         return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
     }
 

@@ -157,37 +157,5 @@ public sealed class JobQueue : BackgroundService
         _waiting.TakeWhile(w => w != job).Count(w => w.Device == job.Device) + (_running.ContainsKey(job.Device) ? 1 : 0);
 
     // Stopping the server cancels the running job too, so that the models it uses are not released under it.
-    private void Run(Job job, CancellationToken stopping)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.CancellationToken, stopping);
-        if (linked.IsCancellationRequested)
-        {
-            job.Enter(JobState.Cancelled);
-            return;
-        }
-
-        job.Enter(JobState.Running);
-        try
-        {
-            job.Work(job, linked.Token);
-            job.Enter(JobState.Done);
-        }
-        catch (OperationCanceledException) when (linked.IsCancellationRequested)
-        {
-            job.Enter(JobState.Cancelled);
-        }
-        catch (Exception e)
-        {
-            _log.LogError(e, "{Kind} job {Id} failed", job.Kind, job.Id);
-            JsonObject error = new() { ["message"] = _clientText.Redact(e.Message) }; // the log keeps the paths
-            if (e is Pipelines.Preferences.PreferenceParseException parse)
-            {
-                error["message"] = "the extractor's text has no 'Liked Art Features:' / 'Disliked Art Features:' sections; edit the preferences by hand or extract again";
-                error["text"] = parse.RawText;
-            }
-
-            job.Post("error", error);
-            job.Enter(JobState.Failed);
-        }
-    }
+    private void Run(Job job, CancellationToken stopping) => JobExecution.Run(job, stopping, _log, _clientText);
 }
