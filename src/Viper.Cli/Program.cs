@@ -19,6 +19,7 @@ root.Subcommands.Add(AestheticPersonalizeCommand.Create());
 root.Subcommands.Add(StarterSetCommand.Create());
 root.Subcommands.Add(StudioCommand.Create());
 root.Subcommands.Add(WorkerCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(QuantizeCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 ParseResult parsed = root.Parse(args);

@@ -13,7 +13,8 @@ namespace Viper.Studio;
 /// <summary>The studio's web host: Kestrel on <see cref="StudioOptions.Url"/>, the API, the job worker and the models.</summary>
 public static class StudioHost
 {
-    public static IHostBuilder CreateBuilder(StudioOptions options)
+    /// <param name="jobs">Where jobs run instead of this process (`viper serve`: <see cref="Distributed.RedisJobService"/>); null runs them here.</param>
+    public static IHostBuilder CreateBuilder(StudioOptions options, Func<IServiceProvider, IJobService>? jobs = null)
     {
         Directory.CreateDirectory(options.Workspace);
         return new HostBuilder()
@@ -41,8 +42,16 @@ public static class StudioHost
                     services.AddSingleton<LoraLibrary>();
                     services.AddSingleton<ModelSlots>();
                     services.AddSingleton<JobRequests>();
-                    services.AddSingleton<JobQueue>();
-                    services.AddHostedService(s => s.GetRequiredService<JobQueue>());
+                    if (jobs is null)
+                    {
+                        services.AddSingleton<JobQueue>();
+                        services.AddHostedService(s => s.GetRequiredService<JobQueue>());
+                        services.AddSingleton<IJobService, LocalJobService>();
+                    }
+                    else
+                    {
+                        services.AddSingleton(jobs);
+                    }
                 })
                 .Configure(app =>
                 {

@@ -22,7 +22,7 @@ internal static class StudioCommand
     internal static readonly Option<DirectoryInfo?> LoraFolder = new("--lora-dir") { Description = "A folder of LoRA .safetensors files the page offers by name (each with a weight, per request)", HelpName = "folder" };
     internal static readonly Option<DirectoryInfo?> Metric = new("--metric") { Description = "The IDEFICS2 folder of the proxy metric (scores are shown only with one)", HelpName = "folder" };
     internal static readonly Option<DirectoryInfo?> MetricAdapter = new("--metric-adapter") { Description = "The metric's LoRA adapter (EPFL-VILAB/Metric-ViPer)", HelpName = "folder" };
-    private static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
+    internal static readonly Option<string> Listen = new("--listen") { Description = "Address and port to serve on; anything but loopback exposes your models and images to the network", DefaultValueFactory = _ => "127.0.0.1:5170", HelpName = "host:port" };
     internal static readonly Option<int> MaxUploadMiB = OptionKinds.Int("--max-upload-mib", "Largest accepted upload, per file, in MiB", 20, 1, 1024);
     internal static readonly DeviceArguments Devices = new("extractor", "generator", "metric");
     internal static readonly Option<string> Precision = OptionKinds.Precision("Compute dtype of every model");
@@ -111,7 +111,7 @@ internal static class StudioCommand
         };
     }
 
-    private static async Task<int> Serve(IHost host, StudioOptions options, CancellationToken cancellationToken)
+    internal static async Task<int> Serve(IHost host, StudioOptions options, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> problems = StudioHost.Prepare(host);
         foreach (string problem in problems)
@@ -126,7 +126,7 @@ internal static class StudioCommand
         return ExitCodes.Ok;
     }
 
-    private static string Url(string listen)
+    internal static string Url(string listen)
     {
         int colon = listen.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(listen[(colon + 1)..], out int port) || port is < 0 or > 65535)

@@ -45,32 +45,29 @@ public static class StudioApi
         app.MapPost("/api/generate", Generate);
         app.MapGet("/api/loras", (LoraLibrary loras) => Results.Json(new { loras = loras.Names }));
 
-        app.MapGet("/api/jobs/{id}", (string id, JobQueue queue) => Snapshot(Find(queue, id)));
+        app.MapGet("/api/jobs/{id}", async (string id, IJobService jobs) => Results.Json(await jobs.SnapshotAsync(id) ?? throw NoJob(id)));
         app.MapGet("/api/jobs/{id}/events", Events);
-        app.MapPost("/api/jobs/{id}/cancel", (string id, JobQueue queue) =>
-        {
-            Job job = Find(queue, id);
-            queue.Cancel(job);
-            return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
-        });
+        app.MapPost("/api/jobs/{id}/cancel", async (string id, IJobService jobs) =>
+            Results.Json(await jobs.CancelAsync(id) ?? throw NoJob(id), statusCode: StatusCodes.Status202Accepted));
     }
 
-    private static IResult Status(StudioOptions options, JobQueue queue, StudioGeometry geometry, ModelSlots models) => Results.Json(new
+    // Behind Redis (`viper serve`) the models live on the workers: this process lists no device.
+    private static async Task<IResult> Status(StudioOptions options, IJobService jobs, StudioGeometry geometry, ModelSlots models) => Results.Json(new
     {
-        devices = models.Devices.Select(d => new
+        devices = jobs is LocalJobService ? models.Devices.Select(d => new
         {
             device = d.Device.ToString(),
             kinds = StudioOptions.ModelKinds.Where(k => options.DeviceOf(k) == d.Device),
             resident = d.Resident.Select(r => new { kind = r.Kind, weightBytes = r.WeightBytes, runBytes = r.RunBytes }),
             loads = d.Loads,
-        }),
+        }) : [],
         generator = FolderName(options.Generator),
         extractor = FolderName(options.Extractor),
         metric = FolderName(options.Metric),
         recommendedComments = CommentedImage.Recommended,
         sizeMultiple = geometry.Value?.SizeMultiple,
         defaultSize = geometry.Value?.DefaultSize,
-        waiting = queue.Waiting,
+        waiting = await jobs.WaitingAsync(),
         maxUploadBytes = options.MaxUploadBytes,
         limits = new
         {
@@ -141,37 +138,35 @@ public static class StudioApi
         _ => ApiException.BadRequest($"the upload is not well-formed multipart/form-data: {e.Message}"),
     };
 
-    private static async Task<IResult> Extract(HttpRequest request, JobQueue queue, JobRequests requests)
-    {
-        (Runtime.DeviceName device, Action<Job, CancellationToken> work) = requests.Extraction(await ErrorHandling.ReadJson<ExtractRequest>(request));
-        Job job = queue.Enqueue("extract", device, work);
-        return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
-    }
+    private static async Task<IResult> Extract(HttpRequest request, IJobService jobs) =>
+        Results.Json(await jobs.SubmitExtractionAsync(await ErrorHandling.ReadJson<ExtractRequest>(request)), statusCode: StatusCodes.Status202Accepted);
 
-    private static async Task<IResult> Generate(HttpRequest request, JobQueue queue, JobRequests requests)
-    {
-        (Runtime.DeviceName device, Action<Job, CancellationToken> work) = requests.Generation(await ErrorHandling.ReadJson<GenerateRequest>(request));
-        Job job = queue.Enqueue("generate", device, work);
-        return Results.Json(Snapshot(job), statusCode: StatusCodes.Status202Accepted);
-    }
+    private static async Task<IResult> Generate(HttpRequest request, IJobService jobs) =>
+        Results.Json(await jobs.SubmitGenerationAsync(await ErrorHandling.ReadJson<GenerateRequest>(request)), statusCode: StatusCodes.Status202Accepted);
 
     /// <summary>
     /// The job's events until it ends, the page goes away, or the server stops: a stopping server cancels its jobs
     /// (<see cref="JobQueue"/>), gives the stream a moment to carry the cancelled state, then closes it, so an open page
-    /// never holds the shutdown.
+    /// never holds the shutdown. Each event carries its id, so a page that reconnects (its server restarted, say) sends
+    /// Last-Event-ID and resumes after it.
     /// </summary>
-    private static async Task Events(string id, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task Events(string id, HttpContext context, IJobService jobs, IHostApplicationLifetime lifetime)
     {
-        Job job = Find(queue, id);
+        if (await jobs.SnapshotAsync(id) is null)
+        {
+            throw NoJob(id);
+        }
+
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
+        string? after = context.Request.Headers["Last-Event-ID"].FirstOrDefault();
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         using CancellationTokenRegistration stopping = lifetime.ApplicationStopping.Register(() => closing.CancelAfter(ShutdownGrace));
         try
         {
-            await foreach (JobEvent e in job.Follow(closing.Token))
+            await foreach (JobStreamEvent e in jobs.FollowAsync(id, after, closing.Token))
             {
-                await context.Response.WriteAsync($"event: {e.Type}\ndata: {e.Data.ToJsonString()}\n\n", closing.Token);
+                await context.Response.WriteAsync($"id: {e.Id}\nevent: {e.Type}\ndata: {e.Data.ToJsonString()}\n\n", closing.Token);
                 await context.Response.Body.FlushAsync(closing.Token);
             }
         }
@@ -190,13 +185,7 @@ public static class StudioApi
 
     private static string? FolderName(string? folder) => folder is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
 
-    private static Job Find(JobQueue queue, string id) => queue.Find(id) ?? throw ApiException.NotFound($"no job with id '{id}'");
-
-    private static JsonObject Snapshot(Job job) => new()
-    {
-        ["id"] = job.Id, ["kind"] = job.Kind, ["state"] = Job.Name(job.State), ["position"] = job.Position,
-        ["result"] = job.Result?.DeepClone(), ["error"] = job.Error,
-    };
+    private static ApiException NoJob(string id) => ApiException.NotFound($"no job with id '{id}'");
 
     private static IResult Preference(VisualPreference preference) => Results.Json(new { likes = preference.Likes, dislikes = preference.Dislikes });
 }

@@ -59,9 +59,10 @@ public sealed class RedisJobs(IDatabase db, string prefix = "viper")
     {
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         const string Script = """
-            if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+            local ahead = redis.call('XLEN', KEYS[1])
+            if ahead >= tonumber(ARGV[1]) then return 0 end
             redis.call('HSET', KEYS[2], 'kind', ARGV[3], 'payload', ARGV[4], 'state', 'queued')
-            redis.call('XADD', KEYS[3], '*', 'type', 'queued', 'data', '{"position":0}')
+            redis.call('XADD', KEYS[3], '*', 'type', 'queued', 'data', '{"position":' .. ahead .. '}')
             redis.call('XADD', KEYS[1], '*', 'id', ARGV[2])
             return 1
             """;
@@ -134,6 +135,16 @@ public sealed class RedisJobs(IDatabase db, string prefix = "viper")
         await db.StringGetAsync(ResultKey(id)) is { IsNull: false } json ? JsonNode.Parse(json.ToString())!.AsObject() : null;
 
     public async Task<string?> StateAsync(string id) => (string?)await db.HashGetAsync(JobKey(id), "state");
+
+    public async Task<string?> KindAsync(string id) => (string?)await db.HashGetAsync(JobKey(id), "kind");
+
+    /// <summary>Jobs ahead of this one in the stream (running ones included); 0 when it runs or has left the stream.</summary>
+    public async Task<long> PositionAsync(string id)
+    {
+        StreamEntry[] entries = await db.StreamRangeAsync(Stream);
+        int at = Array.FindIndex(entries, e => e["id"] == id);
+        return Math.Max(0, at);
+    }
 
     /// <summary>Asks a job to stop: a waiting one ends when a worker takes it, a running one at its next step.</summary>
     public async Task<bool> CancelAsync(string id)

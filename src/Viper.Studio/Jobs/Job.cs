@@ -124,10 +124,10 @@ public sealed class Job(string id, string kind, Action<Job, CancellationToken> w
 
     public static string Name(JobState state) => state.ToString().ToLowerInvariant();
 
-    /// <summary>Every event from the first, then each new one as it is posted, until the job has finished.</summary>
-    public async IAsyncEnumerable<JobEvent> Follow([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Every event from the first (or after the first <paramref name="skip"/>), then each new one as it is posted, until the job has finished.</summary>
+    public async IAsyncEnumerable<JobEvent> Follow([EnumeratorCancellation] CancellationToken cancellationToken, int skip = 0)
     {
-        int next = 0;
+        int next = skip;
         while (true)
         {
             JobEvent[] fresh;

@@ -58,17 +58,29 @@ public sealed class StudioClient(HttpClient http)
         return await Events(job!["id"]!.GetValue<string>());
     }
 
-    public async Task<IReadOnlyList<(string Type, JsonObject Data)>> Events(string id)
+    public async Task<IReadOnlyList<(string Type, JsonObject Data)>> Events(string id) => [.. (await EventsWithIds(id)).Select(e => (e.Type, e.Data))];
+
+    /// <summary>The job's server-sent events with their ids, from the start or after <paramref name="lastEventId"/> (as a reconnecting page asks).</summary>
+    public async Task<IReadOnlyList<(string Id, string Type, JsonObject Data)>> EventsWithIds(string id, string? lastEventId = null)
     {
-        using HttpResponseMessage response = await Http.GetAsync($"/api/jobs/{id}/events", HttpCompletionOption.ResponseHeadersRead);
-        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        string stream = await response.Content.ReadAsStringAsync();
-        return [.. stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(block =>
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/jobs/{id}/events");
+        if (lastEventId is not null)
         {
-            string[] lines = block.Split('\n');
-            return (lines[0]["event: ".Length..], JsonNode.Parse(lines[1]["data: ".Length..])!.AsObject());
-        })];
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+
+        using HttpResponseMessage response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        return ParseEvents(await response.Content.ReadAsStringAsync());
     }
+
+    /// <summary>A server-sent event stream's events: "id: …", "event: …", "data: …" lines, blank-line separated.</summary>
+    public static IReadOnlyList<(string Id, string Type, JsonObject Data)> ParseEvents(string stream) =>
+        [.. stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(block =>
+        {
+            Dictionary<string, string> fields = block.Split('\n').Select(l => l.Split(": ", 2)).ToDictionary(f => f[0], f => f[1]);
+            return (fields["id"], fields["event"], JsonNode.Parse(fields["data"])!.AsObject());
+        })];
 
     public static JsonObject Last(IReadOnlyList<(string Type, JsonObject Data)> events, string type) =>
         events.LastOrDefault(e => e.Type == type).Data ?? throw new Xunit.Sdk.XunitException($"no '{type}' event in: {string.Join(", ", events.Select(e => e.Type))}");
