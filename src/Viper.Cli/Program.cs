@@ -38,4 +38,5 @@ if (parsed.Action is ParseErrorAction)
     return ExitCodes.Usage;
 }
 
-return await parsed.InvokeAsync();
+// A worker handles SIGTERM itself: it finishes its running job, however long (System.CommandLine would end the process 2 s in).
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = WorkerCommand.Owns(parsed) ? null : TimeSpan.FromSeconds(2) });

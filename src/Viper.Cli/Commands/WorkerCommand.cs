@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using Viper.Cli.Terminal;
@@ -21,6 +22,9 @@ internal static class WorkerCommand
     private static readonly Option<int> Visibility = OptionKinds.Int("--visibility-timeout", "Seconds a job another worker took may go without its heartbeat before this one takes it over", 60, 3, 86400);
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's consumer name in the group (default: host-process id)", HelpName = "name" };
 
+    /// <summary>Whether the command line runs a worker, which handles SIGTERM and SIGINT itself (see <see cref="Run"/>).</summary>
+    public static bool Owns(ParseResult parsed) => parsed.CommandResult.Command.Name == "worker";
+
     public static Command Create()
     {
         var command = new Command("worker", "Take the studio's jobs from a Redis queue and run them on this machine's models, until stopped (SIGTERM finishes the running job). " + ExitCodes.Help)
@@ -33,12 +37,22 @@ internal static class WorkerCommand
         }
 
         StudioCommand.Devices.AddTo(command);
-        command.SetAction((result, cancellationToken) => Task.FromResult(CliErrors.Run(() => Run(result, cancellationToken).GetAwaiter().GetResult())));
+        command.SetAction(result => CliErrors.Run(() => Run(result).GetAwaiter().GetResult()));
         return command;
     }
 
-    private static async Task<int> Run(ParseResult r, CancellationToken stopping)
+    // SIGTERM (what systemd and Kubernetes send) and SIGINT stop taking jobs; the running one finishes, then the process exits.
+    private static async Task<int> Run(ParseResult r)
     {
+        using var stop = new CancellationTokenSource();
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true; // no immediate exit: the loop ends after the running job
+            stop.Cancel();
+        }
+
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop), interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        CancellationToken stopping = stop.Token;
         ConfigurationOptions address = RedisAddress.Parse(r.GetValue(Redis)!);
         StudioOptions options = StudioCommand.ReadOptions(r);
         string consumer = r.GetValue(Name) ?? $"{Environment.MachineName}-{Environment.ProcessId}";

@@ -115,11 +115,15 @@ public sealed class RedisJobs(IDatabase db, string prefix = "viper")
     /// </summary>
     public async Task<bool> CompleteAsync(QueuedJob job, string state, JsonObject result)
     {
-        bool first = await db.StringSetAsync(ResultKey(job.Id), result.ToJsonString(), ResultTtl, When.NotExists);
-        if (first)
-        {
-            await db.HashSetAsync(JobKey(job.Id), "state", state);
-        }
+        // The result and the state together, in one script: a reader that sees the result sees the end state too.
+        const string Script = """
+            if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
+              redis.call('HSET', KEYS[2], 'state', ARGV[2])
+              return 1
+            end
+            return 0
+            """;
+        bool first = (int)await db.ScriptEvaluateAsync(Script, [ResultKey(job.Id), JobKey(job.Id)], [result.ToJsonString(), state, (long)ResultTtl.TotalSeconds]) == 1;
 
         await db.StreamAcknowledgeAsync(Stream, Group, job.EntryId);
         await db.StreamDeleteAsync(Stream, [job.EntryId]);

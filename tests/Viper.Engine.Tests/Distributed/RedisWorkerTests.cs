@@ -83,6 +83,24 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
     }
 
     [Fact]
+    public async Task SigtermFinishesTheRunningJobAndTakesNoOther()
+    {
+        using ConnectionMultiplexer redis = _redis.Connect();
+        var jobs = new RedisJobs(redis.GetDatabase());
+        await jobs.EnsureGroupAsync();
+        string running = (await jobs.EnqueueAsync("generate", Generation(seed: 5, steps: 30), 64))!;
+        string next = (await jobs.EnqueueAsync("generate", Generation(seed: 6), 64))!;
+        Process worker = StartWorkers(1)[0];
+        await Until(async () => (await jobs.EventsAsync(running)).Any(e => e.Type == "progress" && e.Data["stage"]!.GetValue<string>() == "base"));
+        Process.Start("kill", ["-TERM", worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        Assert.True(worker.WaitForExit(TimeSpan.FromMinutes(2)), "the worker did not stop after SIGTERM");
+        Assert.Equal(0, worker.ExitCode);
+        Assert.NotNull((await jobs.ResultAsync(running))?["personalized"]); // finished, not dropped
+        Assert.Equal("queued", await jobs.StateAsync(next)); // and the next one left for another worker
+        Assert.Equal(1, await jobs.WaitingAsync());
+    }
+
+    [Fact]
     public async Task BadPayloadsCancelsAndTheQueueCap()
     {
         using ConnectionMultiplexer redis = _redis.Connect();
