@@ -34,6 +34,11 @@ if (args is ["two-devices", .. var twoDeviceArgs])
     return Viper.Benchmarks.TwoDeviceJobs.Run(twoDeviceArgs);
 }
 
+if (args is ["redis-workers", .. var redisArgs])
+{
+    return Viper.Benchmarks.RedisWorkerThroughput.Run(redisArgs);
+}
+
 if (args is ["aesthetic-inputs"])
 {
     Viper.Benchmarks.AestheticBenchmarks.ExportInputs();

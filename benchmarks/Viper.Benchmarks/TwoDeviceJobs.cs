@@ -32,7 +32,7 @@ internal static class TwoDeviceJobs
         string folder = Path.Combine(Path.GetTempPath(), $"viper-two-devices-{Environment.ProcessId}");
         using (var cpu = new CpuBackend())
         {
-            TinyPipeline.Write("tiny-sd", folder, Tokenizer(), cpu, seed: 1);
+            TinyPipeline.Write("tiny-sd", folder, RepositoryPaths.Under("assets", "clip-tokenizer"), cpu, seed: 1);
         }
 
         try
@@ -79,20 +79,5 @@ internal static class TwoDeviceJobs
 
         Array.Sort(times);
         return times[Repeats / 2];
-    }
-
-    // The repository's CLIP tokenizer files (assets/clip-tokenizer), found above the benchmark's folder.
-    private static string Tokenizer()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "assets", "clip-tokenizer");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("assets/clip-tokenizer was not found above the benchmark's folder");
     }
 }

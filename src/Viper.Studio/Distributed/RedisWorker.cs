@@ -18,7 +18,7 @@ namespace Viper.Studio.Distributed;
 public sealed class RedisWorker(RedisJobs jobs, JobRequests requests, ClientText clientText, ILogger log, string consumer, TimeSpan visibility)
 {
     /// <summary>How often an idle worker looks for a job (StackExchange.Redis multiplexes one connection, so it polls rather than blocks).</summary>
-    public static TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(200);
+    public static TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(50);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
