@@ -17,14 +17,13 @@ namespace Viper.Cli.Commands;
 /// </summary>
 internal static class ServeCommand
 {
-    private static readonly Option<string> Redis = new("--redis") { Description = "The queue: redis://host:port[/db] (rediss:// for TLS); the password goes in VIPER_REDIS_PASSWORD, never here", Required = true, HelpName = "url" };
     private static readonly Option<int> MaxQueue = OptionKinds.Int("--max-queue", "Jobs that may wait or run at once across all front ends; one more is refused (429)", 32, 1, 100_000);
 
     public static Command Create()
     {
         var command = new Command("serve", "Serve the studio's page and API with its jobs on a Redis queue, run by `viper worker` processes. " + ExitCodes.Help)
         {
-            Redis, MaxQueue, StudioCommand.Images, StudioCommand.Listen,
+            WorkerCommand.Redis, MaxQueue, StudioCommand.Images, StudioCommand.Listen,
         };
         foreach (Option option in StudioCommand.ModelOptions)
         {
@@ -38,7 +37,7 @@ internal static class ServeCommand
 
     private static async Task<int> Run(ParseResult r, CancellationToken cancellationToken)
     {
-        ConfigurationOptions address = RedisAddress.Parse(r.GetValue(Redis)!);
+        ConfigurationOptions address = RedisAddress.Parse(r.GetValue(WorkerCommand.Redis)!);
         StudioOptions options = StudioCommand.ReadOptions(r) with { Url = StudioCommand.Url(r.GetValue(StudioCommand.Listen)!) };
         await using ConnectionMultiplexer redis = await ConnectionMultiplexer.ConnectAsync(address);
         var jobs = new RedisJobs(redis.GetDatabase());

@@ -18,7 +18,7 @@ namespace Viper.Cli.Commands;
 /// </summary>
 internal static class WorkerCommand
 {
-    private static readonly Option<string> Redis = new("--redis") { Description = "The queue: redis://host:port[/db] (rediss:// for TLS); the password goes in VIPER_REDIS_PASSWORD, never here", Required = true, HelpName = "url" };
+    internal static readonly Option<string> Redis = new("--redis") { Description = "The queue: redis://host:port[/db] (rediss:// for TLS); the password goes in VIPER_REDIS_PASSWORD, never here", Required = true, HelpName = "url" };
     private static readonly Option<int> Visibility = OptionKinds.Int("--visibility-timeout", "Seconds a job another worker took may go without its heartbeat before this one takes it over", 60, 3, 86400);
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's consumer name in the group (default: host-process id)", HelpName = "name" };
 
