@@ -142,6 +142,30 @@ public sealed record GenerateRequest(
         return (disliked[..pairs], liked[..pairs]);
     }
 
-    private static StoredImage[] Marked(ImageLibrary library, IReadOnlyList<string>? ids, string name) =>
+    internal static StoredImage[] Marked(ImageLibrary library, IReadOnlyList<string>? ids, string name) =>
         [.. (ids ?? []).Select((id, i) => library.Find(id) ?? throw ApiException.BadRequest($"{name}[{i}]: no image with id '{id}'"))];
+}
+
+/// <summary>
+/// Query images scored by the proxy metric against images a user liked and disliked (paired in order: as many pairs as the
+/// shorter list has), all named by library id.
+/// </summary>
+public sealed record ScoreRequest(IReadOnlyList<string>? Liked, IReadOnlyList<string>? Disliked, IReadOnlyList<string>? Query)
+{
+    public const int MaxQueries = 24;
+
+    public (IReadOnlyList<StoredImage> Disliked, IReadOnlyList<StoredImage> Liked, IReadOnlyList<StoredImage> Query) Resolve(ImageLibrary library)
+    {
+        StoredImage[] liked = GenerateRequest.Marked(library, Liked, "liked"), disliked = GenerateRequest.Marked(library, Disliked, "disliked");
+        int pairs = Math.Min(liked.Length, disliked.Length);
+        if (pairs == 0)
+        {
+            throw ApiException.BadRequest("liked, disliked: name at least one liked and one disliked image");
+        }
+
+        StoredImage[] query = GenerateRequest.Marked(library, Query, "query");
+        return query.Length is 0 or > MaxQueries
+            ? throw ApiException.BadRequest($"query: 1 to {MaxQueries} images to score")
+            : (disliked[..pairs], liked[..pairs], query);
+    }
 }

@@ -43,6 +43,8 @@ public static class StudioApi
 
         app.MapPost("/api/extract", Extract);
         app.MapPost("/api/generate", Generate);
+        app.MapPost("/api/score", async (HttpRequest request, IJobService jobs) =>
+            Results.Json(await jobs.SubmitScoringAsync(await ErrorHandling.ReadJson<ScoreRequest>(request)), statusCode: StatusCodes.Status202Accepted));
         app.MapGet("/api/loras", (LoraLibrary loras) => Results.Json(new { loras = loras.Names }));
 
         app.MapGet("/api/jobs/{id}", async (string id, IJobService jobs) => Results.Json(await jobs.SnapshotAsync(id) ?? throw NoJob(id)));

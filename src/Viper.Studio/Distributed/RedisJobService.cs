@@ -30,6 +30,12 @@ public sealed class RedisJobService(RedisJobs jobs, JobRequests requests, int ma
         return SubmitAsync("generate", JsonSerializer.Serialize(body, Json));
     }
 
+    public Task<JsonObject> SubmitScoringAsync(ScoreRequest body)
+    {
+        _ = requests.Scoring(body);
+        return SubmitAsync("score", JsonSerializer.Serialize(body, Json));
+    }
+
     public async Task<JsonObject?> SnapshotAsync(string id)
     {
         if (!IsJobId(id) || await jobs.StateAsync(id) is not { } state)

@@ -8,7 +8,7 @@ using Viper.Studio.Work;
 namespace Viper.Studio.Distributed;
 
 /// <summary>
-/// `viper worker`: takes jobs off the Redis queue one at a time and runs them on this process's models, which stay
+/// `viper worker`: takes jobs (extract, generate, score) off the Redis queue one at a time and runs them on this process's models, which stay
 /// resident between jobs (<see cref="ModelSlots"/>). Each job's events go to its Redis stream as they happen; its result
 /// is stored, then its entry acknowledged. A payload is checked as the studio API checks a request (<see cref="JobRequests"/>)
 /// and refused with the API's message. While a job runs its entry is kept fresh, so no other worker claims it, and its
@@ -93,7 +93,8 @@ public sealed class RedisWorker(RedisJobs jobs, JobRequests requests, ClientText
     {
         "extract" => requests.Extraction(Parse<ExtractRequest>(queued.Payload)).Work,
         "generate" => requests.Generation(Parse<GenerateRequest>(queued.Payload)).Work,
-        _ => throw new ArgumentException($"'{queued.Kind}' is not a job kind (extract, generate)"),
+        "score" => requests.Scoring(Parse<ScoreRequest>(queued.Payload)).Work,
+        _ => throw new ArgumentException($"'{queued.Kind}' is not a job kind (extract, generate, score)"),
     };
 
     private static T Parse<T>(string payload)

@@ -19,6 +19,9 @@ public interface IJobService
     /// <summary>Checks and queues a generation; <see cref="JobQueue.QueueFullException"/> when the queue is full.</summary>
     Task<JsonObject> SubmitGenerationAsync(GenerateRequest body);
 
+    /// <summary>Checks and queues a scoring; <see cref="JobQueue.QueueFullException"/> when the queue is full.</summary>
+    Task<JsonObject> SubmitScoringAsync(ScoreRequest body);
+
     /// <summary>The job's snapshot, or null when there is no such job (or it has expired).</summary>
     Task<JsonObject?> SnapshotAsync(string id);
 

@@ -20,6 +20,12 @@ public sealed class LocalJobService(JobQueue queue, JobRequests requests) : IJob
         return Task.FromResult(Snapshot(queue.Enqueue("generate", device, work)));
     }
 
+    public Task<JsonObject> SubmitScoringAsync(ScoreRequest body)
+    {
+        (Runtime.DeviceName device, Action<Job, CancellationToken> work) = requests.Scoring(body);
+        return Task.FromResult(Snapshot(queue.Enqueue("score", device, work)));
+    }
+
     public Task<JsonObject?> SnapshotAsync(string id) => Task.FromResult(queue.Find(id) is { } job ? Snapshot(job) : null);
 
     public async IAsyncEnumerable<JobStreamEvent> FollowAsync(string id, string? after, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -24,6 +24,17 @@ public sealed class JobRequests(StudioOptions options, ImageLibrary library, Mod
         return (options.DeviceOf("extractor"), ExtractionWork.Create(items, library, models, preferences, options));
     }
 
+    public (Runtime.DeviceName Device, Action<Job, CancellationToken> Work) Scoring(ScoreRequest body)
+    {
+        if (options.Metric is null)
+        {
+            throw new ApiException(Microsoft.AspNetCore.Http.StatusCodes.Status409Conflict, "no metric is configured: start the studio with --metric");
+        }
+
+        (IReadOnlyList<StoredImage> disliked, IReadOnlyList<StoredImage> liked, IReadOnlyList<StoredImage> query) = body.Resolve(library);
+        return (options.DeviceOf("metric"), ScoringWork.Create(disliked, liked, query, library, models));
+    }
+
     public (Runtime.DeviceName Device, Action<Job, CancellationToken> Work) Generation(GenerateRequest body)
     {
         if (geometry.Value is not { } shape)

@@ -36,9 +36,12 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
         var queued = new List<(string Id, string Kind, string Payload)>();
         for (int i = 0; i < 30; i++)
         {
-            (string kind, string payload) = i % 5 == 4
-                ? ("extract", Json(new { items = new[] { new { image = images[i % images.Length], comment = "I love the soft colours." } } }))
-                : ("generate", Generation(seed: (ulong)(i % 4)));
+            (string kind, string payload) = (i % 5) switch
+            {
+                4 => ("extract", Json(new { items = new[] { new { image = images[i % images.Length], comment = "I love the soft colours." } } })),
+                3 => ("score", Json(new { liked = new[] { images[0] }, disliked = new[] { images[1] }, query = new[] { images[i % images.Length], images[2] } })),
+                _ => ("generate", Generation(seed: (ulong)(i % 4))),
+            };
             queued.Add(((await jobs.EnqueueAsync(kind, payload, 64))!, kind, payload));
         }
 
@@ -123,7 +126,7 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
         StartWorkers(1);
         Assert.Equal("the payload is not the JSON the request takes", (await ResultOf(jobs, malformed))["error"]!.GetValue<string>());
         Assert.Equal("items[0].image: no image with id '../../etc/passwd'", (await ResultOf(jobs, badImage))["error"]!.GetValue<string>());
-        Assert.Equal("'shell' is not a job kind (extract, generate)", (await ResultOf(jobs, unknown))["error"]!.GetValue<string>());
+        Assert.Equal("'shell' is not a job kind (extract, generate, score)", (await ResultOf(jobs, unknown))["error"]!.GetValue<string>());
         Assert.Equal("cancelled", (await ResultOf(jobs, cancelledWaiting))["state"]!.GetValue<string>());
         await Until(async () => (await jobs.EventsAsync(running)).Any(e => e.Type == "progress"));
         Assert.True(await jobs.CancelAsync(running));
@@ -185,6 +188,8 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
         Extractor = models.Extractor,
         ExtractorAdapter = Path.Combine(models.Extractor, "adapter"),
         ExtractorOptions = new() { MaxNewTokens = 64, RepetitionPenalty = 0.99f },
+        Metric = Idefics2Refs.Folder,
+        MetricAdapter = Path.Combine(Idefics2Refs.Folder, "lora_adapter"),
         Backend = _ => new Viper.Backends.Cpu.CpuBackend(threads: 1), // as the workers' --threads 1: OpenBLAS rounds by its thread count
     };
 
@@ -195,6 +200,7 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
         {
             Process worker = CliRunner.Start(_workspace.Path, "worker", "--redis", _redis.Url, "--workspace", _workspace.Path, "--model", models.Pipelines.Sd,
                 "--extractor", models.Extractor, "--adapter", Path.Combine(models.Extractor, "adapter"), "--extractor-max-new-tokens", "64",
+                "--metric", Idefics2Refs.Folder, "--metric-adapter", Path.Combine(Idefics2Refs.Folder, "lora_adapter"),
                 "--visibility-timeout", "3", "--name", $"w{_workers.Count}", "--threads", "1");
             worker.OutputDataReceived += (_, e) => _workerOutput.Enqueue(e.Data ?? "");
             worker.ErrorDataReceived += (_, e) => _workerOutput.Enqueue(e.Data ?? "");
@@ -215,9 +221,12 @@ public sealed class RedisWorkerTests(StudioModels models) : IClassFixture<Studio
         var library = new ImageLibrary(options.Workspace);
         var requests = new JobRequests(options, library, models, new PreferenceStore(options), new StudioGeometry(options), new LoraLibrary(options));
         var json = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web);
-        Action<Job, CancellationToken> work = kind == "extract"
-            ? requests.Extraction(System.Text.Json.JsonSerializer.Deserialize<Viper.Studio.Api.ExtractRequest>(payload, json)!).Work
-            : requests.Generation(System.Text.Json.JsonSerializer.Deserialize<Viper.Studio.Api.GenerateRequest>(payload, json)!).Work;
+        Action<Job, CancellationToken> work = kind switch
+        {
+            "extract" => requests.Extraction(System.Text.Json.JsonSerializer.Deserialize<Viper.Studio.Api.ExtractRequest>(payload, json)!).Work,
+            "score" => requests.Scoring(System.Text.Json.JsonSerializer.Deserialize<Viper.Studio.Api.ScoreRequest>(payload, json)!).Work,
+            _ => requests.Generation(System.Text.Json.JsonSerializer.Deserialize<Viper.Studio.Api.GenerateRequest>(payload, json)!).Work,
+        };
         var job = new Job("local", kind, work);
         JobExecution.Run(job, CancellationToken.None, NullLogger.Instance, new ClientText(options));
         Assert.Equal(JobState.Done, job.State);

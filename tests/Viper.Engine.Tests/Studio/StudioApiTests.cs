@@ -304,6 +304,25 @@ public sealed class StudioApiTests(StudioModels models) : IClassFixture<StudioMo
 
     public void Dispose() => _workspace.Dispose();
 
+    [Fact]
+    public async Task ScoringRanksQueryImagesAgainstTheMarkedOnes()
+    {
+        using StudioFactory studio = Studio(metric: true);
+        var client = new StudioClient(studio.CreateClient());
+        string[] ids = await client.UploadOk(("liked.png", Png), ("disliked.png", OtherPng));
+        var events = await client.Run("/api/score", Json(new { liked = new[] { ids[0] }, disliked = new[] { ids[1] }, query = ids }));
+        Assert.Equal("done", Last(events, "state")["state"]!.GetValue<string>());
+        JsonArray scores = Last(events, "result")["scores"]!.AsArray();
+        Assert.Equal(ids, scores.Select(s => s!["image"]!.GetValue<string>()));
+        Assert.All(scores, s => Assert.InRange(s!["score"]!.GetValue<double>(), 0, 1));
+        (HttpStatusCode status, JsonNode? body) = await client.Send(HttpMethod.Post, "/api/score", Json(new { liked = new[] { ids[0] }, query = ids }));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("liked, disliked: name at least one liked and one disliked image", body!["error"]!.GetValue<string>());
+        using StudioFactory withoutMetric = Studio();
+        (status, _) = await new StudioClient(withoutMetric.CreateClient()).Send(HttpMethod.Post, "/api/score", Json(new { liked = ids, disliked = ids, query = ids }));
+        Assert.Equal(HttpStatusCode.Conflict, status);
+    }
+
     private StudioFactory Studio(bool generator = false, bool extractor = false, bool metric = false, long maxUploadBytes = 20L << 20) =>
         StudioFactory.Create(_workspace.Path, generator ? models.Pipelines.Sdxl : null, extractor ? models.Extractor : null, metric, maxUploadBytes);
 }
