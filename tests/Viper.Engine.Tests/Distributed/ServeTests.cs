@@ -92,7 +92,7 @@ public sealed class ServeTests(StudioModels models) : IClassFixture<StudioModels
 
     private async Task<RunningStudio> FrontEnd(params string[] extra)
     {
-        RunningStudio frontEnd = await RunningStudio.Start("serve", _work.Path, ["--redis", _redis.Url, "--model", models.Pipelines.Sd, .. extra]);
+        RunningStudio frontEnd = await RunningStudio.Launch("serve", _work.Path, ["--redis", _redis.Url, "--model", models.Pipelines.Sd, .. extra]);
         _processes.Add(frontEnd);
         return frontEnd;
     }

@@ -24,10 +24,10 @@ public sealed class RunningStudio : IDisposable
         }
     }
 
-    public static Task<RunningStudio> Start(string workspace, params string[] args) => Start("studio", workspace, args);
+    public static Task<RunningStudio> Start(string workspace, params string[] args) => Launch("studio", workspace, args);
 
     /// <param name="command">studio, or serve (the same page and API with its jobs on Redis).</param>
-    public static async Task<RunningStudio> Start(string command, string workspace, params string[] args)
+    public static async Task<RunningStudio> Launch(string command, string workspace, params string[] args)
     {
         Process process = CliRunner.Start(workspace, defaultSigint: true, [command, "--listen", "127.0.0.1:0", "--workspace", Path.Combine(workspace, "ws"), .. args]);
         var lines = new List<string>();
