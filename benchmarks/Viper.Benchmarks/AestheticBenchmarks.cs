@@ -55,25 +55,33 @@ public class AestheticBenchmarks
     /// Writes the CLIP-L folder (random weights, seed 0) and inputs.safetensors — a prompt's 77 ids (BOS, 12 words, EOS, EOS
     /// padding, as CLIPTokenizer pads for SD1.x) and a random 768-value embedding — once.
     /// </summary>
-    public static void ExportInputs()
+    public static void ExportInputs() =>
+        ExportTower(new ClipComponent("clip-l-aesthetic", "random CLIP ViT-L/14 text tower with projection", ClipTextConfig.ClipVitL14, null, true),
+            Folder, seed: 3, padId: 49407);
+
+    /// <summary>
+    /// Writes a text tower with projection (random weights, seed 0) into <paramref name="folder"/> and its inputs once: a
+    /// prompt's 77 ids — BOS, 12 random words, EOS, then <paramref name="padId"/> (EOS for CLIP-L as CLIPTokenizer pads for
+    /// SD1.x, 0 for OpenCLIP bigG) — and a random projection-sized embedding, both drawn from <paramref name="seed"/>.
+    /// </summary>
+    public static void ExportTower(ClipComponent component, string folder, int seed, int padId)
     {
-        if (File.Exists(Path.Combine(Folder, "inputs.safetensors")))
+        if (File.Exists(Path.Combine(folder, "inputs.safetensors")))
         {
             return;
         }
 
         using (var cpu = new CpuBackend())
         {
-            TinyCheckpoint.Write(new ClipComponent("clip-l-aesthetic", "random CLIP ViT-L/14 text tower with projection", ClipTextConfig.ClipVitL14, null, true), Folder, cpu);
+            TinyCheckpoint.Write(component, folder, cpu);
         }
 
-        var rng = new Random(3);
-        int[] ids = [49406, .. Enumerable.Range(0, 12).Select(_ => rng.Next(256, 49406)), .. Enumerable.Repeat(49407, 64)];
-        float[] embedding = Enumerable.Range(0, ClipTextConfig.ClipVitL14.ProjectionDim).Select(_ => (rng.NextSingle() * 2) - 1).ToArray();
-        WriteInputs(Folder, ids, embedding);
+        var rng = new Random(seed);
+        int[] ids = [49406, .. Enumerable.Range(0, 12).Select(_ => rng.Next(256, 49406)), 49407, .. Enumerable.Repeat(padId, 63)];
+        float[] embedding = Enumerable.Range(0, component.Text!.ProjectionDim).Select(_ => (rng.NextSingle() * 2) - 1).ToArray();
+        WriteInputs(folder, ids, embedding);
     }
 
-    /// <summary>A tower folder's inputs.safetensors: the prompt's ids (input_ids, I64) and the embedding, as bench_cpu_aesthetic.py reads them.</summary>
     public static void WriteInputs(string folder, int[] ids, float[] embedding) =>
         SafeTensorsWriter.Write(Path.Combine(folder, "inputs.safetensors"),
         [

@@ -55,23 +55,9 @@ public class SdxlAestheticBenchmarks
     }
 
     /// <summary>Writes the bigG text tower with projection (random weights, seed 0) and its inputs once.</summary>
-    public static void ExportInputs()
-    {
-        if (File.Exists(Path.Combine(FolderG, "inputs.safetensors")))
-        {
-            return;
-        }
-
-        using (var cpu = new CpuBackend())
-        {
-            TinyCheckpoint.Write(new ClipComponent("clip-g-aesthetic", "random OpenCLIP ViT-bigG/14 text tower with projection", ClipTextConfig.OpenClipBigG14, null, true), FolderG, cpu);
-        }
-
-        var rng = new Random(4);
-        int[] ids = [49406, .. Enumerable.Range(0, 12).Select(_ => rng.Next(256, 49406)), 49407, .. Enumerable.Repeat(0, 63)];
-        float[] embedding = Enumerable.Range(0, ClipTextConfig.OpenClipBigG14.ProjectionDim).Select(_ => (rng.NextSingle() * 2) - 1).ToArray();
-        AestheticBenchmarks.WriteInputs(FolderG, ids, embedding);
-    }
+    public static void ExportInputs() =>
+        AestheticBenchmarks.ExportTower(new ClipComponent("clip-g-aesthetic", "random OpenCLIP ViT-bigG/14 text tower with projection", ClipTextConfig.OpenClipBigG14, null, true),
+            FolderG, seed: 4, padId: 0);
 
     private sealed class SdxlAestheticJob() : BenchmarkConfig(warmups: 0, iterations: 1, TimeSpan.FromMinutes(30));
 }

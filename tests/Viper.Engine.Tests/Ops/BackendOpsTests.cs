@@ -16,22 +16,8 @@ public sealed class BackendOpsTests(ITestOutputHelper output)
 {
     private static readonly DType[] Floats = [DType.F32, DType.F16, DType.BF16];
 
-    public static TheoryData<string> Others
-    {
-        get
-        {
-            var names = new TheoryData<string>();
-            foreach (string name in new[] { "cuda-emulated", "cuda-driver" }.Where(n => n != "cuda-driver" || TestDevices.DriverUnavailable is null))
-            {
-                names.Add(name);
-            }
-
-            return names;
-        }
-    }
-
     [Theory]
-    [MemberData(nameof(Others))]
+    [MemberData(nameof(TestBackends.GpuNames), MemberType = typeof(TestBackends))]
     public void EveryOpAndDtypeAgreesWithTheCpuOrIsRefusedAlike(string backend)
     {
         using IBackend cpu = TestBackends.Create("cpu");

@@ -12,19 +12,12 @@ namespace Viper.Engine.Tests.Support;
 public static class TestBackends
 {
     /// <summary>The CPU reference backend and the CUDA backend on the emulated device (and on the GPU when present).</summary>
-    public static TheoryData<string> Names
-    {
-        get
-        {
-            var names = new TheoryData<string> { "cpu", "cuda-emulated" };
-            if (TestDevices.DriverUnavailable is null)
-            {
-                names.Add("cuda-driver");
-            }
+    public static TheoryData<string> Names => [.. GpuNameList.Prepend("cpu")];
 
-            return names;
-        }
-    }
+    /// <summary>The backends other than the CPU reference: what is compared against it.</summary>
+    public static TheoryData<string> GpuNames => [.. GpuNameList];
+
+    private static IEnumerable<string> GpuNameList => TestDevices.DriverUnavailable is null ? ["cuda-emulated", "cuda-driver"] : ["cuda-emulated"];
 
     /// <summary>Every backend crossed with each of the comma-separated fixture names.</summary>
     public static TheoryData<string, string> With(string fixtures)
