@@ -13,6 +13,8 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? l
 {
     private const int BlockElements = 1 << 20;
     private readonly float[] _block = MakeBlock();
+    private readonly Dictionary<(bool Norm, float Scale, int Length), float[]> _tiles = [];
+    private readonly Dictionary<float[], byte[]> _encoded = new(ReferenceEqualityComparer.Instance);
 
     protected override Tensor Read(string name, Shape shape)
     {
@@ -42,7 +44,7 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? l
             return base.ReadLinear(name, shape);
         }
 
-        byte[] tile = HostTensors.EncodeFloats(Tile(shape), DType);
+        byte[] tile = EncodedTile(shape);
         int element = DType.SizeInBytes();
         return LinearWeightFormats.Convert(Backend, shape, DType, format, (first, raw) =>
         {
@@ -59,13 +61,41 @@ internal sealed class TiledRandomWeights(IBackend backend, DType dtype, DType? l
     // The backend's convolution layout (OHWI), as CheckpointWeights hands it out after converting the stored OIHW.
     protected override Tensor ReadConv(string name, int cout, int cin, int kh, int kw) => Read(name, new Shape(cout, kh, kw, cin));
 
-    /// <summary>The values repeated over a tensor of <paramref name="shape"/>: its element i is Tile[i mod length].</summary>
+    /// <summary>
+    /// The values repeated over a tensor of <paramref name="shape"/>: its element i is Tile[i mod length]. Made once per
+    /// kind of tensor (norm or fan-in, length) and reused: a fresh 4 MB tile per tensor was large-object garbage that the
+    /// GC kept committed (about 280 MB of the stack's peak memory, none of it the engine's).
+    /// </summary>
     private float[] Tile(Shape shape)
     {
         bool norm = shape.Rank == 1;
         float scale = norm ? 0.1f : 1f / MathF.Sqrt(shape.ElementCount / shape[0]);
         int blockLength = (int)Math.Min(BlockElements, shape.ElementCount);
-        return [.. _block.Take(blockLength).Select(v => norm ? 1f + (v * scale) : v * scale)];
+        if (!_tiles.TryGetValue((norm, scale, blockLength), out float[]? tile))
+        {
+            tile = new float[blockLength];
+            for (int i = 0; i < blockLength; i++)
+            {
+                tile[i] = norm ? 1f + (_block[i] * scale) : _block[i] * scale;
+            }
+
+            _tiles[(norm, scale, blockLength)] = tile;
+        }
+
+        return tile;
+    }
+
+    /// <summary><see cref="Tile"/> encoded in the model's dtype, for the slab reader of a weight quantized at load.</summary>
+    private byte[] EncodedTile(Shape shape)
+    {
+        float[] tile = Tile(shape);
+        if (!_encoded.TryGetValue(tile, out byte[]? bytes))
+        {
+            bytes = HostTensors.EncodeFloats(tile, DType);
+            _encoded[tile] = bytes;
+        }
+
+        return bytes;
     }
 
     private static float[] MakeBlock()
