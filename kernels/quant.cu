@@ -4,6 +4,12 @@
 //     8-value units l, l+32, … of the row (coalesced: a warp step reads 256 consecutive values) and keeps M f32 sums.
 //   dequantize: W rows → x's dtype, for a panel that the tensor-core GEMM (cuBLASLt) then multiplies during prefill.
 // The scale of int8/FP8 multiplies the finished dot; Q8_0/Q4_0 values are q·d as their reference decodes them.
+// FP8 prefill on FP8 tensor cores (sm_89+, the GEMM through cuBLASLt with scale pointers) quantizes the activations to
+// E4M3 with one dynamic scale per tensor (amax / 448, as vLLM's dynamic per-tensor FP8), on the device, no host sync:
+//   fp8_amax_partial: the largest |x| of each block's grid-stride share, one value per block;
+//   fp8_quantize: every block reduces those partials to amax, writes the codes of x·(448 / amax) (nearest, ties to even,
+//     saturating at 448) and block 0 the scale amax / 448 that the GEMM's scale pointer multiplies back;
+//   fp8_scale_columns: the GEMM's f32 result times each output channel's weight scale, plus bias, in x's dtype.
 #include "common.cuh"
 
 namespace viper {
@@ -94,7 +100,70 @@ VIPER_INLINE void dequantize_rows(const unsigned char* __restrict__ w, const flo
     }
 }
 
+// f32 → E4M3 ("fn"): nearest, ties to the even code, |v| ≥ 448 saturating to 448, NaN to 0x7F.
+VIPER_INLINE unsigned char to_e4m3(float v) {
+    u32 bits = float_to_bits(v), sign = (bits >> 24) & 0x80u, magnitude = bits & 0x7FFFFFFFu;
+    if (magnitude > 0x7F800000u) return static_cast<unsigned char>(sign | 0x7Fu);
+    float a = bits_to_float(magnitude);
+    if (a >= 448.f) return static_cast<unsigned char>(sign | 0x7Eu);
+    if (a < 0.015625f) return static_cast<unsigned char>(sign | u32(rintf(a * 512.f)));  // subnormals: steps of 2^-9, exact product
+    u32 rounded = (magnitude + 0x7FFFFu + ((magnitude >> 20) & 1u)) >> 20;                 // 3 mantissa bits, ties to even
+    u32 code = rounded - (120u << 3);                                                     // exponent bias 127 → 7
+    return static_cast<unsigned char>(sign | (code > 0x7Eu ? 0x7Eu : code));
+}
+
+template <typename T>
+VIPER_INLINE void fp8_amax_partial(const T* __restrict__ x, i64 count, float* __restrict__ partials) {
+    __shared__ float scratch[32];
+    float m = 0.f;
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += i64(gridDim.x) * blockDim.x) m = fmaxf(m, fabsf(to_float(x[i])));
+    m = block_max(m, scratch);
+    if (threadIdx.x == 0) partials[blockIdx.x] = m;
+}
+
+template <typename T>
+VIPER_INLINE void fp8_quantize(const T* __restrict__ x, i64 count, const float* __restrict__ partials, int parts,
+                               unsigned char* __restrict__ codes, float* __restrict__ scale) {
+    __shared__ float scratch[32];
+    float m = 0.f;
+    for (int i = threadIdx.x; i < parts; i += blockDim.x) m = fmaxf(m, partials[i]);
+    float amax = block_max(m, scratch);
+    float inv = amax > 0.f ? 448.f / amax : 1.f;
+    if (blockIdx.x == 0 && threadIdx.x == 0) *scale = amax > 0.f ? amax / 448.f : 1.f;
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += i64(gridDim.x) * blockDim.x) codes[i] = to_e4m3(to_float(x[i]) * inv);
+}
+
+template <typename T>
+VIPER_INLINE void fp8_scale_columns(const float* __restrict__ acc, const float* __restrict__ scale, int scale_count, const T* __restrict__ bias,
+                                    T* __restrict__ y, i64 rows, int n) {
+    i64 total = rows * n;
+    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += i64(gridDim.x) * blockDim.x) {
+        int c = int(i % n);
+        y[i] = from_float<T>(acc[i] * channel_scale(scale, scale_count, c) + (bias ? to_float(bias[c]) : 0.f));
+    }
+}
+
 }  // namespace viper
+
+#define VIPER_FP8_ACTIVATIONS(suffix, T)                                                                                               \
+    extern "C" __global__ void fp8_amax_partial_##suffix(const T* x, i64 count, float* partials) {                             \
+        viper::fp8_amax_partial<T>(x, count, partials);                                                                                \
+    }                                                                                                                                   \
+    VIPER_ENTRY(fp8_amax_partial_##suffix)                                                                                              \
+    extern "C" __global__ void fp8_quantize_##suffix(const T* x, i64 count, const float* partials, int parts,                  \
+                                                     unsigned char* codes, float* scale) {                                              \
+        viper::fp8_quantize<T>(x, count, partials, parts, codes, scale);                                                               \
+    }                                                                                                                                   \
+    VIPER_ENTRY(fp8_quantize_##suffix)                                                                                                  \
+    extern "C" __global__ void fp8_scale_columns_##suffix(const float* acc, const float* scale, int scale_count, const T* bias, T* y,  \
+                                                          i64 rows, int n) {                                                     \
+        viper::fp8_scale_columns<T>(acc, scale, scale_count, bias, y, rows, n);                                                        \
+    }                                                                                                                                   \
+    VIPER_ENTRY(fp8_scale_columns_##suffix)
+
+VIPER_FP8_ACTIVATIONS(f32, float)
+VIPER_FP8_ACTIVATIONS(f16, viper::f16)
+VIPER_FP8_ACTIVATIONS(bf16, viper::bf16)
 
 #define VIPER_QUANT(wname, W, suffix, T)                                                                                               \
     extern "C" __global__ void linear_small_##wname##_##suffix(const T* x, const unsigned char* w, const float* scale, int scale_count,  \

@@ -48,6 +48,8 @@ __device__ inline float powf(float x, float y) { return __nv_powf(x, y); }
 __device__ inline float __int_as_float(int x) { return __builtin_bit_cast(float, x); }
 __device__ inline int __float_as_int(float x) { return __builtin_bit_cast(int, x); }
 __device__ inline float fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
+__device__ inline float fabsf(float a) { return __builtin_fabsf(a); }
+__device__ inline float rintf(float a) { return __builtin_rintf(a); }
 __device__ inline float fminf(float a, float b) { return __builtin_fminf(a, b); }
 __device__ inline float atomicAdd(float* address, float value) { return __nvvm_atom_add_gen_f(address, value); }
 __device__ inline int atomicCAS(int* address, int compare, int value) { return __nvvm_atom_cas_gen_i(address, compare, value); }

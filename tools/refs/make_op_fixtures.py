@@ -617,6 +617,39 @@ def quantized_linear(gen):
                  **({"dtype": DTYPES[dtype], "naive": "f32 compute on the dequantized weight, rounded once"} if dtype != torch.float32 else {}))
 
 
+def fp8_prefill(gen):
+    """FP8 prefill on FP8 tensor cores (CUDA, sm_89+): x quantized to E4M3 with one dynamic scale (amax / 448, codes of
+    x·(448 / amax) in f32, nearest with ties to even), the E4M3 weight with a per-channel or a per-tensor scale, and the
+    f64 linear of the two dequantized operands plus bias. The codes and the scale are kept for the quantizing kernel."""
+    n, k = 48, 64
+    w = (rnd(gen, n, k) * 0.2).numpy().astype(np.float32)
+    bias = rnd(gen, n)
+    for tag, shape, dtype, per_tensor in (("per_channel_bf16", (2, 9, k), torch.bfloat16, False), ("per_tensor_f32", (1, 12, k), torch.float32, True),
+                                          ("per_channel_f16", (3, 5, k), torch.float16, False)):
+        if per_tensor:
+            scale = np.array([np.abs(w).max() / np.float32(448)], dtype=np.float32)
+            codes_w = e4m3_encode((w / scale[0]).astype(np.float32))
+            deq_w = e4m3_decode(codes_w) * np.float64(scale[0])
+        else:
+            codes_w, scale, deq_w = quantize_weight("fp8_e4m3", w)
+        x = (rnd(gen, *shape) * 3).to(dtype)
+        xf = x.float().numpy().reshape(-1, k)
+        amax = np.float32(np.abs(xf).max())
+        inv = np.float32(448) / amax
+        codes_x = e4m3_encode((xf * inv).astype(np.float32))
+        x_scale = np.float32(amax / np.float32(448))
+        deq_x = e4m3_decode(codes_x) * np.float64(x_scale)
+        b = bias.to(dtype)
+        expected = torch.from_numpy(deq_x @ deq_w.T + b.double().numpy()).reshape(*shape[:-1], n)
+        tensors = {"x": x, "weight": torch.from_numpy(codes_w.copy()), "scale": torch.from_numpy(scale.copy()), "bias": b,
+                   "expected": expected.float(), "codes": torch.from_numpy(codes_x.reshape(*shape).copy()),
+                   "activation_scale": torch.tensor([x_scale])}
+        if dtype != torch.float32:
+            tensors["naive"] = torch.nn.functional.linear(torch.from_numpy(deq_x).float(), torch.from_numpy(deq_w).float(), b.float()).reshape(*shape[:-1], n).to(dtype)
+        save(f"linear_fp8_w8a8_{tag}", "fp8_prefill", tensors, format="fp8_e4m3", rows=n, cols=k,
+             **({"dtype": DTYPES[dtype], "naive": "f32 compute on the dequantized operands, rounded once"} if dtype != torch.float32 else {}))
+
+
 def top_gap(gen):
     """Largest minus second largest per row (a greedy pick's margin): random rows, a tied top, a row of -1e30s, a 2-wide row."""
     x = rnd(gen, 6, 1000)
@@ -653,6 +686,7 @@ def main():
         make(gen)
     quantized_linear(torch.Generator().manual_seed(20261207))  # its own seeds: adding them changed no earlier fixture
     top_gap(torch.Generator().manual_seed(20261208))
+    fp8_prefill(torch.Generator().manual_seed(20261209))
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

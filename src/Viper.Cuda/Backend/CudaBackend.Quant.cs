@@ -10,7 +10,8 @@ public sealed partial class CudaBackend
     /// A linear whose weight is not in x's dtype (a weight format, or another float dtype), read as stored. Decode (at most
     /// <see cref="Launchers.SmallLinearRows"/> rows) runs quant.cu's linear_small, one pass over the weight bytes. Prefill
     /// dequantizes the weight a panel of rows at a time into x's dtype and multiplies each panel with the tensor-core GEMM
-    /// into its slice of output columns (bias in the epilogue), so no full-size copy of the weight is ever made.
+    /// into its slice of output columns (bias in the epilogue), so no full-size copy of the weight is ever made. FP8 E4M3
+    /// weights on a device with FP8 tensor cores prefill in FP8 instead (<see cref="Fp8Linear"/>).
     /// </summary>
     private Tensor DequantizingLinear(Tensor x, Tensor weight, Tensor? bias, Tensor? weightScale, Shape outShape)
     {
@@ -27,6 +28,12 @@ public sealed partial class CudaBackend
             (Dim3 grid, Dim3 block) = Launchers.SmallLinear(n);
             Device.Launch(KernelTable.WeightEntry("linear_small", weight.DType, x.DType), grid, block, 0, new KernelArgs()
                 .Add(this, x).Add(this, weight).Add(this, weightScale).Add(scaleCount).Add(this, bias).Add(this, y).Add(m).Add(n).Add(k));
+            return y;
+        }
+
+        if (weight.DType == DType.F8E4M3 && Device.SupportsFp8Gemm && k % 16 == 0 && n % 16 == 0)
+        {
+            Fp8Linear(x, weight, bias, weightScale, y, m, n, k);
             return y;
         }
 

@@ -40,6 +40,12 @@ public interface IGpuDevice : IDisposable
 
     void Launch(string entry, Dim3 grid, Dim3 block, int sharedBytes, KernelArgs args);
 
+    /// <summary>
+    /// Whether <see cref="Gemm"/> takes FP8 (E4M3) operands with scale pointers: FP8 tensor cores (compute capability 8.9
+    /// and later: Ada, Hopper) and a cuBLASLt that has them (11.8+); the emulated device when made to stand in for one.
+    /// </summary>
+    bool SupportsFp8Gemm { get; }
+
     /// <summary>Row-major, strided-batch GEMM with f32 accumulation (cuBLASLt on the driver).</summary>
     void Gemm(in GemmDescriptor gemm);
 

@@ -11,12 +11,15 @@ internal static unsafe partial class CublasLt
     public const int DataF32 = 0;         // CUDA_R_32F
     public const int DataF16 = 2;         // CUDA_R_16F
     public const int DataBF16 = 14;       // CUDA_R_16BF
+    public const int DataE4M3 = 28;       // CUDA_R_8F_E4M3
     public const int OpN = 0;
     public const int OpT = 1;
     public const int DescTransA = 3;      // CUBLASLT_MATMUL_DESC_TRANSA
     public const int DescTransB = 4;
     public const int DescEpilogue = 7;
     public const int DescBiasPointer = 8;
+    public const int DescAScalePointer = 17; // CUBLASLT_MATMUL_DESC_A_SCALE_POINTER
+    public const int DescBScalePointer = 18;
     public const int DescBiasDataType = 26;
     public const int EpilogueDefault = 1;
     public const int EpilogueBias = 4;
@@ -24,6 +27,9 @@ internal static unsafe partial class CublasLt
     public const int LayoutBatchCount = 5;
     public const int LayoutStridedBatchOffset = 6;
     public const int PreferenceMaxWorkspaceBytes = 1;
+
+    /// <summary>cublasLtGetVersion of cuBLASLt 11.8, the first with FP8 (E4M3/E5M2) matmuls.</summary>
+    public const ulong FirstFp8Version = 110800;
 
     static CublasLt() => NativeLibraries.Register();
 
@@ -47,6 +53,9 @@ internal static unsafe partial class CublasLt
 
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtCreate(out IntPtr handle);
+
+    [LibraryImport(NativeLibraries.CublasLt)]
+    public static partial nuint cublasLtGetVersion();
 
     [LibraryImport(NativeLibraries.CublasLt)]
     public static partial int cublasLtDestroy(IntPtr handle);

@@ -38,6 +38,18 @@ internal sealed unsafe class CublasLtGemm : IDisposable
             CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(plan.Desc, CublasLt.DescBiasPointer, &bias, (nuint)sizeof(IntPtr)));
         }
 
+        if (g.InputType == DType.F8E4M3)
+        {
+            // Swapped operands: cuBLASLt's A is our B. A null pointer is a scale of 1.
+            IntPtr scaleA = g.ScaleB, scaleB = g.ScaleA;
+            CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(plan.Desc, CublasLt.DescAScalePointer, &scaleA, (nuint)sizeof(IntPtr)));
+            CublasLt.Check(CublasLt.cublasLtMatmulDescSetAttribute(plan.Desc, CublasLt.DescBScalePointer, &scaleB, (nuint)sizeof(IntPtr)));
+        }
+        else if (g.ScaleA != IntPtr.Zero || g.ScaleB != IntPtr.Zero)
+        {
+            throw new ArgumentException("scale pointers are for FP8 operands only");
+        }
+
         float alpha = g.Alpha, beta = g.Beta;
         CublasLt.HeuristicResult algo = plan.Algo;
         CublasLt.Check(CublasLt.cublasLtMatmul(_handle.Value, plan.Desc, &alpha, g.B, plan.A, g.A, plan.B, &beta, g.C, plan.C,
@@ -115,7 +127,8 @@ internal sealed unsafe class CublasLtGemm : IDisposable
         DType.F32 => CublasLt.DataF32,
         DType.F16 => CublasLt.DataF16,
         DType.BF16 => CublasLt.DataBF16,
-        _ => throw new ArgumentException($"cuBLASLt GEMM takes f32, f16 or bf16, not {t}"),
+        DType.F8E4M3 => CublasLt.DataE4M3,
+        _ => throw new ArgumentException($"cuBLASLt GEMM takes f32, f16, bf16 or FP8 E4M3, not {t}"),
     };
 
     private static IntPtr Layout(DType type, int rows, int cols, int ld, long stride, int batch)

@@ -72,6 +72,9 @@ public sealed unsafe class DriverDevice : IGpuDevice
 
     public (int Major, int Minor) ComputeCapability { get; }
 
+    /// <summary>FP8 tensor cores (sm_89 and later) and cuBLASLt 11.8 or later, the first with FP8 matmuls.</summary>
+    public bool SupportsFp8Gemm => ComputeCapability.CompareTo((8, 9)) >= 0 && CublasLt.cublasLtGetVersion() >= CublasLt.FirstFp8Version;
+
     public int MultiprocessorCount { get; }
 
     public bool GuardsBounds => false;

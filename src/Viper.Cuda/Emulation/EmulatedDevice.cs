@@ -22,9 +22,11 @@ public sealed class EmulatedDevice : IGpuDevice
     private long _liveBytes;
 
     /// <param name="threads">Host threads that run this device's blocks (null: every core); fixed at the device's first launch.</param>
+    /// <param name="fp8Gemm">Stand in for a GPU with FP8 tensor cores (sm_89+): GEMMs take E4M3 operands with scale pointers.</param>
     public EmulatedDevice(int multiprocessors = DefaultMultiprocessors, long? memoryLimitBytes = null, int maxSharedBytesPerBlock = 227 * 1024,
-        int ordinal = 0, int? threads = null)
+        int ordinal = 0, int? threads = null, bool fp8Gemm = false)
     {
+        SupportsFp8Gemm = fp8Gemm;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(multiprocessors);
         if (ordinal is < 0 or >= MaxDevices)
         {
@@ -46,6 +48,9 @@ public sealed class EmulatedDevice : IGpuDevice
     public int MultiprocessorCount { get; }
 
     public bool GuardsBounds => true;
+
+    /// <summary>Off by default (an A100 has no FP8 tensor cores), so prefill runs as before unless a test asks.</summary>
+    public bool SupportsFp8Gemm { get; }
 
     /// <summary>An H100's opt-in limit by default, so kernels are chosen as there; smaller to stand in for a smaller GPU.</summary>
     public int MaxSharedBytesPerBlock { get; }
@@ -124,7 +129,7 @@ public sealed class EmulatedDevice : IGpuDevice
     public void Gemm(in GemmDescriptor g) => Check(viper_emu_gemm(
         g.TransposeA ? 1 : 0, g.TransposeB ? 1 : 0, g.M, g.N, g.K, g.Alpha, g.A, g.Lda, g.StrideA,
         g.B, g.Ldb, g.StrideB, g.Beta, g.C, g.Ldc, g.StrideC, g.Batch,
-        DTypeCode(g.InputType), DTypeCode(g.OutputType), g.Bias, (int)g.Epilogue));
+        DTypeCode(g.InputType), DTypeCode(g.OutputType), g.Bias, (int)g.Epilogue, g.ScaleA, g.ScaleB));
 
     public DeviceGraph Capture(Action record)
     {
@@ -161,7 +166,8 @@ public sealed class EmulatedDevice : IGpuDevice
         DType.F32 => 0,
         DType.F16 => 1,
         DType.BF16 => 2,
-        _ => throw new ArgumentException($"GEMM takes f32, f16 or bf16, not {t}"),
+        DType.F8E4M3 => 3,
+        _ => throw new ArgumentException($"GEMM takes f32, f16, bf16 or FP8 E4M3, not {t}"),
     };
 
     // A guard zone found broken when memory is freed (a write no launch check saw) is reported, not swallowed.

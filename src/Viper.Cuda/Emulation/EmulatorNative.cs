@@ -57,7 +57,8 @@ internal static unsafe partial class EmulatorNative
 
     [LibraryImport(Library)]
     public static partial int viper_emu_gemm(int transA, int transB, int m, int n, int k, float alpha, IntPtr a, int lda, long strideA,
-        IntPtr b, int ldb, long strideB, float beta, IntPtr c, int ldc, long strideC, int batch, int dtypeAB, int dtypeC, IntPtr bias, int epilogue);
+        IntPtr b, int ldb, long strideB, float beta, IntPtr c, int ldc, long strideC, int batch, int dtypeAB, int dtypeC, IntPtr bias, int epilogue,
+        IntPtr scaleA, IntPtr scaleB);
 
     [LibraryImport(Library)]
     public static partial int viper_emu_capture_begin();

@@ -60,7 +60,10 @@ public static class KernelTable
     public static readonly DType[] WeightFormats = [DType.F32, DType.F16, DType.BF16, DType.I8, DType.F8E4M3, DType.F8E5M2, DType.Q8_0, DType.Q4_0];
 
     public static readonly KernelFamily Quant = new("quant.cu",
-        [.. WeightFormats.SelectMany(w => FloatTypes.SelectMany(t => new[] { WeightEntry("linear_small", w, t), WeightEntry("dequantize", w, t) }))]);
+    [
+        .. WeightFormats.SelectMany(w => FloatTypes.SelectMany(t => new[] { WeightEntry("linear_small", w, t), WeightEntry("dequantize", w, t) })),
+        .. Each("fp8_amax_partial"), .. Each("fp8_quantize"), .. Each("fp8_scale_columns"),
+    ]);
 
     public static IReadOnlyList<KernelFamily> Families { get; } =
         [Elementwise, Reduce, Guidance, Norms, Activations, Rows, Layout, Embeddings, Attention, AttentionBackward, Adam, FlashAttention, Im2Col, Conv, Quant];

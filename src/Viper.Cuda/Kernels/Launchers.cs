@@ -19,6 +19,16 @@ public static class Launchers
         (new Dim3((uint)Math.Clamp((n + ElementwiseBlock - 1) / ElementwiseBlock, 1, (long)ElementwiseBlocksPerMultiprocessor * Math.Max(1, multiprocessors))),
             new Dim3(ElementwiseBlock));
 
+    /// <summary>
+    /// quant.cu's fp8_amax_partial and fp8_quantize share this grid: one partial maximum per block, at most
+    /// <see cref="Fp8AmaxBlocks"/> of them, which every block of the second kernel reduces again.
+    /// </summary>
+    public static (Dim3 Grid, Dim3 Block) Fp8Activations(long n) =>
+        (new Dim3((uint)Math.Clamp((n + ReduceBlock - 1) / ReduceBlock, 1, Fp8AmaxBlocks)), new Dim3(ReduceBlock));
+
+    /// <summary>Blocks of the FP8 activation kernels: enough to stream the activations, few enough for each block to re-reduce.</summary>
+    public const int Fp8AmaxBlocks = 1024;
+
     /// <summary>One block per row; short rows get a smaller block (still whole warps).</summary>
     public static (Dim3 Grid, Dim3 Block) RowReduce(long rows, int cols) =>
         (new Dim3(checked((uint)rows)), new Dim3((uint)Math.Clamp((cols + 31) / 32 * 32, 32, (int)ReduceBlock)));

@@ -13,6 +13,13 @@ public static class FixtureRunner
         Func<IBackend, OpFixture, Tensor> op, float? atol = null, float? rtol = null)
     {
         using IBackend backend = TestBackends.Create(backendName);
+        Check(backend, backendName, fixtureName, generator, op, atol, rtol);
+    }
+
+    /// <summary>The same on a backend the test made itself (a device configured for the case), named <paramref name="backendName"/> in messages.</summary>
+    public static void Check(IBackend backend, string backendName, string fixtureName, string generator,
+        Func<IBackend, OpFixture, Tensor> op, float? atol = null, float? rtol = null)
+    {
         using var fixture = new OpFixture(fixtureName, generator);
         using Tensor result = op(backend, fixture);
         if (fixture.Has("naive"))
