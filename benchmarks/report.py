@@ -279,14 +279,14 @@ def aesthetic_sdxl_table(bdn, torch_results):
                           "GFLOP counts the GEMMs of 12 forwards and 10 backwards per tower.")
 
 
-def by_class_and_format(folder):
-    """(benchmark class, Format parameter or None) → median ms, from one run's BenchmarkDotNet reports."""
+def by_class_method_and_format(folder):
+    """(benchmark class, method, Format parameter or None) → median ms, from one run's BenchmarkDotNet reports."""
     medians = {}
     for path in glob.glob(os.path.join(folder, "*-report-full.json")):
         with open(path) as f:
             for b in json.load(f)["Benchmarks"]:
                 fmt = b["Parameters"].split("=", 1)[1] if b["Parameters"] else None
-                medians[(b["Type"], fmt)] = b["Statistics"]["Median"] / 1e6
+                medians[(b["Type"], b["Method"], fmt)] = b["Statistics"]["Median"] / 1e6
     return medians
 
 
@@ -301,24 +301,29 @@ def streamed_bytes(fmt, layers):
 
 
 def decode_table(bdn, layers, threads, memory_dir):
-    medians = by_class_and_format(bdn)
-    read_ms = medians[("ReadBandwidthBenchmarks", None)]
-    bandwidth = (1 << 30) / (read_ms / 1000) / 1e9
+    medians = by_class_method_and_format(bdn)
+    read_gbs = lambda cls, fmt: (1 << 30) / (medians[(cls, "Read", fmt)] / 1000) / 1e9  # noqa: E731
+    reads = [read_gbs(cls, fmt) for cls, method, fmt in medians if method == "Read"]
     gib = 1 << 30
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()}, {threads} threads for both engines; llama.cpp through "
         "LLamaSharp.Backend.Cpu 0.30.0 (its AVX-512 build, picked for this CPU) on a GGUF the benchmark writes from the same random "
         f"weights. One run of benchmarks/run-cpu-decode.sh: the {layers}-layer stack + the 32000-token head, one decode step "
-        "after a 512-token prompt, BenchmarkDotNet medians of 10 after 6 warm-ups, and in the same run a 1 GiB read with the same "
-        f"threads: **{bandwidth:.1f} GB/s** ({read_ms:.2f} ms). GB/s = bytes a step reads ÷ its time (the embedding table excluded).",
+        "after a 512-token prompt, BenchmarkDotNet medians of 10 after 6 warm-ups. Right after each engine's decode of each format "
+        "the same run times a 1 GiB read with the same threads, and that read is the format's \"read\" (GB/s in brackets): on "
+        f"this shared host it ranged {min(reads):.1f}–{max(reads):.1f} GB/s within the run, so a step is only compared with the "
+        "bandwidth it had. GB/s = bytes a step reads ÷ its time (the embedding table excluded). The speed ratio divides the two "
+        "engines' % of read (each against its own adjacent read); their raw ms/token are in the table too.",
         "",
         "| weights | Viper ms/token | Viper tokens/s | Viper GB/s | % of read | llama.cpp ms/token | llama.cpp tokens/s | llama.cpp GB/s | % of read | Viper / llama.cpp speed | 32-layer peak RSS / weights |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for fmt in ["bf16", "int8", "q8_0", "q4_0", "fp8"]:
         bytes_ = streamed_bytes(fmt, layers)
-        ours, theirs = medians.get(("DecodeFormatBenchmarks", fmt)), medians.get(("LlamaCppDecodeBenchmarks", fmt))
+        ours, theirs = medians.get(("DecodeFormatBenchmarks", "Decode", fmt)), medians.get(("LlamaCppDecodeBenchmarks", "Decode", fmt))
         rate = lambda ms: bytes_ / (ms / 1000) / 1e9  # noqa: E731
+        our_share = rate(ours) / read_gbs("DecodeFormatBenchmarks", fmt)
+        their_share = None if theirs is None else rate(theirs) / read_gbs("LlamaCppDecodeBenchmarks", fmt)
         memory_path = os.path.join(memory_dir, f"memory-{fmt}.json")
         memory = "—"
         if os.path.exists(memory_path):
@@ -326,10 +331,11 @@ def decode_table(bdn, layers, threads, memory_dir):
                 m = json.load(f)
             memory = f"{m['ratio']:.3f} ({m['peak_rss_bytes'] / gib:.2f} / {m['weight_bytes'] / gib:.2f} GiB)"
         cells = [
-            f"{ours:.2f}", f"{1000 / ours:.1f}", f"{rate(ours):.1f}", f"{100 * rate(ours) / bandwidth:.0f} %",
+            f"{ours:.2f}", f"{1000 / ours:.1f}", f"{rate(ours):.1f}", f"{100 * our_share:.0f} % ({read_gbs('DecodeFormatBenchmarks', fmt):.1f})",
             "—" if theirs is None else f"{theirs:.2f}", "—" if theirs is None else f"{1000 / theirs:.1f}",
-            "—" if theirs is None else f"{rate(theirs):.1f}", "—" if theirs is None else f"{100 * rate(theirs) / bandwidth:.0f} %",
-            "—" if theirs is None else f"{theirs / ours:.2f}", memory,
+            "—" if theirs is None else f"{rate(theirs):.1f}",
+            "—" if theirs is None else f"{100 * their_share:.0f} % ({read_gbs('LlamaCppDecodeBenchmarks', fmt):.1f})",
+            "—" if theirs is None else f"{our_share / their_share:.2f}", memory,
         ]
         lines.append("| " + " | ".join([fmt, *cells]) + " |")
     return lines

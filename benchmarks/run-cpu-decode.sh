@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Decode per weight format on the Mistral-7B-shaped stack at a 512-token context, with llama.cpp beside it (issue 29):
 #  - one BenchmarkDotNet run times the engine's decode step per format (DecodeFormatBenchmarks: bf16, int8, q8_0, q4_0,
-#    fp8), llama.cpp's on the same weights written as GGUF (LlamaCppDecodeBenchmarks: bf16, q8_0, q4_0) and a 1 GiB
-#    STREAM-like read with the same threads (ReadBandwidthBenchmarks), so the % of bandwidth and the ratios come from one run;
+#    fp8) and llama.cpp's on the same weights written as GGUF (LlamaCppDecodeBenchmarks: bf16, q8_0, q4_0), each followed
+#    at once by a 1 GiB STREAM-like read with the same threads, so each % of bandwidth is against the bandwidth of its moment;
 #  - memory: the whole MEMORY_LAYERS-layer stack per format in a process of its own (peak RSS against the weight bytes);
 #  - accuracy: format-accuracy against f32 weights (after the timed parts, so it does not share their cores).
 # Writes the table into benchmarks/RESULTS.md. Usage: benchmarks/run-cpu-decode.sh [threads] [layers] [memory-layers]
@@ -21,7 +21,7 @@ for format in bf16 int8 q8_0 q4_0 fp8; do
   DOTNET_PROCESSOR_COUNT=$threads "$bench" mistral-memory "$memory_layers" "$work/memory-$format.json" "$format"
 done
 DOTNET_PROCESSOR_COUNT=$threads VIPER_BENCH_DECODE_LAYERS=$layers "$bench" \
-  --filter 'Viper.Benchmarks.DecodeFormatBenchmarks*' 'Viper.Benchmarks.LlamaCppDecodeBenchmarks*' 'Viper.Benchmarks.ReadBandwidthBenchmarks*' \
+  --filter 'Viper.Benchmarks.DecodeFormatBenchmarks*' 'Viper.Benchmarks.LlamaCppDecodeBenchmarks*' \
   --artifacts "$work/bdn"
 python3 benchmarks/report.py --decode "$work/bdn/results" "$layers" "$threads" "$work" benchmarks/RESULTS.md
 # What each format changes: the tiny reference IDEFICS2, the medium random one, the SD1.5-shaped random pipeline.

@@ -10,7 +10,8 @@ namespace Viper.Benchmarks;
 /// llama.cpp (LLamaSharp.Backend.Cpu 0.30.0) on the stack <see cref="DecodeFormatBenchmarks"/> times: the same random
 /// weights, written by <see cref="GgufWriter"/> in the formats both engines have (bf16, q8_0, q4_0), the same 512-token
 /// prompt length and threads. Each measured call decodes the token after the prompt (its cache entry removed first, as
-/// the engine's benchmark truncates its cache), so both sides time one decode step at a 512-token context.
+/// the engine's benchmark truncates its cache), so both sides time one decode step at a 512-token context; each format's
+/// read bandwidth is timed right after it, as the engine's is.
 /// </summary>
 [Config(typeof(DecodeFormatBenchmarks.DecodeConfig))]
 public class LlamaCppDecodeBenchmarks
@@ -19,6 +20,7 @@ public class LlamaCppDecodeBenchmarks
     private LLamaWeights _weights = null!;
     private LLamaContext _context = null!;
     private LLamaBatch _batch = null!;
+    private ReadBandwidth _read = null!;
 
     [Params("bf16", "q8_0", "q4_0")]
     public string Format { get; set; } = "bf16";
@@ -50,6 +52,7 @@ public class LlamaCppDecodeBenchmarks
         }
 
         Check(_context.Decode(_batch));
+        _read = new ReadBandwidth();
         Console.WriteLine($"// llama.cpp {Format}: {new FileInfo(path).Length} bytes of GGUF, {threads} threads");
     }
 
@@ -62,9 +65,13 @@ public class LlamaCppDecodeBenchmarks
         Check(_context.Decode(_batch));
     }
 
+    [Benchmark]
+    public float Read() => _read.Read();
+
     [GlobalCleanup]
     public void Cleanup()
     {
+        _read.Dispose();
         _context.Dispose();
         _weights.Dispose();
         Directory.Delete(_folder, recursive: true);

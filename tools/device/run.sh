@@ -10,7 +10,8 @@
 # and PyTorch bench_gpu_ops.py, the table written to gpu-results.md); sd15 (a random full-size SD1.5, 512², f16, 10 steps
 # with the step graph: the stage times); idefics2 (idefics2-8b's shape, tiled random bf16 weights: the extractor's prefill
 # and decode tokens/s, idefics2-decode.json; in a rehearsal the tiny size on the CPU); formats (the same with the linear
-# weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json; in a rehearsal q4_0 at the tiny size); aesthetic (one SDXL
+# weights in int8, q8_0, q4_0 and fp8: idefics2-decode-FORMAT.json, fp8 prefilling through cuBLASLt's FP8 GEMM on an
+# sm_89+ GPU, whose fixture test runs in the tests part; in a rehearsal q4_0 at the tiny size); aesthetic (one SDXL
 # aesthetic-gradients personalization of both text towers at full size, T = 10, f32: aesthetic-sdxl.json; in a rehearsal the
 # tiny towers on the CPU); devices (`viper devices`: every GPU the run sees); multidevice (with two GPUs or more: a full-size
 # random SD1.5 with its UNet on cuda:0 and its text encoder and VAE on cuda:1 must give the one-GPU image, pixel for pixel;

@@ -14,8 +14,12 @@ public sealed record LinearWeight(Tensor Weight, Tensor? Scale)
 /// <summary>The formats a linear weight may be kept in, and the host-side conversion into one.</summary>
 public static class LinearWeightFormats
 {
-    /// <summary>Rows converted per slab, so a matrix is never widened to f32 whole (a 32000×4096 head would be 500 MB).</summary>
-    private const int SlabRows = 256;
+    /// <summary>
+    /// Values converted per slab (its f32 copy 4 MB), so a matrix is never widened to f32 whole (a 32000×4096 head would
+    /// be 500 MB); sized in values, not rows, because the pool keeps the slab buffers after a load: 256 rows of a
+    /// 14336-wide down projection kept 60 MB.
+    /// </summary>
+    private const int SlabValues = 1 << 20;
 
     /// <summary>Float dtypes (kept as stored, not widened) and the formats <see cref="WeightQuantizer"/> writes.</summary>
     public static bool IsStorable(DType format) => format.IsFloat() || format is DType.I8 or DType.F8E4M3 or DType.Q8_0 or DType.Q4_0;
@@ -49,26 +53,26 @@ public static class LinearWeightFormats
 
         float[]? scale = format.NeedsScale() ? new float[n] : null;
         long rowBytes = format.BytesFor(k);
-        int group = Environment.ProcessorCount, slabValues = SlabRows * k;
+        int group = Environment.ProcessorCount, slabRows = Math.Max(1, SlabValues / Math.Max(k, 1)), slabValues = slabRows * k;
         // Pooled host buffers, the same ones for every matrix of a load: no garbage per matrix to swell the process.
         byte[][] raw = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<byte>.Shared.Rent(slabValues * source.SizeInBytes()))];
         float[][] values = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<float>.Shared.Rent(slabValues))];
-        byte[][] parts = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<byte>.Shared.Rent((int)(SlabRows * rowBytes)))];
+        byte[][] parts = [.. Enumerable.Range(0, group).Select(_ => ArrayPool<byte>.Shared.Rent((int)(slabRows * rowBytes)))];
         Tensor stored = backend.Allocate(shape, format);
         try
         {
             // A few slabs downloaded, converted in parallel and uploaded into their rows: the host holds one group, not the matrix.
-            for (int start = 0; start < n; start += group * SlabRows)
+            for (int start = 0; start < n; start += group * slabRows)
             {
-                int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * SlabRows)).Where(f => f < n)];
+                int[] firsts = [.. Enumerable.Range(0, group).Select(i => start + (i * slabRows)).Where(f => f < n)];
                 for (int i = 0; i < firsts.Length; i++)
                 {
-                    read(firsts[i], raw[i].AsSpan(0, Math.Min(SlabRows, n - firsts[i]) * k * source.SizeInBytes()));
+                    read(firsts[i], raw[i].AsSpan(0, Math.Min(slabRows, n - firsts[i]) * k * source.SizeInBytes()));
                 }
 
                 Parallel.For(0, firsts.Length, i =>
                 {
-                    int rows = Math.Min(SlabRows, n - firsts[i]);
+                    int rows = Math.Min(slabRows, n - firsts[i]);
                     Span<float> floats = values[i].AsSpan(0, rows * k);
                     HostTensors.DecodeFloats(raw[i].AsSpan(0, rows * k * source.SizeInBytes()), source, floats);
                     Span<byte> target = parts[i].AsSpan(0, (int)(rows * rowBytes));
@@ -83,7 +87,7 @@ public static class LinearWeightFormats
                 });
                 for (int i = 0; i < firsts.Length; i++)
                 {
-                    int rows = Math.Min(SlabRows, n - firsts[i]);
+                    int rows = Math.Min(slabRows, n - firsts[i]);
                     using Tensor part = backend.FromHost(parts[i].AsSpan(0, (int)(rows * rowBytes)), new Shape(rows, k), format);
                     using Tensor rowsOfStored = stored.Slice(firsts[i], rows);
                     backend.CopyInto(part, rowsOfStored);

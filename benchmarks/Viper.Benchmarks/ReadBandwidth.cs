@@ -1,36 +1,35 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using BenchmarkDotNet.Attributes;
 
 namespace Viper.Benchmarks;
 
 /// <summary>
 /// A STREAM-like read: 1 GiB summed with 256-bit loads by as many threads as the CPU backend uses (each thread its own
-/// contiguous slice), so bytes ÷ time is the read bandwidth a weight-streaming decode can reach on this machine in this run.
+/// contiguous slice), so bytes ÷ time is the read bandwidth a weight-streaming decode can reach on this machine. The
+/// decode benchmarks time it beside each case (<see cref="DecodeFormatBenchmarks"/>): on a shared host the bandwidth
+/// drifts by tens of percent within minutes, and only a read measured next to a decode step says what that step had.
 /// </summary>
-[Config(typeof(DecodeFormatBenchmarks.DecodeConfig))]
-public unsafe class ReadBandwidthBenchmarks
+internal sealed unsafe class ReadBandwidth : IDisposable
 {
     public const long Bytes = 1L << 30;
 
-    private byte* _buffer;
+    private readonly byte* _buffer;
 
-    [GlobalSetup]
-    public void Setup()
+    public ReadBandwidth()
     {
         _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
         new Span<byte>(_buffer, checked((int)Bytes)).Fill(1); // touch every page before timing
     }
 
-    [Benchmark]
     public float Read()
     {
         int threads = Environment.ProcessorCount;
         long slice = Bytes / threads;
         var sums = new float[threads];
+        byte* buffer = _buffer;
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
-            var p = (Vector256<float>*)(_buffer + (t * slice));
+            var p = (Vector256<float>*)(buffer + (t * slice));
             long count = slice / 32;
             Vector256<float> a = default, b = default, c = default, d = default;
             for (long i = 0; i < count; i += 4)
@@ -46,6 +45,5 @@ public unsafe class ReadBandwidthBenchmarks
         return sums.Sum();
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => NativeMemory.AlignedFree(_buffer);
+    public void Dispose() => NativeMemory.AlignedFree(_buffer);
 }
