@@ -312,8 +312,8 @@ def decode_table(bdn, layers, threads, memory_dir):
         "after a 512-token prompt, BenchmarkDotNet medians of 10 after 6 warm-ups. Right after each engine's decode of each format "
         "the same run times a 1 GiB read with the same threads, and that read is the format's \"read\" (GB/s in brackets): on "
         f"this shared host it ranged {min(reads):.1f}–{max(reads):.1f} GB/s within the run, so a step is only compared with the "
-        "bandwidth it had. GB/s = bytes a step reads ÷ its time (the embedding table excluded). The speed ratio divides the two "
-        "engines' % of read (each against its own adjacent read); their raw ms/token are in the table too.",
+        "bandwidth of its moment. GB/s = bytes a step reads ÷ its time (the embedding table excluded). The speed ratio is "
+        "llama.cpp's ms/token ÷ the engine's (their tokens/s ratio), as measured.",
         "",
         "| weights | Viper ms/token | Viper tokens/s | Viper GB/s | % of read | llama.cpp ms/token | llama.cpp tokens/s | llama.cpp GB/s | % of read | Viper / llama.cpp speed | 32-layer peak RSS / weights |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -335,7 +335,7 @@ def decode_table(bdn, layers, threads, memory_dir):
             "—" if theirs is None else f"{theirs:.2f}", "—" if theirs is None else f"{1000 / theirs:.1f}",
             "—" if theirs is None else f"{rate(theirs):.1f}",
             "—" if theirs is None else f"{100 * their_share:.0f} % ({read_gbs('LlamaCppDecodeBenchmarks', fmt):.1f})",
-            "—" if theirs is None else f"{our_share / their_share:.2f}", memory,
+            "—" if theirs is None else f"{theirs / ours:.2f}", memory,
         ]
         lines.append("| " + " | ".join([fmt, *cells]) + " |")
     return lines
