@@ -106,6 +106,14 @@ inline bf16 to_bf16(float f) {
 VIPER_INLINE float to_float(bf16 h) { return bits_to_float(u32(h.bits) << 16); }
 VIPER_INLINE float to_float(float f) { return f; }
 
+// E4M3 ("fn") → f32: exponent and mantissa moved into f32 position and scaled by 2^120 (bias 127 − 7); subnormals
+// follow; 0x7F is NaN. Quant.cu's FP8 weights and the emulated device's FP8 GEMM both decode with it.
+VIPER_INLINE float e4m3_to_float(u32 b) {
+    u32 magnitude = b & 0x7Fu;
+    float v = magnitude == 0x7Fu ? bits_to_float(0x7FC00000u) : bits_to_float(magnitude << 20) * 1.329227995784916e36f;
+    return b & 0x80u ? -v : v;
+}
+
 template <typename T> VIPER_INLINE T from_float(float f);
 template <> VIPER_INLINE float from_float<float>(float f) { return f; }
 template <> VIPER_INLINE f16 from_float<f16>(float f) { return to_f16(f); }

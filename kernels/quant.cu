@@ -27,13 +27,8 @@ struct WBF16 { static constexpr int bytes = 2;
 struct WI8 { static constexpr int bytes = 1;
     VIPER_INLINE static float value(const unsigned char* row, i64 i) { return float(static_cast<signed char>(row[i])); } };
 
-// E4M3 ("fn"): exponent and mantissa moved into f32 position and scaled by 2^120 (bias 127 − 7); subnormals follow; 0x7F is NaN.
 struct WE4M3 { static constexpr int bytes = 1;
-    VIPER_INLINE static float value(const unsigned char* row, i64 i) {
-        u32 b = row[i], magnitude = b & 0x7Fu;
-        float v = magnitude == 0x7Fu ? bits_to_float(0x7FC00000u) : bits_to_float(magnitude << 20) * 1.329227995784916e36f;
-        return b & 0x80u ? -v : v;
-    } };
+    VIPER_INLINE static float value(const unsigned char* row, i64 i) { return e4m3_to_float(row[i]); } };
 // E5M2: the top byte of an f16.
 struct WE5M2 { static constexpr int bytes = 1;
     VIPER_INLINE static float value(const unsigned char* row, i64 i) { f16 h; h.bits = u16(u32(row[i]) << 8); return to_float(h); } };

@@ -16,16 +16,9 @@ namespace {
 enum DType { kF32 = 0, kF16 = 1, kBF16 = 2, kE4M3 = 3 };
 enum Epilogue { kNone = 0, kBias = 1, kBiasGeluTanh = 2 };
 
-// E4M3 ("fn"): 4 exponent bits (bias 7), 3 mantissa bits, subnormals, 0x7F / 0xFF NaN.
-float e4m3(unsigned char b) {
-    int magnitude = b & 0x7F, e = magnitude >> 3, m = magnitude & 7;
-    float v = magnitude == 0x7F ? NAN : e == 0 ? std::ldexp(float(m), -9) : std::ldexp(float(8 + m), e - 10);
-    return b & 0x80 ? -v : v;
-}
-
 float load(const void* p, long i, int dtype) {
     switch (dtype) {
-        case kE4M3: return e4m3(static_cast<const unsigned char*>(p)[i]);
+        case kE4M3: return viper::e4m3_to_float(static_cast<const unsigned char*>(p)[i]);
         case kF16: return viper::to_float(static_cast<const viper::f16*>(p)[i]);
         case kBF16: return viper::to_float(static_cast<const viper::bf16*>(p)[i]);
         default: return static_cast<const float*>(p)[i];

@@ -57,9 +57,10 @@ internal static unsafe class BlockDotGemv
                     byte* row = w + (c * rowBytes);
                     for (int r = 0; r < m; r++)
                     {
-                        float dot = format == DType.Q8_0
-                            ? RowQ8_0(row, xq + ((long)r * k), xd + ((long)r * blocks), blocks, half)
-                            : RowQ4_0(row, xq + ((long)r * k), xd + ((long)r * blocks), xo + ((long)r * blocks), blocks, half);
+                        sbyte* xr = xq + ((long)r * k);
+                        float* dr = xd + ((long)r * blocks);
+                        Vector256<int>* ro = xo + ((long)r * blocks);
+                        float dot = format == DType.Q8_0 ? Row<Q8_0Blocks>(row, xr, dr, ro, blocks, half) : Row<Q4_0Blocks>(row, xr, dr, ro, blocks, half);
                         float* at = y + ((long)r * n) + c;
                         *at = dot + (addToY ? *at : 0f);
                     }
@@ -85,70 +86,72 @@ internal static unsafe class BlockDotGemv
         }
     }
 
-    // Four accumulators in both loops: with one, each block waited for the previous block's FMA (4 cycles), which capped
-    // a core at 34 bytes (Q8_0) or 18 bytes (Q4_0) of weights per 4 cycles: llama.cpp's AVX2 loop has that limit.
+    /// <summary>
+    /// One row's dot product, block by block, with four accumulators: with one, each block waited for the previous
+    /// block's FMA (4 cycles), which capped a core at one block per 4 cycles (llama.cpp's AVX2 loop has that limit).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
-    private static float RowQ8_0(byte* w, sbyte* xq, float* xd, int blocks, float* half)
+    private static float Row<TBlock>(byte* w, sbyte* xq, float* xd, Vector256<int>* xo, int blocks, float* half)
+        where TBlock : struct, IBlockDot
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        byte* end = w + (blocks / 4 * 4 * 34);
-        for (; w < end; w += 4 * 34, xq += 4 * Block, xd += 4)
+        byte* end = w + (blocks / 4 * 4 * TBlock.Bytes);
+        for (; w < end; w += 4 * TBlock.Bytes, xq += 4 * Block, xd += 4, xo += 4)
         {
-            a0 = BlockQ8_0(w, xq, xd[0], half, a0);
-            a1 = BlockQ8_0(w + 34, xq + Block, xd[1], half, a1);
-            a2 = BlockQ8_0(w + (2 * 34), xq + (2 * Block), xd[2], half, a2);
-            a3 = BlockQ8_0(w + (3 * 34), xq + (3 * Block), xd[3], half, a3);
+            a0 = Step<TBlock>(w, xq, xd[0], xo, half, a0);
+            a1 = Step<TBlock>(w + TBlock.Bytes, xq + Block, xd[1], xo + 1, half, a1);
+            a2 = Step<TBlock>(w + (2 * TBlock.Bytes), xq + (2 * Block), xd[2], xo + 2, half, a2);
+            a3 = Step<TBlock>(w + (3 * TBlock.Bytes), xq + (3 * Block), xd[3], xo + 3, half, a3);
         }
 
         for (int b = 0; b < blocks % 4; b++)
         {
-            a0 = BlockQ8_0(w + (b * 34), xq + (b * Block), xd[b], half, a0);
+            a0 = Step<TBlock>(w + (b * TBlock.Bytes), xq + (b * Block), xd[b], xo + b, half, a0);
         }
 
         return Vector256.Sum((a0 + a1) + (a2 + a3));
     }
 
+    /// <summary>acc + (the block's integer dot product) · its f16 scale · the activation block's scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockQ8_0(byte* block, sbyte* xq, float xd, float* half, Vector256<float> acc)
+    private static Vector256<float> Step<TBlock>(byte* block, sbyte* xq, float xd, Vector256<int>* xo, float* half, Vector256<float> acc)
+        where TBlock : struct, IBlockDot =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(TBlock.Dot(block, xq, xo)), Vector256.Create(half[*(ushort*)block] * xd), acc);
+
+    /// <summary>A weight block format (its f16 scale first) and its integer dot product with a Q8_0 activation block.</summary>
+    private interface IBlockDot
     {
-        Vector256<int> dot = Dot(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(xq));
-        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(half[*(ushort*)block] * xd), acc);
+        static abstract int Bytes { get; }
+
+        /// <summary>Σ q·x in eight int32 lanes; <paramref name="xo"/> is the activation block's precomputed offset.</summary>
+        static abstract Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo);
+    }
+
+    private struct Q8_0Blocks : IBlockDot
+    {
+        public static int Bytes => 34;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo) => BlockDotGemv.Dot(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(xq));
     }
 
     /// <summary>
     /// Q4_0: the nibbles q (0..15) are already the unsigned operand of the integer dot product, so Σ(q − 8)·x is computed as
     /// Σ q·x − 8·Σx, the second term precomputed per activation block and fed in as the dot product's starting value.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float RowQ4_0(byte* w, sbyte* xq, float* xd, Vector256<int>* xo, int blocks, float* half)
+    private struct Q4_0Blocks : IBlockDot
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        byte* end = w + (blocks / 4 * 4 * 18);
-        for (; w < end; w += 4 * 18, xq += 4 * Block, xd += 4, xo += 4)
+        public static int Bytes => 18;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo)
         {
-            a0 = BlockQ4_0(w, xq, xd[0], xo[0], half, a0);
-            a1 = BlockQ4_0(w + 18, xq + Block, xd[1], xo[1], half, a1);
-            a2 = BlockQ4_0(w + (2 * 18), xq + (2 * Block), xd[2], xo[2], half, a2);
-            a3 = BlockQ4_0(w + (3 * 18), xq + (3 * Block), xd[3], xo[3], half, a3);
+            // The 16 packed bytes in both halves, the upper half shifted by 4 bits: one mask then leaves the low nibbles
+            // (values 0..15) below the high ones (16..31), in three instructions instead of five.
+            Vector256<uint> packed = Avx2.BroadcastVector128ToVector256((uint*)(block + 2));
+            Vector256<byte> nibbles = Avx2.ShiftRightLogicalVariable(packed, Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
+            return UnsignedDot(*xo, nibbles, Vector256.Load(xq));
         }
-
-        for (int b = 0; b < blocks % 4; b++)
-        {
-            a0 = BlockQ4_0(w + (b * 18), xq + (b * Block), xd[b], xo[b], half, a0);
-        }
-
-        return Vector256.Sum((a0 + a1) + (a2 + a3));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockQ4_0(byte* block, sbyte* xq, float xd, Vector256<int> xo, float* half, Vector256<float> acc)
-    {
-        // The 16 packed bytes in both halves, the upper half shifted by 4 bits: one mask then leaves the low nibbles
-        // (values 0..15) below the high ones (16..31), in three instructions instead of five.
-        Vector256<uint> packed = Avx2.BroadcastVector128ToVector256((uint*)(block + 2));
-        Vector256<byte> nibbles = Avx2.ShiftRightLogicalVariable(packed, Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
-        Vector256<int> dot = UnsignedDot(xo, nibbles, Vector256.Load(xq));
-        return Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(dot), Vector256.Create(half[*(ushort*)block] * xd), acc);
     }
 
     /// <summary>start + Σ q·x in eight int32 lanes for unsigned q ≤ 127.</summary>

@@ -93,7 +93,7 @@ public sealed unsafe partial class CpuBackend
     {
         for (int j = 0; j < limit;)
         {
-            if (j + 4 <= limit && p[j] != 0f && p[j + 1] != 0f && p[j + 2] != 0f && p[j + 3] != 0f)
+            if (j + 4 <= limit && FourNonZero(p + j))
             {
                 RowAxpy4(values + (j * stride), stride, dtype, new ReadOnlySpan<float>(p + j, 4), y, d);
                 j += 4;
@@ -109,20 +109,16 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
+    /// <summary>The grouped loops take four probabilities together only when none is zero (a masked key is stepped around, as alone).</summary>
+    private static bool FourNonZero(float* p) => p[0] != 0f && p[1] != 0f && p[2] != 0f && p[3] != 0f;
+
     /// <summary>Four heads' outputs (probabilities <paramref name="ldp"/> apart, outputs d apart), four keys at a time.</summary>
     private static void FourHeadsOutput(byte* values, long stride, DType dtype, float* p, int ldp, float* y, int d, int limit)
     {
         int j = 0;
         for (; j + 4 <= limit; j += 4)
         {
-            bool dense = true;
-            for (int g = 0; g < 4 && dense; g++)
-            {
-                float* pg = p + (g * ldp) + j;
-                dense = pg[0] != 0f && pg[1] != 0f && pg[2] != 0f && pg[3] != 0f;
-            }
-
-            if (dense)
+            if (FourNonZero(p + j) && FourNonZero(p + ldp + j) && FourNonZero(p + (2 * ldp) + j) && FourNonZero(p + (3 * ldp) + j))
             {
                 AxpyFourHeads(values + (j * stride), stride, dtype, p + j, ldp, y, d);
                 continue;

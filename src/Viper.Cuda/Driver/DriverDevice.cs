@@ -22,6 +22,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
     private readonly Dictionary<string, IntPtr> _functions = [];
     private readonly Lock _functionsGate = new();
     private readonly Lazy<CublasLtGemm> _gemm;
+    private readonly Lazy<bool> _fp8Gemm; // asked by every prefill linear: cuBLASLt's version is read once
     private readonly Lazy<PinnedStaging> _staging;
     private bool _capturing;
 
@@ -55,6 +56,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
         Name = Encoding.UTF8.GetString(name, new ReadOnlySpan<byte>(name, 256).IndexOf((byte)0));
         _compiler = new NvrtcCompiler($"sm_{major}{minor}", cache ?? KernelCache.Default());
         _gemm = new Lazy<CublasLtGemm>(() => new CublasLtGemm(this, _stream.Value));
+        _fp8Gemm = new Lazy<bool>(() => ComputeCapability.CompareTo((8, 9)) >= 0 && CublasLt.cublasLtGetVersion() >= CublasLt.FirstFp8Version);
         _staging = new Lazy<PinnedStaging>(() => new PinnedStaging(_stream.Value));
     }
 
@@ -73,7 +75,7 @@ public sealed unsafe class DriverDevice : IGpuDevice
     public (int Major, int Minor) ComputeCapability { get; }
 
     /// <summary>FP8 tensor cores (sm_89 and later) and cuBLASLt 11.8 or later, the first with FP8 matmuls.</summary>
-    public bool SupportsFp8Gemm => ComputeCapability.CompareTo((8, 9)) >= 0 && CublasLt.cublasLtGetVersion() >= CublasLt.FirstFp8Version;
+    public bool SupportsFp8Gemm => _fp8Gemm.Value;
 
     public int MultiprocessorCount { get; }
 
