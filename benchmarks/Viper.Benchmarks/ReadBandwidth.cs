@@ -8,6 +8,8 @@ namespace Viper.Benchmarks;
 /// contiguous slice), so bytes ÷ time is the read bandwidth a weight-streaming decode can reach on this machine. The
 /// decode benchmarks time it beside each case (<see cref="DecodeFormatBenchmarks"/>): on a shared host the bandwidth
 /// drifts by tens of percent within minutes, and only a read measured next to a decode step says what that step had.
+/// The buffer is on huge pages as the CPU backend's weights are (<see cref="Backends.Cpu.HugePages"/>): a read on small
+/// pages is slower (TLB misses), and a decode would be compared with less than the machine reads.
 /// </summary>
 internal sealed unsafe class ReadBandwidth : IDisposable
 {
@@ -17,7 +19,8 @@ internal sealed unsafe class ReadBandwidth : IDisposable
 
     public ReadBandwidth()
     {
-        _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, (nuint)Backends.Cpu.HugePages.PageBytes);
+        Backends.Cpu.HugePages.Advise(_buffer, Bytes);
         new Span<byte>(_buffer, checked((int)Bytes)).Fill(1); // touch every page before timing
     }
 

@@ -73,7 +73,7 @@ internal sealed class BufferPool(long capacityBytes) : IDisposable
             _peak = Math.Max(_peak, _inUse);
         }
 
-        buffer ??= new NativeBuffer(size);
+        buffer ??= new NativeBuffer(size, bytes);
         if (zeroed)
         {
             buffer.Clear();

@@ -10,7 +10,8 @@ public sealed unsafe partial class CpuBackend
     /// <summary>
     /// f32 weights: one GEMM. Any other weight stays as stored. Up to <see cref="StreamingGemv.MaxRows"/> rows of x
     /// (decode): each weight byte is streamed once and decoded in registers — Q8_0/Q4_0 in integer dot products against
-    /// Q8_0-quantized activations, as llama.cpp does (<see cref="BlockDotGemv"/>). More rows (prefill): W is dequantized one
+    /// Q8_0-quantized activations, as llama.cpp does (<see cref="BlockDotGemv"/>; a Q4_0 matrix is rearranged eight rows
+    /// interleaved at its first decode, <see cref="EightRowQ4"/>, and stays so). More rows (prefill): W is dequantized one
     /// panel of rows at a time into a bounded f32 scratch and each panel's GEMM writes its slice of output columns, so no
     /// matrix ever has an f32 copy (the widened copy of a 32000×4096 head alone would be 500 MB). Either way every
     /// output is one dot product over the whole K.
@@ -34,7 +35,10 @@ public sealed unsafe partial class CpuBackend
         int scaleCount = weightScale is null ? 0 : weightScale.Shape[0];
         if (m <= StreamingGemv.MaxRows && BlockDotGemv.Applies(weight.DType))
         {
-            BlockDotGemv.Run(weight.DType, Ptr(weight), xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            byte* eightRows = weight.DType == DType.Q4_0 && IsWholeStorage(weight) && EightRowQ4.Fits(n, k)
+                ? ((CpuStorage)weight.Storage).EightRowQ4Pointer(n, k, _parallel)
+                : null;
+            BlockDotGemv.Run(weight.DType, eightRows is null ? Ptr(weight) : eightRows, eightRows is not null, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
             return y.Finish();
         }
 
@@ -48,17 +52,30 @@ public sealed unsafe partial class CpuBackend
         using BufferPool.Rental panel = Scratch((long)panelRows * k * 4);
         float* wp = (float*)panel.Pointer;
         long rowBytes = weight.DType.BytesFor(k);
+        bool eightRowQ4 = IsWholeStorage(weight) && ((CpuStorage)weight.Storage).IsEightRowQ4; // after a decode: read it as it is, not restored for each prefill
+        byte* w = eightRowQ4 ? ((CpuStorage)weight.Storage).RawPointer : Ptr(weight);
         for (int row = 0; row < n; row += panelRows)
         {
-            int rows = Math.Min(panelRows, n - row);
-            byte* first = Ptr(weight) + (row * rowBytes);
-            ParallelRows(rows, k, r => WeightRows.Dequantize(weight.DType, first + (r * rowBytes), k,
-                scale is null ? 1f : scale[scaleCount == 1 ? 0 : row + (int)r], wp + (r * k)));
+            int rows = Math.Min(panelRows, n - row), first = row;
+            ParallelRows(rows, k, r =>
+            {
+                if (eightRowQ4)
+                {
+                    WeightRows.DequantizeEightRowQ4(w, first + (int)r, k, wp + (r * k));
+                }
+                else
+                {
+                    WeightRows.Dequantize(weight.DType, w + ((first + r) * rowBytes), k, scale is null ? 1f : scale[scaleCount == 1 ? 0 : first + (int)r], wp + (r * k));
+                }
+            });
             OpenBlas.Sgemm(Threads, false, true, m, rows, k, 1f, xs.Pointer, k, wp, k, beta, y.Pointer + row, n);
         }
 
         return y.Finish();
     }
+
+    /// <summary>Whether the tensor is its storage's whole matrix (a layout of the storage then is the tensor's).</summary>
+    private static bool IsWholeStorage(Tensor t) => t.ByteOffset == 0 && t.SizeInBytes == t.Storage.SizeInBytes;
 
     protected override Tensor MatMulCore(Tensor a, Tensor b, bool transposeB, float alpha, bool transposeA, Shape outShape)
     {

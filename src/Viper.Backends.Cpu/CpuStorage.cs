@@ -2,10 +2,20 @@ using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
 
-/// <summary>Tensor memory rented from the backend's <see cref="BufferPool"/>; disposing it returns the memory.</summary>
+/// <summary>
+/// Tensor memory rented from the backend's <see cref="BufferPool"/>; disposing it returns the memory. A Q4_0 weight's
+/// bytes may be held in the decode layout (<see cref="EightRowQ4"/>) from its first decode on: <see cref="Pointer"/>
+/// restores the plain layout before anyone else reads or writes them, and <see cref="EightRowQ4Pointer"/> is the decode's
+/// way in. Changing the layout rewrites the bytes in place, so it must not overlap another op on the same tensor; ops
+/// on one backend run one at a time, as every other backend op already assumes.
+/// </summary>
 internal sealed unsafe class CpuStorage : TensorStorage
 {
     private readonly BufferPool.Rental _memory;
+    private readonly Lock _layoutGate = new();
+    private Layout _layout;
+    private (int N, int K) _packedShape;
+    private ParallelOptions? _parallel;
 
     public CpuStorage(CpuBackend backend, BufferPool.Rental memory, long sizeInBytes)
         : base(backend, sizeInBytes)
@@ -13,9 +23,71 @@ internal sealed unsafe class CpuStorage : TensorStorage
         _memory = memory;
     }
 
+    private enum Layout
+    {
+        /// <summary>As written.</summary>
+        Plain,
+
+        /// <summary>Q4_0 rows eight at a time, for <see cref="_packedShape"/>.</summary>
+        EightRowQ4,
+
+        /// <summary>Plain, and <see cref="EightRowQ4.Pack"/> refused it (a non-finite scale); tried again after the next write.</summary>
+        Unpackable,
+    }
+
     public override bool IsDisposed => _memory.IsReturned;
 
-    public byte* Pointer => _memory.Pointer;
+    /// <summary>The bytes in the plain layout.</summary>
+    public byte* Pointer
+    {
+        get
+        {
+            if (_layout != Layout.Plain)
+            {
+                lock (_layoutGate)
+                {
+                    if (_layout == Layout.EightRowQ4)
+                    {
+                        EightRowQ4.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _parallel!);
+                    }
+
+                    _layout = Layout.Plain; // any caller may write: an unpackable matrix may be packable after
+                }
+            }
+
+            return _memory.Pointer;
+        }
+    }
+
+    /// <summary>
+    /// The bytes in the eight-row Q4_0 layout for this whole storage as an (n, k) matrix, packed now if they are plain;
+    /// null when the matrix cannot take it (see <see cref="EightRowQ4.Pack"/>).
+    /// </summary>
+    public byte* EightRowQ4Pointer(int n, int k, ParallelOptions parallel)
+    {
+        lock (_layoutGate)
+        {
+            if (_layout == Layout.EightRowQ4 && _packedShape != (n, k))
+            {
+                EightRowQ4.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _parallel!);
+                _layout = Layout.Plain;
+            }
+
+            if (_layout == Layout.Plain)
+            {
+                _layout = EightRowQ4.Pack(_memory.Pointer, n, k, parallel) ? Layout.EightRowQ4 : Layout.Unpackable;
+                (_packedShape, _parallel) = ((n, k), parallel);
+            }
+
+            return _layout == Layout.EightRowQ4 ? _memory.Pointer : null;
+        }
+    }
+
+    /// <summary>Whether the bytes are in the eight-row Q4_0 layout now (prefill reads rows from it without restoring the plain one).</summary>
+    public bool IsEightRowQ4 => _layout == Layout.EightRowQ4;
+
+    /// <summary>The bytes as they are now, whatever the layout: for readers that know it (<see cref="IsEightRowQ4"/>).</summary>
+    public byte* RawPointer => _memory.Pointer;
 
     protected override void Dispose(bool disposing)
     {

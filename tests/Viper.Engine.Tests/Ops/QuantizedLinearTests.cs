@@ -230,7 +230,7 @@ public class QuantizedLinearTests
     /// The most that rounding x to Q8_0 blocks can move x·w: each value moves at most half its block's step (max|x|/127),
     /// so Σ_blocks (step/2)·Σ|w| (with a margin for the f32 arithmetic of the scales).
     /// </summary>
-    private static double ActivationRounding(ReadOnlySpan<float> x, ReadOnlySpan<float> w)
+    internal static double ActivationRounding(ReadOnlySpan<float> x, ReadOnlySpan<float> w)
     {
         double total = 0;
         for (int b = 0; b < x.Length / 32; b++)
