@@ -12,7 +12,8 @@ namespace Viper.Backends.Cpu;
 /// (AVX-VNNI vpdpbusd, else AVX2 vpmaddubsw, on |w| and x with w's sign), scaled by the two block scales. That is about
 /// half the instructions of decoding the weights to f32 and makes these formats memory-bound on a few cores. The price
 /// is the activation rounding: |y − x·dequant(W)ᵀ| ≤ Σ_blocks (d_x/2)·Σ|w| (plus f32 accumulation). Columns are split as
-/// <see cref="StreamingGemv"/>'s, so results do not depend on the thread count.
+/// <see cref="StreamingGemv"/>'s, so results do not depend on the thread count. Q4_0 held eight rows interleaved
+/// (<see cref="EightRowQ4"/>) gets eight rows per pass (<see cref="EightRows"/>).
 /// </summary>
 internal static unsafe class BlockDotGemv
 {
@@ -53,28 +54,33 @@ internal static unsafe class BlockDotGemv
             fixed (Vector256<int>* xo = offsets)
             {
                 int first = item * ColumnsPerItem, end = Math.Min(n, first + ColumnsPerItem);
-                for (int c = first; eightRowQ4 && c < end; c += EightRowQ4.Rows)
+                if (eightRowQ4)
                 {
-                    byte* group = w + (c * rowBytes);
-                    for (int r = 0; r < m; r++)
+                    for (int c = first; c < end; c += EightRowQ4.Rows)
                     {
-                        Vector256<float> dots = EightRows(group, xq + ((long)r * k), xd + ((long)r * blocks), xo + ((long)r * blocks), blocks);
-                        float* at = y + ((long)r * n) + c;
-                        (addToY ? dots + Vector256.Load(at) : dots).Store(at);
+                        byte* group = w + (c * rowBytes);
+                        for (int r = 0; r < m; r++)
+                        {
+                            Vector256<float> dots = EightRows(group, xq + ((long)r * k), xd + ((long)r * blocks), xo + ((long)r * blocks), blocks);
+                            float* at = y + ((long)r * n) + c;
+                            (addToY ? dots + Vector256.Load(at) : dots).Store(at);
+                        }
                     }
                 }
-
-                for (int c = first; !eightRowQ4 && c < end; c++)
+                else
                 {
-                    byte* row = w + (c * rowBytes);
-                    for (int r = 0; r < m; r++)
+                    for (int c = first; c < end; c++)
                     {
-                        sbyte* xr = xq + ((long)r * k);
-                        float* dr = xd + ((long)r * blocks);
-                        Vector256<int>* ro = xo + ((long)r * blocks);
-                        float dot = format == DType.Q8_0 ? Row<Q8_0Blocks>(row, xr, dr, ro, blocks, half) : Row<Q4_0Blocks>(row, xr, dr, ro, blocks, half);
-                        float* at = y + ((long)r * n) + c;
-                        *at = dot + (addToY ? *at : 0f);
+                        byte* row = w + (c * rowBytes);
+                        for (int r = 0; r < m; r++)
+                        {
+                            sbyte* xr = xq + ((long)r * k);
+                            float* dr = xd + ((long)r * blocks);
+                            Vector256<int>* ro = xo + ((long)r * blocks);
+                            float dot = format == DType.Q8_0 ? Row<Q8_0Blocks>(row, xr, dr, ro, blocks, half) : Row<Q4_0Blocks>(row, xr, dr, ro, blocks, half);
+                            float* at = y + ((long)r * n) + c;
+                            *at = dot + (addToY ? *at : 0f);
+                        }
                     }
                 }
             }
