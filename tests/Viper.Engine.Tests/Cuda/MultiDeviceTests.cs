@@ -31,6 +31,8 @@ public class MultiDeviceTests
     public async Task LaunchesOnTwoDevicesRunAtTheSameTime()
     {
         // Each launch waits for the other's flag: serialised launches would let the first one run out its wait and see 0.
+        // Each on a thread of its own (LongRunning), not a pool thread: on a busy 2-core CI run the pool started the
+        // second launch only after the first had spun out its wait (seen as [1, 0]), which says nothing about the devices.
         using EmulatedDevice first = EmulatedDeviceTests.DeviceWithTestKernels();
         using var second = new EmulatedDevice(ordinal: 1, threads: TwoDevices.SecondThreads);
         using DeviceBuffer flags = first.Allocate(2 * sizeof(int)), seen = first.Allocate(2 * sizeof(int));
@@ -39,8 +41,8 @@ public class MultiDeviceTests
         const long Spins = 4_000_000_000;
         Task[] launches =
         [
-            Task.Run(() => first.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(0).Add(Spins))),
-            Task.Run(() => second.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(1).Add(Spins))),
+            Task.Factory.StartNew(() => first.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(0).Add(Spins)), TaskCreationOptions.LongRunning),
+            Task.Factory.StartNew(() => second.Launch("rendezvous_probe", new Dim3(1), new Dim3(1), 0, new KernelArgs().Add(flags).Add(seen).Add(1).Add(Spins)), TaskCreationOptions.LongRunning),
         ];
         await Task.WhenAll(launches);
         int[] result = new int[2];
