@@ -36,7 +36,7 @@ public sealed unsafe partial class CpuBackend
         if (m <= StreamingGemv.MaxRows && BlockDotGemv.Applies(weight.DType))
         {
             byte* eightRows = weight.DType == DType.Q4_0 && IsWholeStorage(weight) && EightRowQ4.Fits(n, k)
-                ? ((CpuStorage)weight.Storage).EightRowQ4Pointer(n, k, _parallel)
+                ? ((CpuStorage)weight.Storage).EightRowQ4Pointer(n, k)
                 : null;
             BlockDotGemv.Run(weight.DType, eightRows is null ? Ptr(weight) : eightRows, eightRows is not null, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
             return y.Finish();

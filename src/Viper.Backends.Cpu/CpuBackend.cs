@@ -32,6 +32,9 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 
     public int Threads { get; }
 
+    /// <summary>The backend's loops run on these (<see cref="Threads"/> at most).</summary>
+    internal ParallelOptions LoopOptions => _parallel;
+
     /// <summary>Bytes of freed tensor memory held for reuse.</summary>
     public long CachedBytes => _pool.CachedBytes;
 

@@ -15,7 +15,6 @@ internal sealed unsafe class CpuStorage : TensorStorage
     private readonly Lock _layoutGate = new();
     private Layout _layout;
     private (int N, int K) _packedShape;
-    private ParallelOptions? _parallel;
 
     public CpuStorage(CpuBackend backend, BufferPool.Rental memory, long sizeInBytes)
         : base(backend, sizeInBytes)
@@ -46,12 +45,7 @@ internal sealed unsafe class CpuStorage : TensorStorage
             {
                 lock (_layoutGate)
                 {
-                    if (_layout == Layout.EightRowQ4)
-                    {
-                        EightRowQ4.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _parallel!);
-                    }
-
-                    _layout = Layout.Plain; // any caller may write: an unpackable matrix may be packable after
+                    Restore(); // any caller may write: an unpackable matrix may be packable after
                 }
             }
 
@@ -63,20 +57,19 @@ internal sealed unsafe class CpuStorage : TensorStorage
     /// The bytes in the eight-row Q4_0 layout for this whole storage as an (n, k) matrix, packed now if they are plain;
     /// null when the matrix cannot take it (see <see cref="EightRowQ4.Pack"/>).
     /// </summary>
-    public byte* EightRowQ4Pointer(int n, int k, ParallelOptions parallel)
+    public byte* EightRowQ4Pointer(int n, int k)
     {
         lock (_layoutGate)
         {
             if (_layout == Layout.EightRowQ4 && _packedShape != (n, k))
             {
-                EightRowQ4.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _parallel!);
-                _layout = Layout.Plain;
+                Restore();
             }
 
             if (_layout == Layout.Plain)
             {
-                _layout = EightRowQ4.Pack(_memory.Pointer, n, k, parallel) ? Layout.EightRowQ4 : Layout.Unpackable;
-                (_packedShape, _parallel) = ((n, k), parallel);
+                _layout = EightRowQ4.Pack(_memory.Pointer, n, k, LoopOptions) ? Layout.EightRowQ4 : Layout.Unpackable;
+                _packedShape = (n, k);
             }
 
             return _layout == Layout.EightRowQ4 ? _memory.Pointer : null;
@@ -88,6 +81,20 @@ internal sealed unsafe class CpuStorage : TensorStorage
 
     /// <summary>The bytes as they are now, whatever the layout: for readers that know it (<see cref="IsEightRowQ4"/>).</summary>
     public byte* RawPointer => _memory.Pointer;
+
+    /// <summary>The backend's threads, for rewriting the layout.</summary>
+    private ParallelOptions LoopOptions => ((CpuBackend)Backend).LoopOptions;
+
+    /// <summary>Back to the plain layout (under <see cref="_layoutGate"/>).</summary>
+    private void Restore()
+    {
+        if (_layout == Layout.EightRowQ4)
+        {
+            EightRowQ4.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, LoopOptions);
+        }
+
+        _layout = Layout.Plain;
+    }
 
     protected override void Dispose(bool disposing)
     {
