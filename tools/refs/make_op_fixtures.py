@@ -617,6 +617,20 @@ def quantized_linear(gen):
                  **({"dtype": DTYPES[dtype], "naive": "f32 compute on the dequantized weight, rounded once"} if dtype != torch.float32 else {}))
 
 
+def quantized_linear_eight_rows(gen):
+    """Q4_0 decode over whole groups of eight rows (40 = 5 groups, 5 blocks per row), which the CPU backend rearranges
+    eight rows interleaved at the first decode: one and three rows of x, the f64 linear on the dequantized weight."""
+    n, k = 40, 160
+    w = (rnd(gen, n, k) * 0.2).numpy().astype(np.float32)
+    bias = rnd(gen, n)
+    stored, _, deq = quantize_weight("q4_0", w)
+    for tag, rows in (("1row", 1), ("3rows", 3)):
+        x = rnd(gen, 1, rows, k)
+        expected = torch.nn.functional.linear(x.double(), torch.from_numpy(deq), bias.double())
+        save(f"linear_q4_0_eight_rows_{tag}", "quantized_linear", {"source": torch.from_numpy(w.copy()), "weight": torch.from_numpy(stored.copy()),
+             "x": x, "bias": bias, "expected": expected.float()}, format="q4_0", rows=n, cols=k)
+
+
 def fp8_prefill(gen):
     """FP8 prefill on FP8 tensor cores (CUDA, sm_89+): x quantized to E4M3 with one dynamic scale (amax / 448, codes of
     x·(448 / amax) in f32, nearest with ties to even), the E4M3 weight with a per-channel or a per-tensor scale, and the
@@ -687,6 +701,7 @@ def main():
     quantized_linear(torch.Generator().manual_seed(20261207))  # its own seeds: adding them changed no earlier fixture
     top_gap(torch.Generator().manual_seed(20261208))
     fp8_prefill(torch.Generator().manual_seed(20261209))
+    quantized_linear_eight_rows(torch.Generator().manual_seed(20261210))
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 
