@@ -28,7 +28,7 @@ internal static unsafe class BlockDotGemv
         int blocks = k / Block;
         sbyte[] codes = new sbyte[m * k];
         float[] scales = new float[m * blocks];
-        var offsets = new Vector256<int>[m * blocks]; // Q4_0: −8·Σx of each block in lane 0, the start of its dot product
+        int[] offsets = new int[m * blocks]; // Q4_0: −8·Σx of each block, the start of its dot product
         for (int r = 0; r < m; r++)
         {
             QuantizeRow(new ReadOnlySpan<float>(x + ((long)r * k), k), codes.AsSpan(r * k, k), scales.AsSpan(r * blocks, blocks));
@@ -40,51 +40,74 @@ internal static unsafe class BlockDotGemv
                     sum += c;
                 }
 
-                offsets[(r * blocks) + b] = Vector256.CreateScalar(-8 * sum);
+                offsets[(r * blocks) + b] = -8 * sum;
             }
         }
 
         long rowBytes = format.BytesFor(k);
         float* half = HalfTable.Pointer;
-        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem;
+        int items = eightRowQ4 ? EightRowQ4.Tiles(n) : (n + ColumnsPerItem - 1) / ColumnsPerItem;
         Parallel.For(0, items, parallel, item =>
         {
             fixed (sbyte* xq = codes)
             fixed (float* xd = scales)
-            fixed (Vector256<int>* xo = offsets)
+            fixed (int* xo = offsets)
             {
-                int first = item * ColumnsPerItem, end = Math.Min(n, first + ColumnsPerItem);
                 if (eightRowQ4)
                 {
-                    for (int c = first; c < end; c += EightRowQ4.Rows)
-                    {
-                        byte* group = w + (c * rowBytes);
-                        for (int r = 0; r < m; r++)
-                        {
-                            Vector256<float> dots = EightRows(group, xq + ((long)r * k), xd + ((long)r * blocks), xo + ((long)r * blocks), blocks);
-                            float* at = y + ((long)r * n) + c;
-                            (addToY ? dots + Vector256.Load(at) : dots).Store(at);
-                        }
-                    }
+                    Tile(w, item, xq, xd, xo, m, k, y, n, addToY);
+                    return;
                 }
-                else
+
+                for (int c = item * ColumnsPerItem, end = Math.Min(n, c + ColumnsPerItem); c < end; c++)
                 {
-                    for (int c = first; c < end; c++)
+                    byte* row = w + (c * rowBytes);
+                    for (int r = 0; r < m; r++)
                     {
-                        byte* row = w + (c * rowBytes);
-                        for (int r = 0; r < m; r++)
-                        {
-                            sbyte* xr = xq + ((long)r * k);
-                            float* dr = xd + ((long)r * blocks);
-                            Vector256<int>* ro = xo + ((long)r * blocks);
-                            float dot = format == DType.Q8_0 ? Row<Q8_0Blocks>(row, xr, dr, ro, blocks, half) : Row<Q4_0Blocks>(row, xr, dr, ro, blocks, half);
-                            float* at = y + ((long)r * n) + c;
-                            *at = dot + (addToY ? *at : 0f);
-                        }
+                        sbyte* xr = xq + ((long)r * k);
+                        float* dr = xd + ((long)r * blocks);
+                        int* ro = xo + ((long)r * blocks);
+                        float dot = format == DType.Q8_0 ? Row<Q8_0Blocks>(row, xr, dr, ro, blocks, half) : Row<Q4_0Blocks>(row, xr, dr, ro, blocks, half);
+                        float* at = y + ((long)r * n) + c;
+                        *at = dot + (addToY ? *at : 0f);
                     }
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// One tile of an <see cref="EightRowQ4"/> matrix (up to 64 rows), streamed once in its order: chunk by chunk of K,
+    /// each chunk of every group against the same chunk of each activation row, the partial sums kept per group and row.
+    /// </summary>
+    private static void Tile(byte* w, int item, sbyte* xq, float* xd, int* xo, int m, int k, float* y, int n, bool addToY)
+    {
+        int blocks = k / Block;
+        byte* tile = EightRowQ4.Tile(w, n, k, item, out int groups);
+        Vector256<float>* sums = stackalloc Vector256<float>[EightRowQ4.TileGroups * StreamingGemv.MaxRows];
+        for (int first = 0; first < blocks; first += EightRowQ4.ChunkBlocks)
+        {
+            int chunk = Math.Min(EightRowQ4.ChunkBlocks, blocks - first);
+            for (int g = 0; g < groups; g++)
+            {
+                byte* group = EightRowQ4.BlockAt(tile, groups, blocks, g, first);
+                for (int r = 0; r < m; r++)
+                {
+                    long at = ((long)r * blocks) + first;
+                    Vector256<float> dots = EightRows(group, xq + (at * Block), xd + at, xo + at, chunk);
+                    sums[(g * m) + r] = first == 0 ? dots : sums[(g * m) + r] + dots;
+                }
+            }
+        }
+
+        for (int g = 0; g < groups; g++)
+        {
+            for (int r = 0; r < m; r++)
+            {
+                float* at = y + ((long)r * n) + (((item * EightRowQ4.TileGroups) + g) * EightRowQ4.Rows);
+                (addToY ? sums[(g * m) + r] + Vector256.Load(at) : sums[(g * m) + r]).Store(at);
+            }
+        }
     }
 
     /// <summary>llama.cpp's quantize_row_q8_0 for activations, with the scale kept in f32.</summary>
@@ -109,7 +132,7 @@ internal static unsafe class BlockDotGemv
     /// block's FMA (4 cycles), which capped a core at one block per 4 cycles (llama.cpp's AVX2 loop has that limit).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
-    private static float Row<TBlock>(byte* w, sbyte* xq, float* xd, Vector256<int>* xo, int blocks, float* half)
+    private static float Row<TBlock>(byte* w, sbyte* xq, float* xd, int* xo, int blocks, float* half)
         where TBlock : struct, IBlockDot
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -131,20 +154,20 @@ internal static unsafe class BlockDotGemv
     }
 
     /// <summary>
-    /// Eight rows' dot products over a group of <see cref="EightRowQ4"/>: per block, eight integer dot products of four
+    /// Eight rows' dot products over consecutive blocks of a group of <see cref="EightRowQ4"/>: per block, eight integer dot products of four
     /// nibbles with four broadcast activation codes give the eight rows' block sums in eight lanes (started at −8·Σx), and
     /// one vector of the eight f16 scales (by bits: finite, as packing ensured) times the activation scale weighs them.
     /// Two float accumulators, alternating by block, keep the FMA latency off the loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
-    private static Vector256<float> EightRows(byte* group, sbyte* xq, float* xd, Vector256<int>* xo, int blocks)
+    private static Vector256<float> EightRows(byte* group, sbyte* xq, float* xd, int* xo, int blocks)
     {
         Vector256<float> even = default, odd = default;
         Vector256<byte> low = Vector256.Create((byte)0x0F);
         byte* p = group;
         for (int b = 0; b < blocks; b++, p += EightRowQ4.GroupBlockBytes, xq += Block)
         {
-            Vector256<int> high = Vector256.Create(*(int*)(xo + b)), lows = Vector256<int>.Zero;
+            Vector256<int> high = Vector256.Create(xo[b]), lows = Vector256<int>.Zero;
             for (int t = 0; t < 4; t++)
             {
                 Vector256<byte> codes = Vector256.Load(p + 16 + (32 * t));
@@ -176,7 +199,7 @@ internal static unsafe class BlockDotGemv
 
     /// <summary>acc + (the block's integer dot product) · its f16 scale · the activation block's scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step<TBlock>(byte* block, sbyte* xq, float xd, Vector256<int>* xo, float* half, Vector256<float> acc)
+    private static Vector256<float> Step<TBlock>(byte* block, sbyte* xq, float xd, int* xo, float* half, Vector256<float> acc)
         where TBlock : struct, IBlockDot =>
         Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(TBlock.Dot(block, xq, xo)), Vector256.Create(half[*(ushort*)block] * xd), acc);
 
@@ -186,7 +209,7 @@ internal static unsafe class BlockDotGemv
         static abstract int Bytes { get; }
 
         /// <summary>Σ q·x in eight int32 lanes; <paramref name="xo"/> is the activation block's precomputed offset.</summary>
-        static abstract Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo);
+        static abstract Vector256<int> Dot(byte* block, sbyte* xq, int* xo);
     }
 
     private struct Q8_0Blocks : IBlockDot
@@ -194,7 +217,7 @@ internal static unsafe class BlockDotGemv
         public static int Bytes => 34;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo) => BlockDotGemv.Dot(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(xq));
+        public static Vector256<int> Dot(byte* block, sbyte* xq, int* xo) => BlockDotGemv.Dot(Vector256.Load((sbyte*)(block + 2)), Vector256.Load(xq));
     }
 
     /// <summary>
@@ -206,13 +229,13 @@ internal static unsafe class BlockDotGemv
         public static int Bytes => 18;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(byte* block, sbyte* xq, Vector256<int>* xo)
+        public static Vector256<int> Dot(byte* block, sbyte* xq, int* xo)
         {
             // The 16 packed bytes in both halves, the upper half shifted by 4 bits: one mask then leaves the low nibbles
             // (values 0..15) below the high ones (16..31), in three instructions instead of five.
             Vector256<uint> packed = Avx2.BroadcastVector128ToVector256((uint*)(block + 2));
             Vector256<byte> nibbles = Avx2.ShiftRightLogicalVariable(packed, Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
-            return UnsignedDot(*xo, nibbles, Vector256.Load(xq));
+            return UnsignedDot(Vector256.CreateScalar(*xo), nibbles, Vector256.Load(xq));
         }
     }
 

@@ -61,7 +61,7 @@ public sealed unsafe partial class CpuBackend
             {
                 if (eightRowQ4)
                 {
-                    WeightRows.DequantizeEightRowQ4(w, first + (int)r, k, wp + (r * k));
+                    WeightRows.DequantizeEightRowQ4(w, n, first + (int)r, k, wp + (r * k));
                 }
                 else
                 {

@@ -10,10 +10,15 @@ namespace Viper.Backends.Cpu;
 /// and still reads a single stream per thread. Measured on a 2-vCPU EPYC, a 14336×4096 matrix: about 24 → 38 GB/s on
 /// 4 KiB pages, 56 GB/s on huge pages against a 55–57 GB/s read.
 /// <para>
-/// Layout: rows 8g…8g+7 (group g) occupy the same bytes they do in the plain layout, block b of the group at
-/// byte 144·b of it: the eight blocks' f16 scales (row order), then four 32-byte chunks. Byte 4·r + j of chunk t holds
-/// row r's value 4t + j in its low nibble and value 16 + 4t + j in its high nibble (the plain block keeps value j and
-/// 16 + j in byte j). A row view starting at a multiple of 8 rows therefore finds its groups at the usual offsets.
+/// Layout: rows 8g…8g+7 form group g; <see cref="TileGroups"/> consecutive groups form a tile (the last may have fewer),
+/// which occupies the same bytes as its rows do in the plain layout. Within a tile, K runs in chunks of
+/// <see cref="ChunkBlocks"/> blocks: chunk 0 of every group of the tile, then chunk 1 of every group, and so on, so a
+/// GEMV streaming the tile once meets each chunk of the activations eight times in a row while it is in L1. (Whole rows
+/// of a long K did not: the 4096×14336 down projection streamed at 32–35 GB/s where 14336×4096 reached 42–44, and
+/// with the activations confined to 4 KiB, wrong results but the same bytes of weights, it reached 42 too.) With
+/// K ≤ 4096 a tile is its groups one after the other. Block b of a group is 144 bytes: the eight rows' f16 scales (row
+/// order), then four 32-byte chunks; byte 4·r + j of chunk t holds row r's value 4t + j in its low nibble and value
+/// 16 + 4t + j in its high nibble (the plain block keeps value j and 16 + j in byte j).
 /// </para>
 /// </summary>
 internal static unsafe class EightRowQ4
@@ -21,10 +26,35 @@ internal static unsafe class EightRowQ4
     public const int Rows = 8;
     public const int BlockBytes = 18;
     public const int GroupBlockBytes = Rows * BlockBytes;
+
+    /// <summary>Groups of eight rows per tile: a GEMV's work item.</summary>
+    public const int TileGroups = 8;
+
+    /// <summary>Blocks of 32 values per chunk of K within a tile (4096 values: 5 KB of Q8_0 activations).</summary>
+    public const int ChunkBlocks = 128;
+
     private const int Block = 32;
 
     /// <summary>An (n, k) Q4_0 matrix this layout can hold: whole groups of eight rows.</summary>
     public static bool Fits(int n, int k) => n > 0 && n % Rows == 0 && k % Block == 0;
+
+    /// <summary>Tiles of an n-row matrix.</summary>
+    public static int Tiles(int n) => (n / Rows + TileGroups - 1) / TileGroups;
+
+    /// <summary>Tile <paramref name="tile"/> of an (n, k) matrix: its first byte, and its groups in <paramref name="groups"/>.</summary>
+    public static byte* Tile(byte* matrix, int n, int k, int tile, out int groups)
+    {
+        groups = Math.Min(TileGroups, (n / Rows) - (tile * TileGroups));
+        return matrix + ((long)tile * TileGroups * (k / Block) * GroupBlockBytes);
+    }
+
+    /// <summary>Block <paramref name="b"/> of group <paramref name="g"/> of a tile of <paramref name="groups"/> groups and <paramref name="blocks"/> blocks per row; blocks of one chunk follow each other.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* BlockAt(byte* tile, int groups, int blocks, int g, int b)
+    {
+        int first = b / ChunkBlocks * ChunkBlocks, chunk = Math.Min(ChunkBlocks, blocks - first);
+        return tile + ((((long)first * groups) + ((long)g * chunk) + (b - first)) * GroupBlockBytes);
+    }
 
     /// <summary>
     /// Rewrites the matrix in place into this layout, or leaves it untouched and answers false when a block scale is
@@ -37,13 +67,17 @@ internal static unsafe class EightRowQ4
             return false;
         }
 
-        Regroup(data, n, k, parallel, static (plain, packed, blocks) =>
+        Regroup(data, n, k, parallel, static (plain, tile, groups, blocks) =>
         {
-            for (int b = 0; b < blocks; b++)
+            for (int g = 0; g < groups; g++)
             {
                 for (int r = 0; r < Rows; r++)
                 {
-                    PackBlock(plain + (r * (long)blocks * BlockBytes) + (b * BlockBytes), packed + ((long)b * GroupBlockBytes), r);
+                    byte* row = plain + ((((long)g * Rows) + r) * blocks * BlockBytes);
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        PackBlock(row + (b * BlockBytes), BlockAt(tile, groups, blocks, g, b), r);
+                    }
                 }
             }
         });
@@ -52,24 +86,32 @@ internal static unsafe class EightRowQ4
 
     /// <summary>Rewrites a packed matrix in place back into the plain layout.</summary>
     public static void Unpack(byte* data, int n, int k, ParallelOptions parallel) =>
-        Regroup(data, n, k, parallel, static (packed, plain, blocks) =>
+        Regroup(data, n, k, parallel, static (tile, plain, groups, blocks) =>
         {
-            for (int r = 0; r < Rows; r++)
+            for (int row = 0; row < groups * Rows; row++)
             {
-                CopyRow(packed, r, blocks, plain + (r * (long)blocks * BlockBytes));
+                CopyTileRow(tile, groups, blocks, row, plain + ((long)row * blocks * BlockBytes));
             }
         });
 
-    /// <summary>Row <paramref name="row"/> (0–7) of the group at <paramref name="group"/>, as plain blocks.</summary>
-    public static void CopyRow(byte* group, int row, int blocks, byte* destination)
+    /// <summary>Row <paramref name="row"/> of a packed (n, k) matrix, as plain blocks.</summary>
+    public static void CopyRow(byte* matrix, int n, int k, int row, byte* destination)
     {
+        byte* tile = Tile(matrix, n, k, row / Rows / TileGroups, out int groups);
+        CopyTileRow(tile, groups, k / Block, row % (Rows * TileGroups), destination);
+    }
+
+    /// <summary>Row <paramref name="row"/> (0 … 8·groups − 1) of a tile, as plain blocks.</summary>
+    private static void CopyTileRow(byte* tile, int groups, int blocks, int row, byte* destination)
+    {
+        int g = row / Rows, r = row % Rows;
         for (int b = 0; b < blocks; b++)
         {
-            byte* packed = group + ((long)b * GroupBlockBytes), plain = destination + (b * BlockBytes);
-            *(ushort*)plain = ((ushort*)packed)[row];
+            byte* packed = BlockAt(tile, groups, blocks, g, b), plain = destination + (b * BlockBytes);
+            *(ushort*)plain = ((ushort*)packed)[r];
             for (int t = 0; t < 4; t++)
             {
-                *(uint*)(plain + 2 + (4 * t)) = *(uint*)(packed + 16 + (32 * t) + (4 * row));
+                *(uint*)(plain + 2 + (4 * t)) = *(uint*)(packed + 16 + (32 * t) + (4 * r));
             }
         }
     }
@@ -105,23 +147,24 @@ internal static unsafe class EightRowQ4
         }
     }
 
-    /// <summary>Each group copied aside (one group's bytes per thread) and rewritten from the copy by <paramref name="rewrite"/>(copy, group, blocks).</summary>
+    /// <summary>Each tile copied aside (one tile's bytes per thread) and rewritten from the copy by <paramref name="rewrite"/>(copy, tile, groups, blocks).</summary>
     private static void Regroup(byte* data, int n, int k, ParallelOptions parallel, Rewrite rewrite)
     {
         int blocks = k / Block;
-        long groupBytes = (long)blocks * GroupBlockBytes;
-        Parallel.For(0, n / Rows, parallel, () => new byte[groupBytes], (g, _, copy) =>
+        long tileBytes = (long)TileGroups * blocks * GroupBlockBytes;
+        Parallel.For(0, Tiles(n), parallel, () => new byte[tileBytes], (t, _, copy) =>
         {
-            byte* group = data + (g * groupBytes);
+            byte* tile = Tile(data, n, k, t, out int groups);
+            int bytes = (int)((long)groups * blocks * GroupBlockBytes);
             fixed (byte* aside = copy)
             {
-                new ReadOnlySpan<byte>(group, (int)groupBytes).CopyTo(copy);
-                rewrite(aside, group, blocks);
+                new ReadOnlySpan<byte>(tile, bytes).CopyTo(copy);
+                rewrite(aside, tile, groups, blocks);
             }
 
             return copy;
         }, _ => { });
     }
 
-    private delegate void Rewrite(byte* source, byte* destination, int blocks);
+    private delegate void Rewrite(byte* source, byte* destination, int groups, int blocks);
 }

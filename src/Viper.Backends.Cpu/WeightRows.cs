@@ -23,13 +23,13 @@ internal static unsafe class WeightRows
     }
 
     /// <summary>Row <paramref name="row"/> of a Q4_0 matrix held eight rows interleaved (<see cref="EightRowQ4"/>): its blocks gathered, then decoded.</summary>
-    public static void DequantizeEightRowQ4(byte* matrix, int row, int k, float* destination)
+    public static void DequantizeEightRowQ4(byte* matrix, int n, int row, int k, float* destination)
     {
         int blocks = k / 32;
         Span<byte> plain = blocks <= 2048 ? stackalloc byte[blocks * EightRowQ4.BlockBytes] : new byte[blocks * EightRowQ4.BlockBytes];
         fixed (byte* p = plain)
         {
-            EightRowQ4.CopyRow(matrix + ((long)(row / EightRowQ4.Rows) * blocks * EightRowQ4.GroupBlockBytes), row % EightRowQ4.Rows, blocks, p);
+            EightRowQ4.CopyRow(matrix, n, k, row, p);
             Decode<Q4_0Weights>(p, k, 1f, destination);
         }
     }

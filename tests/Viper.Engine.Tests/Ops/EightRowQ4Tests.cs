@@ -11,10 +11,12 @@ namespace Viper.Engine.Tests.Ops;
 /// </summary>
 public unsafe class EightRowQ4Tests
 {
-    [Fact]
-    public void PackingThenUnpackingRestoresTheBytesAndRowsReadBackPlain()
+    // 80 × 8256: a whole tile of eight groups and one of two; K in chunks of 128, 128 and 2 blocks.
+    [Theory]
+    [InlineData(24, 96)]
+    [InlineData(80, 8256)]
+    public void PackingThenUnpackingRestoresTheBytesAndRowsReadBackPlain(int n, int k)
     {
-        const int n = 24, k = 96;
         byte[] plain = Quantized(new Random(5), n, k, 0.2f);
         byte[] work = (byte[])plain.Clone();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = 2 };
@@ -25,9 +27,9 @@ public unsafe class EightRowQ4Tests
             byte[] row = new byte[k / 32 * 18];
             fixed (byte* r = row)
             {
-                foreach (int i in new[] { 0, 7, 8, 13, 23 })
+                foreach (int i in new[] { 0, 7, 8, 13, 23, 63, 64, 79 }.Where(i => i < n))
                 {
-                    EightRowQ4.CopyRow(p + (i / 8 * 8 * row.Length), i % 8, k / 32, r);
+                    EightRowQ4.CopyRow(p, n, k, i, r);
                     Assert.True(plain.AsSpan(i * row.Length, row.Length).SequenceEqual(row), $"row {i}");
                 }
             }
@@ -42,6 +44,7 @@ public unsafe class EightRowQ4Tests
     [InlineData(72, 96)]
     [InlineData(16, 160)]
     [InlineData(1000, 512)]
+    [InlineData(80, 8256)]
     public void DecodeOnInterleavedRowsMatchesTheDequantizedLinear(int n, int k)
     {
         var rng = new Random(n + k);
