@@ -31,17 +31,7 @@ internal static unsafe class BlockDotGemv
         int[] offsets = new int[m * blocks]; // Q4_0: −8·Σx of each block, the start of its dot product
         for (int r = 0; r < m; r++)
         {
-            QuantizeRow(new ReadOnlySpan<float>(x + ((long)r * k), k), codes.AsSpan(r * k, k), scales.AsSpan(r * blocks, blocks));
-            for (int b = 0; b < blocks; b++)
-            {
-                int sum = 0;
-                foreach (sbyte c in codes.AsSpan((r * k) + (b * Block), Block))
-                {
-                    sum += c;
-                }
-
-                offsets[(r * blocks) + b] = -8 * sum;
-            }
+            QuantizeRow(x + ((long)r * k), codes.AsSpan(r * k, k), scales.AsSpan(r * blocks, blocks), offsets.AsSpan(r * blocks, blocks));
         }
 
         long rowBytes = format.BytesFor(k);
@@ -110,21 +100,68 @@ internal static unsafe class BlockDotGemv
         }
     }
 
-    /// <summary>llama.cpp's quantize_row_q8_0 for activations, with the scale kept in f32.</summary>
-    private static void QuantizeRow(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scales)
+    /// <summary>
+    /// llama.cpp's quantize_row_q8_0 for activations, with the scale kept in f32, and each block's offset −8·Σcodes (the
+    /// start of its Q4_0 dot product). Vectorised, a block at a time; rounding half away from zero as roundf: the
+    /// truncated value plus the sign where the dropped fraction is at least one half (exact, unlike floor(|v| + ½)).
+    /// A block holding a NaN takes the scalar path, which makes its scale NaN as MaxMagnitude does.
+    /// </summary>
+    internal static void QuantizeRow(float* x, Span<sbyte> codes, Span<float> scales, Span<int> offsets)
     {
-        for (int b = 0; b < scales.Length; b++)
+        fixed (sbyte* c = codes)
         {
-            ReadOnlySpan<float> v = x.Slice(b * Block, Block);
-            float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(v);
-            amax = MathF.Abs(amax);
-            float d = amax / 127, id = d != 0 ? 1f / d : 0f;
-            scales[b] = d;
-            for (int j = 0; j < Block; j++)
+            for (int b = 0; b < scales.Length; b++)
             {
-                codes[(b * Block) + j] = (sbyte)MathF.Round(v[j] * id, MidpointRounding.AwayFromZero);
+                float* v = x + (b * Block);
+                Vector256<float> v0 = Vector256.Load(v), v1 = Vector256.Load(v + 8), v2 = Vector256.Load(v + 16), v3 = Vector256.Load(v + 24);
+                Vector256<float> ordered = Vector256.Equals(v0, v0) & Vector256.Equals(v1, v1) & Vector256.Equals(v2, v2) & Vector256.Equals(v3, v3);
+                if (ordered.AsUInt32() != Vector256<uint>.AllBitsSet)
+                {
+                    (scales[b], offsets[b]) = QuantizeBlock(new ReadOnlySpan<float>(v, Block), codes.Slice(b * Block, Block));
+                    continue;
+                }
+
+                float amax = HorizontalMax(Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))));
+                float d = amax / 127, id = d != 0 ? 1f / d : 0f;
+                var inverse = Vector256.Create(id);
+                Vector256<int> q0 = RoundAway(v0 * inverse), q1 = RoundAway(v1 * inverse), q2 = RoundAway(v2 * inverse), q3 = RoundAway(v3 * inverse);
+                Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3)).Store(c + (b * Block));
+                scales[b] = d;
+                offsets[b] = -8 * Vector256.Sum((q0 + q1) + (q2 + q3));
             }
         }
+    }
+
+    /// <summary>One block one value at a time (the NaN case): its scale and offset.</summary>
+    private static (float Scale, int Offset) QuantizeBlock(ReadOnlySpan<float> v, Span<sbyte> codes)
+    {
+        float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(v));
+        float d = amax / 127, id = d != 0 ? 1f / d : 0f;
+        int sum = 0;
+        for (int j = 0; j < Block; j++)
+        {
+            codes[j] = (sbyte)MathF.Round(v[j] * id, MidpointRounding.AwayFromZero);
+            sum += codes[j];
+        }
+
+        return (d, -8 * sum);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> RoundAway(Vector256<float> q)
+    {
+        Vector256<float> whole = Vector256.Truncate(q);
+        Vector256<float> half = Vector256.GreaterThanOrEqual(Vector256.Abs(q - whole), Vector256.Create(0.5f));
+        Vector256<float> step = Vector256.ConditionalSelect(Vector256.LessThan(q, Vector256<float>.Zero), Vector256.Create(-1f), Vector256<float>.One);
+        return Vector256.ConvertToInt32(whole + (step & half));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector256<float> v)
+    {
+        Vector128<float> m = Vector128.Max(v.GetLower(), v.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        return MathF.Max(m.ToScalar(), m.GetElement(1));
     }
 
     /// <summary>

@@ -49,13 +49,40 @@ public static class FloatBits
     public static void F16ToF32(ReadOnlySpan<ushort> source, Span<float> destination) =>
         TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<ushort, Half>(source), destination);
 
+    /// <summary>
+    /// <see cref="F32ToBF16(float)"/> over a span, sixteen values at a time: the same rounding in integer lanes, NaNs
+    /// picked out by a compare, the two halves narrowed into one vector of bf16. (Every op's bf16 output passes through
+    /// here; one value at a time it was a serial 1–2 % of a decode step.)
+    /// </summary>
     public static void F32ToBF16(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         CheckLengths(source.Length, destination.Length);
-        for (int i = 0; i < source.Length; i++)
+        Span<uint> bits = MemoryMarshal.Cast<float, uint>(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length));
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= source.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+            {
+                Vector256<ushort> rounded = Vector256.Narrow(
+                    RoundedTop(Vector256.Create(bits.Slice(i, Vector256<uint>.Count))),
+                    RoundedTop(Vector256.Create(bits.Slice(i + Vector256<uint>.Count, Vector256<uint>.Count))));
+                rounded.CopyTo(destination[i..]);
+            }
+        }
+
+        for (; i < source.Length; i++)
         {
             destination[i] = F32ToBF16(source[i]);
         }
+    }
+
+    /// <summary>Eight f32 bit patterns rounded to their bf16 in the low 16 bits of each lane, as <see cref="F32ToBF16(float)"/>.</summary>
+    private static Vector256<uint> RoundedTop(Vector256<uint> bits)
+    {
+        Vector256<uint> rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) >> 16;
+        Vector256<uint> quiet = (bits >> 16) | Vector256.Create(0x0040u);
+        Vector256<float> value = bits.AsSingle();
+        return Vector256.ConditionalSelect(Vector256.Equals(value, value).AsUInt32(), rounded, quiet);
     }
 
     /// <summary>Exact (a bf16 is the top half of an f32): widen each 16-bit pattern and shift it up, vectorised.</summary>

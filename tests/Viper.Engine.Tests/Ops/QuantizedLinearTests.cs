@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Viper.Backends.Cpu;
 using Viper.Engine.Tests.Support;
 using Viper.Runtime;
@@ -164,6 +165,49 @@ public class QuantizedLinearTests
                     Assert.Equal(WeightQuantizer.Quantize(stored, n, k, format).Scale, converted.Scale!.ToFloats());
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The decode's activation quantizer (vectorised) writes the codes llama.cpp's quantize_row_q8_0 does, as the weight
+    /// quantizer (checked byte for byte against the numpy one above) writes them for Q8_0 weights: random blocks, blocks
+    /// of exact halves (amax 127, so the codes are the values rounded half away from zero), an all-zero block, a NaN.
+    /// </summary>
+    [Fact]
+    public unsafe void TheActivationQuantizerWritesLlamaCppsCodes()
+    {
+        const int blocks = 40, k = blocks * 32;
+        var rng = new Random(11);
+        float[] x = Random(rng, k, 3f);
+        for (int j = 0; j < 32; j++)
+        {
+            x[(5 * 32) + j] = j == 0 ? 127f : (j % 2 == 0 ? 1 : -1) * (j + 0.5f); // ties: ±1.5, ±2.5, … round away from zero
+            x[(6 * 32) + j] = 0f;
+            x[(7 * 32) + j] = j == 3 ? 1e-39f : 0.25f * j; // a subnormal among ordinary values
+        }
+
+        byte[] weight = WeightQuantizer.Quantize(x, 1, k, DType.Q8_0).Data;
+        x[9 * 32] = float.NaN;
+        var codes = new sbyte[k];
+        var scales = new float[blocks];
+        var offsets = new int[blocks];
+        fixed (float* xp = x)
+        {
+            BlockDotGemv.QuantizeRow(xp, codes, scales, offsets);
+        }
+
+        for (int b = 0; b < blocks; b++)
+        {
+            if (b == 9)
+            {
+                Assert.True(float.IsNaN(scales[b]), "a block holding a NaN has a NaN scale");
+                continue;
+            }
+
+            byte[] expected = weight.AsSpan((b * 34) + 2, 32).ToArray();
+            Assert.True(expected.AsSpan().SequenceEqual(MemoryMarshal.AsBytes(codes.AsSpan(b * 32, 32))), $"block {b}: codes differ");
+            Assert.Equal(BitConverter.ToUInt16(weight, b * 34), FloatBits.F32ToF16(scales[b]));
+            Assert.Equal(-8 * codes.AsSpan(b * 32, 32).ToArray().Sum(c => c), offsets[b]);
         }
     }
 

@@ -41,6 +41,21 @@ public class FloatBitsTests
     public void BF16RoundsToNearestEven(uint f32Bits, int expected) =>
         Assert.Equal((ushort)expected, FloatBits.F32ToBF16(BitConverter.UInt32BitsToSingle(f32Bits)));
 
+    /// <summary>The vectorised span conversion gives the scalar one's bits for every kind of value, tail included.</summary>
+    [Fact]
+    public void BF16SpanConversionEqualsTheScalarOne()
+    {
+        var rng = new Random(7);
+        uint[] special = [0x3F808000u, 0x3F818000u, 0x7F7FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00001u, 0xFFFFFFFFu, 0x7F800001u, 0x80000001u, 0x00000000u, 0x80000000u];
+        float[] values = [.. Enumerable.Range(0, 16411).Select(i => BitConverter.UInt32BitsToSingle(i < special.Length ? special[i] : (uint)rng.NextInt64(0, 1L << 32)))];
+        ushort[] bulk = new ushort[values.Length];
+        FloatBits.F32ToBF16(values, bulk);
+        for (int i = 0; i < values.Length; i++)
+        {
+            Assert.True(FloatBits.F32ToBF16(values[i]) == bulk[i], $"value {i}: bits {BitConverter.SingleToUInt32Bits(values[i]):X8}");
+        }
+    }
+
     [Fact]
     public void HalfwayCasesBetweenF16NeighboursRoundToEven()
     {
