@@ -19,13 +19,34 @@ public sealed unsafe partial class CpuBackend
     private void DecodeAttention(Tensor q, Tensor k, Tensor v, AttentionOptions options, float* qp, float* yp, Action<Span<float>, int, int, int> softmaxRow,
         int[] keyLengths)
     {
+        switch (k.DType)
+        {
+            case DType.BF16:
+                DecodeAttention<BF16Elements>(q, k, v, options, qp, yp, softmaxRow, keyLengths);
+                break;
+            case DType.F16:
+                DecodeAttention<F16Elements>(q, k, v, options, qp, yp, softmaxRow, keyLengths);
+                break;
+            default:
+                DecodeAttention<F32Elements>(q, k, v, options, qp, yp, softmaxRow, keyLengths);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="DecodeAttention"/> for K and V stored as <typeparamref name="TRow"/>: the element type is known to
+    /// every inner loop (one dispatch per call instead of one per eight elements).
+    /// </summary>
+    private void DecodeAttention<TRow>(Tensor q, Tensor k, Tensor v, AttentionOptions options, float* qp, float* yp, Action<Span<float>, int, int, int> softmaxRow,
+        int[] keyLengths)
+        where TRow : struct, IRowElements
+    {
         int batch = q.Shape[0], tq = q.Shape[1], tk = k.Shape[1];
         int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim, group = hq / hkv;
         float scale = options.EffectiveScale;
         byte* kp = Ptr(k), vp = Ptr(v);
         int element = k.DType.SizeInBytes();
         long stride = (long)hkv * d * element;
-        DType dtype = k.DType;
         Parallel.For(0, batch * hkv, _parallel, bkv =>
         {
             int b = bkv / hkv, kvh = bkv % hkv;
@@ -42,15 +63,21 @@ public sealed unsafe partial class CpuBackend
                     int g = 0;
                     for (; g + 4 <= group; g += 4)
                     {
-                        for (int j = 0; j < limit; j++)
+                        int j = 0;
+                        for (; j + 2 <= limit; j += 2)
                         {
-                            DotFourHeads(keys + (j * stride), dtype, queries + (g * d), d, scale, scores + (g * tk) + j, tk);
+                            DotFourHeads<TRow>(keys + (j * stride), stride, 2, queries + (g * d), d, scale, scores + (g * tk) + j, tk);
+                        }
+
+                        if (j < limit)
+                        {
+                            DotFourHeads<TRow>(keys + (j * stride), stride, 1, queries + (g * d), d, scale, scores + (g * tk) + j, tk);
                         }
                     }
 
                     for (; g < group; g++)
                     {
-                        OneHeadScores(keys, stride, dtype, queries + (g * d), d, scale, scores + (g * tk), limit);
+                        OneHeadScores<TRow>(keys, stride, queries + (g * d), d, scale, scores + (g * tk), limit);
                     }
 
                     for (g = 0; g < group; g++)
@@ -61,12 +88,12 @@ public sealed unsafe partial class CpuBackend
 
                     for (g = 0; g + 4 <= group; g += 4)
                     {
-                        FourHeadsOutput(values, stride, dtype, scores + (g * tk), tk, outputs + (g * d), d, limit);
+                        FourHeadsOutput<TRow>(values, stride, scores + (g * tk), tk, outputs + (g * d), d, limit);
                     }
 
                     for (; g < group; g++)
                     {
-                        OneHeadOutput(values, stride, dtype, scores + (g * tk), outputs + (g * d), d, limit);
+                        OneHeadOutput<TRow>(values, stride, scores + (g * tk), outputs + (g * d), d, limit);
                     }
                 }
             }
@@ -75,34 +102,36 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    private static void OneHeadScores(byte* keys, long stride, DType dtype, float* query, int d, float scale, float* scores, int limit)
+    private static void OneHeadScores<TRow>(byte* keys, long stride, float* query, int d, float scale, float* scores, int limit)
+        where TRow : struct, IRowElements
     {
         int j = 0;
         for (; j + 4 <= limit; j += 4)
         {
-            RowDot4(keys + (j * stride), stride, dtype, query, d, scale, new Span<float>(scores + j, 4));
+            RowDot4<TRow>(keys + (j * stride), stride, query, d, scale, new Span<float>(scores + j, 4));
         }
 
         for (; j < limit; j++)
         {
-            scores[j] = scale * RowDot(keys + (j * stride), dtype, query, d);
+            scores[j] = scale * RowDot<TRow>(keys + (j * stride), query, d);
         }
     }
 
-    private static void OneHeadOutput(byte* values, long stride, DType dtype, float* p, float* y, int d, int limit)
+    private static void OneHeadOutput<TRow>(byte* values, long stride, float* p, float* y, int d, int limit)
+        where TRow : struct, IRowElements
     {
         for (int j = 0; j < limit;)
         {
             if (j + 4 <= limit && FourNonZero(p + j))
             {
-                RowAxpy4(values + (j * stride), stride, dtype, new ReadOnlySpan<float>(p + j, 4), y, d);
+                RowAxpy4<TRow>(values + (j * stride), stride, new ReadOnlySpan<float>(p + j, 4), y, d);
                 j += 4;
                 continue;
             }
 
             if (p[j] != 0f)
             {
-                RowAxpy(values + (j * stride), dtype, p[j], y, d);
+                RowAxpy<TRow>(values + (j * stride), p[j], y, d);
             }
 
             j++;
@@ -112,108 +141,157 @@ public sealed unsafe partial class CpuBackend
     /// <summary>The grouped loops take four probabilities together only when none is zero (a masked key is stepped around, as alone).</summary>
     private static bool FourNonZero(float* p) => p[0] != 0f && p[1] != 0f && p[2] != 0f && p[3] != 0f;
 
-    /// <summary>Four heads' outputs (probabilities <paramref name="ldp"/> apart, outputs d apart), four keys at a time.</summary>
-    private static void FourHeadsOutput(byte* values, long stride, DType dtype, float* p, int ldp, float* y, int d, int limit)
-    {
-        int j = 0;
-        for (; j + 4 <= limit; j += 4)
-        {
-            if (FourNonZero(p + j) && FourNonZero(p + ldp + j) && FourNonZero(p + (2 * ldp) + j) && FourNonZero(p + (3 * ldp) + j))
-            {
-                AxpyFourHeads(values + (j * stride), stride, dtype, p + j, ldp, y, d);
-                continue;
-            }
-
-            for (int g = 0; g < 4; g++)
-            {
-                OneHeadOutput(values + (j * stride), stride, dtype, p + (g * ldp) + j, y + (g * d), d, 4);
-            }
-        }
-
-        for (int g = 0; g < 4; g++)
-        {
-            OneHeadOutput(values + (j * stride), stride, dtype, p + (g * ldp) + j, y + (g * d), d, limit - j);
-        }
-    }
-
     /// <summary>
-    /// One key row against four consecutive query heads (d apart): the row is decoded once, and each head's sum is in
-    /// <see cref="RowDot"/>'s order. Scores go <paramref name="lds"/> apart.
+    /// Four heads' outputs (probabilities <paramref name="ldp"/> apart, outputs d apart): 32 columns of all four at a
+    /// time held in sixteen accumulators over every key (each value row decoded once per head group, y loaded and
+    /// stored once), then 8 at a time, then the rest. Per head and column the keys are added in order, one FMA each, as
+    /// <see cref="RowAxpy"/> adds them, so the result is the same whichever way a column is reached; a key whose
+    /// probability is zero for some head is added only to the others (masked keys are stepped around, never multiplied).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotFourHeads(byte* row, DType dtype, float* queries, int d, float scale, float* scores, int lds)
-    {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        int i = 0;
-        for (; i + 8 <= d; i += 8)
-        {
-            Vector256<float> key = Eight(row, dtype, i);
-            a0 = Vector256.FusedMultiplyAdd(key, Vector256.Load(queries + i), a0);
-            a1 = Vector256.FusedMultiplyAdd(key, Vector256.Load(queries + d + i), a1);
-            a2 = Vector256.FusedMultiplyAdd(key, Vector256.Load(queries + (2 * d) + i), a2);
-            a3 = Vector256.FusedMultiplyAdd(key, Vector256.Load(queries + (3 * d) + i), a3);
-        }
-
-        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
-        for (; i < d; i++)
-        {
-            float key = One(row, dtype, i);
-            s0 += key * queries[i];
-            s1 += key * queries[d + i];
-            s2 += key * queries[(2 * d) + i];
-            s3 += key * queries[(3 * d) + i];
-        }
-
-        scores[0] = scale * s0;
-        scores[lds] = scale * s1;
-        scores[2 * lds] = scale * s2;
-        scores[3 * lds] = scale * s3;
-    }
-
-    /// <summary>
-    /// Four value rows into four heads' outputs: each row decoded once; per head the four keys are added in order, as
-    /// <see cref="RowAxpy"/> would one after another.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyFourHeads(byte* rows, long stride, DType dtype, float* p, int ldp, float* y, int d)
+    private static void FourHeadsOutput<TRow>(byte* values, long stride, float* p, int ldp, float* y, int d, int limit)
+        where TRow : struct, IRowElements
     {
         int i = 0;
+        for (; i + 32 <= d; i += 32)
+        {
+            ThirtyTwoColumns<TRow>(values + (i * TRow.Bytes), stride, p, ldp, y + i, d, limit);
+        }
+
         for (; i + 8 <= d; i += 8)
         {
-            Vector256<float> v0 = Eight(rows, dtype, i), v1 = Eight(rows + stride, dtype, i);
-            Vector256<float> v2 = Eight(rows + (2 * stride), dtype, i), v3 = Eight(rows + (3 * stride), dtype, i);
-            for (int g = 0; g < 4; g++)
-            {
-                float* pg = p + (g * ldp);
-                float* yg = y + (g * d) + i;
-                Vector256<float> acc = Vector256.FusedMultiplyAdd(v0, Vector256.Create(pg[0]), Vector256.Load(yg));
-                acc = Vector256.FusedMultiplyAdd(v1, Vector256.Create(pg[1]), acc);
-                acc = Vector256.FusedMultiplyAdd(v2, Vector256.Create(pg[2]), acc);
-                Vector256.FusedMultiplyAdd(v3, Vector256.Create(pg[3]), acc).Store(yg);
-            }
+            EightColumns<TRow>(values + (i * TRow.Bytes), stride, p, ldp, y + i, d, limit);
         }
 
         for (int g = 0; i < d && g < 4; g++)
         {
-            OneHeadOutput(rows + (i * dtype.SizeInBytes()), stride, dtype, p + (g * ldp), y + (g * d) + i, d - i, 4);
+            OneHeadOutput<TRow>(values + (i * TRow.Bytes), stride, p + (g * ldp), y + (g * d) + i, d - i, limit);
         }
     }
 
-    /// <summary>Σ row[i]·x[i] over a row stored as f32, f16 or bf16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float RowDot(byte* row, DType dtype, float* x, int d)
+    private static void ThirtyTwoColumns<TRow>(byte* values, long stride, float* p, int ldp, float* y, int d, int limit)
+        where TRow : struct, IRowElements
+    {
+        float* p1 = p + ldp, p2 = p + (2 * ldp), p3 = p + (3 * ldp);
+        Vector256<float> a00 = Vector256.Load(y), a01 = Vector256.Load(y + 8), a02 = Vector256.Load(y + 16), a03 = Vector256.Load(y + 24);
+        Vector256<float> a10 = Vector256.Load(y + d), a11 = Vector256.Load(y + d + 8), a12 = Vector256.Load(y + d + 16), a13 = Vector256.Load(y + d + 24);
+        Vector256<float> a20 = Vector256.Load(y + (2 * d)), a21 = Vector256.Load(y + (2 * d) + 8), a22 = Vector256.Load(y + (2 * d) + 16), a23 = Vector256.Load(y + (2 * d) + 24);
+        Vector256<float> a30 = Vector256.Load(y + (3 * d)), a31 = Vector256.Load(y + (3 * d) + 8), a32 = Vector256.Load(y + (3 * d) + 16), a33 = Vector256.Load(y + (3 * d) + 24);
+        for (int j = 0; j < limit; j++)
+        {
+            byte* row = values + (j * stride);
+            Vector256<float> v0 = TRow.Eight(row, 0), v1 = TRow.Eight(row, 8), v2 = TRow.Eight(row, 16), v3 = TRow.Eight(row, 24);
+            AddScaled(p[j], v0, v1, v2, v3, ref a00, ref a01, ref a02, ref a03);
+            AddScaled(p1[j], v0, v1, v2, v3, ref a10, ref a11, ref a12, ref a13);
+            AddScaled(p2[j], v0, v1, v2, v3, ref a20, ref a21, ref a22, ref a23);
+            AddScaled(p3[j], v0, v1, v2, v3, ref a30, ref a31, ref a32, ref a33);
+        }
+
+        Store(y, a00, a01, a02, a03);
+        Store(y + d, a10, a11, a12, a13);
+        Store(y + (2 * d), a20, a21, a22, a23);
+        Store(y + (3 * d), a30, a31, a32, a33);
+    }
+
+    /// <summary>a += p·v over four vectors, unless p is zero (a masked key is never multiplied).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddScaled(float p, Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3,
+        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
+    {
+        if (p != 0f)
+        {
+            var s = Vector256.Create(p);
+            (a0, a1, a2, a3) = (Vector256.FusedMultiplyAdd(v0, s, a0), Vector256.FusedMultiplyAdd(v1, s, a1), Vector256.FusedMultiplyAdd(v2, s, a2), Vector256.FusedMultiplyAdd(v3, s, a3));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* y, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+    {
+        a0.Store(y);
+        a1.Store(y + 8);
+        a2.Store(y + 16);
+        a3.Store(y + 24);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EightColumns<TRow>(byte* values, long stride, float* p, int ldp, float* y, int d, int limit)
+        where TRow : struct, IRowElements
+    {
+        Vector256<float> a0 = Vector256.Load(y), a1 = Vector256.Load(y + d), a2 = Vector256.Load(y + (2 * d)), a3 = Vector256.Load(y + (3 * d));
+        for (int j = 0; j < limit; j++)
+        {
+            Vector256<float> v = TRow.Eight(values + (j * stride), 0);
+            a0 = p[j] != 0f ? Vector256.FusedMultiplyAdd(v, Vector256.Create(p[j]), a0) : a0;
+            a1 = p[ldp + j] != 0f ? Vector256.FusedMultiplyAdd(v, Vector256.Create(p[ldp + j]), a1) : a1;
+            a2 = p[(2 * ldp) + j] != 0f ? Vector256.FusedMultiplyAdd(v, Vector256.Create(p[(2 * ldp) + j]), a2) : a2;
+            a3 = p[(3 * ldp) + j] != 0f ? Vector256.FusedMultiplyAdd(v, Vector256.Create(p[(3 * ldp) + j]), a3) : a3;
+        }
+
+        a0.Store(y);
+        a1.Store(y + d);
+        a2.Store(y + (2 * d));
+        a3.Store(y + (3 * d));
+    }
+
+    /// <summary>
+    /// <paramref name="keyCount"/> (1 or 2) consecutive key rows against four consecutive query heads (d apart): each row
+    /// decoded once, each head's sum in <see cref="RowDot"/>'s order (two keys give eight independent FMA chains instead
+    /// of four, so the loop is not waiting on FMA latency). Scores go <paramref name="lds"/> apart per head, 1 apart per key.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotFourHeads<TRow>(byte* row, long stride, int keyCount, float* queries, int d, float scale, float* scores, int lds)
+        where TRow : struct, IRowElements
+    {
+        byte* second = keyCount == 2 ? row + stride : row;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        int i = 0;
+        for (; i + 8 <= d; i += 8)
+        {
+            Vector256<float> key = TRow.Eight(row, i), next = TRow.Eight(second, i);
+            Vector256<float> q0 = Vector256.Load(queries + i), q1 = Vector256.Load(queries + d + i);
+            Vector256<float> q2 = Vector256.Load(queries + (2 * d) + i), q3 = Vector256.Load(queries + (3 * d) + i);
+            (a0, a1, a2, a3) = (Vector256.FusedMultiplyAdd(key, q0, a0), Vector256.FusedMultiplyAdd(key, q1, a1), Vector256.FusedMultiplyAdd(key, q2, a2), Vector256.FusedMultiplyAdd(key, q3, a3));
+            (b0, b1, b2, b3) = (Vector256.FusedMultiplyAdd(next, q0, b0), Vector256.FusedMultiplyAdd(next, q1, b1), Vector256.FusedMultiplyAdd(next, q2, b2), Vector256.FusedMultiplyAdd(next, q3, b3));
+        }
+
+        for (int key = 0; key < keyCount; key++)
+        {
+            byte* r = key == 0 ? row : second;
+            float s0 = Vector256.Sum(key == 0 ? a0 : b0), s1 = Vector256.Sum(key == 0 ? a1 : b1);
+            float s2 = Vector256.Sum(key == 0 ? a2 : b2), s3 = Vector256.Sum(key == 0 ? a3 : b3);
+            for (int t = i; t < d; t++)
+            {
+                float value = TRow.One(r, t);
+                s0 += value * queries[t];
+                s1 += value * queries[d + t];
+                s2 += value * queries[(2 * d) + t];
+                s3 += value * queries[(3 * d) + t];
+            }
+
+            scores[key] = scale * s0;
+            scores[lds + key] = scale * s1;
+            scores[(2 * lds) + key] = scale * s2;
+            scores[(3 * lds) + key] = scale * s3;
+        }
+    }
+
+    /// <summary>Σ row[i]·x[i] over a row of <typeparamref name="TRow"/> elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float RowDot<TRow>(byte* row, float* x, int d)
+        where TRow : struct, IRowElements
     {
         Vector256<float> acc = default;
         int i = 0;
         for (; i + 8 <= d; i += 8)
         {
-            acc = Vector256.FusedMultiplyAdd(Eight(row, dtype, i), Vector256.Load(x + i), acc);
+            acc = Vector256.FusedMultiplyAdd(TRow.Eight(row, i), Vector256.Load(x + i), acc);
         }
 
         float sum = Vector256.Sum(acc);
         for (; i < d; i++)
         {
-            sum += One(row, dtype, i) * x[i];
+            sum += TRow.One(row, i) * x[i];
         }
 
         return sum;
@@ -225,26 +303,27 @@ public sealed unsafe partial class CpuBackend
     /// each key's sum is in the same order as <see cref="RowDot"/>'s, so the scores are the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowDot4(byte* rows, long stride, DType dtype, float* x, int d, float scale, Span<float> scores)
+    private static void RowDot4<TRow>(byte* rows, long stride, float* x, int d, float scale, Span<float> scores)
+        where TRow : struct, IRowElements
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
         for (; i + 8 <= d; i += 8)
         {
             Vector256<float> xi = Vector256.Load(x + i);
-            a0 = Vector256.FusedMultiplyAdd(Eight(rows, dtype, i), xi, a0);
-            a1 = Vector256.FusedMultiplyAdd(Eight(rows + stride, dtype, i), xi, a1);
-            a2 = Vector256.FusedMultiplyAdd(Eight(rows + (2 * stride), dtype, i), xi, a2);
-            a3 = Vector256.FusedMultiplyAdd(Eight(rows + (3 * stride), dtype, i), xi, a3);
+            a0 = Vector256.FusedMultiplyAdd(TRow.Eight(rows, i), xi, a0);
+            a1 = Vector256.FusedMultiplyAdd(TRow.Eight(rows + stride, i), xi, a1);
+            a2 = Vector256.FusedMultiplyAdd(TRow.Eight(rows + (2 * stride), i), xi, a2);
+            a3 = Vector256.FusedMultiplyAdd(TRow.Eight(rows + (3 * stride), i), xi, a3);
         }
 
         float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < d; i++)
         {
-            s0 += One(rows, dtype, i) * x[i];
-            s1 += One(rows + stride, dtype, i) * x[i];
-            s2 += One(rows + (2 * stride), dtype, i) * x[i];
-            s3 += One(rows + (3 * stride), dtype, i) * x[i];
+            s0 += TRow.One(rows, i) * x[i];
+            s1 += TRow.One(rows + stride, i) * x[i];
+            s2 += TRow.One(rows + (2 * stride), i) * x[i];
+            s3 += TRow.One(rows + (3 * stride), i) * x[i];
         }
 
         (scores[0], scores[1], scores[2], scores[3]) = (scale * s0, scale * s1, scale * s2, scale * s3);
@@ -255,56 +334,43 @@ public sealed unsafe partial class CpuBackend
     /// storing y once instead of four times.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowAxpy4(byte* rows, long stride, DType dtype, ReadOnlySpan<float> a, float* y, int d)
+    private static void RowAxpy4<TRow>(byte* rows, long stride, ReadOnlySpan<float> a, float* y, int d)
+        where TRow : struct, IRowElements
     {
         Vector256<float> p0 = Vector256.Create(a[0]), p1 = Vector256.Create(a[1]), p2 = Vector256.Create(a[2]), p3 = Vector256.Create(a[3]);
         int i = 0;
         for (; i + 8 <= d; i += 8)
         {
-            Vector256<float> acc = Vector256.FusedMultiplyAdd(Eight(rows, dtype, i), p0, Vector256.Load(y + i));
-            acc = Vector256.FusedMultiplyAdd(Eight(rows + stride, dtype, i), p1, acc);
-            acc = Vector256.FusedMultiplyAdd(Eight(rows + (2 * stride), dtype, i), p2, acc);
-            Vector256.FusedMultiplyAdd(Eight(rows + (3 * stride), dtype, i), p3, acc).Store(y + i);
+            Vector256<float> acc = Vector256.FusedMultiplyAdd(TRow.Eight(rows, i), p0, Vector256.Load(y + i));
+            acc = Vector256.FusedMultiplyAdd(TRow.Eight(rows + stride, i), p1, acc);
+            acc = Vector256.FusedMultiplyAdd(TRow.Eight(rows + (2 * stride), i), p2, acc);
+            Vector256.FusedMultiplyAdd(TRow.Eight(rows + (3 * stride), i), p3, acc).Store(y + i);
         }
 
         for (; i < d; i++)
         {
-            float acc = y[i] + (a[0] * One(rows, dtype, i));
-            acc += a[1] * One(rows + stride, dtype, i);
-            acc += a[2] * One(rows + (2 * stride), dtype, i);
-            y[i] = acc + (a[3] * One(rows + (3 * stride), dtype, i));
+            float acc = y[i] + (a[0] * TRow.One(rows, i));
+            acc += a[1] * TRow.One(rows + stride, i);
+            acc += a[2] * TRow.One(rows + (2 * stride), i);
+            y[i] = acc + (a[3] * TRow.One(rows + (3 * stride), i));
         }
     }
 
-    /// <summary>y[i] += a·row[i] over a row stored as f32, f16 or bf16.</summary>
+    /// <summary>y[i] += a·row[i] over a row of <typeparamref name="TRow"/> elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowAxpy(byte* row, DType dtype, float a, float* y, int d)
+    private static void RowAxpy<TRow>(byte* row, float a, float* y, int d)
+        where TRow : struct, IRowElements
     {
         var scale = Vector256.Create(a);
         int i = 0;
         for (; i + 8 <= d; i += 8)
         {
-            Vector256.FusedMultiplyAdd(Eight(row, dtype, i), scale, Vector256.Load(y + i)).Store(y + i);
+            Vector256.FusedMultiplyAdd(TRow.Eight(row, i), scale, Vector256.Load(y + i)).Store(y + i);
         }
 
         for (; i < d; i++)
         {
-            y[i] += a * One(row, dtype, i);
+            y[i] += a * TRow.One(row, i);
         }
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Eight(byte* row, DType dtype, int at) => dtype switch
-    {
-        DType.BF16 => (Vector256.WidenLower(Vector128.Load((ushort*)row + at).ToVector256()) << 16).AsSingle(),
-        DType.F16 => F16Weights.HalfBits(Vector256.WidenLower(Vector128.Load((ushort*)row + at).ToVector256())),
-        _ => Vector256.Load((float*)row + at),
-    };
-
-    private static float One(byte* row, DType dtype, int at) => dtype switch
-    {
-        DType.BF16 => FloatBits.BF16ToF32(((ushort*)row)[at]),
-        DType.F16 => FloatBits.F16ToF32(((ushort*)row)[at]),
-        _ => ((float*)row)[at],
-    };
 }
