@@ -44,7 +44,10 @@ public sealed unsafe partial class CpuBackend
 
         if (m <= StreamingGemv.MaxRows)
         {
-            StreamingGemv.Run(weight.DType, Ptr(weight), scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            byte* chunked = ChunkedRows.Applies(weight.DType, n, k) && IsWholeStorage(weight)
+                ? ((CpuStorage)weight.Storage).ChunkedRowsPointer(n, k, weight.DType.SizeInBytes())
+                : null;
+            StreamingGemv.Run(weight.DType, chunked is null ? Ptr(weight) : chunked, chunked is not null, scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
             return y.Finish();
         }
 
@@ -52,20 +55,27 @@ public sealed unsafe partial class CpuBackend
         using BufferPool.Rental panel = Scratch((long)panelRows * k * 4);
         float* wp = (float*)panel.Pointer;
         long rowBytes = weight.DType.BytesFor(k);
-        bool eightRowQ4 = IsWholeStorage(weight) && ((CpuStorage)weight.Storage).IsEightRowQ4; // after a decode: read it as it is, not restored for each prefill
-        byte* w = eightRowQ4 ? ((CpuStorage)weight.Storage).RawPointer : Ptr(weight);
+        // After a decode the weight may be in a decode layout: read as it is, not restored for each prefill.
+        bool eightRowQ4 = IsWholeStorage(weight) && ((CpuStorage)weight.Storage).IsEightRowQ4;
+        bool chunkedRows = IsWholeStorage(weight) && ((CpuStorage)weight.Storage).IsChunkedRows;
+        byte* w = eightRowQ4 || chunkedRows ? ((CpuStorage)weight.Storage).RawPointer : Ptr(weight);
         for (int row = 0; row < n; row += panelRows)
         {
             int rows = Math.Min(panelRows, n - row), first = row;
             ParallelRows(rows, k, r =>
             {
+                float rowScale = scale is null ? 1f : scale[scaleCount == 1 ? 0 : first + (int)r];
                 if (eightRowQ4)
                 {
                     WeightRows.DequantizeEightRowQ4(w, n, first + (int)r, k, wp + (r * k));
                 }
+                else if (chunkedRows)
+                {
+                    WeightRows.DequantizeChunkedRow(weight.DType, w, n, first + (int)r, k, rowScale, wp + (r * k));
+                }
                 else
                 {
-                    WeightRows.Dequantize(weight.DType, w + ((first + r) * rowBytes), k, scale is null ? 1f : scale[scaleCount == 1 ? 0 : first + (int)r], wp + (r * k));
+                    WeightRows.Dequantize(weight.DType, w + ((first + r) * rowBytes), k, rowScale, wp + (r * k));
                 }
             });
             OpenBlas.Sgemm(Threads, false, true, m, rows, k, 1f, xs.Pointer, k, wp, k, beta, y.Pointer + row, n);

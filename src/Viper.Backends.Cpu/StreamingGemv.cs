@@ -9,7 +9,8 @@ namespace Viper.Backends.Cpu;
 /// The decode-time linear: y (M, N) = x (M, K) · dequant(W)ᵀ for M ≤ <see cref="MaxRows"/>, streaming each weight byte
 /// once and decoding it in registers (<see cref="IWeightDecoder"/>), with no widened copy and no BLAS call (so no
 /// OpenBLAS lock). Work is split over output columns only, in fixed column ranges, and every output is one thread's
-/// dot product in K order: results do not depend on the thread count.
+/// dot product in K order: results do not depend on the thread count. A weight held in chunked tiles
+/// (<see cref="ChunkedRows"/>, a long K) is read tile by tile, each row's sum the chunks' sums added in K order.
 /// </summary>
 internal static unsafe class StreamingGemv
 {
@@ -23,19 +24,20 @@ internal static unsafe class StreamingGemv
     /// <paramref name="y"/>[r·n + c] = Σₖ x[r·k + i]·w[c, i] · scale + (addToY ? y[r·n + c] : 0); <paramref name="scale"/>
     /// is null (no per-channel scale), one value, or n values.
     /// </summary>
-    public static void Run(DType format, byte* w, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
+    /// <param name="chunked">Whether <paramref name="w"/> is held in chunked tiles (<see cref="ChunkedRows"/>).</param>
+    public static void Run(DType format, byte* w, bool chunked, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
     {
         var job = new Job(w, format.BytesFor(k), scale, scaleCount, x, m, k, y, n, addToY);
-        int items = (n + ColumnsPerItem - 1) / ColumnsPerItem;
+        int items = chunked ? ChunkedRows.Tiles(n) : (n + ColumnsPerItem - 1) / ColumnsPerItem;
         Action<int> body = format switch
         {
-            DType.BF16 => job.Columns<BF16Weights>,
-            DType.F16 => job.Columns<F16Weights>,
-            DType.I8 => job.Columns<Int8Weights>,
+            DType.BF16 => chunked ? job.Tile<BF16Weights> : job.Columns<BF16Weights>,
+            DType.F16 => chunked ? job.Tile<F16Weights> : job.Columns<F16Weights>,
+            DType.I8 => chunked ? job.Tile<Int8Weights> : job.Columns<Int8Weights>,
             DType.Q8_0 => job.Columns<Q8_0Weights>,
             DType.Q4_0 => job.Columns<Q4_0Weights>,
-            DType.F8E4M3 => job.Columns<E4M3Weights>,
-            DType.F8E5M2 => job.Columns<E5M2Weights>,
+            DType.F8E4M3 => chunked ? job.Tile<E4M3Weights> : job.Columns<E4M3Weights>,
+            DType.F8E5M2 => chunked ? job.Tile<E5M2Weights> : job.Columns<E5M2Weights>,
             _ => throw new ArgumentException($"no streaming linear for {format.Label()} weights", nameof(format)),
         };
         Parallel.For(0, items, parallel, body);
@@ -43,6 +45,48 @@ internal static unsafe class StreamingGemv
 
     private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
     {
+        /// <summary>One tile of a <see cref="ChunkedRows"/> weight, streamed in its order: chunk by chunk, every row's chunk against the same chunk of x.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Tile<TDecoder>(int item)
+            where TDecoder : struct, IWeightDecoder
+        {
+            int element = (int)(rowBytes / k);
+            byte* tile = ChunkedRows.Tile(w, n, k, element, item, out int rows);
+            Span<float> sums = stackalloc float[ChunkedRows.TileRows * MaxRows];
+            Span<float> dots = stackalloc float[MaxRows];
+            for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
+            {
+                int length = ChunkedRows.ChunkLength(k, start);
+                for (int r = 0; r < rows; r++)
+                {
+                    byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, element, r, start);
+                    if (m == 1)
+                    {
+                        dots[0] = OneRow<TDecoder>(chunk, length, x + start);
+                    }
+                    else
+                    {
+                        SeveralRows<TDecoder>(chunk, length, dots, x + start);
+                    }
+
+                    for (int j = 0; j < m; j++)
+                    {
+                        sums[(r * m) + j] = start == 0 ? dots[j] : sums[(r * m) + j] + dots[j];
+                    }
+                }
+            }
+
+            for (int r = 0, c = item * ChunkedRows.TileRows; r < rows; r++, c++)
+            {
+                float s = scale is null ? 1f : scale[scaleCount == 1 ? 0 : c];
+                for (int j = 0; j < m; j++)
+                {
+                    float* at = y + ((long)j * n) + c;
+                    *at = (sums[(r * m) + j] * s) + (addToY ? *at : 0f);
+                }
+            }
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
         public void Columns<TDecoder>(int item)
             where TDecoder : struct, IWeightDecoder
@@ -55,11 +99,11 @@ internal static unsafe class StreamingGemv
                 byte* row = w + (c * rowBytes);
                 if (m == 1)
                 {
-                    dots[0] = OneRow<TDecoder>(row, whole);
+                    dots[0] = OneRow<TDecoder>(row, whole, x);
                 }
                 else
                 {
-                    SeveralRows<TDecoder>(row, whole, dots);
+                    SeveralRows<TDecoder>(row, whole, dots, x);
                 }
 
                 float s = scale is null ? 1f : scale[scaleCount == 1 ? 0 : c];
@@ -77,12 +121,13 @@ internal static unsafe class StreamingGemv
             }
         }
 
-        private float OneRow<TDecoder>(byte* row, int whole)
+        /// <summary>Σ x[i]·row[i] over the first <paramref name="whole"/> values (a multiple of 32) of one row of x.</summary>
+        private static float OneRow<TDecoder>(byte* row, int whole, float* x)
             where TDecoder : struct, IWeightDecoder
         {
             if (Avx512F.IsSupported)
             {
-                return OneRowWide<TDecoder>(row, whole);
+                return OneRowWide<TDecoder>(row, whole, x);
             }
 
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -101,7 +146,7 @@ internal static unsafe class StreamingGemv
 
         // AVX-512: half the instructions per weight byte, which is what a one-row decode is bound by on few cores. Four
         // accumulators: with two, the FMA latency (4 cycles) capped a core at 64 weight values per 4 cycles.
-        private float OneRowWide<TDecoder>(byte* row, int whole)
+        private static float OneRowWide<TDecoder>(byte* row, int whole, float* x)
             where TDecoder : struct, IWeightDecoder
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -126,7 +171,8 @@ internal static unsafe class StreamingGemv
             return Vector512.Sum((a0 + a1) + (a2 + a3));
         }
 
-        private void SeveralRows<TDecoder>(byte* row, int whole, Span<float> dots)
+        /// <summary><see cref="OneRow"/> for each of the m rows of x (k apart) at once.</summary>
+        private void SeveralRows<TDecoder>(byte* row, int whole, Span<float> dots, float* x)
             where TDecoder : struct, IWeightDecoder
         {
             Vector256<float>* acc = stackalloc Vector256<float>[MaxRows * 2];
