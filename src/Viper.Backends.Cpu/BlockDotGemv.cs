@@ -22,8 +22,8 @@ internal static unsafe class BlockDotGemv
 
     public static bool Applies(DType format) => format is DType.Q8_0 or DType.Q4_0 && Avx2.IsSupported;
 
-    /// <param name="eightRowQ4">Whether <paramref name="w"/> is Q4_0 held eight rows interleaved (<see cref="EightRowQ4"/>; n a multiple of 8).</param>
-    public static void Run(DType format, byte* w, bool eightRowQ4, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
+    /// <param name="layout">How <paramref name="w"/> is held: plain, Q4_0 eight rows interleaved (<see cref="EightRowQ4"/>), or Q8_0 in chunked tiles (<see cref="ChunkedRows"/>).</param>
+    public static void Run(DType format, byte* w, WeightLayout layout, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
     {
         int blocks = k / Block;
         sbyte[] codes = new sbyte[m * k];
@@ -36,16 +36,27 @@ internal static unsafe class BlockDotGemv
 
         long rowBytes = format.BytesFor(k);
         float* half = HalfTable.Pointer;
-        int items = eightRowQ4 ? EightRowQ4.Tiles(n) : (n + ColumnsPerItem - 1) / ColumnsPerItem;
+        int items = layout switch
+        {
+            WeightLayout.EightRowQ4 => EightRowQ4.Tiles(n),
+            WeightLayout.ChunkedRows => ChunkedRows.Tiles(n),
+            _ => (n + ColumnsPerItem - 1) / ColumnsPerItem,
+        };
         Parallel.For(0, items, parallel, item =>
         {
             fixed (sbyte* xq = codes)
             fixed (float* xd = scales)
             fixed (int* xo = offsets)
             {
-                if (eightRowQ4)
+                if (layout == WeightLayout.EightRowQ4)
                 {
                     Tile(w, item, xq, xd, xo, m, k, y, n, addToY);
+                    return;
+                }
+
+                if (layout == WeightLayout.ChunkedRows)
+                {
+                    ChunkedTile(w, item, xq, xd, xo, m, k, y, n, addToY, half);
                     return;
                 }
 
@@ -96,6 +107,40 @@ internal static unsafe class BlockDotGemv
             {
                 float* at = y + ((long)r * n) + (((item * EightRowQ4.TileGroups) + g) * EightRowQ4.Rows);
                 (addToY ? sums[(g * m) + r] + Vector256.Load(at) : sums[(g * m) + r]).Store(at);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One tile of a Q8_0 matrix in chunked tiles (<see cref="ChunkedRows"/>, up to 64 rows), streamed once in its order:
+    /// chunk by chunk of K, every row's chunk against the same chunk of each activation row, the partial sums kept per row.
+    /// </summary>
+    private static void ChunkedTile(byte* w, int item, sbyte* xq, float* xd, int* xo, int m, int k, float* y, int n, bool addToY, float* half)
+    {
+        int blocks = k / Block, blockBytes = ChunkedRows.BlockBytes(DType.Q8_0);
+        byte* tile = ChunkedRows.Tile(w, n, k, blockBytes, item, out int rows);
+        float* sums = stackalloc float[ChunkedRows.TileRows * StreamingGemv.MaxRows];
+        for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
+        {
+            int first = start / Block, chunk = ChunkedRows.ChunkLength(k, start) / Block;
+            for (int c = 0; c < rows; c++)
+            {
+                byte* row = ChunkedRows.ChunkAt(tile, rows, k, blockBytes, c, start);
+                for (int r = 0; r < m; r++)
+                {
+                    long at = ((long)r * blocks) + first;
+                    float dot = Row<Q8_0Blocks>(row, xq + (at * Block), xd + at, xo + at, chunk, half);
+                    sums[(c * m) + r] = start == 0 ? dot : sums[(c * m) + r] + dot;
+                }
+            }
+        }
+
+        for (int c = 0, column = item * ChunkedRows.TileRows; c < rows; c++, column++)
+        {
+            for (int r = 0; r < m; r++)
+            {
+                float* at = y + ((long)r * n) + column;
+                *at = sums[(c * m) + r] + (addToY ? *at : 0f);
             }
         }
     }
@@ -293,4 +338,17 @@ internal static unsafe class BlockDotGemv
             ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, signed)
             : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, signed), Vector256<short>.One); // pairs fit int16: |w| ≤ 128, |x| ≤ 127
     }
+}
+
+/// <summary>How a decode GEMV's weight is held in memory (<see cref="BlockDotGemv.Run"/>).</summary>
+internal enum WeightLayout
+{
+    /// <summary>Rows one after the other, as stored.</summary>
+    Plain,
+
+    /// <summary>Q4_0 eight rows interleaved, in tiles (<see cref="Cpu.EightRowQ4"/>).</summary>
+    EightRowQ4,
+
+    /// <summary>Tiles of 64 rows with K in chunks (<see cref="Cpu.ChunkedRows"/>).</summary>
+    ChunkedRows,
 }

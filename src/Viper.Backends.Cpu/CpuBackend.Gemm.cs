@@ -38,15 +38,16 @@ public sealed unsafe partial class CpuBackend
             byte* eightRows = weight.DType == DType.Q4_0 && IsWholeStorage(weight) && EightRowQ4.Fits(n, k)
                 ? ((CpuStorage)weight.Storage).EightRowQ4Pointer(n, k)
                 : null;
-            BlockDotGemv.Run(weight.DType, eightRows is null ? Ptr(weight) : eightRows, eightRows is not null, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            byte* tiles = ChunkedRowsOrNull(weight, n, k);
+            WeightLayout layout = eightRows is not null ? WeightLayout.EightRowQ4 : tiles is not null ? WeightLayout.ChunkedRows : WeightLayout.Plain;
+            byte* held = eightRows is not null ? eightRows : tiles is not null ? tiles : Ptr(weight);
+            BlockDotGemv.Run(weight.DType, held, layout, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
             return y.Finish();
         }
 
         if (m <= StreamingGemv.MaxRows)
         {
-            byte* chunked = ChunkedRows.Applies(weight.DType, n, k) && IsWholeStorage(weight)
-                ? ((CpuStorage)weight.Storage).ChunkedRowsPointer(n, k, weight.DType.SizeInBytes())
-                : null;
+            byte* chunked = ChunkedRowsOrNull(weight, n, k);
             StreamingGemv.Run(weight.DType, chunked is null ? Ptr(weight) : chunked, chunked is not null, scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
             return y.Finish();
         }
@@ -83,6 +84,12 @@ public sealed unsafe partial class CpuBackend
 
         return y.Finish();
     }
+
+    /// <summary>The weight's bytes in chunked tiles for a decode (<see cref="ChunkedRows"/>), rearranged now if need be; null when it is not held so.</summary>
+    private static byte* ChunkedRowsOrNull(Tensor weight, int n, int k) =>
+        ChunkedRows.Applies(weight.DType, n, k) && IsWholeStorage(weight)
+            ? ((CpuStorage)weight.Storage).ChunkedRowsPointer(n, k, ChunkedRows.BlockBytes(weight.DType))
+            : null;
 
     /// <summary>Whether the tensor is its storage's whole matrix (a layout of the storage then is the tensor's).</summary>
     private static bool IsWholeStorage(Tensor t) => t.ByteOffset == 0 && t.SizeInBytes == t.Storage.SizeInBytes;

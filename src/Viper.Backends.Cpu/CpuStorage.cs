@@ -15,7 +15,7 @@ internal sealed unsafe class CpuStorage : TensorStorage
     private readonly BufferPool.Rental _memory;
     private readonly Lock _layoutGate = new();
     private Layout _layout;
-    private (int N, int K, int Element) _packedShape;
+    private (int N, int K, int BlockBytes) _packedShape;
 
     public CpuStorage(CpuBackend backend, BufferPool.Rental memory, long sizeInBytes)
         : base(backend, sizeInBytes)
@@ -76,16 +76,16 @@ internal sealed unsafe class CpuStorage : TensorStorage
         }
     }
 
-    /// <summary>The bytes in the chunked-tile layout for this whole storage as an (n, k) matrix of <paramref name="element"/>-byte values, rearranged now if they are plain.</summary>
-    public byte* ChunkedRowsPointer(int n, int k, int element)
+    /// <summary>The bytes in the chunked-tile layout for this whole storage as an (n, k) matrix of <paramref name="blockBytes"/> bytes per 32 values, rearranged now if they are plain.</summary>
+    public byte* ChunkedRowsPointer(int n, int k, int blockBytes)
     {
         lock (_layoutGate)
         {
-            RestoreUnless(Layout.ChunkedRows, (n, k, element));
+            RestoreUnless(Layout.ChunkedRows, (n, k, blockBytes));
             if (_layout != Layout.ChunkedRows)
             {
-                ChunkedRows.Pack(_memory.Pointer, n, k, element, LoopOptions);
-                (_layout, _packedShape) = (Layout.ChunkedRows, (n, k, element));
+                ChunkedRows.Pack(_memory.Pointer, n, k, blockBytes, LoopOptions);
+                (_layout, _packedShape) = (Layout.ChunkedRows, (n, k, blockBytes));
             }
 
             return _memory.Pointer;
@@ -105,7 +105,7 @@ internal sealed unsafe class CpuStorage : TensorStorage
     private ParallelOptions LoopOptions => ((CpuBackend)Backend).LoopOptions;
 
     /// <summary>Back to the plain layout from a decode layout other than <paramref name="wanted"/> for <paramref name="shape"/> (under <see cref="_layoutGate"/>).</summary>
-    private void RestoreUnless(Layout wanted, (int N, int K, int Element) shape)
+    private void RestoreUnless(Layout wanted, (int N, int K, int BlockBytes) shape)
     {
         if (_layout is Layout.EightRowQ4 or Layout.ChunkedRows && (_layout != wanted || _packedShape != shape))
         {
@@ -122,7 +122,7 @@ internal sealed unsafe class CpuStorage : TensorStorage
         }
         else if (_layout == Layout.ChunkedRows)
         {
-            ChunkedRows.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _packedShape.Element, LoopOptions);
+            ChunkedRows.Unpack(_memory.Pointer, _packedShape.N, _packedShape.K, _packedShape.BlockBytes, LoopOptions);
         }
 
         _layout = Layout.Plain;

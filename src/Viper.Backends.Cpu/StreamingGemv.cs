@@ -34,7 +34,7 @@ internal static unsafe class StreamingGemv
             DType.BF16 => chunked ? job.Tile<BF16Weights> : job.Columns<BF16Weights>,
             DType.F16 => chunked ? job.Tile<F16Weights> : job.Columns<F16Weights>,
             DType.I8 => chunked ? job.Tile<Int8Weights> : job.Columns<Int8Weights>,
-            DType.Q8_0 => job.Columns<Q8_0Weights>,
+            DType.Q8_0 => chunked ? job.Tile<Q8_0Weights> : job.Columns<Q8_0Weights>,
             DType.Q4_0 => job.Columns<Q4_0Weights>,
             DType.F8E4M3 => chunked ? job.Tile<E4M3Weights> : job.Columns<E4M3Weights>,
             DType.F8E5M2 => chunked ? job.Tile<E5M2Weights> : job.Columns<E5M2Weights>,
@@ -50,8 +50,8 @@ internal static unsafe class StreamingGemv
         public void Tile<TDecoder>(int item)
             where TDecoder : struct, IWeightDecoder
         {
-            int element = (int)(rowBytes / k);
-            byte* tile = ChunkedRows.Tile(w, n, k, element, item, out int rows);
+            int blockBytes = (int)(rowBytes / (k / 32));
+            byte* tile = ChunkedRows.Tile(w, n, k, blockBytes, item, out int rows);
             Span<float> sums = stackalloc float[ChunkedRows.TileRows * MaxRows];
             Span<float> dots = stackalloc float[MaxRows];
             for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
@@ -59,7 +59,7 @@ internal static unsafe class StreamingGemv
                 int length = ChunkedRows.ChunkLength(k, start);
                 for (int r = 0; r < rows; r++)
                 {
-                    byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, element, r, start);
+                    byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, blockBytes, r, start);
                     if (m == 1)
                     {
                         dots[0] = OneRow<TDecoder>(chunk, length, x + start);

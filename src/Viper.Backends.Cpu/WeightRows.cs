@@ -37,11 +37,11 @@ internal static unsafe class WeightRows
     /// <summary>Row <paramref name="row"/> of an (n, k) matrix held in chunked tiles (<see cref="ChunkedRows"/>): each chunk decoded where it lies.</summary>
     public static void DequantizeChunkedRow(DType format, byte* matrix, int n, int row, int k, float scale, float* destination)
     {
-        int element = format.SizeInBytes();
-        byte* tile = ChunkedRows.Tile(matrix, n, k, element, row / ChunkedRows.TileRows, out int rows);
+        int blockBytes = ChunkedRows.BlockBytes(format);
+        byte* tile = ChunkedRows.Tile(matrix, n, k, blockBytes, row / ChunkedRows.TileRows, out int rows);
         for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
         {
-            byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, element, row % ChunkedRows.TileRows, start);
+            byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, blockBytes, row % ChunkedRows.TileRows, start);
             Dequantize(format, chunk, ChunkedRows.ChunkLength(k, start), scale, destination + start);
         }
     }

@@ -5,7 +5,7 @@ using Viper.Runtime.Quantization;
 namespace Viper.Engine.Tests.Ops;
 
 /// <summary>
-/// The CPU backend's decode layout for long-K weights of one value per element (<see cref="ChunkedRows"/>): rewritten in
+/// The CPU backend's decode layout for long-K weights (<see cref="ChunkedRows"/>: bf16, f16, int8, fp8, Q8_0): rewritten in
 /// tiles of 64 rows with K in chunks of 4096 at the first decode. The decode must equal the linear on the weight's
 /// values, prefill must read the chunked rows as they are, and everyone else must still see the bytes as written.
 /// 70 × 8256: a whole tile and one of 6 rows; chunks of 4096, 4096 and 64 values. 136 × 4128: three tiles, a last
@@ -14,30 +14,32 @@ namespace Viper.Engine.Tests.Ops;
 public unsafe class ChunkedRowsTests
 {
     [Theory]
-    [InlineData(70, 8256)]
-    [InlineData(136, 4128)]
-    public void PackingThenUnpackingRestoresTheBytesAndRowsDecodeWhereTheyLie(int n, int k)
+    [InlineData(DType.I8, 70, 8256)]
+    [InlineData(DType.I8, 136, 4128)]
+    [InlineData(DType.Q8_0, 70, 8256)]
+    public void PackingThenUnpackingRestoresTheBytesAndRowsDecodeWhereTheyLie(DType format, int n, int k)
     {
         var rng = new Random(n);
-        QuantizedMatrix q = WeightQuantizer.Quantize(Random(rng, n * k, 0.2f), n, k, DType.I8);
-        float[] values = WeightQuantizer.Dequantize(q with { Scale = [.. Enumerable.Repeat(1f, n)] }); // the codes as values (the decode applies no scale here)
+        QuantizedMatrix q = WeightQuantizer.Quantize(Random(rng, n * k, 0.2f), n, k, format);
+        float[] values = WeightQuantizer.Dequantize(q.Scale is null ? q : q with { Scale = [.. Enumerable.Repeat(1f, n)] }); // int8: the codes (no scale applied here)
         byte[] work = (byte[])q.Data.Clone();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = 2 };
+        int blockBytes = ChunkedRows.BlockBytes(format);
         fixed (byte* p = work)
         {
-            ChunkedRows.Pack(p, n, k, 1, parallel);
+            ChunkedRows.Pack(p, n, k, blockBytes, parallel);
             Assert.False(q.Data.AsSpan().SequenceEqual(work));
             float[] row = new float[k];
             fixed (float* r = row)
             {
                 foreach (int i in new[] { 0, 1, 63, 64, 69, 100, 135 }.Where(i => i < n))
                 {
-                    WeightRows.DequantizeChunkedRow(DType.I8, p, n, i, k, 1f, r);
+                    WeightRows.DequantizeChunkedRow(format, p, n, i, k, 1f, r);
                     Assert.True(values.AsSpan(i * k, k).SequenceEqual(row), $"row {i}");
                 }
             }
 
-            ChunkedRows.Unpack(p, n, k, 1, parallel);
+            ChunkedRows.Unpack(p, n, k, blockBytes, parallel);
         }
 
         Assert.Equal(q.Data, work);
@@ -48,6 +50,8 @@ public unsafe class ChunkedRowsTests
     [InlineData(DType.I8, 70, 8256)]
     [InlineData(DType.F8E4M3, 136, 4128)]
     [InlineData(DType.I8, 136, 4128)]
+    [InlineData(DType.Q8_0, 70, 8256)]
+    [InlineData(DType.Q8_0, 136, 4128)]
     public void DecodeOnChunkedRowsMatchesTheLinearOnTheWeightsValues(DType format, int n, int k)
     {
         var rng = new Random(n + k);
@@ -61,8 +65,8 @@ public unsafe class ChunkedRowsTests
             {
                 float[] x = Random(rng, m * k, 1f), bias = Random(rng, n, 1f);
                 using Tensor y = b.Linear(b.FromFloats(x, new Shape(m, k)), weight, b.FromFloats(bias, new Shape(n)), scale);
+                AssertLinear(y.ToFloats(), x, w, bias, m, n, k, format == DType.Q8_0);
                 Assert.True(((CpuStorage)weight.Storage).IsChunkedRows);
-                AssertLinear(y.ToFloats(), x, w, bias, m, n, k);
             }
 
             Assert.True(((CpuStorage)weight.Storage).IsChunkedRows);
@@ -108,11 +112,11 @@ public unsafe class ChunkedRowsTests
         }
 
         QuantizedMatrix q = WeightQuantizer.Quantize(source, n, k, format);
-        return (b.FromHost(q.Data, new Shape(n, k), format), b.FromFloats(q.Scale, new Shape(n)), WeightQuantizer.Dequantize(q));
+        return (b.FromHost(q.Data, new Shape(n, k), format), q.Scale is null ? null : b.FromFloats(q.Scale, new Shape(n)), WeightQuantizer.Dequantize(q));
     }
 
-    /// <summary>Within f32 accumulation of the f64 linear (no activation rounding on this path).</summary>
-    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k)
+    /// <summary>Within f32 accumulation of the f64 linear, plus the activations' Q8_0 rounding where the decode quantizes them (Q8_0 weights).</summary>
+    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k, bool roundedActivations = false)
     {
         for (int r = 0; r < m; r++)
         {
@@ -125,7 +129,7 @@ public unsafe class ChunkedRowsTests
                     magnitude += Math.Abs((double)x[(r * k) + i] * w[(c * k) + i]);
                 }
 
-                double bound = (1e-5 * magnitude) + 1e-6;
+                double bound = (1e-5 * magnitude) + 1e-6 + (roundedActivations ? QuantizedLinearTests.ActivationRounding(x.AsSpan(r * k, k), w.AsSpan(c * k, k)) : 0);
                 Assert.True(Math.Abs(got[(r * n) + c] - exact) <= bound, $"y[{r},{c}] = {got[(r * n) + c]}, exact {exact} (bound {bound:g3})");
             }
         }
