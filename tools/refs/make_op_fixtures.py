@@ -631,6 +631,22 @@ def quantized_linear_eight_rows(gen):
              "x": x, "bias": bias, "expected": expected.float()}, format="q4_0", rows=n, cols=k)
 
 
+def quantized_linear_long_k(gen):
+    """Q4_0 and Q8_0 decode over K = 4160 > 4096, which the CPU backend holds in tiles with K in chunks (4096 + 64 values):
+    Q4_0 72 rows (nine groups of eight: a tile of eight groups and one of one), Q8_0 70 rows (a tile of 64 rows and one of
+    6); one and three rows of x, the f64 linear on the dequantized weight. No f32 source is kept (it would be 1.2 MB)."""
+    k = 4160
+    for fmt, n in (("q4_0", 72), ("q8_0", 70)):
+        w = (rnd(gen, n, k) * 0.05).numpy().astype(np.float32)
+        bias = rnd(gen, n)
+        stored, _, deq = quantize_weight(fmt, w)
+        for tag, rows in (("1row", 1), ("3rows", 3)):
+            x = rnd(gen, 1, rows, k)
+            expected = torch.nn.functional.linear(x.double(), torch.from_numpy(deq), bias.double())
+            save(f"linear_{fmt}_long_k_{tag}", "quantized_linear", {"weight": torch.from_numpy(stored.copy()), "x": x, "bias": bias,
+                 "expected": expected.float()}, format=fmt, rows=n, cols=k)
+
+
 def fp8_prefill(gen):
     """FP8 prefill on FP8 tensor cores (CUDA, sm_89+): x quantized to E4M3 with one dynamic scale (amax / 448, codes of
     x·(448 / amax) in f32, nearest with ties to even), the E4M3 weight with a per-channel or a per-tensor scale, and the
@@ -702,6 +718,7 @@ def main():
     top_gap(torch.Generator().manual_seed(20261208))
     fp8_prefill(torch.Generator().manual_seed(20261209))
     quantized_linear_eight_rows(torch.Generator().manual_seed(20261210))
+    quantized_linear_long_k(torch.Generator().manual_seed(20261211))
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

@@ -9,7 +9,8 @@ namespace Viper.Engine.Tests.Ops;
 /// <summary>
 /// Linear over every weight format. Fixtures: tools/refs/make_op_fixtures.py::quantized_linear (an independent numpy
 /// quantizer per format and the f64 linear on the dequantized weight) and ::quantized_linear_eight_rows (Q4_0 in whole
-/// groups of eight rows, the CPU's interleaved decode layout); the odd-shape tests compare with the f64 linear
+/// groups of eight rows, the CPU's interleaved decode layout) and ::quantized_linear_long_k (Q4_0 and Q8_0 with K = 4160,
+/// which the CPU holds in tiles with K in chunks); the odd-shape tests compare with the f64 linear
 /// on <see cref="WeightQuantizer.Dequantize"/>'s values.
 /// </summary>
 public class QuantizedLinearTests
@@ -17,7 +18,8 @@ public class QuantizedLinearTests
     private const string Fixtures =
         "linear_int8_decode, linear_int8_prefill, linear_int8_bf16, linear_fp8_e4m3_decode, linear_fp8_e4m3_prefill, linear_fp8_e4m3_bf16, " +
         "linear_fp8_e5m2_decode, linear_fp8_e5m2_prefill, linear_fp8_e5m2_bf16, linear_q8_0_decode, linear_q8_0_prefill, linear_q8_0_bf16, " +
-        "linear_q4_0_decode, linear_q4_0_prefill, linear_q4_0_bf16, linear_q4_0_eight_rows_1row, linear_q4_0_eight_rows_3rows";
+        "linear_q4_0_decode, linear_q4_0_prefill, linear_q4_0_bf16, linear_q4_0_eight_rows_1row, linear_q4_0_eight_rows_3rows, " +
+        "linear_q4_0_long_k_1row, linear_q4_0_long_k_3rows, linear_q8_0_long_k_1row, linear_q8_0_long_k_3rows";
 
     /// <summary>
     /// Within the f32 (or twice-naive) tolerance of the fixture's f64 linear — except the CPU's Q8_0/Q4_0 decode, which
