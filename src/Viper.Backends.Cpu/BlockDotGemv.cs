@@ -56,7 +56,7 @@ internal static unsafe class BlockDotGemv
 
                 if (layout == WeightLayout.ChunkedRows)
                 {
-                    ChunkedTile(w, item, xq, xd, xo, m, k, y, n, addToY, half);
+                    ChunkedRows.Gemv(new Q8_0ChunkDots(xq, xd, xo, m, k, half), w, n, k, ChunkedRows.BlockBytes(format), item, m, null, 0, y, addToY);
                     return;
                 }
 
@@ -111,36 +111,15 @@ internal static unsafe class BlockDotGemv
         }
     }
 
-    /// <summary>
-    /// One tile of a Q8_0 matrix in chunked tiles (<see cref="ChunkedRows"/>, up to 64 rows), streamed once in its order:
-    /// chunk by chunk of K, every row's chunk against the same chunk of each activation row, the partial sums kept per row.
-    /// </summary>
-    private static void ChunkedTile(byte* w, int item, sbyte* xq, float* xd, int* xo, int m, int k, float* y, int n, bool addToY, float* half)
+    /// <summary>A chunk of a Q8_0 weight row in chunked tiles against the same blocks of each activation row (<see cref="ChunkedRows.Gemv"/>).</summary>
+    private readonly struct Q8_0ChunkDots(sbyte* xq, float* xd, int* xo, int m, int k, float* half) : ChunkedRows.IChunkDots
     {
-        int blocks = k / Block, blockBytes = ChunkedRows.BlockBytes(DType.Q8_0);
-        byte* tile = ChunkedRows.Tile(w, n, k, blockBytes, item, out int rows);
-        float* sums = stackalloc float[ChunkedRows.TileRows * StreamingGemv.MaxRows];
-        for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
-        {
-            int first = start / Block, chunk = ChunkedRows.ChunkLength(k, start) / Block;
-            for (int c = 0; c < rows; c++)
-            {
-                byte* row = ChunkedRows.ChunkAt(tile, rows, k, blockBytes, c, start);
-                for (int r = 0; r < m; r++)
-                {
-                    long at = ((long)r * blocks) + first;
-                    float dot = Row<Q8_0Blocks>(row, xq + (at * Block), xd + at, xo + at, chunk, half);
-                    sums[(c * m) + r] = start == 0 ? dot : sums[(c * m) + r] + dot;
-                }
-            }
-        }
-
-        for (int c = 0, column = item * ChunkedRows.TileRows; c < rows; c++, column++)
+        public void Dots(byte* chunk, int start, int length, float* dots)
         {
             for (int r = 0; r < m; r++)
             {
-                float* at = y + ((long)r * n) + column;
-                *at = sums[(c * m) + r] + (addToY ? *at : 0f);
+                long at = (((long)r * k) + start) / Block;
+                dots[r] = Row<Q8_0Blocks>(chunk, xq + (at * Block), xd + at, xo + at, length / Block, half);
             }
         }
     }

@@ -46,6 +46,42 @@ internal static unsafe class ChunkedRows
     /// <summary>Values in the chunk that starts at <paramref name="start"/>.</summary>
     public static int ChunkLength(int k, int start) => Math.Min(ChunkValues, k - start);
 
+    /// <summary>
+    /// One tile of an (n, k) matrix in this layout against m ≤ <see cref="StreamingGemv.MaxRows"/> activation rows (a decode
+    /// GEMV's work item), streamed once in its order: chunk by chunk, each row's chunk through <paramref name="dots"/>,
+    /// every output the sum of its chunks' dot products added in K order. Then y[j·n + c] = sum · scale(c) +
+    /// (addToY ? y[j·n + c] : 0), where scale(c) is 1 without scales, the one scale, or scale[c].
+    /// </summary>
+    public static void Gemv<TDots>(TDots dots, byte* w, int n, int k, int blockBytes, int item, int m, float* scale, int scaleCount, float* y, bool addToY)
+        where TDots : struct, IChunkDots
+    {
+        byte* tile = Tile(w, n, k, blockBytes, item, out int rows);
+        float* sums = stackalloc float[TileRows * StreamingGemv.MaxRows];
+        float* part = stackalloc float[StreamingGemv.MaxRows];
+        for (int start = 0; start < k; start += ChunkValues)
+        {
+            int length = ChunkLength(k, start);
+            for (int r = 0; r < rows; r++)
+            {
+                dots.Dots(ChunkAt(tile, rows, k, blockBytes, r, start), start, length, part);
+                for (int j = 0; j < m; j++)
+                {
+                    sums[(r * m) + j] = start == 0 ? part[j] : sums[(r * m) + j] + part[j];
+                }
+            }
+        }
+
+        for (int r = 0, c = item * TileRows; r < rows; r++, c++)
+        {
+            float s = scale is null ? 1f : scale[scaleCount == 1 ? 0 : c];
+            for (int j = 0; j < m; j++)
+            {
+                float* at = y + ((long)j * n) + c;
+                *at = (sums[(r * m) + j] * s) + (addToY ? *at : 0f);
+            }
+        }
+    }
+
     /// <summary>Rewrites a plain matrix in place into this layout.</summary>
     public static void Pack(byte* data, int n, int k, int blockBytes, ParallelOptions parallel) => Regroup(data, n, k, blockBytes, parallel, toChunks: true);
 
@@ -78,5 +114,12 @@ internal static unsafe class ChunkedRows
 
             return copy;
         }, copy => NativeMemory.Free((void*)copy));
+    }
+
+    /// <summary>A GEMV's dot products of one weight row's chunk with the same chunk of each activation row.</summary>
+    public interface IChunkDots
+    {
+        /// <summary>dots[j] = Σ chunk[i]·x_j[start + i] over the chunk's <paramref name="length"/> values, for every activation row j.</summary>
+        void Dots(byte* chunk, int start, int length, float* dots);
     }
 }

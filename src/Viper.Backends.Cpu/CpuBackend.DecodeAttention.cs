@@ -45,13 +45,12 @@ public sealed unsafe partial class CpuBackend
         int hq = options.QueryHeads, hkv = options.KeyValueHeads, d = options.HeadDim, group = hq / hkv;
         float scale = options.EffectiveScale;
         byte* kp = Ptr(k), vp = Ptr(v);
-        int element = k.DType.SizeInBytes();
-        long stride = (long)hkv * d * element;
+        long stride = (long)hkv * d * TRow.Bytes;
         Parallel.For(0, batch * hkv, _parallel, bkv =>
         {
             int b = bkv / hkv, kvh = bkv % hkv;
-            byte* keys = kp + ((((long)b * tk * hkv) + kvh) * d * element);
-            byte* values = vp + ((((long)b * tk * hkv) + kvh) * d * element);
+            byte* keys = kp + ((((long)b * tk * hkv) + kvh) * d * TRow.Bytes);
+            byte* values = vp + ((((long)b * tk * hkv) + kvh) * d * TRow.Bytes);
             float[] rented = System.Buffers.ArrayPool<float>.Shared.Rent(group * tk);
             fixed (float* scores = rented)
             {

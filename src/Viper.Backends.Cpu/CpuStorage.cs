@@ -5,10 +5,11 @@ namespace Viper.Backends.Cpu;
 /// <summary>
 /// Tensor memory rented from the backend's <see cref="BufferPool"/>; disposing it returns the memory. A weight's bytes
 /// may be held in a decode layout from its first decode on (a Q4_0 matrix eight rows interleaved, <see cref="EightRowQ4"/>;
-/// a long-K matrix of bf16, f16, int8 or fp8 in chunked tiles, <see cref="ChunkedRows"/>): <see cref="Pointer"/>
+/// a long-K matrix of bf16, f16, int8, fp8 or Q8_0 in chunked tiles, <see cref="ChunkedRows"/>): <see cref="Pointer"/>
 /// restores the plain layout before anyone else reads or writes them, and <see cref="EightRowQ4Pointer"/> and
-/// <see cref="ChunkedRowsPointer"/> are the decode's ways in. Changing the layout rewrites the bytes in place, so it must not overlap another op on the same tensor; ops
-/// on one backend run one at a time, as every other backend op already assumes.
+/// <see cref="ChunkedRowsPointer"/> are the decode's ways in. Changing the layout rewrites the bytes in place, so it must
+/// not overlap another op on the same tensor; ops on one backend run one at a time, as every other backend op already
+/// assumes.
 /// </summary>
 internal sealed unsafe class CpuStorage : TensorStorage
 {

@@ -45,47 +45,10 @@ internal static unsafe class StreamingGemv
 
     private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
     {
-        /// <summary>One tile of a <see cref="ChunkedRows"/> weight, streamed in its order: chunk by chunk, every row's chunk against the same chunk of x.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <summary>One tile of a <see cref="ChunkedRows"/> weight (<see cref="ChunkedRows.Gemv"/>).</summary>
         public void Tile<TDecoder>(int item)
-            where TDecoder : struct, IWeightDecoder
-        {
-            int blockBytes = (int)(rowBytes / (k / 32));
-            byte* tile = ChunkedRows.Tile(w, n, k, blockBytes, item, out int rows);
-            Span<float> sums = stackalloc float[ChunkedRows.TileRows * MaxRows];
-            Span<float> dots = stackalloc float[MaxRows];
-            for (int start = 0; start < k; start += ChunkedRows.ChunkValues)
-            {
-                int length = ChunkedRows.ChunkLength(k, start);
-                for (int r = 0; r < rows; r++)
-                {
-                    byte* chunk = ChunkedRows.ChunkAt(tile, rows, k, blockBytes, r, start);
-                    if (m == 1)
-                    {
-                        dots[0] = OneRow<TDecoder>(chunk, length, x + start);
-                    }
-                    else
-                    {
-                        SeveralRows<TDecoder>(chunk, length, dots, x + start);
-                    }
-
-                    for (int j = 0; j < m; j++)
-                    {
-                        sums[(r * m) + j] = start == 0 ? dots[j] : sums[(r * m) + j] + dots[j];
-                    }
-                }
-            }
-
-            for (int r = 0, c = item * ChunkedRows.TileRows; r < rows; r++, c++)
-            {
-                float s = scale is null ? 1f : scale[scaleCount == 1 ? 0 : c];
-                for (int j = 0; j < m; j++)
-                {
-                    float* at = y + ((long)j * n) + c;
-                    *at = (sums[(r * m) + j] * s) + (addToY ? *at : 0f);
-                }
-            }
-        }
+            where TDecoder : struct, IWeightDecoder =>
+            ChunkedRows.Gemv(new ChunkDots<TDecoder>(this), w, n, k, (int)(rowBytes / (k / 32)), item, m, scale, scaleCount, y, addToY);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
         public void Columns<TDecoder>(int item)
@@ -196,6 +159,27 @@ internal static unsafe class StreamingGemv
             {
                 dots[r] = Vector256.Sum(acc[2 * r] + acc[(2 * r) + 1]);
             }
+        }
+
+        /// <summary>A chunk of a <see cref="ChunkedRows"/> weight row against the same chunk of each row of x: <see cref="OneRow"/> or <see cref="SeveralRows"/>.</summary>
+        private void DotsOfChunk<TDecoder>(byte* chunk, int start, int length, float* dots)
+            where TDecoder : struct, IWeightDecoder
+        {
+            if (m == 1)
+            {
+                dots[0] = OneRow<TDecoder>(chunk, length, x + start);
+            }
+            else
+            {
+                SeveralRows<TDecoder>(chunk, length, new Span<float>(dots, MaxRows), x + start);
+            }
+        }
+
+        /// <summary><see cref="DotsOfChunk"/> for <see cref="ChunkedRows.Gemv"/>.</summary>
+        private readonly struct ChunkDots<TDecoder>(Job job) : ChunkedRows.IChunkDots
+            where TDecoder : struct, IWeightDecoder
+        {
+            public void Dots(byte* chunk, int start, int length, float* dots) => job.DotsOfChunk<TDecoder>(chunk, start, length, dots);
         }
     }
 }
