@@ -1,4 +1,5 @@
 using Viper.Backends.Cpu;
+using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 using Viper.Runtime.Quantization;
 
@@ -116,24 +117,8 @@ public unsafe class ChunkedRowsTests
     }
 
     /// <summary>Within f32 accumulation of the f64 linear, plus the activations' Q8_0 rounding where the decode quantizes them (Q8_0 weights).</summary>
-    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k, bool roundedActivations = false)
-    {
-        for (int r = 0; r < m; r++)
-        {
-            for (int c = 0; c < n; c++)
-            {
-                double exact = bias[c], magnitude = Math.Abs(bias[c]);
-                for (int i = 0; i < k; i++)
-                {
-                    exact += (double)x[(r * k) + i] * w[(c * k) + i];
-                    magnitude += Math.Abs((double)x[(r * k) + i] * w[(c * k) + i]);
-                }
-
-                double bound = (1e-5 * magnitude) + 1e-6 + (roundedActivations ? QuantizedLinearTests.ActivationRounding(x.AsSpan(r * k, k), w.AsSpan(c * k, k)) : 0);
-                Assert.True(Math.Abs(got[(r * n) + c] - exact) <= bound, $"y[{r},{c}] = {got[(r * n) + c]}, exact {exact} (bound {bound:g3})");
-            }
-        }
-    }
+    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k, bool roundedActivations = false) =>
+        ExactLinear.AssertWithin(got, x, w, bias, m, n, k, relative: 1e-5, absolute: 1e-6, roundedActivations);
 
     private static float[] Random(Random rng, int count, float scale) => [.. Enumerable.Range(0, count).Select(_ => ((rng.NextSingle() * 2) - 1) * scale)];
 }

@@ -1,4 +1,5 @@
 using Viper.Backends.Cpu;
+using Viper.Engine.Tests.Support;
 using Viper.Runtime;
 using Viper.Runtime.Quantization;
 
@@ -124,24 +125,8 @@ public unsafe class EightRowQ4Tests
     }
 
     /// <summary>Within f32 accumulation of the f64 linear, plus the activations' Q8_0 rounding.</summary>
-    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k)
-    {
-        for (int r = 0; r < m; r++)
-        {
-            for (int c = 0; c < n; c++)
-            {
-                double exact = bias[c], magnitude = Math.Abs(bias[c]);
-                for (int i = 0; i < k; i++)
-                {
-                    exact += (double)x[(r * k) + i] * w[(c * k) + i];
-                    magnitude += Math.Abs((double)x[(r * k) + i] * w[(c * k) + i]);
-                }
-
-                double bound = (1e-6 * magnitude) + 1e-7 + QuantizedLinearTests.ActivationRounding(x.AsSpan(r * k, k), w.AsSpan(c * k, k));
-                Assert.True(Math.Abs(got[(r * n) + c] - exact) <= bound, $"y[{r},{c}] = {got[(r * n) + c]}, exact {exact} (bound {bound:g3})");
-            }
-        }
-    }
+    private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k) =>
+        ExactLinear.AssertWithin(got, x, w, bias, m, n, k, relative: 1e-6, absolute: 1e-7, roundedActivations: true);
 
     private static byte[] Quantized(Random rng, int n, int k, float scale) => WeightQuantizer.Quantize(Random(rng, n * k, scale), n, k, DType.Q4_0).Data;
 

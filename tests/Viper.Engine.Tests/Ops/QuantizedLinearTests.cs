@@ -23,7 +23,7 @@ public class QuantizedLinearTests
 
     /// <summary>
     /// Within the f32 (or twice-naive) tolerance of the fixture's f64 linear — except the CPU's Q8_0/Q4_0 decode, which
-    /// quantizes the activations as llama.cpp does and is held to that rounding's bound instead (<see cref="ActivationRounding"/>).
+    /// quantizes the activations as llama.cpp does and is held to that rounding's bound instead (<see cref="ExactLinear.ActivationRounding"/>).
     /// </summary>
     [Theory]
     [MemberData(nameof(TestBackends.With), Fixtures, MemberType = typeof(TestBackends))]
@@ -57,7 +57,7 @@ public class QuantizedLinearTests
         {
             for (int c = 0; c < n; c++)
             {
-                double bound = ActivationRounding(x.AsSpan(r * k, k), w.AsSpan(c * k, k)) + (eps * Math.Abs(expected[(r * n) + c])) + 1e-5;
+                double bound = ExactLinear.ActivationRounding(x.AsSpan(r * k, k), w.AsSpan(c * k, k)) + (eps * Math.Abs(expected[(r * n) + c])) + 1e-5;
                 Assert.True(Math.Abs(got[(r * n) + c] - expected[(r * n) + c]) <= bound, $"{fixture}: y[{r},{c}] = {got[(r * n) + c]}, expected {expected[(r * n) + c]} (bound {bound:g3})");
             }
         }
@@ -127,15 +127,9 @@ public class QuantizedLinearTests
             {
                 for (int c = 0; c < n; c++)
                 {
-                    double exact = bs[c], magnitude = Math.Abs(bs[c]);
-                    for (int i = 0; i < k; i++)
-                    {
-                        exact += (double)xs[(r * k) + i] * dequantized[(c * k) + i];
-                        magnitude += Math.Abs((double)xs[(r * k) + i] * dequantized[(c * k) + i]);
-                    }
-
+                    (double exact, double magnitude) = ExactLinear.At(xs.AsSpan(r * k, k), dequantized.AsSpan(c * k, k), bs[c]);
                     double bound = (eps * Math.Abs(exact)) + (Math.Max(eps, 1e-6) * magnitude) + 1e-7
-                        + (QuantizesActivations(backend, weightFormat, m) ? ActivationRounding(xs.AsSpan(r * k, k), dequantized.AsSpan(c * k, k)) : 0);
+                        + (QuantizesActivations(backend, weightFormat, m) ? ExactLinear.ActivationRounding(xs.AsSpan(r * k, k), dequantized.AsSpan(c * k, k)) : 0);
                     Assert.True(Math.Abs(got[(r * n) + c] - exact) <= bound,
                         $"{weightFormat.Label()} × {activations.Label()} on {backend}, m {m}: y[{r},{c}] = {got[(r * n) + c]}, exact {exact} (bound {bound:g3})");
                 }
@@ -272,28 +266,6 @@ public class QuantizedLinearTests
 
     /// <summary>The CPU backend's decode path for Q8_0/Q4_0 (≤ 8 rows) dots integer codes against Q8_0-quantized activations.</summary>
     private static bool QuantizesActivations(string backend, DType format, int rows) => backend == "cpu" && format is DType.Q8_0 or DType.Q4_0 && rows <= 8;
-
-    /// <summary>
-    /// The most that rounding x to Q8_0 blocks can move x·w: each value moves at most half its block's step (max|x|/127),
-    /// so Σ_blocks (step/2)·Σ|w| (with a margin for the f32 arithmetic of the scales).
-    /// </summary>
-    internal static double ActivationRounding(ReadOnlySpan<float> x, ReadOnlySpan<float> w)
-    {
-        double total = 0;
-        for (int b = 0; b < x.Length / 32; b++)
-        {
-            double step = 0, weight = 0;
-            for (int j = b * 32; j < (b + 1) * 32; j++)
-            {
-                step = Math.Max(step, Math.Abs(x[j]) / 127.0);
-                weight += Math.Abs(w[j]);
-            }
-
-            total += step / 2 * weight;
-        }
-
-        return total * 1.001;
-    }
 
     private static (byte[] Stored, float[]? Scale, float[] Dequantized) Stored(float[] source, int n, int k, DType format)
     {
