@@ -23,7 +23,7 @@ internal static unsafe class BlockDotGemv
     public static bool Applies(DType format) => format is DType.Q8_0 or DType.Q4_0 && Avx2.IsSupported;
 
     /// <param name="layout">How <paramref name="w"/> is held: plain, Q4_0 eight rows interleaved (<see cref="EightRowQ4"/>), or Q8_0 in chunked tiles (<see cref="ChunkedRows"/>).</param>
-    public static void Run(DType format, byte* w, WeightLayout layout, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
+    public static void Run(DType format, byte* w, WeightLayout layout, float* x, int m, int k, float* y, int n, bool addToY, SpinningWorkers workers)
     {
         int blocks = k / Block;
         sbyte[] codes = new sbyte[m * k];
@@ -42,7 +42,7 @@ internal static unsafe class BlockDotGemv
             WeightLayout.ChunkedRows => ChunkedRows.Tiles(n),
             _ => (n + ColumnsPerItem - 1) / ColumnsPerItem,
         };
-        Parallel.For(0, items, parallel, item =>
+        workers.Run(items, item =>
         {
             fixed (sbyte* xq = codes)
             fixed (float* xd = scales)

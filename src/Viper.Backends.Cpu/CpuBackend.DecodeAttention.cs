@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuBackend
         float scale = options.EffectiveScale;
         byte* kp = Ptr(k), vp = Ptr(v);
         long stride = (long)hkv * d * TRow.Bytes;
-        Parallel.For(0, batch * hkv, _parallel, bkv =>
+        _workers.Run(batch * hkv, bkv =>
         {
             int b = bkv / hkv, kvh = bkv % hkv;
             byte* keys = kp + ((((long)b * tk * hkv) + kvh) * d * TRow.Bytes);

@@ -41,14 +41,14 @@ public sealed unsafe partial class CpuBackend
             byte* tiles = ChunkedRowsOrNull(weight, n, k);
             WeightLayout layout = eightRows is not null ? WeightLayout.EightRowQ4 : tiles is not null ? WeightLayout.ChunkedRows : WeightLayout.Plain;
             byte* held = eightRows is not null ? eightRows : tiles is not null ? tiles : Ptr(weight);
-            BlockDotGemv.Run(weight.DType, held, layout, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            BlockDotGemv.Run(weight.DType, held, layout, xs.Pointer, m, k, y.Pointer, n, beta != 0, _workers);
             return y.Finish();
         }
 
         if (m <= StreamingGemv.MaxRows)
         {
             byte* chunked = ChunkedRowsOrNull(weight, n, k);
-            StreamingGemv.Run(weight.DType, chunked is null ? Ptr(weight) : chunked, chunked is not null, scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _parallel);
+            StreamingGemv.Run(weight.DType, chunked is null ? Ptr(weight) : chunked, chunked is not null, scale, scaleCount, xs.Pointer, m, k, y.Pointer, n, beta != 0, _workers);
             return y.Finish();
         }
 

@@ -4,13 +4,14 @@ namespace Viper.Backends.Cpu;
 
 /// <summary>
 /// The CPU reference backend: correct first, reasonably fast. GEMMs go to OpenBLAS, vector loops to
-/// TensorPrimitives, row loops to Parallel.For. f16/bf16 tensors are widened to f32, computed, and
+/// TensorPrimitives, row loops to the backend's own spinning workers (<see cref="SpinningWorkers"/>). f16/bf16 tensors are widened to f32, computed, and
 /// rounded once on the way out. Ops are split over partial files per family.
 /// </summary>
 public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 {
     private const long MinParallelElements = 4096;
     private readonly ParallelOptions _parallel;
+    private readonly SpinningWorkers _workers;
     private readonly BufferPool _pool;
 
     /// <param name="threads">Cores to use (default: all).</param>
@@ -24,6 +25,7 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
         }
 
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+        _workers = SpinningWorkers.For(Threads);
         _pool = new BufferPool(cacheBytes);
         OpenBlas.EnsureLoaded();
     }
@@ -113,7 +115,7 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
             return;
         }
 
-        Parallel.For(0L, rows, _parallel, body);
+        _workers.Run(checked((int)rows), row => body(row));
     }
 
     /// <summary>Runs body over [0, count) in contiguous chunks of at least 4096 items, up to four per thread.</summary>

@@ -25,7 +25,7 @@ internal static unsafe class StreamingGemv
     /// is null (no per-channel scale), one value, or n values.
     /// </summary>
     /// <param name="chunked">Whether <paramref name="w"/> is held in chunked tiles (<see cref="ChunkedRows"/>).</param>
-    public static void Run(DType format, byte* w, bool chunked, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, ParallelOptions parallel)
+    public static void Run(DType format, byte* w, bool chunked, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, SpinningWorkers workers)
     {
         var job = new Job(w, format.BytesFor(k), scale, scaleCount, x, m, k, y, n, addToY);
         int items = chunked ? ChunkedRows.Tiles(n) : (n + ColumnsPerItem - 1) / ColumnsPerItem;
@@ -40,7 +40,7 @@ internal static unsafe class StreamingGemv
             DType.F8E5M2 => chunked ? job.Tile<E5M2Weights> : job.Columns<E5M2Weights>,
             _ => throw new ArgumentException($"no streaming linear for {format.Label()} weights", nameof(format)),
         };
-        Parallel.For(0, items, parallel, body);
+        workers.Run(items, body);
     }
 
     private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
