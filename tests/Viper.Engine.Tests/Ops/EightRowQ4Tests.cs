@@ -124,6 +124,42 @@ public unsafe class EightRowQ4Tests
         Assert.Equal(stored, weight.ToBytes());
     }
 
+    /// <summary>
+    /// Every code 15 against activations of ±1 (Q8_0 codes ±127): the largest pair products (±3810), sixteen to a lane in
+    /// the int16 sums of a block (±30480), which must not saturate: each output is ±7·k.
+    /// </summary>
+    [Fact]
+    public void TheLargestCodesAndActivationsDoNotSaturate()
+    {
+        const int n = 16, k = 256;
+        byte[] block = [0x00, 0x3C, .. Enumerable.Repeat((byte)0xFF, 16)]; // scale 1.0, every value 15 − 8 = 7
+        byte[] stored = [.. Enumerable.Range(0, n * k / 32).SelectMany(_ => block)];
+        float[] x = [.. Enumerable.Repeat(1f, k), .. Enumerable.Repeat(-1f, k)];
+        using var b = new CpuBackend(2);
+        using Tensor weight = b.FromHost(stored, new Shape(n, k), DType.Q4_0);
+        float[] y = b.Linear(b.FromFloats(x, new Shape(2, k)), weight, null).ToFloats();
+        Assert.True(((CpuStorage)weight.Storage).IsEightRowQ4);
+        for (int i = 0; i < 2 * n; i++)
+        {
+            float expected = i < n ? 7f * k : -7f * k; // within the f32 rounding of the activation scale 1/127
+            Assert.True(Math.Abs(y[i] - expected) <= 1e-5 * Math.Abs(expected), $"output {i}: {y[i]}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void HighNibblesOfEveryByte()
+    {
+        byte[] all = [.. Enumerable.Range(0, 256).Select(i => (byte)i)];
+        for (int at = 0; at < 256; at += 32)
+        {
+            var high = BlockDotGemv.HighNibbles(System.Runtime.Intrinsics.Vector256.Create(all.AsSpan(at, 32)));
+            for (int i = 0; i < 32; i++)
+            {
+                Assert.Equal((byte)((at + i) >> 4), high[i]);
+            }
+        }
+    }
+
     /// <summary>Within f32 accumulation of the f64 linear, plus the activations' Q8_0 rounding.</summary>
     private static void AssertLinear(float[] got, float[] x, float[] w, float[] bias, int m, int n, int k) =>
         ExactLinear.AssertWithin(got, x, w, bias, m, n, k, relative: 1e-6, absolute: 1e-7, roundedActivations: true);
