@@ -68,17 +68,23 @@ public sealed unsafe partial class CpuBackend
         float* xp = xs.Pointer, yp = y.Pointer;
         ParallelRows(x.Shape.Rows, c, row =>
         {
+            // One position per row: its angles' cosines and sines once, for every head (they were computed per head).
             float p = pos[row % pos.Length]; // (T) repeats for every batch row; (B, T) gives each row its own
+            Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
+            for (int i = 0; i < half; i++)
+            {
+                float angle = p * invFreq[i];
+                (cos[i], sin[i]) = (MathF.Cos(angle), MathF.Sin(angle));
+            }
+
             for (int head = 0; head < c / headDim; head++)
             {
                 float* v = xp + (row * c) + (head * headDim);
                 float* o = yp + (row * c) + (head * headDim);
                 for (int i = 0; i < half; i++)
                 {
-                    float angle = p * invFreq[i];
-                    float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
-                    o[i] = (v[i] * cos) - (v[i + half] * sin);
-                    o[i + half] = (v[i + half] * cos) + (v[i] * sin);
+                    o[i] = (v[i] * cos[i]) - (v[i + half] * sin[i]);
+                    o[i + half] = (v[i + half] * cos[i]) + (v[i] * sin[i]);
                 }
             }
         });
