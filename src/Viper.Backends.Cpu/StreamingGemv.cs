@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Viper.Runtime;
@@ -28,25 +27,7 @@ internal static unsafe class StreamingGemv
     /// <param name="chunked">Whether <paramref name="w"/> is held in chunked tiles (<see cref="ChunkedRows"/>).</param>
     public static void Run(DType format, byte* w, bool chunked, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY, SpinningWorkers workers)
     {
-        // One row of x against a format decoded in pairs' order (bf16): x permuted alike once here, for every row of W.
-        float* pairs = m == 1 && format == DType.BF16 && Avx512F.IsSupported ? (float*)NativeMemory.AlignedAlloc((nuint)k * sizeof(float), 64) : null;
-        try
-        {
-            if (pairs is not null)
-            {
-                WidePairs.Permute(x, k / 32 * 32, pairs);
-            }
-
-            Run(format, new Job(w, format.BytesFor(k), scale, scaleCount, x, pairs is null ? x : pairs, m, k, y, n, addToY), chunked, n, workers);
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(pairs);
-        }
-    }
-
-    private static void Run(DType format, Job job, bool chunked, int n, SpinningWorkers workers)
-    {
+        var job = new Job(w, format.BytesFor(k), scale, scaleCount, x, m, k, y, n, addToY);
         int items = chunked ? ChunkedRows.Tiles(n) : (n + ColumnsPerItem - 1) / ColumnsPerItem;
         Action<int> body = format switch
         {
@@ -62,8 +43,7 @@ internal static unsafe class StreamingGemv
         workers.Run(items, body);
     }
 
-    /// <param name="xPairs">x itself, or for one row against a format whose wide decode is in <see cref="WidePairs"/>' order, x in that order.</param>
-    private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, float* xPairs, int m, int k, float* y, int n, bool addToY)
+    private sealed class Job(byte* w, long rowBytes, float* scale, int scaleCount, float* x, int m, int k, float* y, int n, bool addToY)
     {
         /// <summary>One tile of a <see cref="ChunkedRows"/> weight (<see cref="ChunkedRows.Gemv"/>).</summary>
         public void Tile<TDecoder>(int item)
@@ -82,7 +62,7 @@ internal static unsafe class StreamingGemv
                 byte* row = w + (c * rowBytes);
                 if (m == 1)
                 {
-                    dots[0] = OneRow<TDecoder>(row, whole, x, xPairs);
+                    dots[0] = OneRow<TDecoder>(row, whole, x);
                 }
                 else
                 {
@@ -104,13 +84,13 @@ internal static unsafe class StreamingGemv
             }
         }
 
-        /// <summary>Σ x[i]·row[i] over the first <paramref name="whole"/> values (a multiple of 32) of one row of x (<paramref name="xPairs"/>: the same values in <see cref="WidePairs"/>' order, or x).</summary>
-        private static float OneRow<TDecoder>(byte* row, int whole, float* x, float* xPairs)
+        /// <summary>Σ x[i]·row[i] over the first <paramref name="whole"/> values (a multiple of 32) of one row of x.</summary>
+        private static float OneRow<TDecoder>(byte* row, int whole, float* x)
             where TDecoder : struct, IWeightDecoder
         {
             if (Avx512F.IsSupported)
             {
-                return OneRowWide<TDecoder>(row, whole, TDecoder.WideInPairs ? xPairs : x);
+                return OneRowWide<TDecoder>(row, whole, x);
             }
 
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -187,7 +167,7 @@ internal static unsafe class StreamingGemv
         {
             if (m == 1)
             {
-                dots[0] = OneRow<TDecoder>(chunk, length, x + start, xPairs + start);
+                dots[0] = OneRow<TDecoder>(chunk, length, x + start);
             }
             else
             {

@@ -17,14 +17,8 @@ internal unsafe interface IWeightDecoder
 
     static abstract void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3);
 
-    /// <summary>
-    /// The same 32 values as two AVX-512 vectors (only called when <see cref="Avx512F"/> is supported), in order, or in
-    /// <see cref="WidePairs"/>' order where <see cref="WideInPairs"/> says so.
-    /// </summary>
+    /// <summary>The same 32 values as two AVX-512 vectors (only called when <see cref="Avx512F"/> is supported).</summary>
     static abstract void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi);
-
-    /// <summary>Whether <see cref="Decode32Wide"/> gives its values in <see cref="WidePairs"/>' order (the activations are multiplied in that order too).</summary>
-    static abstract bool WideInPairs { get; }
 
     /// <summary>One value of a row without its per-channel scale, for a tail shorter than 32 (per-element formats only).</summary>
     static abstract float Decode1(byte* row, int at);
@@ -33,8 +27,6 @@ internal unsafe interface IWeightDecoder
 internal unsafe struct BF16Weights : IWeightDecoder
 {
     public static DType Format => DType.BF16;
-
-    public static bool WideInPairs => true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -47,24 +39,18 @@ internal unsafe struct BF16Weights : IWeightDecoder
 
     public static float Decode1(byte* row, int at) => FloatBits.BF16ToF32(((ushort*)row)[at]);
 
-    /// <summary>
-    /// Each bf16 interleaved above a zero word is its f32 (two in-lane unpacks of one load; widening in order took two
-    /// cross-lane widenings and two shifts), in <see cref="WidePairs"/>' order.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32Wide(byte* row, int at, out Vector512<float> lo, out Vector512<float> hi)
     {
-        Vector512<ushort> v = Vector512.Load((ushort*)row + at);
-        lo = Avx512BW.UnpackLow(Vector512<ushort>.Zero, v).AsSingle();
-        hi = Avx512BW.UnpackHigh(Vector512<ushort>.Zero, v).AsSingle();
+        ushort* p = (ushort*)row + at;
+        lo = (Avx512F.ConvertToVector512UInt32(Vector256.Load(p)) << 16).AsSingle();
+        hi = (Avx512F.ConvertToVector512UInt32(Vector256.Load(p + 16)) << 16).AsSingle();
     }
 }
 
 internal unsafe struct F16Weights : IWeightDecoder
 {
     public static DType Format => DType.F16;
-
-    public static bool WideInPairs => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -115,8 +101,6 @@ internal unsafe struct Int8Weights : IWeightDecoder
 {
     public static DType Format => DType.I8;
 
-    public static bool WideInPairs => false;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3) =>
         Bytes.Signed(Vector256.Load((sbyte*)row + at), out w0, out w1, out w2, out w3);
@@ -131,8 +115,6 @@ internal unsafe struct Int8Weights : IWeightDecoder
 internal unsafe struct Q8_0Weights : IWeightDecoder
 {
     public static DType Format => DType.Q8_0;
-
-    public static bool WideInPairs => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -158,8 +140,6 @@ internal unsafe struct Q8_0Weights : IWeightDecoder
 internal unsafe struct Q4_0Weights : IWeightDecoder
 {
     public static DType Format => DType.Q4_0;
-
-    public static bool WideInPairs => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -190,8 +170,6 @@ internal unsafe struct Q4_0Weights : IWeightDecoder
 internal unsafe struct E4M3Weights : IWeightDecoder
 {
     public static DType Format => DType.F8E4M3;
-
-    public static bool WideInPairs => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -232,8 +210,6 @@ internal unsafe struct E4M3Weights : IWeightDecoder
 internal unsafe struct E5M2Weights : IWeightDecoder
 {
     public static DType Format => DType.F8E5M2;
-
-    public static bool WideInPairs => false;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Decode32(byte* row, int at, out Vector256<float> w0, out Vector256<float> w1, out Vector256<float> w2, out Vector256<float> w3)
@@ -277,26 +253,5 @@ internal static unsafe class Bytes
         (Vector256<ushort> lo, Vector256<ushort> hi) = Vector256.Widen(q);
         (w0, w1) = Vector256.Widen(lo);
         (w2, w3) = Vector256.Widen(hi);
-    }
-}
-
-/// <summary>
-/// The order of 32 values that in-lane unpacks of one 512-bit load give (<see cref="IWeightDecoder.WideInPairs"/>): the
-/// low four of each 128-bit lane (values 0–3, 8–11, 16–19, 24–27), then the high four (4–7, 12–15, 20–23, 28–31).
-/// </summary>
-internal static unsafe class WidePairs
-{
-    private static readonly Vector512<int> Low = Vector512.Create(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-    private static readonly Vector512<int> High = Vector512.Create(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-
-    /// <summary>Values [0, whole) of <paramref name="x"/> in this order, 32 at a time (whole a multiple of 32; AVX-512 only).</summary>
-    public static void Permute(float* x, int whole, float* permuted)
-    {
-        for (int g = 0; g < whole; g += 32)
-        {
-            Vector512<float> first = Vector512.Load(x + g), second = Vector512.Load(x + g + 16);
-            Avx512F.PermuteVar16x32x2(first, Low, second).Store(permuted + g);
-            Avx512F.PermuteVar16x32x2(first, High, second).Store(permuted + g + 16);
-        }
     }
 }
