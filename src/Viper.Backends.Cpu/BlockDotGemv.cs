@@ -224,28 +224,10 @@ internal static unsafe class BlockDotGemv
     private static Vector256<float> EightRows(byte* group, sbyte* xq, float* xd, int* xo, int blocks)
     {
         Vector256<float> even = default, odd = default;
-        Vector256<byte> low = Vector256.Create((byte)0x0F);
         byte* p = group;
         for (int b = 0; b < blocks; b++, p += EightRowQ4.GroupBlockBytes, xq += Block)
         {
-            Vector256<int> sums;
-            if (AvxVnni.IsSupported)
-            {
-                Vector256<int> high = Vector256.Create(xo[b]), lows = Vector256<int>.Zero;
-                for (int t = 0; t < 4; t++)
-                {
-                    Vector256<byte> codes = Vector256.Load(p + 16 + (32 * t));
-                    lows = UnsignedDot(lows, codes & low, Vector256.Create(*(int*)(xq + (4 * t))).AsSByte());
-                    high = UnsignedDot(high, HighNibbles(codes), Vector256.Create(*(int*)(xq + 16 + (4 * t))).AsSByte());
-                }
-
-                sums = lows + high;
-            }
-            else
-            {
-                sums = SumsInInt16(p, xq, xo[b]);
-            }
-
+            Vector256<int> sums = AvxVnni.IsSupported ? SumsWithVnni(p, xq, xo[b]) : SumsInInt16(p, xq, xo[b]);
             Vector256<float> scales = HalfBits(p) * Vector256.Create(xd[b]);
             if ((b & 1) == 0)
             {
@@ -258,6 +240,22 @@ internal static unsafe class BlockDotGemv
         }
 
         return even + odd;
+    }
+
+    /// <summary>A group block's eight row sums (started at <paramref name="offset"/>, −8·Σx) in AVX-VNNI dot products, one per code vector and nibble half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SumsWithVnni(byte* p, sbyte* xq, int offset)
+    {
+        Vector256<byte> low = Vector256.Create((byte)0x0F);
+        Vector256<int> lows = Vector256<int>.Zero, highs = Vector256.Create(offset);
+        for (int t = 0; t < 4; t++)
+        {
+            Vector256<byte> codes = Vector256.Load(p + 16 + (32 * t));
+            lows = UnsignedDot(lows, codes & low, Vector256.Create(*(int*)(xq + (4 * t))).AsSByte());
+            highs = UnsignedDot(highs, HighNibbles(codes), Vector256.Create(*(int*)(xq + 16 + (4 * t))).AsSByte());
+        }
+
+        return lows + highs;
     }
 
     /// <summary>

@@ -4,8 +4,8 @@ namespace Viper.Backends.Cpu;
 
 /// <summary>
 /// The CPU reference backend: correct first, reasonably fast. GEMMs go to OpenBLAS, vector loops to
-/// TensorPrimitives, row loops to the backend's own spinning workers (<see cref="SpinningWorkers"/>). f16/bf16 tensors are widened to f32, computed, and
-/// rounded once on the way out. Ops are split over partial files per family.
+/// TensorPrimitives, row loops to the backend's own spinning workers (<see cref="SpinningWorkers"/>). f16/bf16 tensors
+/// are widened to f32, computed, and rounded once on the way out. Ops are split over partial files per family.
 /// </summary>
 public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 {

@@ -83,6 +83,8 @@ internal sealed class SpinningWorkers
                 spin.SpinOnce(sleep1Threshold: -1);
             }
 
+            Volatile.Write(ref _current, null); // the workers need not keep the op's closure (and what it holds) alive until the next loop
+
             loop.Failure?.Throw();
         }
         finally

@@ -48,7 +48,7 @@ internal static unsafe class StreamingGemv
         /// <summary>One tile of a <see cref="ChunkedRows"/> weight (<see cref="ChunkedRows.Gemv"/>).</summary>
         public void Tile<TDecoder>(int item)
             where TDecoder : struct, IWeightDecoder =>
-            ChunkedRows.Gemv(new ChunkDots<TDecoder>(this), w, n, k, (int)(rowBytes / (k / 32)), item, m, scale, scaleCount, y, addToY);
+            ChunkedRows.Gemv(new ChunkDots<TDecoder>(this), w, n, k, ChunkedRows.BlockBytes(TDecoder.Format), item, m, scale, scaleCount, y, addToY);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // the hot loop: optimized at once, not after tiering (a benchmark's first calls)
         public void Columns<TDecoder>(int item)
