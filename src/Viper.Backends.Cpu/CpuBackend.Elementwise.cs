@@ -6,15 +6,8 @@ namespace Viper.Backends.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    protected override Tensor ActivateCore(Tensor x, Activation activation)
-    {
-        using F32Input xs = Read(x);
-        F32Output y = Write(x.Shape, x.DType);
-        float* xp = xs.Pointer, yp = y.Pointer;
-        ParallelChunks(xs.Count, (start, end) =>
-            Activate(activation, new ReadOnlySpan<float>(xp + start, (int)(end - start)), new Span<float>(yp + start, (int)(end - start))));
-        return y.Finish();
-    }
+    protected override Tensor ActivateCore(Tensor x, Activation activation) =>
+        Blockwise(x, null, (xs, _, y) => Activate(activation, xs, y));
 
     protected override Tensor GegluCore(Tensor x, Shape output)
     {
@@ -34,20 +27,12 @@ public sealed unsafe partial class CpuBackend
         return y.Finish();
     }
 
-    protected override Tensor SwigluCore(Tensor gate, Tensor up)
-    {
-        using F32Input gs = Read(gate);
-        using F32Input us = Read(up);
-        F32Output y = Write(gate.Shape, gate.DType);
-        float* gp = gs.Pointer, upp = us.Pointer, yp = y.Pointer;
-        ParallelChunks(gs.Count, (start, end) =>
+    protected override Tensor SwigluCore(Tensor gate, Tensor up) =>
+        Blockwise(gate, up, (g, u, y) =>
         {
-            var o = new Span<float>(yp + start, (int)(end - start));
-            ActivationMath.SigmoidWeighted(new ReadOnlySpan<float>(gp + start, o.Length), o, 1f);
-            TensorPrimitives.Multiply(o, new ReadOnlySpan<float>(upp + start, o.Length), o);
+            ActivationMath.SigmoidWeighted(g, y, 1f);
+            TensorPrimitives.Multiply(y, u, y);
         });
-        return y.Finish();
-    }
 
     /// <summary>One activation over a span (also the fused SiLU of group norm).</summary>
     internal static void Activate(Activation activation, ReadOnlySpan<float> x, Span<float> y)
@@ -72,7 +57,7 @@ public sealed unsafe partial class CpuBackend
         };
         if (a.Shape.Equals(b.Shape))
         {
-            return SameShape(a, b, spans);
+            return Blockwise(a, b, spans);
         }
 
         long[] bStrides = StridedIndexing.BroadcastStrides(a.Shape, b.Shape);
@@ -176,20 +161,6 @@ public sealed unsafe partial class CpuBackend
     }
 
     private delegate void SpanOp(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y);
-
-    private Tensor SameShape(Tensor a, Tensor b, SpanOp op)
-    {
-        using F32Input av = Read(a);
-        using F32Input bv = Read(b);
-        F32Output y = Write(a.Shape, a.DType);
-        float* ap = av.Pointer, bp = bv.Pointer, yp = y.Pointer;
-        ParallelChunks(av.Count, (start, end) =>
-        {
-            int len = (int)(end - start);
-            op(new ReadOnlySpan<float>(ap + start, len), new ReadOnlySpan<float>(bp + start, len), new Span<float>(yp + start, len));
-        });
-        return y.Finish();
-    }
 
     /// <summary>
     /// y = f(a, b) with NumPy broadcasting of b onto a, element by element: b's element for each output index through

@@ -154,22 +154,10 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
                 return;
             }
 
-            if (!t.DType.IsFloat())
-            {
-                throw new ArgumentException($"expected a float tensor, got {t.DType}");
-            }
-
+            RequireFloat(t);
             _widened = pool.Rent(Count * 4L, zeroed: false);
             Pointer = (float*)_widened.Pointer;
-            var source = new ReadOnlySpan<ushort>(CpuBackend.Ptr(t), Count);
-            if (t.DType == DType.F16)
-            {
-                FloatBits.F16ToF32(source, Span);
-            }
-            else
-            {
-                FloatBits.BF16ToF32(source, Span);
-            }
+            AsF32(CpuBackend.Ptr(t), t.DType, 0, Count, Pointer);
         }
 
         public float* Pointer { get; }
@@ -210,17 +198,7 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
 
         public Tensor Finish()
         {
-            var destination = new Span<ushort>(CpuBackend.Ptr(Result), Count);
-            switch (Result.DType)
-            {
-                case DType.F16:
-                    FloatBits.F32ToF16(Span, destination);
-                    break;
-                case DType.BF16:
-                    FloatBits.F32ToBF16(Span, destination);
-                    break;
-            }
-
+            Narrow(Span, CpuBackend.Ptr(Result), Result.DType, 0);
             Dispose();
             return Result;
         }

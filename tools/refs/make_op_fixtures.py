@@ -287,6 +287,16 @@ def arithmetic(gen):
     save("scale_f32", "arithmetic", {"x": a, "expected": a * 0.18215}, factor=0.18215)
 
 
+def blockwise_elementwise(gen):
+    """Half-precision element-by-element ops over 9003 values: the CPU backend widens and narrows them in blocks of
+    2048 within chunks per thread, so these cross block and chunk edges at odd places."""
+    g, u = rnd(gen, 3, 3001, scale=3.0), rnd(gen, 3, 3001)
+    for tag, dt in LOW.items():
+        low_precision(f"swiglu_{tag}", "blockwise_elementwise", lambda gate, up: F.silu(gate) * up, {"gate": g, "up": u}, dt)
+        low_precision(f"add_same_{tag}", "blockwise_elementwise", lambda a, b: a + b, {"a": g, "b": u}, dt)
+        low_precision(f"act_silu_{tag}", "blockwise_elementwise", lambda x: F.silu(x), {"x": g}, dt, activation="silu")
+
+
 def clamp(gen):
     """torch.clamp with bounds inside the values' range (the schedulers' clip_sample), NaN and infinities passing through or clamped."""
     x = rnd(gen, 4, 9, 13, scale=2.0)
@@ -719,6 +729,7 @@ def main():
     fp8_prefill(torch.Generator().manual_seed(20261209))
     quantized_linear_eight_rows(torch.Generator().manual_seed(20261210))
     quantized_linear_long_k(torch.Generator().manual_seed(20261211))
+    blockwise_elementwise(torch.Generator().manual_seed(20261212))
     print(f"wrote {len(os.listdir(OUT))} fixtures to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

@@ -3,7 +3,7 @@ using Viper.Runtime;
 
 namespace Viper.Engine.Tests.Ops;
 
-/// <summary>Fixtures: tools/refs/make_op_fixtures.py::activations, ::arithmetic.</summary>
+/// <summary>Fixtures: tools/refs/make_op_fixtures.py::activations, ::arithmetic, ::blockwise_elementwise (half precision, 9003 values).</summary>
 public class ElementwiseTests
 {
     [Theory]
@@ -35,6 +35,22 @@ public class ElementwiseTests
     [MemberData(nameof(TestBackends.With), "add_same_f32, add_bias_f32, add_mid_f32, add_time_f32", MemberType = typeof(TestBackends))]
     public void Add(string backend, string fixture) =>
         FixtureRunner.Check(backend, fixture, "arithmetic", (b, f) => b.Add(f.Load(b, "a"), f.Load(b, "b")), atol: 0, rtol: 0);
+
+    // Half-precision operands over more values than one block of the CPU backend's element loop (widened and rounded per block).
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "swiglu_f16, swiglu_bf16", MemberType = typeof(TestBackends))]
+    public void SwigluInHalfPrecision(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "blockwise_elementwise", (b, f) => b.Swiglu(f.Load(b, "gate"), f.Load(b, "up")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "add_same_f16, add_same_bf16", MemberType = typeof(TestBackends))]
+    public void AddInHalfPrecision(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "blockwise_elementwise", (b, f) => b.Add(f.Load(b, "a"), f.Load(b, "b")));
+
+    [Theory]
+    [MemberData(nameof(TestBackends.With), "act_silu_f16, act_silu_bf16", MemberType = typeof(TestBackends))]
+    public void SiluInHalfPrecision(string backend, string fixture) =>
+        FixtureRunner.Check(backend, fixture, "blockwise_elementwise", (b, f) => b.Activate(f.Load(b, "x"), global::Viper.Runtime.Activation.Silu));
 
     [Theory]
     [MemberData(nameof(TestBackends.With), "mul_same_f32, mul_bias_f32, mul_mid_f32, mul_time_f32", MemberType = typeof(TestBackends))]
