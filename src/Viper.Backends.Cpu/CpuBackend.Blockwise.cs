@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Viper.Runtime;
 
 namespace Viper.Backends.Cpu;
@@ -28,25 +29,29 @@ public sealed unsafe partial class CpuBackend
         {
             byte* ap = Ptr(a), bp = b is null ? null : Ptr(b), yp = Ptr(y);
             DType aType = a.DType, bType = b?.DType ?? DType.F32, yType = y.DType;
-            ParallelChunks(y.ElementCount, (start, end) =>
-            {
-                float* aBlock = stackalloc float[ElementBlock];
-                float* bBlock = stackalloc float[ElementBlock];
-                float* yBlock = stackalloc float[ElementBlock];
-                for (long i = start; i < end; i += ElementBlock)
-                {
-                    int n = (int)Math.Min(ElementBlock, end - i);
-                    Span<float> o = yType == DType.F32 ? new Span<float>((float*)yp + i, n) : new Span<float>(yBlock, n);
-                    op(AsF32(ap, aType, i, n, aBlock), bp is null ? default : AsF32(bp, bType, i, n, bBlock), o);
-                    Narrow(o, yp, yType, i);
-                }
-            });
+            ParallelChunks(y.ElementCount, (start, end) => BlockwiseRange(ap, aType, bp, bType, yp, yType, op, start, end));
             return y;
         }
         catch
         {
             y.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Elements [start, end) of <see cref="Blockwise"/>; the stack blocks are not cleared (each is written before it is read).</summary>
+    [SkipLocalsInit]
+    private static void BlockwiseRange(byte* a, DType aType, byte* b, DType bType, byte* y, DType yType, SpanOp op, long start, long end)
+    {
+        float* aBlock = stackalloc float[ElementBlock];
+        float* bBlock = stackalloc float[ElementBlock];
+        float* yBlock = stackalloc float[ElementBlock];
+        for (long i = start; i < end; i += ElementBlock)
+        {
+            int n = (int)Math.Min(ElementBlock, end - i);
+            Span<float> o = yType == DType.F32 ? new Span<float>((float*)y + i, n) : new Span<float>(yBlock, n);
+            op(AsF32(a, aType, i, n, aBlock), b is null ? default : AsF32(b, bType, i, n, bBlock), o);
+            Narrow(o, y, yType, i);
         }
     }
 
