@@ -7,7 +7,7 @@ Usage: report.py BDN_RESULTS_DIR TORCH_JSON RESULTS_MD         (CPU, called by b
        report.py --mistral BDN_RESULTS_DIR TORCH_JSON MEMORY_JSON RESULTS_MD  (bf16 decoder, benchmarks/run-cpu-mistral.sh)
        report.py --idefics2 BDN_RESULTS_DIR TORCH_JSON RESULTS_MD  (ViPer's IDEFICS2 workloads, benchmarks/run-cpu-idefics2.sh)
        report.py --aesthetic BDN_RESULTS_DIR TORCH_JSON RESULTS_MD (aesthetic gradients on CLIP-L, benchmarks/run-cpu-aesthetic.sh)
-       report.py --decode BDN_RESULTS_DIR LAYERS THREADS MEMORY_DIR RESULTS_MD (decode per weight format vs llama.cpp, benchmarks/run-cpu-decode.sh)
+       report.py --decode BDN_RESULTS_DIR LAYERS THREADS MEMORY_DIR PAIRED_JSON RESULTS_MD (decode per weight format vs llama.cpp, benchmarks/run-cpu-decode.sh)
        report.py --format-accuracy ACCURACY_JSON RESULTS_MD (what each weight format changes, benchmarks/run-cpu-decode.sh)
 The table replaces what stands between the <!-- cpu-ops:begin/end --> (or gpu-ops) markers.
 """
@@ -341,6 +341,35 @@ def decode_table(bdn, layers, threads, memory_dir):
     return lines
 
 
+def paired_decode_lines(paired):
+    """The decode-paired rounds: each step against the reads either side of it, llama.cpp against the engine in the same round."""
+    rounds = paired[0]["rounds"]
+    pct = lambda q: f"{100 * q[2]:.0f} % ({100 * q[1]:.0f}–{100 * q[3]:.0f})"  # noqa: E731
+    lines = [
+        "",
+        f"Paired in one process (`Viper.Benchmarks decode-paired`, same stack, threads and weights): {rounds} rounds of read, step, "
+        "read, step, the two engines taking turns going first, every phase after a 10 ms pause. Each step is set against the mean "
+        "of the 1 GiB reads just before and after it, and llama.cpp's step against the engine's of the same round; medians "
+        "with quartiles in brackets. These compare the same seconds of the host, where the table above compares medians taken "
+        "minutes apart.",
+        "",
+        "| weights | Viper % of read | llama.cpp % of read | llama.cpp ms ÷ Viper ms (speed ratio) | Viper ms (median) | llama.cpp ms (median) | reads in the rounds, GB/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in paired:
+        theirs = r["llama_share_of_read"] is not None
+        cells = [
+            pct(r["viper_share_of_read"]),
+            pct(r["llama_share_of_read"]) if theirs else "—",
+            f"{r['llama_over_viper_ms'][2]:.2f} ({r['llama_over_viper_ms'][1]:.2f}–{r['llama_over_viper_ms'][3]:.2f})" if theirs else "—",
+            f"{r['viper_ms'][2]:.2f}",
+            f"{r['llama_ms'][2]:.2f}" if theirs else "—",
+            f"{r['reads_gbs'][0]:.1f}–{r['reads_gbs'][4]:.1f}",
+        ]
+        lines.append("| " + " | ".join([r["format"], *cells]) + " |")
+    return lines
+
+
 def format_accuracy_table(rows):
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {cpu_name()} by `Viper.Benchmarks format-accuracy` (CPU backend, f32 activations; "
@@ -362,8 +391,10 @@ def main():
             replace_between(results_md, "cpu-format-accuracy", format_accuracy_table(json.load(f)))
         return
     if sys.argv[1] == "--decode":
-        bdn, layers, threads, memory_dir, results_md = sys.argv[2:7]
-        replace_between(results_md, "cpu-decode", decode_table(bdn, int(layers), threads, memory_dir))
+        bdn, layers, threads, memory_dir, paired_json, results_md = sys.argv[2:8]
+        with open(paired_json) as f:
+            paired = json.load(f)
+        replace_between(results_md, "cpu-decode", decode_table(bdn, int(layers), threads, memory_dir) + paired_decode_lines(paired))
         return
     if sys.argv[1] == "--aesthetic-sdxl":
         bdn, torch_json, results_md = sys.argv[2:5]

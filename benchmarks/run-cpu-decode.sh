@@ -23,7 +23,8 @@ done
 DOTNET_PROCESSOR_COUNT=$threads VIPER_BENCH_DECODE_LAYERS=$layers "$bench" \
   --filter 'Viper.Benchmarks.DecodeFormatBenchmarks*' 'Viper.Benchmarks.LlamaCppDecodeBenchmarks*' \
   --artifacts "$work/bdn"
-python3 benchmarks/report.py --decode "$work/bdn/results" "$layers" "$threads" "$work" benchmarks/RESULTS.md
+DOTNET_PROCESSOR_COUNT=$threads VIPER_BENCH_DECODE_LAYERS=$layers "$bench" decode-paired "$work/paired.json"
+python3 benchmarks/report.py --decode "$work/bdn/results" "$layers" "$threads" "$work" "$work/paired.json" benchmarks/RESULTS.md
 # What each format changes: the tiny reference IDEFICS2, the medium random one, the SD1.5-shaped random pipeline.
 sd15=${VIPER_BENCH_PIPELINES:-artifacts/bench}/sd15-random
 [[ -f "$sd15/model_index.json" ]] || dotnet run -c Release --project src/Viper.Cli -- make-tiny sd15-random --out "$sd15"

@@ -5,6 +5,11 @@ if (args is ["format-accuracy", .. var accuracyArgs])
     return Viper.Benchmarks.FormatAccuracy.Run(accuracyArgs);
 }
 
+if (args is ["decode-paired", .. var pairedArgs])
+{
+    return Viper.Benchmarks.DecodePaired.Run(pairedArgs);
+}
+
 if (args is ["mistral-memory", .. var rest])
 {
     return Viper.Benchmarks.MistralMemory.Run(rest);
