@@ -9,8 +9,8 @@ public sealed unsafe partial class CpuBackend
     private const int ElementBlock = 2048;
 
     /// <summary>
-    /// y = op(a, b) element by element over same-shape contiguous float tensors (b null for a unary op), y of a's dtype,
-    /// a block of <see cref="ElementBlock"/> elements at a time: half-precision operands are widened and the result
+    /// y = op(a, b) element by element over same-shape contiguous tensors of one float dtype (b null for a unary op; the
+    /// shared layer checked the dtypes: <see cref="OpChecks.Float"/>, <see cref="OpChecks.SameDType"/>), a block of <see cref="ElementBlock"/> elements at a time: half-precision operands are widened and the result
     /// narrowed block by block in stack buffers, not as whole f32 copies. Through <see cref="F32Input"/> and
     /// <see cref="F32Output"/>, a 512-token Mistral SwiGLU rented four 29 MB f32 copies beside its three 15 MB bf16
     /// tensors, the prefill's peak; a decode step's adds rented three buffers each. The same f32 values meet the same op
@@ -18,18 +18,12 @@ public sealed unsafe partial class CpuBackend
     /// </summary>
     private Tensor Blockwise(Tensor a, Tensor? b, SpanOp op)
     {
-        RequireFloat(a);
-        if (b is not null)
-        {
-            RequireFloat(b);
-        }
-
         Tensor y = Allocate(a.Shape, a.DType, zeroed: false);
         try
         {
             byte* ap = Ptr(a), bp = b is null ? null : Ptr(b), yp = Ptr(y);
-            DType aType = a.DType, bType = b?.DType ?? DType.F32, yType = y.DType;
-            ParallelChunks(y.ElementCount, (start, end) => BlockwiseRange(ap, aType, bp, bType, yp, yType, op, start, end));
+            DType dtype = a.DType;
+            ParallelChunks(y.ElementCount, (start, end) => BlockwiseRange(ap, bp, yp, dtype, op, start, end));
             return y;
         }
         catch
@@ -41,7 +35,7 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>Elements [start, end) of <see cref="Blockwise"/>; the stack blocks are not cleared (each is written before it is read).</summary>
     [SkipLocalsInit]
-    private static void BlockwiseRange(byte* a, DType aType, byte* b, DType bType, byte* y, DType yType, SpanOp op, long start, long end)
+    private static void BlockwiseRange(byte* a, byte* b, byte* y, DType dtype, SpanOp op, long start, long end)
     {
         float* aBlock = stackalloc float[ElementBlock];
         float* bBlock = stackalloc float[ElementBlock];
@@ -49,17 +43,9 @@ public sealed unsafe partial class CpuBackend
         for (long i = start; i < end; i += ElementBlock)
         {
             int n = (int)Math.Min(ElementBlock, end - i);
-            Span<float> o = yType == DType.F32 ? new Span<float>((float*)y + i, n) : new Span<float>(yBlock, n);
-            op(AsF32(a, aType, i, n, aBlock), b is null ? default : AsF32(b, bType, i, n, bBlock), o);
-            Narrow(o, y, yType, i);
-        }
-    }
-
-    private static void RequireFloat(Tensor t)
-    {
-        if (!t.DType.IsFloat())
-        {
-            throw new ArgumentException($"expected a float tensor, got {t.DType}");
+            Span<float> o = dtype == DType.F32 ? new Span<float>((float*)y + i, n) : new Span<float>(yBlock, n);
+            op(AsF32(a, dtype, i, n, aBlock), b is null ? default : AsF32(b, dtype, i, n, bBlock), o);
+            Narrow(o, y, dtype, i);
         }
     }
 

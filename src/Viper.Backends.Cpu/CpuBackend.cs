@@ -154,7 +154,11 @@ public sealed unsafe partial class CpuBackend : Backend, ICachedMemory
                 return;
             }
 
-            RequireFloat(t);
+            if (!t.DType.IsFloat())
+            {
+                throw new ArgumentException($"expected a float tensor, got {t.DType}");
+            }
+
             _widened = pool.Rent(Count * 4L, zeroed: false);
             Pointer = (float*)_widened.Pointer;
             AsF32(CpuBackend.Ptr(t), t.DType, 0, Count, Pointer);
