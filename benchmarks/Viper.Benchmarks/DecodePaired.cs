@@ -40,10 +40,8 @@ internal static class DecodePaired
         Runtime.DType dtype = WeightFormat.Parse(format)!.Value;
         using var backend = new CpuBackend();
         using var ours = new MistralStack(backend, DecodeFormatBenchmarks.Layers, DecodeFormatBenchmarks.PromptTokens, dtype == Runtime.DType.BF16 ? null : dtype);
+        using LlamaCppStack? theirs = LlamaCppStack.Formats.Contains(format) ? new LlamaCppStack(ours) : null;
         ours.Prefill();
-        using LlamaCppStack? theirs = LlamaCppStack.Formats.Contains(format)
-            ? new LlamaCppStack(format, DecodeFormatBenchmarks.Layers, DecodeFormatBenchmarks.PromptTokens)
-            : null;
         for (int i = 0; i < WarmupSteps; i++)
         {
             ours.Decode();

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Viper.Backends.Cpu;
 
 namespace Viper.Benchmarks;
 
@@ -19,7 +20,13 @@ public class LlamaCppDecodeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _stack = new LlamaCppStack(Format, DecodeFormatBenchmarks.Layers, DecodeFormatBenchmarks.PromptTokens);
+        Runtime.DType format = WeightFormat.Parse(Format)!.Value;
+        using (var backend = new CpuBackend())
+        using (var weights = new MistralStack(backend, DecodeFormatBenchmarks.Layers, DecodeFormatBenchmarks.PromptTokens, format == Runtime.DType.BF16 ? null : format))
+        {
+            _stack = new LlamaCppStack(weights);
+        }
+
         _read = new ReadBandwidth();
         Console.WriteLine($"// llama.cpp {Format}: {_stack.GgufBytes} bytes of GGUF, {_stack.Threads} threads");
     }

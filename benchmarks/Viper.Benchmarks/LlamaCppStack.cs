@@ -1,14 +1,13 @@
 using LLama;
 using LLama.Common;
 using LLama.Native;
-using Viper.Backends.Cpu;
 
 namespace Viper.Benchmarks;
 
 /// <summary>
-/// llama.cpp (LLamaSharp.Backend.Cpu 0.30.0) holding the Mistral-7B-shaped stack of <see cref="MistralStack"/>: the same
-/// random weights written by <see cref="GgufWriter"/> in a format both engines have (bf16, q8_0, q4_0), a prompt of the
-/// same length prefilled, the CPU backend's thread count. <see cref="Decode"/> decodes the token after the prompt (its
+/// llama.cpp (LLamaSharp.Backend.Cpu 0.30.0) holding a <see cref="MistralStack"/>: its weights written by
+/// <see cref="GgufWriter"/> (in a format both engines have: bf16, q8_0, q4_0), a prompt of the same length prefilled,
+/// the CPU backend's thread count. <see cref="Decode"/> decodes the token after the prompt (its
 /// cache entry removed first, as the engine's stack truncates its cache), so both sides time one decode step at the same
 /// context length.
 /// </summary>
@@ -20,17 +19,13 @@ internal sealed class LlamaCppStack : IDisposable
     private readonly LLamaBatch _batch = new();
     private readonly int _promptTokens;
 
-    public LlamaCppStack(string format, int layers, int promptTokens)
+    /// <param name="stack">Not yet decoded: a decode may rearrange its weights in place into the CPU backend's decode layouts.</param>
+    public LlamaCppStack(MistralStack stack)
     {
         _folder = Directory.CreateTempSubdirectory("viper-gguf-").FullName;
-        _promptTokens = promptTokens;
-        string path = Path.Combine(_folder, $"stack-{format}.gguf");
-        Runtime.DType dtype = WeightFormat.Parse(format) ?? throw new ArgumentException($"unknown format '{format}'");
-        using (var backend = new CpuBackend())
-        using (var stack = new MistralStack(backend, layers, promptTokens, dtype == Runtime.DType.BF16 ? null : dtype))
-        {
-            GgufWriter.Write(path, stack.Config, stack.Weights.Parameters);
-        }
+        _promptTokens = stack.PromptTokens;
+        string path = Path.Combine(_folder, "stack.gguf");
+        GgufWriter.Write(path, stack.Config, stack.Weights.Parameters);
 
         Threads = Environment.ProcessorCount;
         GgufBytes = new FileInfo(path).Length;
@@ -41,9 +36,9 @@ internal sealed class LlamaCppStack : IDisposable
         _weights = LLamaWeights.LoadFromFile(parameters);
         _context = _weights.CreateContext(parameters);
         var rng = new Random(3);
-        for (int i = 0; i < promptTokens; i++)
+        for (int i = 0; i < _promptTokens; i++)
         {
-            _batch.Add(rng.Next(259, 32000), i, LLamaSeqId.Zero, i == promptTokens - 1);
+            _batch.Add(rng.Next(259, 32000), i, LLamaSeqId.Zero, i == _promptTokens - 1);
         }
 
         Check(_context.Decode(_batch));
